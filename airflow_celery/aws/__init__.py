@@ -1,0 +1,1 @@
+"""The AWS renderer: AirflowCeleryCluster and one module per AWS concern."""

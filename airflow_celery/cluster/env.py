@@ -1,0 +1,207 @@
+"""The env contract: every role's environment variables, from one function.
+
+`role_environment` is the only place that decides an environment variable. The AWS renderer turns
+its `plain` part into a container's `environment` and its `secrets` part into `secrets` entries
+(`valueFrom` a Secrets Manager ARN); the local runner and docker-compose fill the secrets in from
+their own store. Which secrets a role gets follows the network edges: a role that never talks to
+Redis never sees the broker URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from airflow_celery.cluster.edges import talks_to
+from airflow_celery.cluster.roles import (
+    API_SERVER,
+    FLOWER,
+    MIGRATE,
+    REDIS,
+    SCHEDULER,
+    TRIGGERER,
+    WORKER,
+    Kind,
+    role,
+)
+from airflow_celery.cluster.secrets import SecretName
+
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+HOST_IP_CALLABLE = "airflow.utils.net.get_host_ip_address"
+
+# Variables read by our entrypoint (airflow_celery/entrypoint.py), not by Airflow.
+NODE_NAME_VAR = "AIRFLOW_CELERY_NODE_NAME"
+SERVE_LOGS_VAR = "AIRFLOW_CELERY_SERVE_LOGS"
+WAIT_FOR_MIGRATIONS_VAR = "AIRFLOW_CELERY_WAIT_FOR_MIGRATIONS"
+WAIT_TIMEOUT_VAR = "AIRFLOW_CELERY_WAIT_TIMEOUT"
+ADMIN_USERNAME_VAR = "AIRFLOW_CELERY_ADMIN_USERNAME"
+ADMIN_PASSWORD_VAR = "AIRFLOW_CELERY_ADMIN_PASSWORD"
+
+# The secrets every Airflow container must share: a mismatch breaks encrypted connections
+# (fernet), fails every task with "Signature verification failed" (JWT) or 403s log fetches (secret key).
+SHARED_SECRETS: dict[str, SecretName] = {
+    "AIRFLOW__CORE__FERNET_KEY": SecretName.FERNET_KEY,
+    "AIRFLOW__API_AUTH__JWT_SECRET": SecretName.JWT_SECRET,
+    "AIRFLOW__API__SECRET_KEY": SecretName.API_SECRET_KEY,
+}
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """Where things are and how the cluster is tuned; everything the env contract depends on."""
+
+    execution_api_url: str
+    """Internal URL of the api-server's Task Execution API, e.g. http://api-server.airflow.local:8080/execution/."""
+    public_base_url: str | None = None
+    """The URL people open (the load balancer), or None to let Airflow derive it."""
+    dags_folder: str = "/opt/airflow/dags"
+    airflow_home: str | None = None
+    base_log_folder: str | None = None
+    remote_log_folder: str | None = None
+    """s3://bucket/prefix turns remote task logging on."""
+    aws_region: str | None = None
+    bind_host: str = "0.0.0.0"
+    ports: Mapping[str, int] = field(default_factory=dict)
+    """Port overrides, keyed "role.port" (e.g. "api-server.http"); the description's numbers otherwise."""
+    serve_logs: bool = True
+    """False when every role shares one filesystem (local mode): the log servers bind every interface."""
+    wait_for_migrations: bool = True
+    """Airflow roles wait for `airflow db check-migrations` before starting (off when a runner orders them)."""
+    wait_timeout: int = 300
+    worker_concurrency: int = 16
+    api_workers: int = 2
+    jwt_issuer: str = "airflow-celery"
+    flower_url_prefix: str = "/flower"
+    task_heartbeat_timeout: int = 60
+    """Seconds after a worker dies before its tasks are failed or retried; Airflow's default is 300."""
+    min_heartbeat_interval: int = 1
+    """How often the task supervisor wakes; a task's Celery slot stays busy until its next wake-up."""
+    admin_username: str = "admin"
+    node_host: str = "%h"
+    """Host part of local workers' Celery node names."""
+
+    def port(self, role_name: str, port_name: str) -> int:
+        key = f"{role_name}.{port_name}"
+        return int(self.ports.get(key, role(role_name).port(port_name).number))
+
+
+@dataclass(frozen=True)
+class RoleEnvironment:
+    """A role's environment: plain values, and variables whose values are secrets (by name)."""
+
+    plain: dict[str, str]
+    secrets: dict[str, SecretName]
+
+    def resolve(self, secret_values: Mapping[str, str]) -> dict[str, str]:
+        """The full environment, with each secret's value filled in from `secret_values`."""
+        return {**self.plain, **{var: secret_values[name] for var, name in self.secrets.items()}}
+
+
+def _flag(value: bool) -> str:
+    return "True" if value else "False"
+
+
+def _airflow_common(settings: ClusterSettings) -> dict[str, str]:
+    env = {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER,
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": settings.dags_folder,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": settings.execution_api_url,
+        # ti.hostname must be an address the api-server can reach for live logs (Fargate task IPs).
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": HOST_IP_CALLABLE,
+        "AIRFLOW__API_AUTH__JWT_ISSUER": settings.jwt_issuer,
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(settings.task_heartbeat_timeout),
+        "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": str(settings.min_heartbeat_interval),
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(settings.worker_concurrency),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(settings.port(WORKER.name, "logs")),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(settings.port(TRIGGERER.name, "logs")),
+        SERVE_LOGS_VAR: _flag(settings.serve_logs),
+        WAIT_FOR_MIGRATIONS_VAR: _flag(settings.wait_for_migrations),
+        WAIT_TIMEOUT_VAR: str(settings.wait_timeout),
+    }
+    if settings.public_base_url:
+        env["AIRFLOW__API__BASE_URL"] = settings.public_base_url
+    if settings.airflow_home:
+        env["AIRFLOW_HOME"] = settings.airflow_home
+    if settings.base_log_folder:
+        env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = settings.base_log_folder
+    if settings.remote_log_folder:
+        env["AIRFLOW__LOGGING__REMOTE_LOGGING"] = "True"
+        env["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"] = settings.remote_log_folder
+        env["AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID"] = "aws_default"
+        # No stored connection: boto3's default chain picks up the ECS task role.
+        region = f"?region_name={settings.aws_region}" if settings.aws_region else ""
+        env["AIRFLOW_CONN_AWS_DEFAULT"] = f"aws://{region}"
+    return env
+
+
+def _role_specific(role_name: str, settings: ClusterSettings, instance: int | None) -> dict[str, str]:
+    if role_name == API_SERVER.name:
+        return {
+            "AIRFLOW__API__HOST": settings.bind_host,
+            "AIRFLOW__API__PORT": str(settings.port(API_SERVER.name, "http")),
+            "AIRFLOW__API__WORKERS": str(settings.api_workers),
+        }
+    if role_name == SCHEDULER.name:
+        return {
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": settings.bind_host,
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(settings.port(SCHEDULER.name, "health")),
+        }
+    if role_name == WORKER.name:
+        # The official image's dumb-init kills the whole process group on SIGTERM unless SETSID=0;
+        # with it, Celery gets the signal alone and shuts down warm.
+        env = {"DUMB_INIT_SETSID": "0"}
+        if instance is not None:
+            env[NODE_NAME_VAR] = f"worker-{instance}@{settings.node_host}"
+        return env
+    if role_name == FLOWER.name:
+        return {
+            "AIRFLOW__CELERY__FLOWER_HOST": settings.bind_host,
+            "AIRFLOW__CELERY__FLOWER_PORT": str(settings.port(FLOWER.name, "http")),
+            "AIRFLOW__CELERY__FLOWER_URL_PREFIX": settings.flower_url_prefix,
+        }
+    if role_name == MIGRATE.name:
+        return {ADMIN_USERNAME_VAR: settings.admin_username}
+    if role_name == REDIS.name:
+        return {"REDIS_PORT": str(settings.port(REDIS.name, "redis")), "REDIS_BIND": settings.bind_host}
+    return {}
+
+
+def _secrets_for(role_name: str) -> dict[str, SecretName]:
+    kind = role(role_name).kind
+    if kind is Kind.BROKER:
+        return {"REDIS_PASSWORD": SecretName.REDIS_PASSWORD}
+    if kind not in (Kind.AIRFLOW, Kind.JOB):
+        return {}
+    found = dict(SHARED_SECRETS)
+    if talks_to(role_name, "postgres"):
+        found["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = SecretName.DATABASE_URL
+    if talks_to(role_name, "redis"):
+        found["AIRFLOW__CELERY__BROKER_URL"] = SecretName.BROKER_URL
+        if talks_to(role_name, "postgres"):
+            found["AIRFLOW__CELERY__RESULT_BACKEND"] = SecretName.RESULT_BACKEND_URL
+    if role_name == FLOWER.name:
+        found["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"] = SecretName.FLOWER_BASIC_AUTH
+    if role_name == MIGRATE.name:
+        found[ADMIN_PASSWORD_VAR] = SecretName.ADMIN_PASSWORD
+    return found
+
+
+def role_environment(role_name: str, settings: ClusterSettings, instance: int | None = None) -> RoleEnvironment:
+    """The environment of role `role_name`: plain variables and secret references.
+
+    `instance` numbers the Celery workers of one host (local mode), giving each its own node name.
+    """
+    kind = role(role_name).kind
+    plain = _airflow_common(settings) if kind in (Kind.AIRFLOW, Kind.JOB) else {}
+    plain.update(_role_specific(role_name, settings, instance))
+    return RoleEnvironment(plain=plain, secrets=_secrets_for(role_name))
+
+
+def secret_names_used() -> set[SecretName]:
+    """Every secret that some role reads: the set a renderer must store."""
+    from airflow_celery.cluster.roles import ROLES
+
+    return {name for r in ROLES for name in _secrets_for(r.name).values()}

@@ -1,0 +1,227 @@
+"""Every process of an Airflow 3 CeleryExecutor cluster, as data.
+
+This module imports nothing but the standard library, so the image entrypoint, the local runner, the
+AWS renderer and the docs generator can all read it. When Airflow changes a command, a port or a
+health check, this is the one place that changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    """What a role is, which decides how each renderer runs it."""
+
+    AIRFLOW = "airflow"  # a long-running Airflow process started through the image entrypoint
+    JOB = "job"  # an Airflow one-shot run through the entrypoint before the others start
+    BROKER = "broker"  # the Celery broker (Redis)
+    DATABASE = "database"  # the metadata database (PostgreSQL): RDS in the cloud, embedded locally
+
+
+@dataclass(frozen=True)
+class Port:
+    """A TCP port a role listens on."""
+
+    name: str
+    number: int
+    why: str
+
+
+@dataclass(frozen=True)
+class HttpCheck:
+    """Healthy when `GET http://<host>:<port><path>` answers 2xx."""
+
+    port: str  # the name of one of the role's ports
+    path: str
+    interval: int = 30
+    timeout: int = 10
+    retries: int = 5
+    start_period: int = 60
+
+
+@dataclass(frozen=True)
+class CommandCheck:
+    """Healthy when this shell command exits 0 inside the role's environment."""
+
+    shell: str
+    interval: int = 30
+    timeout: int = 30
+    retries: int = 5
+    start_period: int = 60
+
+
+HealthCheck = HttpCheck | CommandCheck
+
+
+@dataclass(frozen=True)
+class Size:
+    """A Fargate task size: CPU units (1024 = 1 vCPU) and memory in MiB."""
+
+    cpu: int
+    memory: int
+
+
+@dataclass(frozen=True)
+class Role:
+    """One process of the cluster and everything each renderer needs to run it."""
+
+    name: str
+    kind: Kind
+    command: tuple[str, ...]
+    summary: str
+    ports: tuple[Port, ...] = ()
+    health: HealthCheck | None = None
+    size: Size = Size(512, 1024)
+    desired_count: int = 1
+    scalable: bool = False  # only the Celery workers scale out
+    stop_timeout: int | None = None  # seconds ECS waits after SIGTERM before SIGKILL (Fargate max 120)
+    runs_with: str | None = None  # a JOB runs as an init container in this role's task on ECS
+    image: str | None = None  # None means the project's own image
+    env_defaults: dict[str, str] = field(default_factory=dict)
+
+    def port(self, name: str) -> Port:
+        for port in self.ports:
+            if port.name == name:
+                return port
+        raise KeyError(f"role {self.name!r} has no port named {name!r}")
+
+    @property
+    def main_port(self) -> Port | None:
+        return self.ports[0] if self.ports else None
+
+
+CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
+REDIS_IMAGE = "redis:7.4.2-alpine"
+
+API_SERVER = Role(
+    name="api-server",
+    kind=Kind.AIRFLOW,
+    command=("airflow", "api-server"),
+    summary="UI, public REST API and the Task Execution API that workers call",
+    ports=(Port("http", 8080, "UI, REST API and /execution/ for workers"),),
+    # /api/v2/monitor/health answers 200 even when unhealthy; /api/v2/version does not.
+    health=HttpCheck(port="http", path="/api/v2/version"),
+    # Seed 004 gives the Airflow 2 webserver 1 GB / 0.5 vCPU; the Airflow 3 api-server also serves
+    # the execution API to every running task, so it gets 2 GB.
+    size=Size(512, 2048),
+)
+
+SCHEDULER = Role(
+    name="scheduler",
+    kind=Kind.AIRFLOW,
+    command=("airflow", "scheduler"),
+    summary="Schedules DAG runs, signs task tokens and sends tasks to Celery",
+    ports=(Port("health", 8974, "scheduler health server (AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK)"),),
+    health=HttpCheck(port="health", path="/health"),
+    size=Size(512, 2048),
+)
+
+DAG_PROCESSOR = Role(
+    name="dag-processor",
+    kind=Kind.AIRFLOW,
+    command=("airflow", "dag-processor"),
+    summary="Parses DAG files into the database; required in Airflow 3",
+    health=CommandCheck("airflow jobs check --job-type DagProcessorJob --local"),
+    size=Size(512, 1024),
+)
+
+TRIGGERER = Role(
+    name="triggerer",
+    kind=Kind.AIRFLOW,
+    command=("airflow", "triggerer"),
+    summary="Runs deferred tasks' triggers (deferrable operators and sensors)",
+    ports=(Port("logs", 8794, "live trigger logs for the api-server"),),
+    health=CommandCheck("airflow jobs check --job-type TriggererJob --local"),
+    size=Size(512, 1024),
+)
+
+WORKER = Role(
+    name="worker",
+    kind=Kind.AIRFLOW,
+    command=("airflow", "celery", "worker"),
+    summary="Celery worker: takes tasks from Redis and runs them through the Task Execution API",
+    ports=(Port("logs", 8793, "live task logs for the api-server"),),
+    health=CommandCheck(
+        f"celery --app {CELERY_APP} inspect ping -d "
+        '"${AIRFLOW_CELERY_NODE_NAME:-celery@$HOSTNAME}"'
+    ),
+    size=Size(1024, 3072),
+    scalable=True,
+    # SIGTERM is a Celery warm shutdown: running tasks get the Fargate maximum to finish.
+    stop_timeout=120,
+)
+
+FLOWER = Role(
+    name="flower",
+    kind=Kind.AIRFLOW,
+    command=("airflow", "celery", "flower"),
+    summary="Celery monitoring UI, behind basic auth at /flower",
+    ports=(Port("http", 5555, "Flower UI"),),
+    # Flower's /healthcheck needs no auth; it lives under the URL prefix.
+    health=HttpCheck(port="http", path="/flower/healthcheck"),
+    size=Size(256, 512),
+)
+
+MIGRATE = Role(
+    name="migrate",
+    kind=Kind.JOB,
+    command=("airflow", "db", "migrate"),
+    summary="Migrates the schema and creates the admin user, once, before the other roles start",
+    size=Size(512, 2048),
+    runs_with="scheduler",
+)
+
+REDIS = Role(
+    name="redis",
+    kind=Kind.BROKER,
+    # The password comes from a secret in the environment, never from the task definition.
+    command=(
+        "sh",
+        "-c",
+        'exec redis-server --port "${REDIS_PORT:-6379}" --bind "${REDIS_BIND:-0.0.0.0}" '
+        '--requirepass "$REDIS_PASSWORD" --save "" --appendonly no',
+    ),
+    summary="Celery broker",
+    ports=(Port("redis", 6379, "Celery broker"),),
+    health=CommandCheck('redis-cli -p "${REDIS_PORT:-6379}" -a "$REDIS_PASSWORD" --no-auth-warning ping'),
+    size=Size(1024, 2048),
+    image=REDIS_IMAGE,
+)
+
+POSTGRES = Role(
+    name="postgres",
+    kind=Kind.DATABASE,
+    command=("postgres",),
+    summary="Metadata database and Celery result backend (RDS in the cloud)",
+    ports=(Port("postgres", 5432, "metadata database"),),
+    health=CommandCheck('pg_isready -h "${PGHOST:-127.0.0.1}" -p "${PGPORT:-5432}"'),
+)
+
+ROLES: tuple[Role, ...] = (
+    API_SERVER,
+    SCHEDULER,
+    DAG_PROCESSOR,
+    TRIGGERER,
+    WORKER,
+    FLOWER,
+    MIGRATE,
+    REDIS,
+    POSTGRES,
+)
+
+ROLES_BY_NAME: dict[str, Role] = {role.name: role for role in ROLES}
+
+# The long-running Airflow processes, in the order they are started.
+AIRFLOW_SERVICES: tuple[Role, ...] = tuple(role for role in ROLES if role.kind is Kind.AIRFLOW)
+# Every role that runs our image through the entrypoint.
+ENTRYPOINT_ROLES: tuple[Role, ...] = tuple(role for role in ROLES if role.kind in (Kind.AIRFLOW, Kind.JOB))
+
+
+def role(name: str) -> Role:
+    """The role called `name`, or a KeyError listing the names there are."""
+    try:
+        return ROLES_BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown role {name!r}; roles are: {', '.join(ROLES_BY_NAME)}") from None

@@ -1,0 +1,110 @@
+"""The cluster's secrets: which are generated, and how the connection URLs are built from them.
+
+Generated values are random; the four URL-shaped secrets are composed from them and the endpoints by
+`compose_secrets`, which the AWS renderer (inside an Output transform) and the local runner both call.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets as _random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import quote
+
+
+class SecretName(StrEnum):
+    # Generated
+    FERNET_KEY = "fernet-key"
+    JWT_SECRET = "jwt-secret"
+    API_SECRET_KEY = "api-secret-key"
+    ADMIN_PASSWORD = "admin-password"
+    FLOWER_PASSWORD = "flower-password"
+    DATABASE_PASSWORD = "database-password"
+    REDIS_PASSWORD = "redis-password"
+    # Composed from the generated ones and the endpoints
+    DATABASE_URL = "database-url"
+    RESULT_BACKEND_URL = "result-backend-url"
+    BROKER_URL = "broker-url"
+    FLOWER_BASIC_AUTH = "flower-basic-auth"
+
+
+# Length of each generated password-like secret. Alphanumeric only, so that it is valid as an RDS master
+# password and an ElastiCache AUTH token and needs no escaping in a URL.
+GENERATED_LENGTHS: dict[SecretName, int] = {
+    SecretName.JWT_SECRET: 64,
+    SecretName.API_SECRET_KEY: 48,
+    SecretName.ADMIN_PASSWORD: 24,
+    SecretName.FLOWER_PASSWORD: 24,
+    SecretName.DATABASE_PASSWORD: 32,
+    SecretName.REDIS_PASSWORD: 32,
+}
+GENERATED: tuple[SecretName, ...] = (SecretName.FERNET_KEY, *GENERATED_LENGTHS)
+COMPOSED: tuple[SecretName, ...] = (
+    SecretName.DATABASE_URL,
+    SecretName.RESULT_BACKEND_URL,
+    SecretName.BROKER_URL,
+    SecretName.FLOWER_BASIC_AUTH,
+)
+FERNET_KEY_BYTES = 32
+
+
+def fernet_key_from_bytes(raw: bytes) -> str:
+    """A Fernet key: 32 bytes, URL-safe base64 with padding."""
+    if len(raw) != FERNET_KEY_BYTES:
+        raise ValueError(f"a Fernet key needs {FERNET_KEY_BYTES} bytes, got {len(raw)}")
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def generate_secrets() -> dict[SecretName, str]:
+    """Fresh values for every generated secret (the local runner; the cloud uses pulumi-random)."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    values = {
+        name: "".join(_random.choice(alphabet) for _ in range(length))
+        for name, length in GENERATED_LENGTHS.items()
+    }
+    values[SecretName.FERNET_KEY] = fernet_key_from_bytes(_random.token_bytes(FERNET_KEY_BYTES))
+    return values
+
+
+@dataclass(frozen=True)
+class DatabaseEndpoint:
+    host: str
+    port: int = 5432
+    name: str = "airflow"
+    user: str = "airflow"
+    sslmode: str | None = None  # "require" on RDS
+
+
+@dataclass(frozen=True)
+class BrokerEndpoint:
+    host: str
+    port: int = 6379
+    tls: bool = False  # ElastiCache with in-transit encryption
+    db: int = 0
+
+
+def _query(sslmode: str | None) -> str:
+    return f"?sslmode={sslmode}" if sslmode else ""
+
+
+def compose_secrets(
+    generated: Mapping[str, str],
+    database: DatabaseEndpoint,
+    broker: BrokerEndpoint,
+    admin_username: str,
+) -> dict[SecretName, str]:
+    """The URL-shaped secrets, built from the generated values and the endpoints."""
+    db_password = quote(generated[SecretName.DATABASE_PASSWORD], safe="")
+    db_auth = f"{quote(database.user, safe='')}:{db_password}"
+    db_where = f"{database.host}:{database.port}/{database.name}{_query(database.sslmode)}"
+    scheme = "rediss" if broker.tls else "redis"
+    tls_query = "?ssl_cert_reqs=CERT_REQUIRED" if broker.tls else ""
+    redis_password = quote(generated[SecretName.REDIS_PASSWORD], safe="")
+    return {
+        SecretName.DATABASE_URL: f"postgresql+psycopg2://{db_auth}@{db_where}",
+        SecretName.RESULT_BACKEND_URL: f"db+postgresql://{db_auth}@{db_where}",
+        SecretName.BROKER_URL: f"{scheme}://:{redis_password}@{broker.host}:{broker.port}/{broker.db}{tls_query}",
+        SecretName.FLOWER_BASIC_AUTH: f"{admin_username}:{generated[SecretName.FLOWER_PASSWORD]}",
+    }

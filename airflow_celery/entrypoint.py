@@ -1,0 +1,216 @@
+"""The entrypoint of every role: `python -m airflow_celery.entrypoint ROLE`.
+
+ECS runs it as the image's ENTRYPOINT (behind the official image's dumb-init), docker-compose runs it,
+and the local runner runs this same file. For a role it:
+
+1. waits, with a bounded retry, for the services the role has edges to (PostgreSQL, Redis), and says
+   which variable and which host failed if they never answer;
+2. for `migrate`: migrates the schema and creates the admin user if missing, then exits;
+3. otherwise optionally waits for `airflow db check-migrations`, then `exec`s the role's command, so
+   signals reach Airflow directly (a worker's SIGTERM is a Celery warm shutdown).
+
+Standard library only: it runs before anything else is known to work.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from airflow_celery.cluster.edges import talks_to
+from airflow_celery.cluster.env import (
+    ADMIN_PASSWORD_VAR,
+    ADMIN_USERNAME_VAR,
+    NODE_NAME_VAR,
+    SERVE_LOGS_VAR,
+    WAIT_FOR_MIGRATIONS_VAR,
+    WAIT_TIMEOUT_VAR,
+)
+from airflow_celery.cluster.roles import ENTRYPOINT_ROLES, MIGRATE, TRIGGERER, WORKER, Kind, Role
+
+EX_USAGE = 64
+EX_CONFIG = 78
+EX_UNAVAILABLE = 69
+
+HINTS = {
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
+        "the host must be the database's address: the RDS endpoint on AWS, the service name `postgres` in "
+        "docker-compose, 127.0.0.1 in local mode"
+    ),
+    "AIRFLOW__CELERY__BROKER_URL": (
+        "the host must match the broker's name: the Cloud Map name `redis.<namespace>` (or the ElastiCache "
+        "endpoint) on AWS, the service name `redis` in docker-compose, 127.0.0.1 in local mode"
+    ),
+}
+DEFAULT_PORTS = {"postgresql": 5432, "redis": 6379, "rediss": 6379}
+
+
+class EntrypointError(Exception):
+    """A failure the operator can fix; the message says what and where."""
+
+    def __init__(self, message: str, exit_code: int = EX_CONFIG):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A service reached through the URL in one environment variable."""
+
+    variable: str
+    host: str
+    port: int
+
+
+def _log(message: str) -> None:
+    print(f"[airflow-celery entrypoint] {message}", file=sys.stderr, flush=True)
+
+
+def parse_dependency(variable: str, env: Mapping[str, str]) -> Dependency:
+    """Host and port of the URL in `variable`, or an error naming the variable."""
+    url = env.get(variable, "").strip()
+    if not url:
+        raise EntrypointError(f"{variable} is not set; this role needs it to reach its {_what(variable)}")
+    parts = urlsplit(url.removeprefix("db+"))
+    scheme = parts.scheme.split("+")[0]
+    try:
+        port = parts.port or DEFAULT_PORTS.get(scheme)
+    except ValueError as error:
+        raise EntrypointError(f"{variable} has an invalid port: {error}") from None
+    if not parts.hostname or port is None:
+        raise EntrypointError(f"{variable} has no host to connect to (scheme {scheme or 'missing'!r})")
+    return Dependency(variable=variable, host=parts.hostname, port=port)
+
+
+def _what(variable: str) -> str:
+    return "database" if "DATABASE" in variable else "Celery broker"
+
+
+def dependencies_of(role: Role, env: Mapping[str, str]) -> list[Dependency]:
+    """The services this role has edges to, read from its environment."""
+    found = []
+    if talks_to(role.name, "postgres"):
+        found.append(parse_dependency("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", env))
+    if talks_to(role.name, "redis"):
+        found.append(parse_dependency("AIRFLOW__CELERY__BROKER_URL", env))
+    return found
+
+
+def wait_for(dependency: Dependency, timeout: float, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Retry a TCP connection until it succeeds or `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            with socket.create_connection((dependency.host, dependency.port), timeout=3):
+                return
+        except OSError as error:
+            if time.monotonic() >= deadline:
+                raise EntrypointError(
+                    f"{dependency.variable} points at {dependency.host}:{dependency.port}, which did not accept "
+                    f"a connection in {timeout:.0f} s ({attempt} attempts, last error: {error}). "
+                    f"Check that it is running; {HINTS[dependency.variable]}.",
+                    EX_UNAVAILABLE,
+                ) from None
+            if attempt == 1:
+                _log(f"waiting for {dependency.variable} at {dependency.host}:{dependency.port} ({error})")
+            sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+
+
+def _flag(env: Mapping[str, str], variable: str, default: bool) -> bool:
+    value = env.get(variable)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise EntrypointError(f"{variable}={value!r} is not a boolean; use True or False")
+
+
+def _timeout(env: Mapping[str, str]) -> float:
+    value = env.get(WAIT_TIMEOUT_VAR, "300")
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1
+    if seconds <= 0:
+        raise EntrypointError(f"{WAIT_TIMEOUT_VAR}={value!r} must be a positive number of seconds")
+    return seconds
+
+
+def role_argv(role: Role, env: Mapping[str, str], extra: Sequence[str] = ()) -> list[str]:
+    """The command line the role finally runs."""
+    argv = list(role.command)
+    if role is WORKER and env.get(NODE_NAME_VAR):
+        argv += ["--celery-hostname", env[NODE_NAME_VAR]]
+    if role in (WORKER, TRIGGERER) and not _flag(env, SERVE_LOGS_VAR, True):
+        argv.append("--skip-serve-logs")
+    return argv + list(extra)
+
+
+def migrate_commands(env: Mapping[str, str]) -> list[list[str]]:
+    """Schema migration, then the admin user (the FAB CLI leaves an existing user alone)."""
+    username = env.get(ADMIN_USERNAME_VAR, "")
+    password = env.get(ADMIN_PASSWORD_VAR, "")
+    for variable, value in ((ADMIN_USERNAME_VAR, username), (ADMIN_PASSWORD_VAR, password)):
+        if not value:
+            raise EntrypointError(f"{variable} is not set; migrate needs it to create the admin user")
+    create_user = [
+        "airflow", "users", "create", "--role", "Admin", "--username", username, "--password", password,
+        "--firstname", "Airflow", "--lastname", "Admin", "--email", f"{username}@example.invalid",
+    ]  # fmt: skip
+    return [list(MIGRATE.command), create_user]
+
+
+def _run(argv: list[str], redact: str | None = None) -> None:
+    shown = " ".join("***" if redact and part == redact else part for part in argv)
+    _log(f"running: {shown}")
+    result = subprocess.run(argv, check=False)
+    if result.returncode != 0:
+        raise EntrypointError(f"`{shown}` failed with exit code {result.returncode}", result.returncode)
+
+
+def find_role(name: str) -> Role:
+    for candidate in ENTRYPOINT_ROLES:
+        if candidate.name == name:
+            return candidate
+    names = ", ".join(r.name for r in ENTRYPOINT_ROLES)
+    raise EntrypointError(f"unknown role {name!r}; the entrypoint runs: {names}", EX_USAGE)
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    env = os.environ if env is None else env
+    try:
+        if not args:
+            raise EntrypointError("usage: python -m airflow_celery.entrypoint ROLE [ARGS...]", EX_USAGE)
+        role = find_role(args[0])
+        timeout = _timeout(env)
+        for dependency in dependencies_of(role, env):
+            wait_for(dependency, timeout)
+        if role.kind is Kind.JOB:
+            for command in migrate_commands(env):
+                _run(command, redact=env.get(ADMIN_PASSWORD_VAR))
+            _log("migration done, admin user present")
+            return 0
+        if talks_to(role.name, "postgres") and _flag(env, WAIT_FOR_MIGRATIONS_VAR, True):
+            _run(["airflow", "db", "check-migrations", "--migration-wait-timeout", str(int(timeout))])
+        final = role_argv(role, env, args[1:])
+        _log(f"exec: {' '.join(final)}")
+        os.execvp(final[0], final)
+    except EntrypointError as error:
+        _log(f"error: {error}")
+        return error.exit_code
+    return 0  # pragma: no cover - execvp does not return
+
+
+if __name__ == "__main__":
+    sys.exit(main())
