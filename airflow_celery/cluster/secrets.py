@@ -61,8 +61,7 @@ def generate_secrets() -> dict[SecretName, str]:
     """Fresh values for every generated secret (the local runner; the cloud uses pulumi-random)."""
     alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
     values = {
-        name: "".join(_random.choice(alphabet) for _ in range(length))
-        for name, length in GENERATED_LENGTHS.items()
+        name: "".join(_random.choice(alphabet) for _ in range(length)) for name, length in GENERATED_LENGTHS.items()
     }
     values[SecretName.FERNET_KEY] = fernet_key_from_bytes(_random.token_bytes(FERNET_KEY_BYTES))
     return values
