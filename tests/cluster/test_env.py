@@ -1,0 +1,101 @@
+import pytest
+
+from airflow_celery.cluster import AIRFLOW_SERVICES, ENTRYPOINT_ROLES, ClusterSettings, SecretName, role_environment
+from airflow_celery.cluster.env import NODE_NAME_VAR, SHARED_SECRETS, secret_names_used
+from airflow_celery.cluster.roles import ROLES
+
+SETTINGS = ClusterSettings(execution_api_url="http://api-server.airflow.internal:8080/execution/")
+
+
+def env(name, **changes):
+    settings = ClusterSettings(**{**SETTINGS.__dict__, **changes})
+    return role_environment(name, settings)
+
+
+@pytest.mark.parametrize("r", ENTRYPOINT_ROLES, ids=lambda r: r.name)
+def test_every_airflow_container_shares_fernet_jwt_and_api_secret_key(r):
+    e = env(r.name)
+    for variable, secret in SHARED_SECRETS.items():
+        assert e.secrets[variable] is secret
+    assert e.plain["AIRFLOW__API_AUTH__JWT_ISSUER"] == "airflow-celery"
+
+
+def test_no_secret_is_ever_a_plain_value():
+    for r in ROLES:
+        e = env(r.name)
+        assert not set(e.plain) & set(e.secrets)
+        for variable in e.plain:
+            assert not any(
+                word in variable for word in ("PASSWORD", "SECRET", "FERNET", "SQL_ALCHEMY_CONN", "BROKER_URL")
+            )
+
+
+def test_the_core_contract():
+    e = env("worker").plain
+    assert e["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert e["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == SETTINGS.execution_api_url
+    assert e["AIRFLOW__CORE__HOSTNAME_CALLABLE"] == "airflow.utils.net.get_host_ip_address"
+    assert e["AIRFLOW__CORE__AUTH_MANAGER"].endswith("FabAuthManager")
+    assert int(e["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"]) < 300
+    assert e["AIRFLOW__CELERY__WORKER_CONCURRENCY"] == "16"
+    assert e["DUMB_INIT_SETSID"] == "0"
+
+
+def test_dumb_init_setsid_only_on_workers():
+    assert [r.name for r in ROLES if "DUMB_INIT_SETSID" in env(r.name).plain] == ["worker"]
+
+
+def test_scheduler_health_check_is_on():
+    e = env("scheduler").plain
+    assert e["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"] == "True"
+    assert e["AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT"] == "8974"
+
+
+def test_secrets_follow_the_edges():
+    with_broker = {r.name for r in ROLES if "AIRFLOW__CELERY__BROKER_URL" in env(r.name).secrets}
+    assert with_broker == {"scheduler", "worker", "flower"}
+    with_db = {r.name for r in ROLES if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in env(r.name).secrets}
+    assert with_db == {"api-server", "scheduler", "dag-processor", "triggerer", "worker", "migrate"}
+    assert env("flower").secrets["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"] is SecretName.FLOWER_BASIC_AUTH
+    assert env("redis").secrets == {"REDIS_PASSWORD": SecretName.REDIS_PASSWORD}
+    assert env("postgres").secrets == {}
+
+
+def test_port_overrides_reach_every_variable_that_names_the_port():
+    e = env("api-server", ports={"api-server.http": 18080}, bind_host="127.0.0.1")
+    assert e.plain["AIRFLOW__API__PORT"] == "18080"
+    assert e.plain["AIRFLOW__API__HOST"] == "127.0.0.1"
+    assert env("flower", ports={"flower.http": 15555}).plain["AIRFLOW__CELERY__FLOWER_PORT"] == "15555"
+
+
+def test_each_local_worker_gets_its_own_node_name():
+    settings = ClusterSettings(execution_api_url="http://127.0.0.1:8080/execution/", node_host="box")
+    names = {role_environment("worker", settings, instance=i).plain[NODE_NAME_VAR] for i in (1, 2, 3)}
+    assert names == {"worker-1@box", "worker-2@box", "worker-3@box"}
+
+
+def test_remote_logging_only_with_a_folder():
+    assert "AIRFLOW__LOGGING__REMOTE_LOGGING" not in env("worker").plain
+    e = env("worker", remote_log_folder="s3://bucket/logs", aws_region="eu-west-1").plain
+    assert e["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"] == "s3://bucket/logs"
+    assert e["AIRFLOW_CONN_AWS_DEFAULT"] == "aws://?region_name=eu-west-1"
+
+
+def test_resolve_fills_in_secret_values():
+    e = env("flower")
+    values = {name: f"value-of-{name}" for name in SecretName}
+    resolved = e.resolve(values)
+    assert resolved["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"] == "value-of-flower-basic-auth"
+    assert resolved["AIRFLOW__CELERY__FLOWER_URL_PREFIX"] == "/flower"
+
+
+def test_secret_names_used_covers_every_role():
+    assert secret_names_used() == {
+        SecretName.FERNET_KEY, SecretName.JWT_SECRET, SecretName.API_SECRET_KEY, SecretName.ADMIN_PASSWORD,
+        SecretName.DATABASE_URL, SecretName.RESULT_BACKEND_URL, SecretName.BROKER_URL, SecretName.FLOWER_BASIC_AUTH,
+        SecretName.REDIS_PASSWORD,
+    }  # fmt: skip
+
+
+def test_airflow_services_are_the_six_long_running_roles():
+    assert len(AIRFLOW_SERVICES) == 6

@@ -1,0 +1,136 @@
+import socket
+
+import pytest
+
+from airflow_celery import entrypoint
+from airflow_celery.cluster import role
+from airflow_celery.entrypoint import EntrypointError, dependencies_of, main, parse_dependency, role_argv, wait_for
+
+DB = "postgresql+psycopg2://airflow:pw@db.internal:5433/airflow"
+BROKER = "redis://:pw@redis:6379/0"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_dependencies_follow_the_edges():
+    env = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": DB, "AIRFLOW__CELERY__BROKER_URL": BROKER}
+    assert [(d.host, d.port) for d in dependencies_of(role("worker"), env)] == [("db.internal", 5433), ("redis", 6379)]
+    assert [d.variable for d in dependencies_of(role("flower"), env)] == ["AIRFLOW__CELERY__BROKER_URL"]
+    assert [d.variable for d in dependencies_of(role("dag-processor"), env)] == ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+
+
+def test_default_ports_and_tls_broker():
+    env = {"V": "rediss://:pw@cache.example:6379/0?ssl_cert_reqs=CERT_REQUIRED", "D": "db+postgresql://a:b@h/airflow"}
+    assert parse_dependency("V", env).port == 6379
+    assert parse_dependency("D", env).port == 5432
+
+
+def test_missing_variable_names_it():
+    with pytest.raises(EntrypointError, match="AIRFLOW__CELERY__BROKER_URL is not set"):
+        dependencies_of(role("scheduler"), {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": DB})
+
+
+def test_refused_broker_names_variable_host_and_the_service_name_rule():
+    port = free_port()
+    dependency = parse_dependency(
+        "AIRFLOW__CELERY__BROKER_URL", {"AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{port}/0"}
+    )
+    with pytest.raises(EntrypointError) as caught:
+        wait_for(dependency, timeout=0.5, sleep=lambda _: None)
+    message = str(caught.value)
+    assert f"AIRFLOW__CELERY__BROKER_URL points at 127.0.0.1:{port}" in message
+    assert "must match the broker's name" in message
+    assert caught.value.exit_code == entrypoint.EX_UNAVAILABLE
+
+
+def test_wait_returns_once_the_port_listens():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        dependency = parse_dependency(
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+            {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://127.0.0.1:{port}/x"},
+        )
+        wait_for(dependency, timeout=5)
+
+
+def test_worker_argv_gets_its_node_name_and_skips_log_serving_locally():
+    env = {"AIRFLOW_CELERY_NODE_NAME": "worker-2@box", "AIRFLOW_CELERY_SERVE_LOGS": "False"}
+    assert role_argv(role("worker"), env) == [
+        "airflow", "celery", "worker", "--celery-hostname", "worker-2@box", "--skip-serve-logs",
+    ]  # fmt: skip
+    assert role_argv(role("triggerer"), env) == ["airflow", "triggerer", "--skip-serve-logs"]
+    assert role_argv(role("api-server"), env) == ["airflow", "api-server"]
+    assert role_argv(role("worker"), {}) == ["airflow", "celery", "worker"]
+
+
+def test_unknown_role_lists_the_roles(capsys):
+    assert main(["webserver"], {}) == entrypoint.EX_USAGE
+    assert "unknown role 'webserver'" in capsys.readouterr().err
+
+
+def test_bad_flag_is_named(capsys):
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        env = {
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://a:b@127.0.0.1:{port}/x",
+            "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{port}/0",
+            "AIRFLOW_CELERY_WAIT_FOR_MIGRATIONS": "False",
+            "AIRFLOW_CELERY_SERVE_LOGS": "maybe",
+        }
+        assert main(["worker"], env) == entrypoint.EX_CONFIG
+    assert "AIRFLOW_CELERY_SERVE_LOGS='maybe' is not a boolean" in capsys.readouterr().err
+
+
+def test_execs_the_role_command_after_waiting(monkeypatch):
+    calls = []
+    monkeypatch.setattr(entrypoint.os, "execvp", lambda file, argv: calls.append(argv))
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        env = {
+            "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{server.getsockname()[1]}/0",
+            "AIRFLOW_CELERY_WAIT_TIMEOUT": "5",
+        }
+        assert main(["flower", "--debug"], env) == 0
+    assert calls == [["airflow", "celery", "flower", "--debug"]]
+
+
+def test_migrate_runs_migration_then_admin_and_never_logs_the_password(monkeypatch, capsys):
+    ran = []
+
+    class Done:
+        returncode = 0
+
+    monkeypatch.setattr(entrypoint.subprocess, "run", lambda argv, check: ran.append(argv) or Done())
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        env = {
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://a:b@127.0.0.1:{server.getsockname()[1]}/x",
+            "AIRFLOW_CELERY_ADMIN_USERNAME": "admin",
+            "AIRFLOW_CELERY_ADMIN_PASSWORD": "s3cret-value",
+        }
+        assert main(["migrate"], env) == 0
+    assert ran[0] == ["airflow", "db", "migrate"]
+    assert ran[1][:3] == ["airflow", "users", "create"] and "s3cret-value" in ran[1]
+    assert "s3cret-value" not in capsys.readouterr().err
+
+
+def test_migrate_without_admin_password_names_the_variable(capsys):
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        env = {
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://a:b@127.0.0.1:{server.getsockname()[1]}/x",
+            "AIRFLOW_CELERY_ADMIN_USERNAME": "admin",
+        }
+        assert main(["migrate"], env) == entrypoint.EX_CONFIG
+    assert "AIRFLOW_CELERY_ADMIN_PASSWORD is not set" in capsys.readouterr().err
