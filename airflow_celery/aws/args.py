@@ -6,8 +6,16 @@ one ConfigError naming the field, the value and what is allowed.
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict, get_args, get_origin, get_type_hints, is_typeddict
+
+from airflow_celery.cluster import ROLES, ROLES_BY_NAME, Kind, is_fargate_size, role
+from airflow_celery.cluster.fargate import describe_allowed
+from airflow_celery.cluster.roles import REDIS
 
 
 class ConfigError(ValueError):
@@ -134,6 +142,364 @@ class ClusterConfig:
         return self.certificate_arn is not None
 
 
-def resolve_args(name: str, args: AirflowCeleryClusterArgs | None) -> ClusterConfig:
-    """Validate `args` for a component called `name` and fill in the defaults; raise one ConfigError."""
-    raise NotImplementedError  # implemented in the args/validation work
+# --- validation ---------------------------------------------------------------------------------------------
+
+MAX_NAME_LENGTH = 20
+"""Every physical name derives from the component's name. AWS caps ALB and target-group names at 32 characters
+and ElastiCache replication-group ids at 40; the component adds suffixes such as "-api-server-tg", and Pulumi's
+auto-naming 8 more characters. 20 keeps those names recognizable (the provider shortens what is too long) and
+fits the RDS identifier (63), ECR repository and Cloud Map naming rules."""
+_NAME_PATTERN = re.compile(r"[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*")  # a hyphen must be followed by a letter/digit
+MAX_WORKERS = 100
+"""A sane cap on workers: each is a Fargate task holding database connections (RDS max_connections)."""
+MAX_TAGS = 40
+"""AWS allows 50 tags per resource; the rest are left for the component's own tags."""
+CLOUDWATCH_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+POSTGRES_MAJORS = range(13, 18)
+
+FARGATE_ROLES: tuple[str, ...] = tuple(r.name for r in ROLES if r.kind in (Kind.AIRFLOW, Kind.BROKER))
+"""The roles that run as Fargate services and so take a size. The migrate job runs inside the scheduler's task."""
+
+_VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
+_SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
+_CERTIFICATE_ARN = re.compile(
+    r"arn:aws(?:-[a-z]+)*:acm:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:certificate/"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
+_IMAGE_DOMAIN = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?"
+_IMAGE_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE = re.compile(
+    rf"(?:{_IMAGE_DOMAIN}/)?{_IMAGE_PATH_COMPONENT}(?:/{_IMAGE_PATH_COMPONENT})*"
+    r"(?P<tag>:[\w][\w.-]{0,127})?(?P<digest>@sha256:[0-9a-f]{64})?"
+)
+_NODE_TYPE = re.compile(r"cache\.[a-z0-9]+\.[a-z0-9]+")
+_INSTANCE_CLASS = re.compile(r"db\.[a-z0-9]+\.[a-z0-9]+")
+_ENGINE_VERSION = re.compile(r"(?P<major>\d+)(?:\.\d+)?")
+_ADMIN_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+_TAG_TEXT = re.compile(r"[\w .:/=+\-@]*")
+
+# Arguments that may be Pulumi Outputs (ids and ARNs of resources created in the same program); their
+# format is checked only when they are plain strings.
+_OUTPUT_FIELDS = frozenset({"vpc_id", "public_subnet_ids", "private_subnet_ids", "certificate_arn", "image"})
+
+
+def arg_types() -> dict[str, Any]:
+    """Each argument's declared type, read from the AirflowCeleryClusterArgs annotations."""
+    return get_type_hints(AirflowCeleryClusterArgs)
+
+
+def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] | None) -> ClusterConfig:
+    """Validate `args` for a component called `name` and fill in the defaults; raise one ConfigError.
+
+    Called before the component registers anything, so a bad value costs nothing: no resource is created.
+    """
+    _check_name(name)
+    given = _check_shape(args)
+    _check_network(given)
+    _check_image(given)
+    worker_count, worker_min, worker_max = _worker_counts(given)
+    _check_int_range(given, "worker_concurrency", 1, 256)
+    _check_choice(given, "log_retention_days", CLOUDWATCH_RETENTION_DAYS, "days CloudWatch Logs allows")
+    _check_broker(given)
+    _check_database(given)
+    _check_pattern(given, "admin_username", _ADMIN_USERNAME, "a letter, then up to 63 letters, digits, '_', '.' or '-'")
+    _check_tags(given.get("tags", {}))
+    return ClusterConfig(
+        name=name,
+        **{key: _frozen(value) for key, value in given.items() if key not in _DERIVED},
+        worker_count=worker_count,
+        worker_min_count=worker_min,
+        worker_max_count=worker_max,
+        role_sizes=_role_sizes(given),
+    )
+
+
+_DERIVED = frozenset({"worker_count", "worker_min_count", "worker_max_count", "role_sizes"})
+
+
+def _frozen(value: Any) -> Any:
+    """Lists become tuples (ClusterConfig is frozen); mappings are copied."""
+    if isinstance(value, list | tuple):
+        return tuple(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+# --- shape: known keys and types ----------------------------------------------------------------------------
+
+
+def _check_name(name: object) -> None:
+    allowed = (
+        f"lowercase letters, digits and single hyphens, starting with a letter and not ending with a hyphen, "
+        f"at most {MAX_NAME_LENGTH} characters (AWS caps load balancer and target group names at 32, and the "
+        f"component adds suffixes such as '-flower' to it)"
+    )
+    if not isinstance(name, str):
+        raise ConfigError("name", name, allowed)
+    if len(name) > MAX_NAME_LENGTH or not _NAME_PATTERN.fullmatch(name):
+        raise ConfigError("name", name, allowed)
+
+
+def _check_shape(args: object) -> dict[str, Any]:
+    """The given arguments, after checking that every key is known and every value has the declared type."""
+    if args is None:
+        return {}
+    if not isinstance(args, Mapping):
+        raise ConfigError("args", args, "a dict of AirflowCeleryClusterArgs (or None for the defaults)")
+    types = arg_types()
+    for key, value in args.items():
+        if key not in types:
+            raise ConfigError(str(key), value, _unknown_key_hint(str(key), types))
+        _check_type(key, value, types[key], outputs_allowed=key in _OUTPUT_FIELDS)
+    return dict(args)
+
+
+def _unknown_key_hint(key: str, known: Mapping[str, Any]) -> str:
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower()
+    close = [snake] if snake in known else difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    suggestion = f"did you mean {close[0]!r}? " if close else ""
+    return f"not an argument of AirflowCeleryCluster; {suggestion}the arguments are: {', '.join(known)}"
+
+
+def _is_output(value: object) -> bool:
+    import pulumi  # lazily: the local runner imports ConfigError without needing Pulumi
+
+    return isinstance(value, pulumi.Output)
+
+
+def _check_type(key: str, value: object, expected: Any, outputs_allowed: bool = False) -> None:
+    if outputs_allowed and _is_output(value) and get_origin(expected) is not list:
+        return
+    origin = get_origin(expected)
+    if expected is bool:
+        _require(isinstance(value, bool), key, value, "true or false (a bool, not a string or a number)")
+    elif expected is int:
+        _require(isinstance(value, int) and not isinstance(value, bool), key, value, _int_hint(value))
+    elif expected is str:
+        _require(isinstance(value, str) and value.strip() != "", key, value, "a non-empty string")
+    elif origin is Literal:
+        _require(value in get_args(expected), key, value, f"one of {', '.join(map(repr, get_args(expected)))}")
+    elif origin is list:
+        _check_list(key, value, get_args(expected)[0], outputs_allowed)
+    elif origin is dict:
+        _check_dict(key, value, get_args(expected)[1])
+    elif is_typeddict(expected):
+        _check_typed_dict(key, value, expected)
+    else:  # pragma: no cover - a new annotation in AirflowCeleryClusterArgs needs a branch here
+        raise TypeError(f"resolve_args cannot check the type {expected!r} of {key}")
+
+
+def _int_hint(value: object) -> str:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return f"a whole number, not the string {value!r} (write {value.strip()} without quotes)"
+    if isinstance(value, bool):
+        return "a whole number, not a bool"
+    return "a whole number"
+
+
+def _check_list(key: str, value: object, item_type: Any, outputs_allowed: bool) -> None:
+    if outputs_allowed and _is_output(value):
+        raise ConfigError(key, value, "a list whose items may be Outputs, not one Output of a whole list")
+    _require(isinstance(value, list | tuple), key, value, "a list of strings")
+    for index, item in enumerate(value):  # type: ignore[arg-type]
+        _check_type(f"{key}[{index}]", item, item_type, outputs_allowed)
+
+
+def _check_dict(key: str, value: object, value_type: Any) -> None:
+    _require(isinstance(value, Mapping), key, value, "a mapping")
+    for item_key, item in value.items():  # type: ignore[union-attr]
+        _require(isinstance(item_key, str), key, item_key, "a mapping with string keys")
+        _check_type(f"{key}.{item_key}", item, value_type)
+
+
+def _check_typed_dict(key: str, value: object, expected: Any) -> None:
+    fields = get_type_hints(expected)
+    _require(isinstance(value, Mapping), key, value, f"a mapping with the keys {', '.join(fields)}")
+    for item_key, item in value.items():  # type: ignore[union-attr]
+        if item_key not in fields:
+            raise ConfigError(f"{key}.{item_key}", item, f"unknown key; allowed keys are {', '.join(fields)}")
+        _check_type(f"{key}.{item_key}", item, fields[item_key])
+
+
+def _require(condition: bool, key: str, value: object, allowed: str) -> None:
+    if not condition:
+        raise ConfigError(key, value, allowed)
+
+
+# --- values -------------------------------------------------------------------------------------------------
+
+
+def _check_int_range(given: Mapping[str, Any], key: str, low: int, high: int, why: str = "") -> None:
+    if key in given:
+        value = given[key]
+        _require(low <= value <= high, key, value, f"a whole number from {low} to {high}{why}")
+
+
+def _check_choice(given: Mapping[str, Any], key: str, choices: tuple[Any, ...], what: str) -> None:
+    if key in given:
+        _require(given[key] in choices, key, given[key], f"one of the {what}: {', '.join(map(str, choices))}")
+
+
+def _check_pattern(given: Mapping[str, Any], key: str, pattern: re.Pattern[str], allowed: str) -> None:
+    value = given.get(key)
+    if isinstance(value, str):
+        _require(pattern.fullmatch(value) is not None, key, value, allowed)
+
+
+def _check_network(given: Mapping[str, Any]) -> None:
+    if "vpc_cidr" in given:
+        network = _ipv4_network("vpc_cidr", given["vpc_cidr"])
+        _require(16 <= network.prefixlen <= 24, "vpc_cidr", given["vpc_cidr"], "a prefix from /16 to /24")
+    allowed_cidrs = given.get("allowed_cidrs")
+    if allowed_cidrs is not None:
+        _require(len(allowed_cidrs) > 0, "allowed_cidrs", allowed_cidrs, "at least one CIDR block, e.g. 0.0.0.0/0")
+        for index, cidr in enumerate(allowed_cidrs):
+            _ipv4_network(f"allowed_cidrs[{index}]", cidr)
+    _check_existing_vpc(given)
+    _check_pattern(
+        given, "certificate_arn", _CERTIFICATE_ARN, "an ACM certificate ARN: arn:aws:acm:REGION:ACCOUNT:certificate/ID"
+    )
+
+
+def _ipv4_network(key: str, value: str) -> ipaddress.IPv4Network:
+    allowed = "an IPv4 network in CIDR form with no host bits set, e.g. 10.0.0.0/16 or 203.0.113.7/32"
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ConfigError(key, value, allowed) from None
+    _require(isinstance(network, ipaddress.IPv4Network) and "/" in value, key, value, allowed)
+    return network  # type: ignore[return-value]
+
+
+def _check_existing_vpc(given: Mapping[str, Any]) -> None:
+    """vpc_id and both subnet lists come together; multi-AZ RDS and the ALB need 2 subnets in each list."""
+    subnet_keys = ("public_subnet_ids", "private_subnet_ids")
+    if "vpc_id" not in given:
+        for key in subnet_keys:
+            if key in given:
+                raise ConfigError(key, given[key], "give vpc_id with it, or leave both out to create a VPC")
+        return
+    _check_pattern(given, "vpc_id", _VPC_ID, "a VPC id like vpc-0123456789abcdef0")
+    seen: dict[str, str] = {}
+    for key in subnet_keys:
+        subnets = given.get(key)
+        _require(
+            subnets is not None and len(subnets) >= 2,
+            key,
+            subnets,
+            "at least 2 subnet ids in different availability zones (required with vpc_id)",
+        )
+        for index, subnet in enumerate(subnets):
+            _check_subnet(f"{key}[{index}]", subnet, seen)
+
+
+def _check_subnet(key: str, subnet: Any, seen: dict[str, str]) -> None:
+    if not isinstance(subnet, str):
+        return  # an Output: its value is known only at deploy time
+    _require(_SUBNET_ID.fullmatch(subnet) is not None, key, subnet, "a subnet id like subnet-0123456789abcdef0")
+    _require(
+        subnet not in seen,
+        key,
+        subnet,
+        f"a subnet not already listed (it is {seen.get(subnet)}); public subnets route to an internet gateway, "
+        "private ones do not, so no subnet can be both",
+    )
+    seen[subnet] = key
+
+
+def _check_image(given: Mapping[str, Any]) -> None:
+    image = given.get("image")
+    if not isinstance(image, str):
+        return
+    match = _IMAGE.fullmatch(image)
+    _require(
+        match is not None and (match["tag"] or match["digest"]) is not None,
+        "image",
+        image,
+        "an image reference with a tag or, better, a digest: name:tag or name@sha256:<64 hex digits>",
+    )
+
+
+def _worker_counts(given: Mapping[str, Any]) -> tuple[int, int, int]:
+    """Desired, min and max workers. Unset min and max follow the count; an unset count is 1, kept within them."""
+    for key in ("worker_count", "worker_min_count", "worker_max_count"):
+        _check_int_range(given, key, 0, MAX_WORKERS, " (a cap against runaway cost; each worker holds DB connections)")
+    minimum, maximum = given.get("worker_min_count"), given.get("worker_max_count")
+    count = given.get("worker_count")
+    if count is None:
+        count = max(1, minimum or 0)
+        count = min(count, maximum) if maximum is not None else count
+    minimum = count if minimum is None else minimum
+    maximum = count if maximum is None else maximum
+    _require(minimum <= count, "worker_min_count", minimum, f"at most worker_count ({count})")
+    _require(count <= maximum, "worker_max_count", maximum, f"at least worker_count ({count})")
+    _require(maximum >= 1, "worker_max_count", maximum, "at least 1: without a worker no task ever runs")
+    return count, minimum, maximum
+
+
+def _check_broker(given: Mapping[str, Any]) -> None:
+    _check_pattern(given, "redis_node_type", _NODE_TYPE, "an ElastiCache node type such as cache.t4g.small")
+
+
+def _check_database(given: Mapping[str, Any]) -> None:
+    _check_pattern(given, "db_instance_class", _INSTANCE_CLASS, "an RDS instance class such as db.t4g.small")
+    _check_int_range(given, "db_allocated_storage", 20, 65536, " GiB (the RDS gp storage limits)")
+    _check_int_range(given, "db_backup_retention_days", 1, 35, " (RDS automated backups; they are always on)")
+    version = given.get("db_engine_version")
+    if version is not None:
+        match = _ENGINE_VERSION.fullmatch(version)
+        _require(
+            match is not None and int(match["major"]) in POSTGRES_MAJORS,
+            "db_engine_version",
+            version,
+            f"a supported PostgreSQL major version, {POSTGRES_MAJORS[0]}-{POSTGRES_MAJORS[-1]} (e.g. '16' or '16.4')",
+        )
+
+
+def _role_sizes(given: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
+    """Every Fargate role's (cpu, memory): the description's default, overridden per role and checked."""
+    overrides = given.get("role_sizes", {})
+    sizes = {}
+    for role_name, override in overrides.items():
+        _check_sized_role(role_name, override, given)
+    for role_name in FARGATE_ROLES:
+        default = role(role_name).size
+        override = overrides.get(role_name, {})
+        cpu, memory = override.get("cpu", default.cpu), override.get("memory", default.memory)
+        _require(
+            is_fargate_size(cpu, memory),
+            f"role_sizes.{role_name}",
+            {"cpu": cpu, "memory": memory},
+            f"a size Fargate runs: {describe_allowed(cpu)}",
+        )
+        sizes[role_name] = (cpu, memory)
+    return sizes
+
+
+def _check_sized_role(role_name: str, override: Mapping[str, Any], given: Mapping[str, Any]) -> None:
+    key = f"role_sizes.{role_name}"
+    if role_name not in FARGATE_ROLES:
+        shares = role(role_name).runs_with if role_name in ROLES_BY_NAME else None
+        note = f"{role_name} runs inside the {shares} task, so size {shares} instead; " if shares else ""
+        raise ConfigError(key, override, f"{note}roles with a Fargate size are: {', '.join(FARGATE_ROLES)}")
+    if role_name == REDIS.name and given.get("redis_mode") == "elasticache":
+        raise ConfigError(key, override, "only used when redis_mode is 'fargate'; set redis_node_type instead")
+    _require(len(override) > 0, key, override, "a mapping with cpu and/or memory")
+
+
+def _check_tags(tags: Mapping[str, str]) -> None:
+    _require(len(tags) <= MAX_TAGS, "tags", f"{len(tags)} tags", f"at most {MAX_TAGS} tags (AWS allows 50)")
+    for key, value in tags.items():
+        key_ok = 1 <= len(key) <= 128 and _TAG_TEXT.fullmatch(key) is not None
+        _require(key_ok, f"tags.{key}", key, f"a tag key of 1-128 characters: {_TAG_CHARSET}")
+        _require(
+            not key.lower().startswith("aws:"), f"tags.{key}", key, "a key not starting with the reserved prefix aws:"
+        )
+        value_ok = len(value) <= 256 and _TAG_TEXT.fullmatch(value) is not None
+        _require(value_ok, f"tags.{key}", value, f"a tag value of at most 256 characters: {_TAG_CHARSET}")
+
+
+_TAG_CHARSET = "letters, digits, spaces and _ . : / = + - @"

@@ -1,0 +1,54 @@
+"""The Celery broker: Redis as a Fargate service (found through Cloud Map) or an ElastiCache replication group."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from airflow_celery.aws.context import BuildContext
+from airflow_celery.cluster.roles import REDIS
+from airflow_celery.cluster.secrets import BrokerEndpoint
+
+REDIS_PORT = REDIS.port("redis").number
+ELASTICACHE_ENGINE_VERSION = "7.1"
+
+
+def fargate_endpoint(namespace: str) -> pulumi.Output[BrokerEndpoint]:
+    """Redis as the `redis` service in the Cloud Map namespace (registered by the ECS service)."""
+    return pulumi.Output.from_input(BrokerEndpoint(host=f"{REDIS.name}.{namespace}", port=REDIS_PORT, tls=False))
+
+
+def elasticache(
+    ctx: BuildContext,
+    private_subnet_ids: list[pulumi.Input[str]],
+    security_group: aws.ec2.SecurityGroup,
+    auth_token: pulumi.Output[str],
+) -> aws.elasticache.ReplicationGroup:
+    """A one-node Redis 7 replication group with TLS in transit, encryption at rest and an AUTH token."""
+    subnets = aws.elasticache.SubnetGroup(
+        ctx.child_name("redis-subnets"),
+        subnet_ids=private_subnet_ids,
+        description=f"airflow-celery {ctx.name}: private subnets of the Celery broker",
+        tags=ctx.tags("redis-subnets"),
+        opts=ctx.opts(),
+    )
+    return aws.elasticache.ReplicationGroup(
+        ctx.child_name("redis"),
+        description=f"airflow-celery {ctx.name}: Celery broker",
+        engine="redis",
+        engine_version=ELASTICACHE_ENGINE_VERSION,
+        node_type=ctx.config.redis_node_type,
+        num_cache_clusters=1,
+        port=REDIS_PORT,
+        subnet_group_name=subnets.name,
+        security_group_ids=[security_group.id],
+        transit_encryption_enabled=True,
+        at_rest_encryption_enabled=True,
+        auth_token=auth_token,
+        tags=ctx.tags("redis"),
+        opts=ctx.opts(),
+    )
+
+
+def elasticache_endpoint(group: aws.elasticache.ReplicationGroup) -> pulumi.Output[BrokerEndpoint]:
+    return group.primary_endpoint_address.apply(lambda host: BrokerEndpoint(host=host, port=REDIS_PORT, tls=True))

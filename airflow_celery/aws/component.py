@@ -1,0 +1,166 @@
+"""AirflowCeleryCluster: Airflow 3 with the CeleryExecutor on ECS Fargate, as one Pulumi component.
+
+This module only wires the per-concern modules together; each AWS concern lives in its own module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pulumi
+import pulumi_aws as aws
+
+from airflow_celery.aws import broker, database, discovery, ecs, iam, image, load_balancer, logs, network
+from airflow_celery.aws import secrets as cluster_secrets
+from airflow_celery.aws.args import AirflowCeleryClusterArgs, ClusterConfig, resolve_args
+from airflow_celery.aws.context import BuildContext
+from airflow_celery.aws.security_groups import security_groups
+from airflow_celery.aws.task_definition import TaskInputs
+from airflow_celery.cluster.edges import LOAD_BALANCER
+from airflow_celery.cluster.env import ClusterSettings
+from airflow_celery.cluster.roles import AIRFLOW_SERVICES, API_SERVER, MIGRATE, POSTGRES, REDIS, Role
+from airflow_celery.cluster.secrets import SecretName
+
+TYPE_TOKEN = "airflow-celery:index:AirflowCeleryCluster"
+OUTPUT_NAMES = (
+    "airflow_url",
+    "flower_url",
+    "ecr_repository_url",
+    "cluster_name",
+    "db_endpoint",
+    "admin_password_secret_arn",
+)
+
+
+class AirflowCeleryCluster(pulumi.ComponentResource):
+    """Airflow 3.3 + CeleryExecutor on ECS Fargate: RDS, Redis, an ALB, one service per role."""
+
+    airflow_url: pulumi.Output[str]
+    flower_url: pulumi.Output[str]
+    ecr_repository_url: pulumi.Output[str]
+    cluster_name: pulumi.Output[str]
+    db_endpoint: pulumi.Output[str]
+    admin_password_secret_arn: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: AirflowCeleryClusterArgs | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        # Validate first: bad input raises one ConfigError before anything is registered.
+        config = resolve_args(name, args)
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        self.config = config
+        self.outputs = _build(BuildContext(parent=self, config=config))
+        for key, value in self.outputs.items():
+            setattr(self, key, value)
+        self.register_outputs(self.outputs)
+
+
+def ecs_roles(config: ClusterConfig) -> list[Role]:
+    """Roles that get their own ECS service: the Airflow services, and Redis unless ElastiCache is the broker."""
+    return [*AIRFLOW_SERVICES, *([REDIS] if config.redis_mode == "fargate" else [])]
+
+
+def settings_template(config: ClusterConfig) -> ClusterSettings:
+    """The env contract's settings known before deploy; URLs, bucket and region are filled in later."""
+    return ClusterSettings(
+        execution_api_url=discovery.execution_api_url(discovery.namespace_name(config.name)),
+        worker_concurrency=config.worker_concurrency,
+        wait_for_migrations=True,
+        serve_logs=True,
+        admin_username=config.admin_username,
+    )
+
+
+def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
+    config = ctx.config
+    net = network.network(ctx)
+    groups = security_groups(ctx, net.vpc_id)
+    generated = cluster_secrets.generate(ctx)
+    db = database.database(ctx, net.private_subnet_ids, groups[POSTGRES.name], generated[SecretName.DATABASE_PASSWORD])
+    namespace = discovery.private_namespace(ctx, net.vpc_id)
+    broker_endpoint = _broker(ctx, net, groups, generated)
+    composed = cluster_secrets.compose(generated, database.endpoint(db), broker_endpoint, config.admin_username)
+    stored = cluster_secrets.store(ctx, {**generated, **composed})
+
+    repo = image.repository(ctx)
+    image_ref = image.image_reference(ctx, repo)
+    roles = ecs_roles(config)
+    log_groups = logs.log_groups(ctx, [*roles, MIGRATE])
+    bucket = logs.task_log_bucket(ctx)
+    template = settings_template(config)
+    alb = load_balancer.load_balancer(
+        ctx, net.public_subnet_ids, net.vpc_id, groups[LOAD_BALANCER], template.flower_url_prefix
+    )
+    registered = [API_SERVER.name, *([REDIS.name] if config.redis_mode == "fargate" else [])]
+    wiring = ecs.ServiceWiring(
+        cluster=ecs.cluster(ctx),
+        private_subnet_ids=net.private_subnet_ids,
+        security_groups=groups,
+        execution_role=iam.execution_role(ctx, stored.arns),
+        task_role=iam.task_role(ctx, bucket),
+        target_groups=alb.target_groups,
+        discovery={name: discovery.discovery_service(ctx, namespace, name) for name in registered},
+        task_depends_on=list(stored.versions),
+        service_depends_on=list(alb.listeners),
+    )
+    inputs = _task_inputs(ctx, template, image_ref, alb.url, bucket, stored.arns, log_groups)
+    for r in roles:
+        ecs.service(ctx, r, ecs.task_definition(ctx, r, inputs, wiring), wiring)
+
+    return {
+        "airflow_url": alb.url,
+        "flower_url": alb.url.apply(lambda url: f"{url}{template.flower_url_prefix}/"),
+        "ecr_repository_url": repo.repository_url,
+        "cluster_name": wiring.cluster.name,
+        "db_endpoint": db.endpoint,
+        "admin_password_secret_arn": stored.arns[SecretName.ADMIN_PASSWORD],
+    }
+
+
+def _broker(
+    ctx: BuildContext,
+    net: network.Network,
+    groups: dict[str, aws.ec2.SecurityGroup],
+    generated: dict[SecretName, pulumi.Output[str]],
+) -> pulumi.Output:
+    if ctx.config.redis_mode == "fargate":
+        return broker.fargate_endpoint(discovery.namespace_name(ctx.name))
+    group = broker.elasticache(ctx, net.private_subnet_ids, groups[REDIS.name], generated[SecretName.REDIS_PASSWORD])
+    return broker.elasticache_endpoint(group)
+
+
+def _task_inputs(
+    ctx: BuildContext,
+    template: ClusterSettings,
+    image_ref: pulumi.Output[str],
+    public_url: pulumi.Output[str],
+    bucket: aws.s3.Bucket,
+    secret_arns: dict[SecretName, pulumi.Output[str]],
+    log_groups: dict[str, aws.cloudwatch.LogGroup],
+) -> pulumi.Output[TaskInputs]:
+    """Every deploy-time value the container definitions need, gathered into one plain TaskInputs."""
+    region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent)).region
+    return pulumi.Output.all(
+        image=image_ref,
+        url=public_url,
+        bucket=bucket.bucket,
+        region=region,
+        arns=pulumi.Output.all(**{str(k): v for k, v in secret_arns.items()}),
+        groups=pulumi.Output.all(**{name: group.name for name, group in log_groups.items()}),
+    ).apply(
+        lambda v: TaskInputs(
+            image=v["image"],
+            settings=dataclasses.replace(
+                template,
+                public_base_url=v["url"],
+                remote_log_folder=logs.remote_log_folder(v["bucket"]),
+                aws_region=v["region"],
+            ),
+            secret_arns={SecretName(k): arn for k, arn in v["arns"].items()},
+            log_groups=v["groups"],
+            region=v["region"],
+        )
+    )

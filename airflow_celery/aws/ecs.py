@@ -1,0 +1,120 @@
+"""ECS: the cluster, one Fargate task definition and one service per role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from airflow_celery.aws.context import BuildContext
+from airflow_celery.aws.task_definition import TaskInputs, container_definitions_json
+from airflow_celery.cluster.roles import Kind, Role
+
+
+@dataclass(frozen=True)
+class ServiceWiring:
+    """Where each service runs and what it is attached to."""
+
+    cluster: aws.ecs.Cluster
+    private_subnet_ids: list[pulumi.Input[str]]
+    security_groups: dict[str, aws.ec2.SecurityGroup]
+    execution_role: aws.iam.Role
+    task_role: aws.iam.Role
+    target_groups: dict[str, aws.lb.TargetGroup] = field(default_factory=dict)
+    discovery: dict[str, aws.servicediscovery.Service] = field(default_factory=dict)
+    task_depends_on: list[pulumi.Resource] = field(default_factory=list)
+    """Secret values: a task must not start before they exist."""
+    service_depends_on: list[pulumi.Resource] = field(default_factory=list)
+    """Listeners: ECS rejects a target group that no load balancer uses yet."""
+
+
+def cluster(ctx: BuildContext) -> aws.ecs.Cluster:
+    return aws.ecs.Cluster(
+        ctx.child_name("cluster"),
+        settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
+        tags=ctx.tags("cluster"),
+        opts=ctx.opts(),
+    )
+
+
+def role_size(ctx: BuildContext, r: Role) -> tuple[int, int]:
+    """(cpu, memory) from the config, or the description's size for a role the config does not list."""
+    cpu, memory = ctx.config.role_sizes.get(r.name, (r.size.cpu, r.size.memory))
+    return int(cpu), int(memory)
+
+
+def desired_count(ctx: BuildContext, r: Role) -> int:
+    return ctx.config.worker_count if r.scalable else r.desired_count
+
+
+def task_definition(
+    ctx: BuildContext, r: Role, inputs: pulumi.Output[TaskInputs], wiring: ServiceWiring
+) -> aws.ecs.TaskDefinition:
+    cpu, memory = role_size(ctx, r)
+    return aws.ecs.TaskDefinition(
+        ctx.child_name(r.name, "task"),
+        family=ctx.child_name(r.name),
+        cpu=str(cpu),
+        memory=str(memory),
+        network_mode="awsvpc",
+        requires_compatibilities=["FARGATE"],
+        runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+            operating_system_family="LINUX", cpu_architecture="X86_64"
+        ),
+        execution_role_arn=wiring.execution_role.arn,
+        task_role_arn=wiring.task_role.arn,
+        container_definitions=inputs.apply(lambda plain: container_definitions_json(r, plain)),
+        tags=ctx.tags(r.name, "task"),
+        opts=ctx.opts(depends_on=wiring.task_depends_on),
+    )
+
+
+def service(ctx: BuildContext, r: Role, definition: aws.ecs.TaskDefinition, wiring: ServiceWiring) -> aws.ecs.Service:
+    balanced = r.name in wiring.target_groups
+    return aws.ecs.Service(
+        ctx.child_name(r.name, "service"),
+        cluster=wiring.cluster.arn,
+        task_definition=definition.arn,
+        desired_count=desired_count(ctx, r),
+        launch_type="FARGATE",
+        platform_version="LATEST",
+        network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+            subnets=wiring.private_subnet_ids,
+            security_groups=[wiring.security_groups[r.name].id],
+            assign_public_ip=False,
+        ),
+        deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
+        **_deployment_limits(r),
+        load_balancers=_load_balancers(r, wiring),
+        health_check_grace_period_seconds=r.health.start_period if balanced and r.health else None,
+        service_registries=_registry(r, wiring),
+        enable_ecs_managed_tags=True,
+        propagate_tags="SERVICE",
+        wait_for_steady_state=False,
+        tags=ctx.tags(r.name, "service"),
+        opts=ctx.opts(depends_on=wiring.service_depends_on if balanced else None),
+    )
+
+
+def _deployment_limits(r: Role) -> dict[str, int]:
+    """A Redis broker is replaced, never doubled: two brokers behind one DNS name would split the queue."""
+    if r.kind is Kind.BROKER:
+        return {"deployment_minimum_healthy_percent": 0, "deployment_maximum_percent": 100}
+    return {"deployment_minimum_healthy_percent": 100, "deployment_maximum_percent": 200}
+
+
+def _load_balancers(r: Role, wiring: ServiceWiring) -> list[aws.ecs.ServiceLoadBalancerArgs] | None:
+    group = wiring.target_groups.get(r.name)
+    if group is None or r.main_port is None:
+        return None
+    return [
+        aws.ecs.ServiceLoadBalancerArgs(
+            target_group_arn=group.arn, container_name=r.name, container_port=r.main_port.number
+        )
+    ]
+
+
+def _registry(r: Role, wiring: ServiceWiring) -> aws.ecs.ServiceServiceRegistriesArgs | None:
+    found = wiring.discovery.get(r.name)
+    return aws.ecs.ServiceServiceRegistriesArgs(registry_arn=found.arn) if found is not None else None

@@ -1,0 +1,89 @@
+"""Two roles per cluster: the task EXECUTION role (pull, logs, exactly our secrets) and the task role (S3 logs)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+from airflow_celery.aws.context import BuildContext
+from airflow_celery.aws.logs import TASK_LOG_PREFIX
+
+EXECUTION_POLICY = "policy/service-role/AmazonECSTaskExecutionRolePolicy"
+
+
+def _assume_by_ecs_tasks() -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
+
+
+def read_secrets_policy(secret_arns: list[str]) -> str:
+    """Read exactly these secrets and nothing else."""
+    statement = {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": sorted(secret_arns)}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def task_log_policy(bucket_arn: str) -> str:
+    """List the bucket, read and write objects under the task-log prefix only."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket_arn]},
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject"],
+                    "Resource": [f"{bucket_arn}/{TASK_LOG_PREFIX}/*"],
+                },
+            ],
+        }
+    )
+
+
+def execution_role(ctx: BuildContext, secret_arns: Mapping[object, pulumi.Output[str]]) -> aws.iam.Role:
+    role = aws.iam.Role(
+        ctx.child_name("execution-role"),
+        assume_role_policy=_assume_by_ecs_tasks(),
+        description=f"airflow-celery {ctx.name}: ECS pulls images, writes logs, reads the cluster's secrets",
+        tags=ctx.tags("execution-role"),
+        opts=ctx.opts(),
+    )
+    partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent)).partition
+    aws.iam.RolePolicyAttachment(
+        ctx.child_name("execution-role-ecs"),
+        role=role.name,
+        policy_arn=partition.apply(lambda p: f"arn:{p}:iam::aws:{EXECUTION_POLICY}"),
+        opts=ctx.opts(),
+    )
+    aws.iam.RolePolicy(
+        ctx.child_name("execution-role-secrets"),
+        role=role.id,
+        policy=pulumi.Output.all(*secret_arns.values()).apply(read_secrets_policy),
+        opts=ctx.opts(),
+    )
+    return role
+
+
+def task_role(ctx: BuildContext, bucket: aws.s3.Bucket) -> aws.iam.Role:
+    role = aws.iam.Role(
+        ctx.child_name("task-role"),
+        assume_role_policy=_assume_by_ecs_tasks(),
+        description=f"airflow-celery {ctx.name}: what Airflow itself may do (task logs in S3)",
+        tags=ctx.tags("task-role"),
+        opts=ctx.opts(),
+    )
+    aws.iam.RolePolicy(
+        ctx.child_name("task-role-logs"),
+        role=role.id,
+        policy=bucket.arn.apply(task_log_policy),
+        opts=ctx.opts(),
+    )
+    return role

@@ -1,0 +1,146 @@
+"""The only way in: an internet-facing ALB sending / to the api-server and /flower* to Flower."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from airflow_celery.aws.context import BuildContext
+from airflow_celery.cluster.edges import LOAD_BALANCER, port_of
+from airflow_celery.cluster.roles import API_SERVER, FLOWER, HttpCheck, Role
+
+HTTPS_PORT = port_of(LOAD_BALANCER, "https").number
+HTTP_PORT = port_of(LOAD_BALANCER, "http").number
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+FLOWER_RULE_PRIORITY = 10
+NO_CERTIFICATE_WARNING = (
+    "airflow-celery: no certificate_arn given, so the Airflow UI, its login and Flower are served over PLAIN HTTP "
+    "on port 80. Anyone on the path can read passwords and session cookies. Set certificate_arn for HTTPS."
+)
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    alb: aws.lb.LoadBalancer
+    target_groups: dict[str, aws.lb.TargetGroup]
+    """Role name -> its target group (api-server, flower)."""
+    listeners: list[aws.lb.Listener]
+    url: pulumi.Output[str]
+
+
+def http_check(r: Role) -> HttpCheck:
+    if not isinstance(r.health, HttpCheck):
+        raise TypeError(f"role {r.name!r} needs an HttpCheck to sit behind the load balancer, has {r.health!r}")
+    return r.health
+
+
+def load_balancer(
+    ctx: BuildContext,
+    public_subnet_ids: list[pulumi.Input[str]],
+    vpc_id: pulumi.Input[str],
+    security_group: aws.ec2.SecurityGroup,
+    flower_url_prefix: str,
+) -> LoadBalancer:
+    alb = aws.lb.LoadBalancer(
+        ctx.child_name("alb"),
+        internal=False,
+        load_balancer_type="application",
+        subnets=public_subnet_ids,
+        security_groups=[security_group.id],
+        drop_invalid_header_fields=True,
+        tags=ctx.tags("alb"),
+        opts=ctx.opts(),
+    )
+    groups = {r.name: _target_group(ctx, vpc_id, r) for r in (API_SERVER, FLOWER)}
+    serving, listeners = _listeners(ctx, alb, groups[API_SERVER.name])
+    aws.lb.ListenerRule(
+        ctx.child_name("flower-rule"),
+        listener_arn=serving.arn,
+        priority=FLOWER_RULE_PRIORITY,
+        conditions=[
+            aws.lb.ListenerRuleConditionArgs(
+                path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=[f"{flower_url_prefix}*"])
+            )
+        ],
+        actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=groups[FLOWER.name].arn)],
+        tags=ctx.tags("flower-rule"),
+        opts=ctx.opts(),
+    )
+    scheme = "https" if ctx.config.https else "http"
+    return LoadBalancer(alb, groups, listeners, alb.dns_name.apply(lambda dns: f"{scheme}://{dns}"))
+
+
+def _target_group(ctx: BuildContext, vpc_id: pulumi.Input[str], r: Role) -> aws.lb.TargetGroup:
+    check = http_check(r)
+    return aws.lb.TargetGroup(
+        ctx.child_name(r.name, "tg"),
+        port=r.port(check.port).number,
+        protocol="HTTP",
+        target_type="ip",  # Fargate tasks (awsvpc) register by IP
+        vpc_id=vpc_id,
+        deregistration_delay=30,
+        health_check=aws.lb.TargetGroupHealthCheckArgs(
+            enabled=True,
+            path=check.path,
+            protocol="HTTP",
+            matcher="200",
+            interval=check.interval,
+            timeout=check.timeout,
+            healthy_threshold=2,
+            unhealthy_threshold=check.retries,
+        ),
+        tags=ctx.tags(r.name, "tg"),
+        opts=ctx.opts(),
+    )
+
+
+def _listeners(
+    ctx: BuildContext, alb: aws.lb.LoadBalancer, api_server: aws.lb.TargetGroup
+) -> tuple[aws.lb.Listener, list[aws.lb.Listener]]:
+    """HTTPS on 443 and a redirect on 80; without a certificate, plain HTTP on 80 and a warning."""
+    forward = [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=api_server.arn)]
+    if not ctx.config.https:
+        pulumi.log.warn(NO_CERTIFICATE_WARNING, resource=ctx.parent)
+        http = _listener(ctx, alb, "http", HTTP_PORT, "HTTP", forward)
+        return http, [http]
+    https = _listener(
+        ctx,
+        alb,
+        "https",
+        HTTPS_PORT,
+        "HTTPS",
+        forward,
+        certificate_arn=ctx.config.certificate_arn,
+        ssl_policy=TLS_POLICY,
+    )
+    redirect = aws.lb.ListenerDefaultActionArgs(
+        type="redirect",
+        redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+            port=str(HTTPS_PORT), protocol="HTTPS", status_code="HTTP_301"
+        ),
+    )
+    http = _listener(ctx, alb, "http", HTTP_PORT, "HTTP", [redirect])
+    return https, [https, http]
+
+
+def _listener(
+    ctx: BuildContext,
+    alb: aws.lb.LoadBalancer,
+    label: str,
+    port: int,
+    protocol: str,
+    actions: list[aws.lb.ListenerDefaultActionArgs],
+    **extra: str | None,
+) -> aws.lb.Listener:
+    return aws.lb.Listener(
+        ctx.child_name(label, "listener"),
+        load_balancer_arn=alb.arn,
+        port=port,
+        protocol=protocol,
+        default_actions=actions,
+        tags=ctx.tags(label, "listener"),
+        opts=ctx.opts(),
+        **extra,
+    )

@@ -1,0 +1,133 @@
+"""One security group per role plus the load balancer's; ingress comes only from the cluster's EDGES."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from airflow_celery.aws.context import BuildContext
+from airflow_celery.cluster.edges import EDGES, INTERNET, LOAD_BALANCER, Edge
+from airflow_celery.cluster.roles import ROLES, role
+
+# Every role that runs in its own task (or is RDS/ElastiCache) has a group; a JOB uses its host task's.
+SECURITY_GROUP_NODES: tuple[str, ...] = (*(r.name for r in ROLES if r.runs_with is None), LOAD_BALANCER)
+
+
+@dataclass(frozen=True)
+class IngressRule:
+    """Traffic into `target`'s group on `port`, from `source`'s group or from `cidr`."""
+
+    target: str
+    port: int
+    description: str
+    source: str | None = None
+    cidr: str | None = None
+
+    @property
+    def resource_suffix(self) -> str:
+        origin = self.source or _slug(self.cidr or "")
+        return f"{self.target}-from-{origin}-{self.port}"
+
+
+def _slug(cidr: str) -> str:
+    return cidr.replace(".", "-").replace("/", "-").replace(":", "-")
+
+
+def security_group_of(node: str) -> str:
+    """The node whose security group `node` uses: a JOB runs in the task of its `runs_with` role."""
+    if node in (INTERNET, LOAD_BALANCER):
+        return node
+    found = role(node)
+    return found.runs_with or found.name
+
+
+def ingress_rules(allowed_cidrs: Sequence[str]) -> list[IngressRule]:
+    """The rules EDGES imply: one per distinct (source group, target group, port); internet edges per CIDR."""
+    rules: dict[tuple[str, str, int], list[str]] = {}
+    for edge in EDGES:
+        for origin in _origins(edge, allowed_cidrs):
+            key = (origin, security_group_of(edge.target), edge.port_number)
+            rules.setdefault(key, [])
+            if edge.why not in rules[key]:
+                rules[key].append(edge.why)
+    return [
+        _rule(origin, target, port, whys, from_cidr=_is_cidr(origin)) for (origin, target, port), whys in rules.items()
+    ]
+
+
+def _origins(edge: Edge, allowed_cidrs: Sequence[str]) -> list[str]:
+    return list(allowed_cidrs) if edge.source == INTERNET else [security_group_of(edge.source)]
+
+
+def _is_cidr(origin: str) -> bool:
+    try:
+        ipaddress.ip_network(origin)
+    except ValueError:
+        return False
+    return True
+
+
+def _rule(origin: str, target: str, port: int, whys: list[str], *, from_cidr: bool) -> IngressRule:
+    description = "; ".join(whys)[:255]
+    if from_cidr:
+        return IngressRule(target=target, port=port, description=description, cidr=origin)
+    return IngressRule(target=target, port=port, description=description, source=origin)
+
+
+def security_groups(ctx: BuildContext, vpc_id: pulumi.Input[str]) -> dict[str, aws.ec2.SecurityGroup]:
+    """The groups, keyed by node name, with their ingress rules from EDGES and allow-all egress."""
+    groups = {node: _group(ctx, vpc_id, node) for node in SECURITY_GROUP_NODES}
+    for rule in ingress_rules(ctx.config.allowed_cidrs):
+        _ingress(ctx, groups, rule)
+    for node, group in groups.items():
+        _egress(ctx, node, group)
+    return groups
+
+
+def _group(ctx: BuildContext, vpc_id: pulumi.Input[str], node: str) -> aws.ec2.SecurityGroup:
+    return aws.ec2.SecurityGroup(
+        ctx.child_name(node, "sg"),
+        vpc_id=vpc_id,
+        description=f"airflow-celery {ctx.name}: {node}",
+        revoke_rules_on_delete=True,
+        tags=ctx.tags(node, "sg"),
+        opts=ctx.opts(),
+    )
+
+
+def _ingress(ctx: BuildContext, groups: dict[str, aws.ec2.SecurityGroup], rule: IngressRule) -> None:
+    origin: dict[str, pulumi.Input[str]] = {}
+    if rule.source is not None:
+        origin["referenced_security_group_id"] = groups[rule.source].id
+    elif rule.cidr and ipaddress.ip_network(rule.cidr).version == 6:
+        origin["cidr_ipv6"] = rule.cidr
+    else:
+        origin["cidr_ipv4"] = rule.cidr
+    aws.vpc.SecurityGroupIngressRule(
+        ctx.child_name(rule.resource_suffix),
+        security_group_id=groups[rule.target].id,
+        ip_protocol="tcp",
+        from_port=rule.port,
+        to_port=rule.port,
+        description=rule.description,
+        tags=ctx.tags(rule.resource_suffix),
+        opts=ctx.opts(),
+        **origin,
+    )
+
+
+def _egress(ctx: BuildContext, node: str, group: aws.ec2.SecurityGroup) -> None:
+    """Allow all egress: tasks pull from ECR and read Secrets Manager, S3 and CloudWatch Logs."""
+    aws.vpc.SecurityGroupEgressRule(
+        ctx.child_name(node, "egress"),
+        security_group_id=group.id,
+        ip_protocol="-1",
+        cidr_ipv4="0.0.0.0/0",
+        description="tasks reach ECR, Secrets Manager, S3 and CloudWatch Logs",
+        tags=ctx.tags(node, "egress"),
+        opts=ctx.opts(),
+    )

@@ -1,0 +1,109 @@
+"""ECS container definitions built from the cluster description: pure functions, no Pulumi.
+
+The component calls `container_definitions_json` inside an `Output.all(...).apply(...)` once the image
+digest, ARNs and names are known; tests call it directly with plain strings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_celery.cluster.env import ClusterSettings, role_environment
+from airflow_celery.cluster.roles import ROLES, CommandCheck, HttpCheck, Kind, Role
+from airflow_celery.cluster.secrets import SecretName
+
+
+@dataclass(frozen=True)
+class TaskInputs:
+    """Everything a container definition needs besides the role itself, as plain values."""
+
+    image: str
+    """Our image, by digest (repo@sha256:...)."""
+    settings: ClusterSettings
+    secret_arns: Mapping[SecretName, str]
+    log_groups: Mapping[str, str]
+    """Role name -> CloudWatch log group name."""
+    region: str
+
+
+def jobs_running_with(role_name: str) -> tuple[Role, ...]:
+    """The one-shot JOB roles that run as init containers in `role_name`'s task (migrate in the scheduler's)."""
+    return tuple(r for r in ROLES if r.kind is Kind.JOB and r.runs_with == role_name)
+
+
+def health_check(r: Role, settings: ClusterSettings) -> dict[str, Any] | None:
+    """The description's health check as an ECS container health check."""
+    check = r.health
+    if check is None:
+        return None
+    if isinstance(check, HttpCheck):
+        url = f"http://localhost:{settings.port(r.name, check.port)}{check.path}"
+        command = f"curl --fail --silent --show-error {url} || exit 1"
+    elif isinstance(check, CommandCheck):
+        command = check.shell
+    else:  # pragma: no cover - the description only has these two
+        raise TypeError(f"unknown health check {check!r} for role {r.name!r}")
+    return {
+        "command": ["CMD-SHELL", command],
+        "interval": check.interval,
+        "timeout": check.timeout,
+        "retries": check.retries,
+        "startPeriod": check.start_period,
+    }
+
+
+def _command(r: Role) -> list[str]:
+    """Our image's ENTRYPOINT is the entrypoint, so its command is the role name; other images run theirs."""
+    return list(r.command) if r.image else [r.name]
+
+
+def container_definition(r: Role, inputs: TaskInputs, *, essential: bool = True) -> dict[str, Any]:
+    env = role_environment(r.name, inputs.settings)
+    container: dict[str, Any] = {
+        "name": r.name,
+        "image": r.image or inputs.image,
+        "essential": essential,
+        "command": _command(r),
+        "environment": [{"name": key, "value": value} for key, value in sorted(env.plain.items())],
+        "secrets": [
+            {"name": key, "valueFrom": inputs.secret_arns[secret]} for key, secret in sorted(env.secrets.items())
+        ],
+        "portMappings": [
+            {
+                "name": f"{r.name}-{port.name}",
+                "containerPort": inputs.settings.port(r.name, port.name),
+                "protocol": "tcp",
+            }
+            for port in r.ports
+        ],
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": inputs.log_groups[r.name],
+                "awslogs-region": inputs.region,
+                "awslogs-stream-prefix": r.name,
+            },
+        },
+    }
+    check = health_check(r, inputs.settings)
+    if check is not None:
+        container["healthCheck"] = check
+    if r.stop_timeout is not None:
+        container["stopTimeout"] = r.stop_timeout
+    return container
+
+
+def task_containers(r: Role, inputs: TaskInputs) -> list[dict[str, Any]]:
+    """The containers of `r`'s task: its own, plus its JOB init containers, which it waits for (SUCCESS)."""
+    jobs = [container_definition(job, inputs, essential=False) for job in jobs_running_with(r.name)]
+    main = container_definition(r, inputs)
+    if jobs:
+        main["dependsOn"] = [{"containerName": job["name"], "condition": "SUCCESS"} for job in jobs]
+    return [main, *jobs]
+
+
+def container_definitions_json(r: Role, inputs: TaskInputs) -> str:
+    return json.dumps(task_containers(r, inputs))

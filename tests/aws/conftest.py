@@ -1,0 +1,65 @@
+"""Shared builds for the resource tests: a dev-like and a prod-like cluster, each built once per session.
+
+Builds take about 2 s each under mocks, so tests read these recorded results instead of building again.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.aws import harness
+
+DEV_NAME = "airflow-dev"
+PROD_NAME = "airflow-prod"
+DEV_ARGS: dict = {}
+"""Every default: new VPC, Redis on Fargate, no certificate (plain HTTP and a warning), image built here."""
+PROD_ARGS: dict = {
+    "vpc_id": "vpc-0123456789abcdef0",
+    "public_subnet_ids": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
+    "private_subnet_ids": ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"],
+    "allowed_cidrs": ["203.0.113.0/24", "198.51.100.0/24"],
+    "certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012",
+    "redis_mode": "elasticache",
+    "worker_count": 3,
+    "worker_max_count": 6,
+    "worker_concurrency": 8,
+    "role_sizes": {"worker": {"cpu": 2048, "memory": 8192}, "api-server": {"cpu": 1024, "memory": 4096}},
+    "db_multi_az": True,
+    "db_deletion_protection": True,
+    "db_backup_retention_days": 14,
+    "db_instance_class": "db.m7g.large",
+    "log_retention_days": 90,
+    "ecr_force_delete": False,
+    "tags": {"team": "data", "env": "prod"},
+}
+
+
+VARIANT_NAME = "variant"
+VARIANT_ARGS: dict = {
+    "image": "registry.example.com/airflow@sha256:" + "ab" * 32,
+    "ecr_force_delete": True,
+    "db_skip_final_snapshot": True,
+    "db_engine_version": "17",
+}
+"""The switches neither dev nor prod flips: a given image, force-delete, no final snapshot."""
+
+
+@pytest.fixture(scope="session")
+def variant() -> harness.RecordingMocks:
+    return harness.build_component(VARIANT_NAME, VARIANT_ARGS)
+
+
+@pytest.fixture(scope="session")
+def dev() -> harness.RecordingMocks:
+    return harness.build_component(DEV_NAME, DEV_ARGS)
+
+
+@pytest.fixture(scope="session")
+def prod() -> harness.RecordingMocks:
+    return harness.build_component(PROD_NAME, PROD_ARGS, stack="prod")
+
+
+@pytest.fixture(scope="session", params=["dev", "prod"])
+def built(request: pytest.FixtureRequest) -> harness.RecordingMocks:
+    """Each of the two clusters, for properties that must hold for both."""
+    return request.getfixturevalue(request.param)

@@ -1,0 +1,79 @@
+"""The ALB: api-server at /, Flower at /flower*, HTTPS with a certificate, a loud warning without one."""
+
+from __future__ import annotations
+
+from airflow_celery.aws.load_balancer import NO_CERTIFICATE_WARNING
+from airflow_celery.cluster.roles import API_SERVER, FLOWER
+from tests.aws.conftest import DEV_NAME, PROD_ARGS, PROD_NAME
+
+LISTENER = "aws:lb/listener:Listener"
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+
+
+def _groups(mocks, cluster):
+    return {g.name.removeprefix(f"{cluster}-").removesuffix("-tg"): g for g in mocks.of_type(TARGET_GROUP)}
+
+
+def test_alb_is_internet_facing(built):
+    alb = built.one("aws:lb/loadBalancer:LoadBalancer").inputs
+    assert alb["internal"] is False
+    assert alb["loadBalancerType"] == "application"
+
+
+def test_without_certificate_http_forwards_and_warns(dev):
+    (listener,) = dev.of_type(LISTENER)
+    assert (listener.inputs["port"], listener.inputs["protocol"]) == (80, "HTTP")
+    (action,) = listener.inputs["defaultActions"]
+    assert action["type"] == "forward"
+    assert action["targetGroupArn"] == _groups(dev, DEV_NAME)[API_SERVER.name].outputs["arn"]
+    assert NO_CERTIFICATE_WARNING in dev.warnings
+
+
+def test_with_certificate_https_serves_and_http_redirects(prod):
+    listeners = {x.inputs["port"]: x.inputs for x in prod.of_type(LISTENER)}
+    assert set(listeners) == {443, 80}
+    https = listeners[443]
+    assert https["protocol"] == "HTTPS"
+    assert https["certificateArn"] == PROD_ARGS["certificate_arn"]
+    assert https["defaultActions"][0]["targetGroupArn"] == _groups(prod, PROD_NAME)[API_SERVER.name].outputs["arn"]
+    (redirect,) = listeners[80]["defaultActions"]
+    assert redirect["type"] == "redirect"
+    assert redirect["redirect"] == {"port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"}
+    assert prod.warnings == []
+
+
+def test_target_groups_use_ip_targets_and_the_description_health_checks(built):
+    (component,) = built.components
+    groups = _groups(built, component.name)
+    assert set(groups) == {API_SERVER.name, FLOWER.name}
+    for r in (API_SERVER, FLOWER):
+        inputs = groups[r.name].inputs
+        assert inputs["targetType"] == "ip"
+        assert inputs["port"] == r.port("http").number
+        assert inputs["healthCheck"]["path"] == r.health.path
+    assert groups[API_SERVER.name].inputs["healthCheck"]["path"] == "/api/v2/version"
+    assert groups[FLOWER.name].inputs["healthCheck"]["path"] == "/flower/healthcheck"
+
+
+def test_flower_rule_on_the_serving_listener(dev, prod):
+    for mocks, cluster, port in ((dev, DEV_NAME, 80), (prod, PROD_NAME, 443)):
+        rule = mocks.one("aws:lb/listenerRule:ListenerRule").inputs
+        serving = next(x for x in mocks.of_type(LISTENER) if x.inputs["port"] == port)
+        assert rule["listenerArn"] == serving.outputs["arn"]
+        assert rule["conditions"] == [{"pathPattern": {"values": ["/flower*"]}}]
+        assert rule["actions"][0]["targetGroupArn"] == _groups(mocks, cluster)[FLOWER.name].outputs["arn"]
+
+
+def test_services_behind_the_load_balancer(built):
+    (component,) = built.components
+    groups = _groups(built, component.name)
+    for r in (API_SERVER, FLOWER):
+        service = built.one("aws:ecs/service:Service", f"{component.name}-{r.name}-service")
+        (attachment,) = service.inputs["loadBalancers"]
+        assert attachment == {
+            "targetGroupArn": groups[r.name].outputs["arn"],
+            "containerName": r.name,
+            "containerPort": r.port("http").number,
+        }
+    worker = built.one("aws:ecs/service:Service", f"{component.name}-worker-service")
+    assert "loadBalancers" not in worker.inputs

@@ -1,0 +1,124 @@
+"""Security groups: ingress exactly as EDGES say, group to group; only the load balancer is open to CIDRs."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_celery.aws.security_groups import SECURITY_GROUP_NODES, ingress_rules, security_group_of
+from airflow_celery.cluster.edges import EDGES, INTERNET, LOAD_BALANCER
+from airflow_celery.cluster.roles import ROLES_BY_NAME
+from tests.aws import harness
+from tests.aws.conftest import DEV_NAME, PROD_ARGS, PROD_NAME
+
+SG = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EXPECTED_GROUPS = {
+    "api-server",
+    "scheduler",
+    "dag-processor",
+    "triggerer",
+    "worker",
+    "flower",
+    "redis",
+    "postgres",
+    LOAD_BALANCER,
+}
+
+
+def _node_of_group(mocks: harness.RecordingMocks, cluster: str) -> dict[str, str]:
+    """Security group id -> the node it belongs to, from the group's resource name."""
+    return {g.id: g.name.removeprefix(f"{cluster}-").removesuffix("-sg") for g in mocks.of_type(SG)}
+
+
+def _expected_rules(allowed_cidrs: list[str]) -> set[tuple[str, str, int]]:
+    """(source node or CIDR, target node, port), derived here directly from EDGES."""
+    expected = set()
+    for edge in EDGES:
+        target_role = ROLES_BY_NAME.get(edge.target)
+        target = (target_role.runs_with or target_role.name) if target_role else edge.target
+        if edge.source == INTERNET:
+            expected |= {(cidr, target, edge.port_number) for cidr in allowed_cidrs}
+            continue
+        source_role = ROLES_BY_NAME.get(edge.source)
+        source = (source_role.runs_with or source_role.name) if source_role else edge.source
+        expected.add((source, target, edge.port_number))
+    return expected
+
+
+def _recorded_rules(mocks: harness.RecordingMocks, cluster: str) -> list[tuple[str, str, int]]:
+    nodes = _node_of_group(mocks, cluster)
+    rules = []
+    for rule in mocks.of_type(INGRESS):
+        inputs = rule.inputs
+        assert inputs["fromPort"] == inputs["toPort"]
+        assert inputs["ipProtocol"] == "tcp"
+        source = nodes[inputs["referencedSecurityGroupId"]] if "referencedSecurityGroupId" in inputs else None
+        origin = source or inputs.get("cidrIpv4") or inputs.get("cidrIpv6")
+        rules.append((origin, nodes[inputs["securityGroupId"]], int(inputs["toPort"])))
+    return rules
+
+
+def test_one_group_per_role_and_one_for_the_load_balancer(built):
+    (component,) = built.components
+    assert set(_node_of_group(built, component.name).values()) == EXPECTED_GROUPS
+    assert set(SECURITY_GROUP_NODES) == EXPECTED_GROUPS
+
+
+@pytest.mark.parametrize(
+    ("fixture", "cluster", "cidrs"),
+    [("dev", DEV_NAME, ["0.0.0.0/0"]), ("prod", PROD_NAME, PROD_ARGS["allowed_cidrs"])],
+)
+def test_ingress_rules_are_exactly_the_edges(request, fixture, cluster, cidrs):
+    recorded = _recorded_rules(request.getfixturevalue(fixture), cluster)
+    assert len(recorded) == len(set(recorded)), "one rule per distinct (source, target, port)"
+    assert set(recorded) == _expected_rules(cidrs)
+
+
+def test_migrate_edges_use_the_scheduler_group(dev):
+    assert security_group_of("migrate") == "scheduler"
+    assert ("scheduler", "postgres", 5432) in _recorded_rules(dev, DEV_NAME)
+    assert "migrate" not in set(_node_of_group(dev, DEV_NAME).values())
+
+
+def test_only_the_load_balancer_accepts_cidr_traffic(built):
+    (component,) = built.components
+    nodes = _node_of_group(built, component.name)
+    for rule in built.of_type(INGRESS):
+        if "referencedSecurityGroupId" not in rule.inputs:
+            assert nodes[rule.inputs["securityGroupId"]] == LOAD_BALANCER, rule.name
+            assert rule.inputs["toPort"] in (80, 443)
+
+
+def test_prod_has_no_open_world_ingress(prod):
+    assert all(rule.inputs.get("cidrIpv4") != "0.0.0.0/0" for rule in prod.of_type(INGRESS))
+
+
+def test_every_group_allows_all_egress(built):
+    groups = {g.id for g in built.of_type(SG)}
+    egress = built.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+    assert {e.inputs["securityGroupId"] for e in egress} == groups
+    assert all(e.inputs["ipProtocol"] == "-1" and e.inputs["cidrIpv4"] == "0.0.0.0/0" for e in egress)
+
+
+def test_each_service_and_data_store_uses_its_own_group(dev, prod):
+    for mocks, cluster in ((dev, DEV_NAME), (prod, PROD_NAME)):
+        nodes = _node_of_group(mocks, cluster)
+        for service in mocks.of_type("aws:ecs/service:Service"):
+            role_name = service.name.removeprefix(f"{cluster}-").removesuffix("-service")
+            assert [nodes[g] for g in service.inputs["networkConfiguration"]["securityGroups"]] == [role_name]
+        db = mocks.one("aws:rds/instance:Instance")
+        assert [nodes[g] for g in db.inputs["vpcSecurityGroupIds"]] == ["postgres"]
+        alb = mocks.one("aws:lb/loadBalancer:LoadBalancer")
+        assert [nodes[g] for g in alb.inputs["securityGroups"]] == [LOAD_BALANCER]
+    (group,) = prod.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    assert [_node_of_group(prod, PROD_NAME)[g] for g in group.inputs["securityGroupIds"]] == ["redis"]
+
+
+def test_ingress_rules_merge_edges_that_share_groups_and_port():
+    rules = ingress_rules(["10.0.0.0/8"])
+    keys = [(r.source or r.cidr, r.target, r.port) for r in rules]
+    assert len(keys) == len(set(keys))
+    scheduler_to_db = [r for r in rules if (r.source, r.target) == ("scheduler", "postgres")]
+    assert len(scheduler_to_db) == 1
+    assert "schema migration" in scheduler_to_db[0].description
+    assert "metadata database" in scheduler_to_db[0].description
