@@ -1,0 +1,218 @@
+"""The real stacks: run __main__.py under mocks with Pulumi.yaml + Pulumi.<stack>.yaml, as `pulumi up` would."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_celery.aws.args import ConfigError
+from airflow_celery.aws.config import PROJECT, load_stack_config
+from airflow_celery.cluster import ROLES, Kind, role
+from tests.aws import assertions, harness
+from tests.aws.harness import RecordingMocks
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAM = ROOT / "__main__.py"
+STACKS = ("dev", "prod")
+EXPORTS = ("airflowUrl", "flowerUrl", "ecrRepositoryUrl", "clusterName", "dbEndpoint", "adminPasswordSecretArn")
+
+
+@dataclass
+class Deployed:
+    stack: str
+    config: dict[str, Any]
+    mocks: RecordingMocks
+
+    def setting(self, key: str) -> Any:
+        return self.config[f"{PROJECT}:{key}"]
+
+
+def deploy(stack: str, **overrides: Any) -> Deployed:
+    config = load_stack_config(stack, ROOT)
+    config.update({f"{PROJECT}:{key}": value for key, value in overrides.items()})
+    return Deployed(stack, config, harness.run_program(PROGRAM, stack, config))
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def deployed(request) -> Deployed:
+    return deploy(request.param)
+
+
+@pytest.fixture(scope="module")
+def dev_stack() -> Deployed:
+    return deploy("dev")
+
+
+@pytest.fixture(scope="module")
+def prod_stack() -> Deployed:
+    return deploy("prod")
+
+
+def ecs_roles(redis_mode: str) -> set[str]:
+    """The roles that get an ECS service: every Airflow service, plus Redis when it runs on Fargate."""
+    airflow = {r.name for r in ROLES if r.kind is Kind.AIRFLOW}
+    return airflow | ({"redis"} if redis_mode == "fargate" else set())
+
+
+# --- every stack ---------------------------------------------------------------------------------------------
+
+
+def test_one_service_and_one_task_definition_per_role(deployed):
+    expected = ecs_roles(deployed.setting("redisMode"))
+
+    assert set(assertions.services_by_role(deployed.mocks)) == expected
+    assert set(assertions.task_definitions_by_role(deployed.mocks)) == expected
+    assert len(deployed.mocks.of_type(assertions.SERVICE)) == len(expected)
+
+
+def test_one_of_each_shared_resource(deployed):
+    for type_token in (
+        "aws:rds/instance:Instance",
+        "aws:lb/loadBalancer:LoadBalancer",
+        "aws:ecs/cluster:Cluster",
+        "aws:ecr/repository:Repository",
+    ):
+        assert len(deployed.mocks.of_type(type_token)) == 1, type_token
+    assert [c.name for c in deployed.mocks.components] == [f"airflow-{deployed.stack}"]
+
+
+def test_migrate_runs_inside_the_scheduler_task(deployed):
+    scheduler = assertions.task_definitions_by_role(deployed.mocks)["scheduler"]
+
+    names = [c["name"] for c in deployed.mocks.container_definitions(scheduler)]
+
+    assert names == ["scheduler", "migrate"]
+    assert role("migrate").runs_with == "scheduler"
+
+
+def test_worker_desired_count_is_the_stack_config(deployed):
+    services = assertions.services_by_role(deployed.mocks)
+
+    assert services["worker"].inputs["desiredCount"] == deployed.setting("workerCount")
+    for name, service in services.items():
+        if name != "worker":
+            assert service.inputs["desiredCount"] == role(name).desired_count, name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_changing_worker_count_changes_the_worker_service(stack):
+    changed = deploy(stack, workerCount=4, workerMaxCount=10)
+
+    assert assertions.services_by_role(changed.mocks)["worker"].inputs["desiredCount"] == 4
+
+
+def test_core_checks(deployed):
+    assertions.assert_core(deployed.mocks, deployed.setting("allowedCidrs"))
+
+
+def test_task_sizes_are_the_description_defaults(deployed):
+    for name, task in assertions.task_definitions_by_role(deployed.mocks).items():
+        assert assertions.task_size(task) == (role(name).size.cpu, role(name).size.memory), name
+
+
+def test_log_retention_is_the_stack_config(deployed):
+    groups = deployed.mocks.of_type("aws:cloudwatch/logGroup:LogGroup")
+
+    assert groups
+    assert {group.inputs["retentionInDays"] for group in groups} == {deployed.setting("logRetentionDays")}
+
+
+def test_outputs_are_exported(deployed):
+    outputs = deployed.mocks.stack_outputs
+
+    assert set(outputs) == set(EXPORTS)
+    assert all(isinstance(outputs[name], str) and outputs[name] for name in EXPORTS)
+    assert outputs["adminPasswordSecretArn"].startswith("arn:aws:secretsmanager:")
+    scheme = "https://" if f"{PROJECT}:certificateArn" in deployed.config else "http://"
+    assert outputs["airflowUrl"].startswith(scheme)
+
+
+def test_stack_tags_reach_every_tagged_resource(deployed):
+    tags = deployed.config.get(f"{PROJECT}:tags", {})
+    tagged = [record for record in deployed.mocks.records if "tags" in record.inputs]
+
+    assert tagged
+    for record in tagged:
+        assert tags.items() <= record.inputs["tags"].items(), record.name
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        pytest.param({"workerCount": "two"}, f"{PROJECT}:workerCount", id="wrong-type"),
+        pytest.param({"wokerCount": 2}, f"{PROJECT}:wokerCount", id="unknown-key"),
+        pytest.param({"workerMinCount": 5}, "worker_min_count", id="bad-value"),
+        pytest.param({"name": "Airflow_Dev"}, "name", id="bad-name"),
+    ],
+)
+def test_bad_stack_config_stops_the_program_before_any_resource(monkeypatch, overrides, key):
+    remembered = assertions.remember_mocks(monkeypatch)
+
+    with pytest.raises(ConfigError) as caught:
+        deploy("dev", **overrides)
+
+    assert caught.value.key == key
+    (mocks,) = remembered
+    assert mocks.records == []
+
+
+# --- dev: cheap and destroyable ------------------------------------------------------------------------------
+
+
+def test_dev_runs_redis_as_a_fargate_service(dev_stack):
+    assert "redis" in assertions.services_by_role(dev_stack.mocks)
+    assert dev_stack.mocks.of_type("aws:elasticache/replicationGroup:ReplicationGroup") == []
+
+
+def test_dev_database_is_single_az_and_destroyable(dev_stack):
+    database = dev_stack.mocks.one(assertions.RDS_INSTANCE)
+
+    assert database.inputs["skipFinalSnapshot"] is True
+    assert database.inputs["multiAz"] is False
+    assert database.inputs["deletionProtection"] is False
+
+
+def test_dev_is_small(dev_stack):
+    assert dev_stack.setting("workerCount") == 1
+    assert dev_stack.mocks.one("aws:ecr/repository:Repository").inputs["forceDelete"] is True
+    assert dev_stack.setting("logRetentionDays") <= 14
+
+
+# --- prod: redundant and hard to delete ----------------------------------------------------------------------
+
+
+def test_prod_database_is_multi_az_protected_and_keeps_a_final_snapshot(prod_stack):
+    database = prod_stack.mocks.one(assertions.RDS_INSTANCE)
+
+    assert database.inputs["multiAz"] is True
+    assert database.inputs["deletionProtection"] is True
+    assert database.inputs["skipFinalSnapshot"] is False
+    assert database.inputs["instanceClass"] == prod_stack.setting("dbInstanceClass") != "db.t4g.small"
+
+
+def test_prod_uses_elasticache_with_tls_and_no_redis_service(prod_stack):
+    group = prod_stack.mocks.one("aws:elasticache/replicationGroup:ReplicationGroup")
+
+    assert group.inputs["transitEncryptionEnabled"] is True
+    assert group.inputs["nodeType"] == prod_stack.setting("redisNodeType")
+    assert "redis" not in assertions.services_by_role(prod_stack.mocks)
+
+
+def test_prod_serves_https_with_the_configured_certificate(prod_stack):
+    listeners = prod_stack.mocks.of_type("aws:lb/listener:Listener")
+
+    https = [listener for listener in listeners if listener.inputs.get("protocol") == "HTTPS"]
+    assert len(https) == 1
+    assert https[0].inputs["certificateArn"] == prod_stack.setting("certificateArn")
+
+
+def test_prod_workers_have_room_to_scale(prod_stack):
+    assert prod_stack.setting("workerMinCount") >= 2
+    assert (
+        prod_stack.setting("workerMinCount")
+        <= prod_stack.setting("workerCount")
+        <= prod_stack.setting("workerMaxCount")
+    )
