@@ -11,6 +11,7 @@ from airflow_celery.cluster.secrets import BrokerEndpoint
 
 REDIS_PORT = REDIS.port("redis").number
 ELASTICACHE_ENGINE_VERSION = "7.1"
+ELASTICACHE_NODES = 2
 
 
 def fargate_endpoint(namespace: str) -> pulumi.Output[BrokerEndpoint]:
@@ -24,7 +25,8 @@ def elasticache(
     security_group: aws.ec2.SecurityGroup,
     auth_token: pulumi.Output[str],
 ) -> aws.elasticache.ReplicationGroup:
-    """A one-node Redis 7 replication group with TLS in transit, encryption at rest and an AUTH token."""
+    """Redis 7 with TLS in transit, encryption at rest and an AUTH token: a primary and a replica in
+    different availability zones with automatic failover, because a lost broker stops every task."""
     subnets = aws.elasticache.SubnetGroup(
         ctx.child_name("redis-subnets"),
         subnet_ids=private_subnet_ids,
@@ -38,7 +40,9 @@ def elasticache(
         engine="redis",
         engine_version=ELASTICACHE_ENGINE_VERSION,
         node_type=ctx.config.redis_node_type,
-        num_cache_clusters=1,
+        num_cache_clusters=ELASTICACHE_NODES,
+        automatic_failover_enabled=True,
+        multi_az_enabled=True,
         port=REDIS_PORT,
         subnet_group_name=subnets.name,
         security_group_ids=[security_group.id],

@@ -26,6 +26,8 @@ def test_elasticache_mode_has_tls_auth_and_no_redis_service(prod):
     assert inputs["transitEncryptionEnabled"] is True
     assert inputs["atRestEncryptionEnabled"] is True
     assert inputs["port"] == REDIS.port("redis").number
+    assert inputs["numCacheClusters"] == 2
+    assert inputs["automaticFailoverEnabled"] is True and inputs["multiAzEnabled"] is True
     token = prod.one("random:index/randomPassword:RandomPassword", f"{PROD_NAME}-redis-password").outputs["result"]
     assert inputs["authToken"] == token
     assert "authToken" in group.secret_inputs
