@@ -1,0 +1,5 @@
+"""`python -m airflow_celery` is the `airflow-celery` command."""
+
+from airflow_celery.cli import main
+
+main()

@@ -1,0 +1,156 @@
+"""The `airflow-celery` command: the local cluster (`local up|status|trigger|down`) and compose helpers."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from airflow_celery.local.errors import LocalError
+
+DEFAULT_STATE_DIR = Path(".state/local")
+DEFAULT_DAGS_DIR = Path("dags")
+
+console = Console(highlight=False)
+error_console = Console(stderr=True, highlight=False)
+
+
+def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """A LocalError is the user's to fix: show its message, no traceback, exit 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except LocalError as error:
+            error_console.print("[red]error:[/red]", escape(str(error)), markup=True, highlight=False, soft_wrap=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+state_dir_option = click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_STATE_DIR,
+    show_default=True,
+    help="Directory holding the cluster's secrets, logs, database and supervisord files.",
+)
+
+
+@click.group()
+@click.version_option(package_name="airflow-celery")
+def main() -> None:
+    """Apache Airflow 3 with the CeleryExecutor: on AWS ECS Fargate (Pulumi) and locally as processes."""
+
+
+@main.group()
+def local() -> None:
+    """The cluster on this machine: PostgreSQL, Redis and every Airflow role as supervised processes."""
+
+
+@local.command()
+@click.option("--workers", type=int, default=2, show_default=True, help="Celery workers (1-8).")
+@click.option("--concurrency", type=int, default=4, show_default=True, help="Task slots per worker (1-64).")
+@state_dir_option
+@click.option(
+    "--dags-dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_DAGS_DIR,
+    show_default=True,
+    help="Folder with the DAG files.",
+)
+@click.option(
+    "--port",
+    "ports",
+    multiple=True,
+    metavar="KEY=NUMBER",
+    help="Override a port, e.g. --port api-server.http=18080 (keys: postgres.postgres, redis.redis, "
+    "api-server.http, scheduler.health, flower.http).",
+)
+@click.option(
+    "--health-timeout",
+    type=int,
+    default=120,
+    show_default=True,
+    help="Seconds to wait for each role's health check (10-900).",
+)
+@friendly_errors
+def up(
+    workers: int, concurrency: int, state_dir: Path, dags_dir: Path, ports: tuple[str, ...], health_timeout: int
+) -> None:
+    """Start the cluster and wait until every role is healthy."""
+    from airflow_celery.local.options import validate_up_options
+    from airflow_celery.local.runner import up as run_up
+
+    options = validate_up_options(workers, concurrency, state_dir, dags_dir, ports, health_timeout)
+    run_up(options, console, options.health_timeout)
+
+
+@local.command()
+@state_dir_option
+@friendly_errors
+def status(state_dir: Path) -> None:
+    """Each program's supervisor state, pid and health check; exits 1 if anything is down or unhealthy."""
+    from airflow_celery.local.runner import status as run_status
+    from airflow_celery.local.runner import status_table
+
+    rows = run_status(state_dir.expanduser().absolute())
+    console.print(status_table(rows))
+    if not all(row.ok for row in rows):
+        sys.exit(1)
+
+
+@local.command()
+@click.argument("dag_id")
+@click.option("--wait/--no-wait", default=False, help="Follow the run until it ends.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True, help="Seconds to wait.")
+@state_dir_option
+@friendly_errors
+def trigger(dag_id: str, wait: bool, timeout: float, state_dir: Path) -> None:
+    """Unpause and trigger DAG_ID through the REST API; with --wait, print task starts/ends and the makespan."""
+    from airflow_celery.local.trigger import trigger_dag
+
+    result = trigger_dag(state_dir.expanduser().absolute(), dag_id, wait, timeout, console)
+    if result is not None and result.state != "success":
+        sys.exit(1)
+
+
+@local.command()
+@click.option("--purge", is_flag=True, help="Also delete the state dir (database, logs, secrets): a clean slate.")
+@state_dir_option
+@friendly_errors
+def down(purge: bool, state_dir: Path) -> None:
+    """Stop every process of the cluster (and nothing else)."""
+    from airflow_celery.local.runner import down as run_down
+
+    run_down(state_dir.expanduser().absolute(), console, purge=purge)
+
+
+@main.group()
+def compose() -> None:
+    """docker-compose helpers."""
+
+
+@compose.command("env-file")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@friendly_errors
+def env_file(path: Path) -> None:
+    """Write the .env file docker-compose.yaml reads (generated secrets, mode 0600)."""
+    from airflow_celery.compose import ComposeError, write_env_file
+
+    try:
+        write_env_file(path)
+    except ComposeError as error:
+        raise LocalError(str(error)) from None
+    console.print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

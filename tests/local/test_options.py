@@ -1,0 +1,56 @@
+import pytest
+
+from airflow_celery.local.errors import LocalError
+from airflow_celery.local.options import BOUND_PORTS, validate_up_options
+
+
+@pytest.mark.parametrize(
+    ("workers", "concurrency", "message"),
+    [
+        (0, 4, r"--workers=0 is out of range; allowed: 1 to 8"),
+        (9, 4, r"--workers=9 is out of range; allowed: 1 to 8"),
+        (2, 0, r"--concurrency=0 is out of range; allowed: 1 to 64"),
+        (2, 65, r"--concurrency=65 is out of range; allowed: 1 to 64"),
+    ],
+)
+def test_counts_out_of_range_name_option_value_and_range(tmp_path, workers, concurrency, message):
+    with pytest.raises(LocalError, match=message):
+        validate_up_options(workers, concurrency, tmp_path / "state", tmp_path)
+
+
+def test_missing_dags_dir_is_named(tmp_path):
+    with pytest.raises(LocalError, match=r"--dags-dir=.*nope is not an existing directory"):
+        validate_up_options(1, 1, tmp_path / "state", tmp_path / "nope")
+
+
+def test_state_dir_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(LocalError, match=r"--state-dir=.*file exists and is not a directory"):
+        validate_up_options(1, 1, tmp_path / "file", tmp_path)
+
+
+def test_state_dir_too_long_for_unix_sockets(tmp_path):
+    with pytest.raises(LocalError, match=r"--state-dir=.* is too long"):
+        validate_up_options(1, 1, tmp_path / ("x" * 120), tmp_path)
+
+
+def test_port_overrides_are_checked(tmp_path):
+    with pytest.raises(LocalError, match=r"--port 'web=1' is not KEY=NUMBER with KEY one of: postgres.postgres"):
+        validate_up_options(1, 1, tmp_path / "s", tmp_path, ["web=1"])
+    with pytest.raises(LocalError, match=r"--port api-server.http='80': the port must be a number from 1024"):
+        validate_up_options(1, 1, tmp_path / "s", tmp_path, ["api-server.http=80"])
+    with pytest.raises(LocalError, match=r"--port flower.http=8080 clashes with api-server.http=8080"):
+        validate_up_options(1, 1, tmp_path / "s", tmp_path, ["flower.http=8080"])
+
+
+def test_defaults_come_from_the_description(options):
+    assert set(options.ports) == set(BOUND_PORTS)
+    assert options.ports == {
+        "postgres.postgres": 5432,
+        "redis.redis": 6379,
+        "api-server.http": 8080,
+        "scheduler.health": 8974,
+        "flower.http": 5555,
+    }
+    assert options.state_dir.is_absolute()
+    assert not options.state_dir.exists(), "validation must not create anything"

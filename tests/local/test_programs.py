@@ -1,0 +1,117 @@
+import configparser
+import shlex
+import sys
+
+import pytest
+
+from airflow_celery.cluster import SecretName
+from airflow_celery.local.options import cluster_settings
+from airflow_celery.local.programs import build_programs
+from airflow_celery.local.secret_exec import parse
+from airflow_celery.local.state import StatePaths
+from airflow_celery.local.supervisor_conf import render_supervisord_conf
+
+SECRET_VALUES = {name.value: f"value-of-{name.value}" for name in SecretName}
+AIRFLOW_PROGRAMS = {"api-server", "scheduler", "dag-processor", "triggerer", "worker-1", "worker-2", "flower"}
+
+
+@pytest.fixture
+def paths(options):
+    return StatePaths(options.state_dir)
+
+
+@pytest.fixture
+def programs(options, paths):
+    settings = cluster_settings(options, paths.airflow_home, "testhost")
+    return build_programs(settings, options.workers, paths, "/venv/bin:/usr/bin", paths.root / "pgbin", as_root=True)
+
+
+@pytest.fixture
+def conf(programs, paths):
+    parser = configparser.RawConfigParser()
+    parser.read_string(render_supervisord_conf(programs, paths))
+    return parser
+
+
+def _command(conf, name):
+    return shlex.split(conf[f"program:{name}"]["command"].replace("%%", "%"))
+
+
+def test_one_program_per_role_and_worker(programs):
+    names = [p.name for p in programs]
+    assert names == ["postgres", "redis", "migrate", *sorted(AIRFLOW_PROGRAMS, key=names.index)]
+    assert set(names) == {"postgres", "redis", "migrate"} | AIRFLOW_PROGRAMS
+
+
+@pytest.mark.parametrize("name", sorted(AIRFLOW_PROGRAMS | {"migrate"}))
+def test_every_airflow_program_runs_the_entrypoint(conf, name):
+    command = _command(conf, name)
+    tail = command[command.index("--") + 1 :]
+    role = name.rsplit("-", 1)[0] if name.startswith("worker-") else name
+    assert tail == [sys.executable, "-m", "airflow_celery.entrypoint", role]
+
+
+def test_stop_settings(conf, programs):
+    for program in programs:
+        section = conf[f"program:{program.name}"]
+        assert section["killasgroup"] == "true"
+        assert section["autostart"] == "false"
+        assert section["redirect_stderr"] == "true"
+        if program.name != "postgres":
+            assert section["stopasgroup"] == "true"
+            assert section["stopsignal"] == "TERM"
+    assert conf["program:worker-1"]["stopwaitsecs"] == "120"
+    assert conf["program:scheduler"]["stopwaitsecs"] == "30"
+    assert conf["program:postgres"]["stopsignal"] == "INT"  # fast shutdown; TERM waits for clients
+
+
+def test_one_log_file_per_program(conf, programs, paths):
+    logs = [conf[f"program:{p.name}"]["stdout_logfile"] for p in programs]
+    assert len(set(logs)) == len(programs)
+    assert all(log.startswith(str(paths.logs)) for log in logs)
+
+
+def test_socket_and_postgres_user(conf, paths):
+    assert conf["unix_http_server"]["file"] == str(paths.supervisor_socket)
+    assert conf["program:postgres"]["user"] == "embedded_postgres"
+    postgres = _command(conf, "postgres")
+    assert postgres[3:5] == ["-c", "listen_addresses=127.0.0.1"]
+    assert postgres[5:7] == ["-p", "5432"]
+
+
+def test_no_secret_value_in_the_config(programs, paths):
+    text = render_supervisord_conf(programs, paths)
+    for program in programs:
+        resolved = program.environment(SECRET_VALUES, {})
+        for variable in program.secret_vars:
+            assert resolved[variable] in SECRET_VALUES.values()
+    assert not any(value in text for value in SECRET_VALUES.values())
+
+
+def test_airflow_programs_share_secrets_and_workers_get_distinct_node_names(programs):
+    envs = {p.name: p.environment(SECRET_VALUES, {}) for p in programs if p.name in AIRFLOW_PROGRAMS}
+    for variable in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY"):
+        assert len({env[variable] for env in envs.values()}) == 1, variable
+    assert envs["worker-1"]["AIRFLOW_CELERY_NODE_NAME"] == "worker-1@testhost"
+    assert envs["worker-2"]["AIRFLOW_CELERY_NODE_NAME"] == "worker-2@testhost"
+    assert envs["worker-1"]["AIRFLOW__CELERY__WORKER_CONCURRENCY"] == "4"
+
+
+def test_local_endpoints(programs, options, paths):
+    env = next(p for p in programs if p.name == "worker-1").env
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:8080/execution/"
+    assert env["AIRFLOW_CELERY_SERVE_LOGS"] == "False"
+    assert env["AIRFLOW_CELERY_WAIT_FOR_MIGRATIONS"] == "False"
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(options.dags_dir)
+    assert env["AIRFLOW_HOME"] == str(paths.airflow_home)
+    api = next(p for p in programs if p.name == "api-server").env
+    assert api["AIRFLOW__API__HOST"] == "127.0.0.1"
+    assert api["AIRFLOW__API__WORKERS"] == "1"
+    assert env["PATH"].startswith("/venv/bin")
+
+
+def test_secret_exec_argument_parsing():
+    secrets_file, variables, command = parse(["/s.json", "A=fernet-key", "B=jwt-secret", "--", "python", "-V"])
+    assert (secrets_file, variables, command) == ("/s.json", {"A": "fernet-key", "B": "jwt-secret"}, ["python", "-V"])
+    with pytest.raises(SystemExit):
+        parse(["/s.json", "A=x"])

@@ -1,0 +1,45 @@
+from click.testing import CliRunner
+
+from airflow_celery.cli import main
+
+
+def test_bad_workers_is_one_clear_error_and_nothing_is_created(tmp_path):
+    state = tmp_path / "state"
+    result = CliRunner().invoke(main, ["local", "up", "--workers", "0", "--state-dir", str(state), "--dags-dir", "."])
+    assert result.exit_code == 1
+    assert "--workers=0 is out of range; allowed: 1 to 8" in result.output
+    assert "Traceback" not in result.output
+    assert not state.exists()
+
+
+def test_status_without_a_cluster_says_how_to_start_one(tmp_path):
+    result = CliRunner().invoke(main, ["local", "status", "--state-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "airflow-celery local up" in result.output
+
+
+def test_purge_refuses_a_directory_that_is_not_a_state_dir(tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    result = CliRunner().invoke(main, ["local", "down", "--purge", "--state-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "does not look like a local-cluster state dir" in result.output
+    assert (tmp_path / "precious.txt").exists()
+
+
+def test_help_lists_the_commands():
+    result = CliRunner().invoke(main, ["local", "--help"])
+    assert result.exit_code == 0
+    for command in ("up", "status", "trigger", "down"):
+        assert command in result.output
+
+
+def test_compose_env_file_is_written_private_and_never_overwritten(tmp_path):
+    target = tmp_path / ".env"
+    first = CliRunner().invoke(main, ["compose", "env-file", str(target)])
+    assert first.exit_code == 0, first.output
+    assert target.stat().st_mode & 0o777 == 0o600
+    content = target.read_text()
+    second = CliRunner().invoke(main, ["compose", "env-file", str(target)])
+    assert second.exit_code == 1
+    assert "already exists" in second.output
+    assert target.read_text() == content
