@@ -1,0 +1,37 @@
+# Two commands on a fresh Linux machine with Python 3.11+ (nothing else):
+#   make local   creates .venv, starts the local cluster (2 workers) and runs the parallel demo
+#   make test    creates .venv and runs every test (unit, Pulumi mocks, and the real local cluster)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+
+.PHONY: venv test lint local down docs compose
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/uv
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python --constraint constraints.txt -e ".[local,dev]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/pytest
+
+local: venv
+	$(BIN)/airflow-celery local up --workers 2
+	$(BIN)/airflow-celery local trigger celery_parallel_demo --wait
+
+down: venv
+	$(BIN)/airflow-celery local down
+
+docs: venv
+	$(BIN)/python -m airflow_celery.docs
+	$(BIN)/python -m airflow_celery.compose
