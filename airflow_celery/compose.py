@@ -121,8 +121,7 @@ def healthcheck(service: Role) -> dict[str, Any] | None:
     if check is None:
         return None
     if isinstance(check, HttpCheck):
-        url = f"http://localhost:{SETTINGS.port(service.name, check.port)}{check.path}"
-        test = ["CMD", "curl", "--fail", url]
+        test = ["CMD-SHELL", check.shell(SETTINGS.port(service.name, check.port))]
     elif isinstance(check, CommandCheck):
         test = ["CMD-SHELL", _literal(check.shell)]
     else:  # pragma: no cover - the description has only these two kinds

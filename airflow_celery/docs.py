@@ -27,7 +27,7 @@ EXAMPLE_SETTINGS = ClusterSettings(
 def _health(role: Role) -> str:
     check = role.health
     if isinstance(check, HttpCheck):
-        return f"`GET :{role.port(check.port).number}{check.path}`"
+        return " and ".join(f"`GET :{role.port(check.port).number}{path}`" for path in check.paths)
     if isinstance(check, CommandCheck):
         return f"`{_cell(check.shell)}`"
     return "exits 0" if role.runs_with else "-"

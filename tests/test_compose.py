@@ -161,8 +161,10 @@ def test_health_checks_come_from_the_description(document):
         if role.health is None:
             assert test is None, role.name
         elif isinstance(role.health, HttpCheck):
-            url = f"http://localhost:{role.port(role.health.port).number}{role.health.path}"
-            assert test == ["CMD", "curl", "--fail", url], role.name
+            assert test == ["CMD-SHELL", role.health.shell(role.port(role.health.port).number)], role.name
+            port = role.port(role.health.port).number
+            for path in role.health.paths:
+                assert f"curl --fail --silent --show-error --output /dev/null http://localhost:{port}{path}" in test[1]
         else:
             assert isinstance(role.health, CommandCheck)
             assert test[0] == "CMD-SHELL"

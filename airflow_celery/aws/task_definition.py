@@ -40,8 +40,7 @@ def health_check(r: Role, settings: ClusterSettings) -> dict[str, Any] | None:
     if check is None:
         return None
     if isinstance(check, HttpCheck):
-        url = f"http://localhost:{settings.port(r.name, check.port)}{check.path}"
-        command = f"curl --fail --silent --show-error {url} || exit 1"
+        command = check.shell(settings.port(r.name, check.port))
     elif isinstance(check, CommandCheck):
         command = check.shell
     else:  # pragma: no cover - the description only has these two

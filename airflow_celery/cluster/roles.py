@@ -31,14 +31,25 @@ class Port:
 
 @dataclass(frozen=True)
 class HttpCheck:
-    """Healthy when `GET http://<host>:<port><path>` answers 2xx."""
+    """Healthy when `GET http://<host>:<port><path>` answers 2xx for `path` and every path in `also`."""
 
     port: str  # the name of one of the role's ports
-    path: str
+    path: str  # also what a load balancer probes
+    also: tuple[str, ...] = ()
     interval: int = 30
     timeout: int = 10
     retries: int = 5
     start_period: int = 60
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return (self.path, *self.also)
+
+    def shell(self, port: int) -> str:
+        """The check as a container health-check shell command (curl is in the official images)."""
+        return " && ".join(
+            f"curl --fail --silent --show-error --output /dev/null http://localhost:{port}{path}" for path in self.paths
+        )
 
 
 @dataclass(frozen=True)
@@ -101,8 +112,9 @@ API_SERVER = Role(
     command=("airflow", "api-server"),
     summary="UI, public REST API and the Task Execution API that workers call",
     ports=(Port("http", 8080, "UI, REST API and /execution/ for workers"),),
-    # /api/v2/monitor/health answers 200 even when unhealthy; /api/v2/version does not.
-    health=HttpCheck(port="http", path="/api/v2/version"),
+    # /api/v2/monitor/health answers 200 even when unhealthy; /api/v2/version does not. The execution API,
+    # which workers need, is built on its first request (6 s): checking it also means no task waits for that.
+    health=HttpCheck(port="http", path="/api/v2/version", also=("/execution/health",)),
     # Seed 004 gives the Airflow 2 webserver 1 GB / 0.5 vCPU; the Airflow 3 api-server also serves
     # the execution API to every running task, so it gets 2 GB.
     size=Size(512, 2048),

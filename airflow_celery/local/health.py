@@ -14,7 +14,6 @@ import httpx
 from airflow_celery.cluster import ClusterSettings, CommandCheck, HttpCheck
 from airflow_celery.local.programs import Program
 
-HTTP_TIMEOUT = 5.0
 # A command check starts a Python that imports Airflow or Celery (seconds of CPU each): on a small machine,
 # checks run all at once would starve the very processes they wait for.
 COMMAND_CHECK_SLOTS = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
@@ -27,12 +26,16 @@ class HealthResult:
 
 
 def http_check(check: HttpCheck, port: int) -> HealthResult:
-    url = f"http://127.0.0.1:{port}{check.path}"
-    try:
-        response = httpx.get(url, timeout=HTTP_TIMEOUT)
-    except httpx.HTTPError as error:
-        return HealthResult(False, f"GET {url}: {type(error).__name__}")
-    return HealthResult(response.is_success, f"GET {url}: {response.status_code}")
+    """Every path of the check must answer 2xx; the first failure is the result."""
+    for path in check.paths:
+        url = f"http://127.0.0.1:{port}{path}"
+        try:
+            response = httpx.get(url, timeout=check.timeout)
+        except httpx.HTTPError as error:
+            return HealthResult(False, f"GET {url}: {type(error).__name__}")
+        if not response.is_success:
+            return HealthResult(False, f"GET {url}: {response.status_code}")
+    return HealthResult(True, f"GET {', '.join(check.paths)}: 2xx")
 
 
 def command_check(check: CommandCheck, env: Mapping[str, str], timeout: float | None = None) -> HealthResult:

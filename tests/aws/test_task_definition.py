@@ -126,7 +126,8 @@ def test_health_checks_come_from_the_description(dev):
     api = _containers(dev, DEV_NAME, API_SERVER.name)[API_SERVER.name]["healthCheck"]
     assert api["command"] == [
         "CMD-SHELL",
-        "curl --fail --silent --show-error http://localhost:8080/api/v2/version || exit 1",
+        "curl --fail --silent --show-error --output /dev/null http://localhost:8080/api/v2/version && "
+        "curl --fail --silent --show-error --output /dev/null http://localhost:8080/execution/health",
     ]
     check = API_SERVER.health
     assert (api["interval"], api["timeout"], api["retries"], api["startPeriod"]) == (

@@ -63,3 +63,12 @@ def test_unknown_role_names_the_roles_there_are():
         assert "webserver" in str(error) and "api-server" in str(error)
     else:
         raise AssertionError("expected KeyError")
+
+
+def test_api_server_check_also_covers_the_execution_api_workers_need():
+    check = role("api-server").health
+    assert check.paths == ("/api/v2/version", "/execution/health")
+    assert check.shell(8080) == (
+        "curl --fail --silent --show-error --output /dev/null http://localhost:8080/api/v2/version && "
+        "curl --fail --silent --show-error --output /dev/null http://localhost:8080/execution/health"
+    )
