@@ -5,11 +5,13 @@ and the local runner runs this same file. For a role it:
 
 1. waits, with a bounded retry, for the services the role has edges to (PostgreSQL, Redis), and says
    which variable and which host failed if they never answer;
-2. for `migrate`: migrates the schema and creates the admin user if missing, then exits;
+2. for `migrate`: migrates the schema and creates the admin user if missing, both through the Airflow
+   CLI in this one interpreter, then exits;
 3. otherwise optionally waits for `airflow db check-migrations`, then `exec`s the role's command, so
    signals reach Airflow directly (a worker's SIGTERM is a Celery warm shutdown).
 
-Standard library only: it runs before anything else is known to work.
+It imports only the standard library (and Airflow, lazily, for `migrate`): it runs before anything else
+is known to work.
 """
 
 from __future__ import annotations
@@ -157,25 +159,45 @@ def role_argv(role: Role, env: Mapping[str, str], extra: Sequence[str] = ()) -> 
 
 
 def migrate_commands(env: Mapping[str, str]) -> list[list[str]]:
-    """Schema migration, then the admin user (the FAB CLI leaves an existing user alone)."""
+    """Airflow CLI arguments: schema migration, then the admin user (FAB leaves an existing user alone)."""
     username = env.get(ADMIN_USERNAME_VAR, "")
     password = env.get(ADMIN_PASSWORD_VAR, "")
     for variable, value in ((ADMIN_USERNAME_VAR, username), (ADMIN_PASSWORD_VAR, password)):
         if not value:
             raise EntrypointError(f"{variable} is not set; migrate needs it to create the admin user")
     create_user = [
-        "airflow", "users", "create", "--role", "Admin", "--username", username, "--password", password,
+        "users", "create", "--role", "Admin", "--username", username, "--password", password,
         "--firstname", "Airflow", "--lastname", "Admin", "--email", f"{username}@example.invalid",
     ]  # fmt: skip
-    return [list(MIGRATE.command), create_user]
+    return [list(MIGRATE.command[1:]), create_user]
 
 
-def _run(argv: list[str], redact: str | None = None) -> None:
-    shown = " ".join("***" if redact and part == redact else part for part in argv)
-    _log(f"running: {shown}")
+def run_airflow_cli(commands: Sequence[Sequence[str]]) -> None:
+    """Run Airflow CLI commands in this one interpreter, as `airflow ARGS...` would.
+
+    Each `airflow` start costs seconds of imports, and an admin password on a command line is visible to
+    every user of the host in the process list; in-process, neither happens.
+    """
+    from airflow.cli import cli_parser
+    from airflow.configuration import write_default_airflow_configuration_if_needed
+
+    write_default_airflow_configuration_if_needed()
+    parser = cli_parser.get_parser()
+    for argv in commands:
+        _log(f"running: airflow {' '.join(argv[:2])}")
+        args = parser.parse_args(list(argv))
+        try:
+            args.func(args)
+        except SystemExit as stop:
+            if stop.code not in (None, 0):
+                raise EntrypointError(f"`airflow {' '.join(argv[:2])}` failed with exit code {stop.code}", 1) from None
+
+
+def _run(argv: list[str]) -> None:
+    _log(f"running: {' '.join(argv)}")
     result = subprocess.run(argv, check=False)
     if result.returncode != 0:
-        raise EntrypointError(f"`{shown}` failed with exit code {result.returncode}", result.returncode)
+        raise EntrypointError(f"`{' '.join(argv)}` failed with exit code {result.returncode}", result.returncode)
 
 
 def find_role(name: str) -> Role:
@@ -197,8 +219,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         for dependency in dependencies_of(role, env):
             wait_for(dependency, timeout)
         if role.kind is Kind.JOB:
-            for command in migrate_commands(env):
-                _run(command, redact=env.get(ADMIN_PASSWORD_VAR))
+            run_airflow_cli(migrate_commands(env))
             _log("migration done, admin user present")
             return 0
         if talks_to(role.name, "postgres") and _flag(env, WAIT_FOR_MIGRATIONS_VAR, True):

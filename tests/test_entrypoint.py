@@ -103,13 +103,9 @@ def test_execs_the_role_command_after_waiting(monkeypatch):
     assert calls == [["airflow", "celery", "flower", "--debug"]]
 
 
-def test_migrate_runs_migration_then_admin_and_never_logs_the_password(monkeypatch, capsys):
+def test_migrate_runs_migration_then_admin_in_process_and_never_logs_the_password(monkeypatch, capsys):
     ran = []
-
-    class Done:
-        returncode = 0
-
-    monkeypatch.setattr(entrypoint.subprocess, "run", lambda argv, check: ran.append(argv) or Done())
+    monkeypatch.setattr(entrypoint, "run_airflow_cli", lambda commands: ran.extend(commands))
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
@@ -119,9 +115,21 @@ def test_migrate_runs_migration_then_admin_and_never_logs_the_password(monkeypat
             "AIRFLOW_CELERY_ADMIN_PASSWORD": "s3cret-value",
         }
         assert main(["migrate"], env) == 0
-    assert ran[0] == ["airflow", "db", "migrate"]
-    assert ran[1][:3] == ["airflow", "users", "create"] and "s3cret-value" in ran[1]
+    assert ran[0] == ["db", "migrate"]
+    assert ran[1][:2] == ["users", "create"] and "s3cret-value" in ran[1]
     assert "s3cret-value" not in capsys.readouterr().err
+
+
+def test_airflow_cli_failure_is_reported_with_the_command(monkeypatch, capsys):
+    class Parser:
+        def parse_args(self, argv):
+            return type("Args", (), {"func": staticmethod(lambda args: (_ for _ in ()).throw(SystemExit(3)))})()
+
+    import airflow.cli.cli_parser
+
+    monkeypatch.setattr(airflow.cli.cli_parser, "get_parser", Parser)
+    with pytest.raises(EntrypointError, match="`airflow db migrate` failed with exit code 3"):
+        entrypoint.run_airflow_cli([["db", "migrate"]])
 
 
 def test_migrate_without_admin_password_names_the_variable(capsys):
