@@ -6,17 +6,22 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
+import psutil
 
 from airflow_celery.cluster import ClusterSettings, CommandCheck, HttpCheck
 from airflow_celery.local.programs import Program
 
 # A command check starts a Python that imports Airflow or Celery (seconds of CPU each): on a small machine,
 # checks run all at once would starve the very processes they wait for.
-COMMAND_CHECK_SLOTS = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
+COMMAND_CHECK_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 2))
+# Command checks wait until at least this share of the machine's CPU is idle, or this long at most.
+SPARE_CPU_PERCENT = 50.0
+SPARE_CPU_MAX_WAIT = 45.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,20 @@ def command_check(check: CommandCheck, env: Mapping[str, str], timeout: float | 
             return HealthResult(False, f"timed out after {limit:.0f} s")
     last_line = (output or "").strip().splitlines()[-1:] or [""]
     return HealthResult(process.returncode == 0, f"exit {process.returncode} {last_line[0][:100]}".strip())
+
+
+def wait_for_spare_cpu(timeout: float = SPARE_CPU_MAX_WAIT, sample: float = 1.0) -> bool:
+    """Wait until the machine has CPU to spare, i.e. the roles being started are done importing.
+
+    A command check costs seconds of CPU (a Python importing Airflow or Celery). Run while every role is
+    still starting, each failing attempt takes CPU from the roles it waits for: on 2 cores the checks
+    used more CPU than the roles themselves. Returns False if the machine stayed busy for `timeout` s.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if psutil.cpu_percent(interval=sample) < SPARE_CPU_PERCENT:
+            return True
+    return False
 
 
 def check_program(

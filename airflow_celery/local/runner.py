@@ -229,6 +229,9 @@ def wait_healthy(
         state = supervisor.process_infos(cluster.paths)[program.name]["statename"]
         if state in ("FATAL", "EXITED", "STOPPED"):
             raise _failure(program, cluster.paths, f"is {state} instead of running")
+        if isinstance(program.role.health, CommandCheck) and last == "not checked yet":
+            report(f"starting ({state}); checking once the machine has CPU to spare")
+            health.wait_for_spare_cpu(min(health.SPARE_CPU_MAX_WAIT, max(0.0, deadline - time.monotonic())))
         result = health.check_program(program, cluster.settings, cluster.secrets, cluster.base_env)
         if result.healthy:
             return
