@@ -16,6 +16,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture
+def listening_port():
+    """A port on 127.0.0.1 that accepts connections, like a running database or broker."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield server.getsockname()[1]
+
+
 def test_dependencies_follow_the_edges():
     env = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": DB, "AIRFLOW__CELERY__BROKER_URL": BROKER}
     assert [(d.host, d.port) for d in dependencies_of(role("worker"), env)] == [("db.internal", 5433), ("redis", 6379)]
@@ -47,16 +56,12 @@ def test_refused_broker_names_variable_host_and_the_service_name_rule():
     assert caught.value.exit_code == entrypoint.EX_UNAVAILABLE
 
 
-def test_wait_returns_once_the_port_listens():
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        port = server.getsockname()[1]
-        dependency = parse_dependency(
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
-            {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://127.0.0.1:{port}/x"},
-        )
-        wait_for(dependency, timeout=5)
+def test_wait_returns_once_the_port_listens(listening_port):
+    dependency = parse_dependency(
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://127.0.0.1:{listening_port}/x"},
+    )
+    wait_for(dependency, timeout=5)
 
 
 def test_worker_argv_gets_its_node_name_and_skips_log_serving_locally():
@@ -74,47 +79,37 @@ def test_unknown_role_lists_the_roles(capsys):
     assert "unknown role 'webserver'" in capsys.readouterr().err
 
 
-def test_bad_flag_is_named(capsys):
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        port = server.getsockname()[1]
-        env = {
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://a:b@127.0.0.1:{port}/x",
-            "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{port}/0",
-            "AIRFLOW_CELERY_WAIT_FOR_MIGRATIONS": "False",
-            "AIRFLOW_CELERY_SERVE_LOGS": "maybe",
-        }
-        assert main(["worker"], env) == entrypoint.EX_CONFIG
+def test_bad_flag_is_named(capsys, listening_port):
+    env = {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://a:b@127.0.0.1:{listening_port}/x",
+        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{listening_port}/0",
+        "AIRFLOW_CELERY_WAIT_FOR_MIGRATIONS": "False",
+        "AIRFLOW_CELERY_SERVE_LOGS": "maybe",
+    }
+    assert main(["worker"], env) == entrypoint.EX_CONFIG
     assert "AIRFLOW_CELERY_SERVE_LOGS='maybe' is not a boolean" in capsys.readouterr().err
 
 
-def test_execs_the_role_command_after_waiting(monkeypatch):
+def test_execs_the_role_command_after_waiting(monkeypatch, listening_port):
     calls = []
     monkeypatch.setattr(entrypoint.os, "execvp", lambda file, argv: calls.append(argv))
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        env = {
-            "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{server.getsockname()[1]}/0",
-            "AIRFLOW_CELERY_WAIT_TIMEOUT": "5",
-        }
-        assert main(["flower", "--debug"], env) == 0
+    env = {
+        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{listening_port}/0",
+        "AIRFLOW_CELERY_WAIT_TIMEOUT": "5",
+    }
+    assert main(["flower", "--debug"], env) == 0
     assert calls == [["airflow", "celery", "flower", "--debug"]]
 
 
-def test_migrate_runs_migration_then_admin_in_process_and_never_logs_the_password(monkeypatch, capsys):
+def test_migrate_runs_migration_then_admin_in_process_and_never_logs_the_password(monkeypatch, capsys, listening_port):
     ran = []
     monkeypatch.setattr(entrypoint, "run_airflow_cli", lambda commands: ran.extend(commands))
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        env = {
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://a:b@127.0.0.1:{server.getsockname()[1]}/x",
-            "AIRFLOW_CELERY_ADMIN_USERNAME": "admin",
-            "AIRFLOW_CELERY_ADMIN_PASSWORD": "s3cret-value",
-        }
-        assert main(["migrate"], env) == 0
+    env = {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://a:b@127.0.0.1:{listening_port}/x",
+        "AIRFLOW_CELERY_ADMIN_USERNAME": "admin",
+        "AIRFLOW_CELERY_ADMIN_PASSWORD": "s3cret-value",
+    }
+    assert main(["migrate"], env) == 0
     assert ran[0] == ["db", "migrate"]
     assert ran[1][:2] == ["users", "create"] and "s3cret-value" in ran[1]
     assert "s3cret-value" not in capsys.readouterr().err
@@ -132,13 +127,10 @@ def test_airflow_cli_failure_is_reported_with_the_command(monkeypatch, capsys):
         entrypoint.run_airflow_cli([["db", "migrate"]])
 
 
-def test_migrate_without_admin_password_names_the_variable(capsys):
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        env = {
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://a:b@127.0.0.1:{server.getsockname()[1]}/x",
-            "AIRFLOW_CELERY_ADMIN_USERNAME": "admin",
-        }
-        assert main(["migrate"], env) == entrypoint.EX_CONFIG
+def test_migrate_without_admin_password_names_the_variable(capsys, listening_port):
+    env = {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://a:b@127.0.0.1:{listening_port}/x",
+        "AIRFLOW_CELERY_ADMIN_USERNAME": "admin",
+    }
+    assert main(["migrate"], env) == entrypoint.EX_CONFIG
     assert "AIRFLOW_CELERY_ADMIN_PASSWORD is not set" in capsys.readouterr().err
