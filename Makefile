@@ -1,12 +1,14 @@
 # Two commands on a fresh Linux machine with Python 3.11+ (nothing else):
 #   make local   creates .venv, starts the local cluster (2 workers) and runs the parallel demo
 #   make test    creates .venv and runs every test (unit, Pulumi mocks, and the real local cluster)
+#   make unit    the quick tests only (no local cluster, no Airflow start-ups)
+#   make docs    regenerates docs/cluster.md, the README's config reference and docker-compose.yaml
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: venv test lint local down docs compose
+.PHONY: venv test unit lint local down docs
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +26,9 @@ lint: venv
 
 test: lint
 	$(BIN)/pytest
+
+unit: venv
+	$(BIN)/pytest -m "not integration and not airflow"
 
 local: venv
 	$(BIN)/airflow-celery local up --workers 2

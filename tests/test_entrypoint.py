@@ -115,6 +115,7 @@ def test_migrate_runs_migration_then_admin_in_process_and_never_logs_the_passwor
     assert "s3cret-value" not in capsys.readouterr().err
 
 
+@pytest.mark.airflow
 def test_airflow_cli_failure_is_reported_with_the_command(monkeypatch, capsys):
     class Parser:
         def parse_args(self, argv):

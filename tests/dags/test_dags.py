@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+# Each test here starts Airflow itself in a subprocess: seconds per test, so not part of the quick unit run.
+pytestmark = pytest.mark.airflow
+
 REPO = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).with_name("dag_probe.py")
 DEMO = "celery_parallel_demo"
