@@ -17,3 +17,15 @@ def test_doc_lists_every_role_and_edge():
 def test_doc_shows_secret_names_not_values():
     text = docs.render()
     assert "| `AIRFLOW__CORE__FERNET_KEY` | secret `fernet-key` |" in text
+
+
+def test_readme_config_reference_is_current():
+    readme = docs.README_PATH.read_text()
+    assert docs.readme_with_config_reference(readme) == readme, "run: python -m airflow_celery.docs"
+
+
+def test_config_reference_lists_every_key_with_its_default():
+    table = docs.config_reference()
+    assert "| `workerCount` | integer | `1` |" in table
+    assert "| `allowedCidrs` | array | `[0.0.0.0/0]` |" in table
+    assert "| `certificateArn` | string | - |" in table
