@@ -52,7 +52,7 @@ def _create_vpc(ctx: BuildContext) -> Network:
     public = [_subnet(ctx, vpc, zones, index, cidr, "public") for index, cidr in enumerate(public_cidrs)]
     private = [_subnet(ctx, vpc, zones, index, cidr, "private") for index, cidr in enumerate(private_cidrs)]
     nat = _internet_routes(ctx, vpc, public)
-    _private_routes(ctx, vpc, private, nat)
+    _route_table(ctx, vpc, "private", private, nat_gateway_id=nat.id)
     return Network(vpc.id, [s.id for s in public], [s.id for s in private])
 
 
@@ -73,18 +73,7 @@ def _subnet(
 def _internet_routes(ctx: BuildContext, vpc: aws.ec2.Vpc, public: list[aws.ec2.Subnet]) -> aws.ec2.NatGateway:
     """Internet gateway for the public subnets, and one NAT gateway there for the private ones."""
     gateway = aws.ec2.InternetGateway(ctx.child_name("igw"), vpc_id=vpc.id, tags=ctx.tags("igw"), opts=ctx.opts())
-    table = aws.ec2.RouteTable(ctx.child_name("public-rt"), vpc_id=vpc.id, tags=ctx.tags("public-rt"), opts=ctx.opts())
-    aws.ec2.Route(
-        ctx.child_name("public-default"),
-        route_table_id=table.id,
-        destination_cidr_block=ANYWHERE,
-        gateway_id=gateway.id,
-        opts=ctx.opts(),
-    )
-    for index, subnet in enumerate(public):
-        aws.ec2.RouteTableAssociation(
-            ctx.child_name(f"public-{index}-rta"), route_table_id=table.id, subnet_id=subnet.id, opts=ctx.opts()
-        )
+    _route_table(ctx, vpc, "public", public, gateway_id=gateway.id)
     address = aws.ec2.Eip(ctx.child_name("nat-eip"), domain="vpc", tags=ctx.tags("nat-eip"), opts=ctx.opts())
     return aws.ec2.NatGateway(
         ctx.child_name("nat"),
@@ -95,20 +84,21 @@ def _internet_routes(ctx: BuildContext, vpc: aws.ec2.Vpc, public: list[aws.ec2.S
     )
 
 
-def _private_routes(
-    ctx: BuildContext, vpc: aws.ec2.Vpc, private: list[aws.ec2.Subnet], nat: aws.ec2.NatGateway
+def _route_table(
+    ctx: BuildContext, vpc: aws.ec2.Vpc, kind: str, subnets: list[aws.ec2.Subnet], **default_target: pulumi.Input[str]
 ) -> None:
+    """A route table for `subnets` whose default route (0.0.0.0/0) goes to `default_target`."""
     table = aws.ec2.RouteTable(
-        ctx.child_name("private-rt"), vpc_id=vpc.id, tags=ctx.tags("private-rt"), opts=ctx.opts()
+        ctx.child_name(f"{kind}-rt"), vpc_id=vpc.id, tags=ctx.tags(f"{kind}-rt"), opts=ctx.opts()
     )
     aws.ec2.Route(
-        ctx.child_name("private-default"),
+        ctx.child_name(f"{kind}-default"),
         route_table_id=table.id,
         destination_cidr_block=ANYWHERE,
-        nat_gateway_id=nat.id,
         opts=ctx.opts(),
+        **default_target,
     )
-    for index, subnet in enumerate(private):
+    for index, subnet in enumerate(subnets):
         aws.ec2.RouteTableAssociation(
-            ctx.child_name(f"private-{index}-rta"), route_table_id=table.id, subnet_id=subnet.id, opts=ctx.opts()
+            ctx.child_name(f"{kind}-{index}-rta"), route_table_id=table.id, subnet_id=subnet.id, opts=ctx.opts()
         )
