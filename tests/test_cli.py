@@ -1,6 +1,8 @@
+import pytest
 from click.testing import CliRunner
 
 from airflow_celery.cli import main
+from airflow_celery.local.state import StatePaths, create_state_dir
 
 
 def test_bad_workers_is_one_clear_error_and_nothing_is_created(tmp_path):
@@ -18,12 +20,23 @@ def test_status_without_a_cluster_says_how_to_start_one(tmp_path):
     assert "airflow-celery local up" in result.output
 
 
-def test_purge_refuses_a_directory_that_is_not_a_state_dir(tmp_path):
+@pytest.mark.parametrize("lookalike", [None, "secrets.json", "cluster.json"])
+def test_purge_refuses_a_directory_that_is_not_a_state_dir(tmp_path, lookalike):
     (tmp_path / "precious.txt").write_text("keep me")
+    if lookalike:  # a project with a file of the same name is still not a state dir
+        (tmp_path / lookalike).write_text("{}")
     result = CliRunner().invoke(main, ["local", "down", "--purge", "--state-dir", str(tmp_path)])
     assert result.exit_code == 1
-    assert "does not look like a local-cluster state dir" in result.output
+    assert "is not a local-cluster state dir" in result.output
     assert (tmp_path / "precious.txt").exists()
+
+
+def test_purge_deletes_a_state_dir_that_up_created(tmp_path):
+    paths = StatePaths(tmp_path / "state")
+    create_state_dir(paths)
+    result = CliRunner().invoke(main, ["local", "down", "--purge", "--state-dir", str(paths.root)])
+    assert result.exit_code == 0, result.output
+    assert not paths.root.exists()
 
 
 def test_help_lists_the_commands():

@@ -59,7 +59,13 @@ class AirflowApi:
 
     def __init__(self, base_url: str, username: str, password: str, timeout: float = 30.0):
         self.client = httpx.Client(base_url=base_url, timeout=timeout)
-        response = self.client.post("/auth/token", json={"username": username, "password": password})
+        try:
+            response = self.client.post("/auth/token", json={"username": username, "password": password})
+        except httpx.HTTPError as error:
+            raise LocalError(
+                f"cannot reach the api-server at {base_url} ({type(error).__name__}); is the cluster up? "
+                "see `airflow-celery local status`"
+            ) from None
         if response.status_code not in (200, 201):
             raise LocalError(f"login to {base_url}/auth/token as {username!r} failed: HTTP {response.status_code}")
         self.client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
@@ -68,7 +74,10 @@ class AirflowApi:
         self.client.close()
 
     def _call(self, method: str, path: str, **kwargs) -> dict:
-        response = self.client.request(method, path, **kwargs)
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except httpx.HTTPError as error:
+            raise LocalError(f"{method} {path}: {type(error).__name__}; see `airflow-celery local status`") from None
         if not response.is_success:
             raise LocalError(f"{method} {path} failed: HTTP {response.status_code} {response.text[:300]}")
         return response.json()

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -42,7 +43,6 @@ MIGRATE_TIMEOUT = 300.0
 CHECK_INTERVAL = 1.0
 COMMAND_CHECK_INTERVAL = 3.0
 LOG_TAIL_LINES = 15
-STATE_FILES = ("cluster.json", "secrets.json", "supervisord.conf")
 
 
 @dataclass(frozen=True)
@@ -327,8 +327,11 @@ def down(state_dir: Path, console: Console, purge: bool = False) -> None:
 
 def _check_purgeable(paths: StatePaths) -> None:
     """Never delete a directory that is not a local-cluster state dir (a mistyped --state-dir)."""
-    if paths.root.exists() and not any((paths.root / name).exists() for name in STATE_FILES):
-        raise LocalError(f"--purge: {paths.root} does not look like a local-cluster state dir; not deleting it")
+    if paths.root.exists() and not paths.marker.exists():
+        raise LocalError(
+            f"--purge: {paths.root} is not a local-cluster state dir (it has no {paths.marker.name}, which "
+            "`local up` writes); not deleting it"
+        )
 
 
 def _stop_programs(paths: StatePaths, console: Console) -> None:
@@ -339,7 +342,7 @@ def _stop_programs(paths: StatePaths, console: Console) -> None:
     try:
         programs = load_cluster(paths.root).programs
         wait = max(p.stopwaitsecs for p in programs) + 10
-    except LocalError:
+    except (LocalError, ValueError, KeyError):  # a damaged cluster.json must not keep `down` from stopping
         wait = 130
     for infra, names in ((False, by_priority[False]), (True, by_priority[True])):
         with console.status(f"stopping {', '.join(names)}"):
@@ -367,7 +370,8 @@ def _kill_leftovers(paths: StatePaths, console: Console, timeout: float = 10.0) 
         for group in groups:
             _signal_group(group, signal.SIGKILL)
         for process in supervisor.processes_of(paths.root):
-            process.kill()
+            with contextlib.suppress(psutil.Error):  # it may have exited meanwhile
+                process.kill()
         supervisor.wait_gone([p.pid for p in leftovers], 5)
 
 

@@ -32,6 +32,11 @@ class StatePaths:
     root: Path
 
     @property
+    def marker(self) -> Path:
+        """Written by `up` when it creates the directory; `down --purge` deletes only a directory holding it."""
+        return self.root / ".airflow-celery-state"
+
+    @property
     def secrets(self) -> Path:
         return self.root / "secrets.json"
 
@@ -99,6 +104,7 @@ def create_state_dir(paths: StatePaths) -> None:
     paths.root.chmod(0o711 if running_as_root() else 0o700)
     paths.run.chmod(0o711 if running_as_root() else 0o700)
     paths.logs.chmod(0o700)
+    paths.marker.write_text("A state directory of `airflow-celery local`; `local down --purge` deletes it.\n")
 
 
 def write_private_json(path: Path, data: Mapping[str, object]) -> None:

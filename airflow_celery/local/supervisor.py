@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import psutil
-from supervisor.xmlrpc import SupervisorTransport
+from supervisor.xmlrpc import SupervisorTransport, UnixStreamHTTPConnection
 
 from airflow_celery.local.errors import LocalError
 from airflow_celery.local.state import StatePaths
@@ -23,8 +23,23 @@ START_TIMEOUT = 15.0
 RPC_TIMEOUT = 10.0
 
 
+class _BoundedUnixConnection(UnixStreamHTTPConnection):
+    """supervisor's unix-socket connection, but a wedged supervisord can't hang us: every call times out."""
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.settimeout(RPC_TIMEOUT)
+
+
 def proxy(paths: StatePaths) -> xmlrpc.client.ServerProxy:
     transport = SupervisorTransport(None, None, serverurl=f"unix://{paths.supervisor_socket}")
+
+    def bounded_connection() -> _BoundedUnixConnection:
+        connection = _BoundedUnixConnection("localhost")
+        connection.socketfile = str(paths.supervisor_socket)
+        return connection
+
+    transport._get_connection = bounded_connection
     return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
 
 
@@ -99,7 +114,8 @@ def shutdown_supervisord(paths: StatePaths, pid: int, timeout: float = 60.0) -> 
     with contextlib.suppress(OSError, xmlrpc.client.Error):
         proxy(paths).supervisor.shutdown()
     if not wait_gone([pid], timeout):
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
         wait_gone([pid], 5)
 
 
@@ -125,12 +141,13 @@ it exec'd away the command line that named the state dir (Airflow roles, Postgre
 
 
 def belongs_to(process: psutil.Process, state_dir: Path) -> bool:
-    """Started for this state dir: its command line names it, or its environment carries the marker."""
-    marker = str(state_dir)
+    """Started for this state dir: its environment carries exactly this state dir's marker.
+
+    Not the command line: a `tail -f` of one of its logs, or a second cluster in `<dir>-b`, names the
+    directory too, and `down` must stop nothing it did not start.
+    """
     try:
-        if any(marker in part for part in process.cmdline()):
-            return True
-        return process.environ().get(STATE_MARKER_VAR) == marker
+        return process.environ().get(STATE_MARKER_VAR) == str(state_dir)
     except psutil.Error:
         return False
 
