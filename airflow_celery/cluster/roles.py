@@ -194,7 +194,8 @@ REDIS = Role(
     ),
     summary="Celery broker",
     ports=(Port("redis", 6379, "Celery broker"),),
-    health=CommandCheck('redis-cli -p "${REDIS_PORT:-6379}" -a "$REDIS_PASSWORD" --no-auth-warning ping'),
+    # REDISCLI_AUTH, not -a: a password in redis-cli's arguments would show in the process list.
+    health=CommandCheck('REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p "${REDIS_PORT:-6379}" ping'),
     size=Size(1024, 2048),
     image=REDIS_IMAGE,
 )
