@@ -145,10 +145,11 @@ class ClusterConfig:
 # --- validation ---------------------------------------------------------------------------------------------
 
 MAX_NAME_LENGTH = 20
-"""Every physical name derives from the component's name. AWS caps ALB and target-group names at 32 characters
-and ElastiCache replication-group ids at 40; the component adds suffixes such as "-api-server-tg", and Pulumi's
-auto-naming 8 more characters. 20 keeps those names recognizable (the provider shortens what is too long) and
-fits the RDS identifier (63), ECR repository and Cloud Map naming rules."""
+"""Every physical name derives from the component's name, and Pulumi's auto-naming adds 8 characters to it. AWS
+caps load balancer names at 32 characters and ElastiCache replication-group ids at 40, and the provider does not
+shorten a name that is too long: it fails the deploy. With 20, "<name>-alb" and "<name>-redis" fit (target
+groups use short name prefixes instead), as do the RDS identifier (63), ECR repository and Cloud Map rules;
+tests/aws/test_names.py checks every length-capped resource at this maximum."""
 _NAME_PATTERN = re.compile(r"[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*")  # a hyphen must be followed by a letter/digit
 MAX_WORKERS = 100
 """A sane cap on workers: each is a Fargate task holding database connections (RDS max_connections)."""

@@ -104,7 +104,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         target_groups=alb.target_groups,
         discovery={name: discovery.discovery_service(ctx, namespace, name) for name in registered},
         task_depends_on=list(stored.versions),
-        service_depends_on=list(alb.listeners),
+        service_depends_on=alb.routing,
     )
     inputs = _task_inputs(ctx, template, image_ref, alb.url, bucket, stored.arns, log_groups)
     for r in roles:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from airflow_celery.aws.context import BuildContext
 from airflow_celery.cluster.roles import POSTGRES
@@ -46,12 +47,18 @@ def database(
         multi_az=config.db_multi_az,
         deletion_protection=config.db_deletion_protection,
         skip_final_snapshot=config.db_skip_final_snapshot,
-        final_snapshot_identifier=None if config.db_skip_final_snapshot else ctx.child_name("db-final"),
+        final_snapshot_identifier=None if config.db_skip_final_snapshot else _final_snapshot_name(ctx),
         copy_tags_to_snapshot=True,
         auto_minor_version_upgrade=True,
         tags=ctx.tags("db"),
         opts=ctx.opts(),
     )
+
+
+def _final_snapshot_name(ctx: BuildContext) -> pulumi.Output[str]:
+    """A unique name: a fixed one fails the second deletion (DBSnapshotAlreadyExists), leaving the DB behind."""
+    suffix = random.RandomId(ctx.child_name("db-final-snapshot-id"), byte_length=4, opts=ctx.opts())
+    return pulumi.Output.concat(ctx.child_name("db-final-"), suffix.hex)
 
 
 def endpoint(instance: aws.rds.Instance) -> pulumi.Output[DatabaseEndpoint]:

@@ -15,6 +15,9 @@ HTTPS_PORT = port_of(LOAD_BALANCER, "https").number
 HTTP_PORT = port_of(LOAD_BALANCER, "http").number
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 FLOWER_RULE_PRIORITY = 10
+# Target-group names are capped at 32 characters and auto-naming adds 8: a prefix (at most 6 characters)
+# keeps every component name valid and still lets Pulumi replace a group under a fresh name.
+TARGET_GROUP_PREFIXES = {API_SERVER.name: "api-", FLOWER.name: "flowr-"}
 NO_CERTIFICATE_WARNING = (
     "airflow-celery: no certificate_arn given, so the Airflow UI, its login and Flower are served over PLAIN HTTP "
     "on port 80. Anyone on the path can read passwords and session cookies. Set certificate_arn for HTTPS."
@@ -27,6 +30,8 @@ class LoadBalancer:
     target_groups: dict[str, aws.lb.TargetGroup]
     """Role name -> its target group (api-server, flower)."""
     listeners: list[aws.lb.Listener]
+    routing: list[pulumi.Resource]
+    """The listeners and the Flower rule: a service may only be created once its target group is routed to."""
     url: pulumi.Output[str]
 
 
@@ -55,7 +60,7 @@ def load_balancer(
     )
     groups = {r.name: _target_group(ctx, vpc_id, r) for r in (API_SERVER, FLOWER)}
     serving, listeners = _listeners(ctx, alb, groups[API_SERVER.name])
-    aws.lb.ListenerRule(
+    flower_rule = aws.lb.ListenerRule(
         ctx.child_name("flower-rule"),
         listener_arn=serving.arn,
         priority=FLOWER_RULE_PRIORITY,
@@ -69,13 +74,15 @@ def load_balancer(
         opts=ctx.opts(),
     )
     scheme = "https" if ctx.config.https else "http"
-    return LoadBalancer(alb, groups, listeners, alb.dns_name.apply(lambda dns: f"{scheme}://{dns}"))
+    url = alb.dns_name.apply(lambda dns: f"{scheme}://{dns}")
+    return LoadBalancer(alb, groups, listeners, [*listeners, flower_rule], url)
 
 
 def _target_group(ctx: BuildContext, vpc_id: pulumi.Input[str], r: Role) -> aws.lb.TargetGroup:
     check = http_check(r)
     return aws.lb.TargetGroup(
         ctx.child_name(r.name, "tg"),
+        name_prefix=TARGET_GROUP_PREFIXES[r.name],
         port=r.port(check.port).number,
         protocol="HTTP",
         target_type="ip",  # Fargate tasks (awsvpc) register by IP

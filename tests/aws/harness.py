@@ -254,6 +254,11 @@ def _random_password(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]
     return {"result": value, "bcryptHash": f"$2a$10${value}"}
 
 
+def _random_id_outputs(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    raw = _random_bytes(name, int(inputs.get("byteLength", 4)))
+    return {"hex": raw.hex(), "dec": str(int.from_bytes(raw, "big")), "b64Url": base64.urlsafe_b64encode(raw).decode()}
+
+
 def _random_bytes_outputs(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     raw = _random_bytes(name, int(inputs.get("length", 32)))
     encodings = {"base64": base64.b64encode(raw).decode(), "hex": raw.hex()}
@@ -320,6 +325,7 @@ def _s3_bucket(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> d
 _OUTPUT_BUILDERS = {
     "random:index/randomPassword:RandomPassword": _random_password,
     "random:index/randomBytes:RandomBytes": _random_bytes_outputs,
+    "random:index/randomId:RandomId": _random_id_outputs,
     "aws:rds/instance:Instance": _rds_instance,
     "aws:ecr/repository:Repository": _ecr_repository,
     "docker:index/image:Image": _docker_image,

@@ -28,7 +28,10 @@ def test_dev_defaults_keep_a_final_snapshot(dev):
     assert db["multiAz"] is False
     assert db["deletionProtection"] is False
     assert db["skipFinalSnapshot"] is False
-    assert db["finalSnapshotIdentifier"] == f"{DEV_NAME}-db-final"
+    # unique per database: a fixed name fails the second deletion with DBSnapshotAlreadyExists
+    suffix = dev.one("random:index/randomId:RandomId").outputs["hex"]
+    assert db["finalSnapshotIdentifier"] == f"{DEV_NAME}-db-final-{suffix}"
+    assert len(suffix) == 8
     assert db["engineVersion"] == "16"
     assert db["backupRetentionPeriod"] == 7
 
