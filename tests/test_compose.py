@@ -184,7 +184,7 @@ def test_worker_can_be_scaled(document):
     assert worker["environment"]["DUMB_INIT_SETSID"] == "0"
     assert worker["stop_grace_period"] == "120s"
     # The default Celery node name celery@<container hostname> differs per replica; the health check uses it.
-    assert "celery@$$HOSTNAME" in worker["healthcheck"]["test"][1]
+    assert "celery@$$(hostname)" in worker["healthcheck"]["test"][1]
     assert not any("container_name" in service for service in document["services"].values())
 
 

@@ -155,7 +155,11 @@ WORKER = Role(
     command=("airflow", "celery", "worker"),
     summary="Celery worker: takes tasks from Redis and runs them through the Task Execution API",
     ports=(Port("logs", 8793, "live task logs for the api-server"),),
-    health=CommandCheck(f'celery --app {CELERY_APP} inspect ping -d "${{AIRFLOW_CELERY_NODE_NAME:-celery@$HOSTNAME}}"'),
+    # Celery names a node after socket.gethostname(); `hostname` prints the same, where $HOSTNAME may be
+    # unset (Fargate). Local workers get their own names through AIRFLOW_CELERY_NODE_NAME.
+    health=CommandCheck(
+        f'celery --app {CELERY_APP} inspect ping -d "${{AIRFLOW_CELERY_NODE_NAME:-celery@$(hostname)}}"'
+    ),
     size=Size(1024, 3072),
     scalable=True,
     # SIGTERM is a Celery warm shutdown: running tasks get the Fargate maximum to finish.
