@@ -54,6 +54,10 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     certificate_arn: str
     """ACM certificate ARN for HTTPS on the load balancer. Without it the UI is served over plain HTTP,
     with a loud warning."""
+    domain_name: str
+    """The DNS name people open the UI at, e.g. airflow.example.com: a record you point at the load balancer,
+    covered by the certificate. Airflow's base URL and the outputs use it; without it they use the load
+    balancer's own name, which no certificate can cover."""
     image: str
     """A pushed image reference to run instead of building `image/`. Pin it by digest (name@sha256:...)."""
     build_context: str
@@ -114,6 +118,7 @@ class ClusterConfig:
     vpc_cidr: str = "10.0.0.0/16"
     allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     certificate_arn: str | None = None
+    domain_name: str | None = None
     image: str | None = None
     build_context: str = "."
     dockerfile: str = "image/Dockerfile"
@@ -175,6 +180,7 @@ _IMAGE = re.compile(
     rf"(?:{_IMAGE_DOMAIN}/)?{_IMAGE_PATH_COMPONENT}(?:/{_IMAGE_PATH_COMPONENT})*"
     r"(?P<tag>:[\w][\w.-]{0,127})?(?P<digest>@sha256:[0-9a-f]{64})?"
 )
+_DOMAIN_NAME = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _NODE_TYPE = re.compile(r"cache\.[a-z0-9]+\.[a-z0-9]+")
 _INSTANCE_CLASS = re.compile(r"db\.[a-z0-9]+\.[a-z0-9]+")
 _ENGINE_VERSION = re.compile(r"(?P<major>\d+)(?:\.\d+)?")
@@ -362,6 +368,9 @@ def _check_network(given: Mapping[str, Any]) -> None:
     _check_existing_vpc(given)
     _check_pattern(
         given, "certificate_arn", _CERTIFICATE_ARN, "an ACM certificate ARN: arn:aws:acm:REGION:ACCOUNT:certificate/ID"
+    )
+    _check_pattern(
+        given, "domain_name", _DOMAIN_NAME, "a lowercase DNS name such as airflow.example.com, without scheme or path"
     )
 
 

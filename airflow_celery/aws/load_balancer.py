@@ -15,6 +15,10 @@ HTTPS_PORT = port_of(LOAD_BALANCER, "https").number
 HTTP_PORT = port_of(LOAD_BALANCER, "http").number
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 FLOWER_RULE_PRIORITY = 10
+NO_DOMAIN_WARNING = (
+    "airflow-celery: certificate_arn is set but domain_name is not, so Airflow's base URL is the load balancer's "
+    "own DNS name, which the certificate cannot cover: logins redirect to a certificate error. Set domain_name."
+)
 # Target-group names are capped at 32 characters and auto-naming adds 8: a prefix (at most 6 characters)
 # keeps every component name valid and still lets Pulumi replace a group under a fresh name.
 TARGET_GROUP_PREFIXES = {API_SERVER.name: "api-", FLOWER.name: "flowr-"}
@@ -74,7 +78,8 @@ def load_balancer(
         opts=ctx.opts(),
     )
     scheme = "https" if ctx.config.https else "http"
-    url = alb.dns_name.apply(lambda dns: f"{scheme}://{dns}")
+    host = pulumi.Output.from_input(ctx.config.domain_name) if ctx.config.domain_name else alb.dns_name
+    url = host.apply(lambda name: f"{scheme}://{name}")
     return LoadBalancer(alb, groups, listeners, [*listeners, flower_rule], url)
 
 
@@ -112,6 +117,8 @@ def _listeners(
         pulumi.log.warn(NO_CERTIFICATE_WARNING, resource=ctx.parent)
         http = _listener(ctx, alb, "http", HTTP_PORT, "HTTP", forward)
         return http, [http]
+    if not ctx.config.domain_name:
+        pulumi.log.warn(NO_DOMAIN_WARNING, resource=ctx.parent)
     https = _listener(
         ctx,
         alb,

@@ -19,6 +19,7 @@ PROD_ARGS: dict = {
     "private_subnet_ids": ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"],
     "allowed_cidrs": ["203.0.113.0/24", "198.51.100.0/24"],
     "certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012",
+    "domain_name": "airflow.example.com",
     "redis_mode": "elasticache",
     "worker_count": 3,
     "worker_max_count": 6,

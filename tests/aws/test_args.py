@@ -171,6 +171,13 @@ BAD_VALUES = [
         "arn:aws:iam::123456789012:server-certificate/ui",
         "arn:aws:acm:REGION:ACCOUNT:certificate/ID",
     ),
+    bad(
+        "domain-with-scheme",
+        {"domain_name": "https://airflow.example.com"},
+        "domain_name",
+        "https://airflow.example.com",
+        "without scheme or path",
+    ),
     bad("image-without-tag-or-digest", {"image": "apache/airflow"}, "image", "apache/airflow", "name@sha256:<64 hex"),
     bad("image-short-digest", {"image": "apache/airflow@sha256:abc"}, "image", "apache/airflow@sha256:abc", "a digest"),
     bad("log-retention-not-cloudwatch", {"log_retention_days": 10}, "log_retention_days", 10, "7, 14, 30"),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from airflow_celery.aws.load_balancer import NO_CERTIFICATE_WARNING
+from airflow_celery.aws.load_balancer import NO_CERTIFICATE_WARNING, NO_DOMAIN_WARNING
 from airflow_celery.cluster.roles import API_SERVER, FLOWER
+from tests.aws import harness
 from tests.aws.conftest import DEV_NAME, PROD_ARGS, PROD_NAME
 
 LISTENER = "aws:lb/listener:Listener"
@@ -77,3 +78,20 @@ def test_services_behind_the_load_balancer(built):
         }
     worker = built.one("aws:ecs/service:Service", f"{component.name}-worker-service")
     assert "loadBalancers" not in worker.inputs
+
+
+def test_domain_name_is_the_public_url_of_airflow_and_the_outputs(prod):
+    (component,) = prod.components
+    assert component.registered_outputs["airflow_url"] == "https://airflow.example.com"
+    assert component.registered_outputs["flower_url"] == "https://airflow.example.com/flower/"
+    (container,) = [c for _, c in prod.all_containers() if c["name"] == API_SERVER.name]
+    environment = {e["name"]: e["value"] for e in container["environment"]}
+    assert environment["AIRFLOW__API__BASE_URL"] == "https://airflow.example.com"
+
+
+def test_certificate_without_domain_name_warns_that_logins_will_hit_a_certificate_error():
+    args = {k: v for k, v in PROD_ARGS.items() if k != "domain_name"}
+    mocks = harness.build_component(PROD_NAME, args, stack="prod")
+    assert mocks.warnings == [NO_DOMAIN_WARNING]
+    (component,) = mocks.components
+    assert component.registered_outputs["airflow_url"].endswith(".elb.amazonaws.com")
