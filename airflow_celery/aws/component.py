@@ -94,16 +94,17 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
     alb = load_balancer.load_balancer(
         ctx, net.public_subnet_ids, net.vpc_id, groups[LOAD_BALANCER], template.flower_url_prefix
     )
+    execution_role, execution_grants = iam.execution_role(ctx, stored.arns)
     registered = [API_SERVER.name, *([REDIS.name] if config.redis_mode == "fargate" else [])]
     wiring = ecs.ServiceWiring(
         cluster=ecs.cluster(ctx),
         private_subnet_ids=net.private_subnet_ids,
         security_groups=groups,
-        execution_role=iam.execution_role(ctx, stored.arns),
+        execution_role=execution_role,
         task_role=iam.task_role(ctx, bucket),
         target_groups=alb.target_groups,
         discovery={name: discovery.discovery_service(ctx, namespace, name) for name in registered},
-        task_depends_on=list(stored.versions),
+        task_depends_on=[*stored.versions, *execution_grants],
         service_depends_on=alb.routing,
     )
     inputs = _task_inputs(ctx, template, image_ref, alb.url, bucket, stored.arns, log_groups)

@@ -48,7 +48,11 @@ def task_log_policy(bucket_arn: str) -> str:
     )
 
 
-def execution_role(ctx: BuildContext, secret_arns: Mapping[object, pulumi.Output[str]]) -> aws.iam.Role:
+def execution_role(
+    ctx: BuildContext, secret_arns: Mapping[object, pulumi.Output[str]]
+) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+    """The role ECS uses to start tasks, and its grants: tasks must wait for those, not just the role, or
+    the first ones can fail to read their secrets while IAM catches up."""
     role = aws.iam.Role(
         ctx.child_name("execution-role"),
         assume_role_policy=_assume_by_ecs_tasks(),
@@ -57,19 +61,19 @@ def execution_role(ctx: BuildContext, secret_arns: Mapping[object, pulumi.Output
         opts=ctx.opts(),
     )
     partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent)).partition
-    aws.iam.RolePolicyAttachment(
+    managed = aws.iam.RolePolicyAttachment(
         ctx.child_name("execution-role-ecs"),
         role=role.name,
         policy_arn=partition.apply(lambda p: f"arn:{p}:iam::aws:{EXECUTION_POLICY}"),
         opts=ctx.opts(),
     )
-    aws.iam.RolePolicy(
+    secrets = aws.iam.RolePolicy(
         ctx.child_name("execution-role-secrets"),
         role=role.id,
         policy=pulumi.Output.all(*secret_arns.values()).apply(read_secrets_policy),
         opts=ctx.opts(),
     )
-    return role
+    return role, [managed, secrets]
 
 
 def task_role(ctx: BuildContext, bucket: aws.s3.Bucket) -> aws.iam.Role:
