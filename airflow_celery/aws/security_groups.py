@@ -10,11 +10,15 @@ import pulumi
 import pulumi_aws as aws
 
 from airflow_celery.aws.context import BuildContext
-from airflow_celery.cluster.edges import EDGES, INTERNET, LOAD_BALANCER, Edge
-from airflow_celery.cluster.roles import ROLES, role
+from airflow_celery.cluster.edges import EDGES, INTERNET, LOAD_BALANCER, Edge, edges_from
+from airflow_celery.cluster.roles import ROLES, Kind, role
 
 # Every role that runs in its own task (or is RDS/ElastiCache) has a group; a JOB uses its host task's.
 SECURITY_GROUP_NODES: tuple[str, ...] = (*(r.name for r in ROLES if r.runs_with is None), LOAD_BALANCER)
+# Groups of Fargate tasks (and Redis, a task unless it is ElastiCache) reach ECR, Secrets Manager, S3 and
+# CloudWatch through the NAT: they get open egress. The database opens no connection and gets no egress at
+# all; the load balancer gets egress only along its edges (Terraform removes AWS's default allow-all rule).
+OPEN_EGRESS_NODES: tuple[str, ...] = tuple(r.name for r in ROLES if r.kind in (Kind.AIRFLOW, Kind.BROKER))
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,10 @@ def security_groups(ctx: BuildContext, vpc_id: pulumi.Input[str]) -> dict[str, a
     for rule in ingress_rules(ctx.config.allowed_cidrs):
         _ingress(ctx, groups, rule)
     for node, group in groups.items():
-        _egress(ctx, node, group)
+        if node in OPEN_EGRESS_NODES:
+            _egress_anywhere(ctx, node, group)
+    for edge in edges_from(LOAD_BALANCER):
+        _egress_to(ctx, groups, LOAD_BALANCER, edge)
     return groups
 
 
@@ -120,7 +127,23 @@ def _ingress(ctx: BuildContext, groups: dict[str, aws.ec2.SecurityGroup], rule: 
     )
 
 
-def _egress(ctx: BuildContext, node: str, group: aws.ec2.SecurityGroup) -> None:
+def _egress_to(ctx: BuildContext, groups: dict[str, aws.ec2.SecurityGroup], source: str, edge: Edge) -> None:
+    """Egress that exactly mirrors an edge: the load balancer only ever opens connections to its targets."""
+    target = security_group_of(edge.target)
+    aws.vpc.SecurityGroupEgressRule(
+        ctx.child_name(source, "to", target, str(edge.port_number)),
+        security_group_id=groups[source].id,
+        referenced_security_group_id=groups[target].id,
+        ip_protocol="tcp",
+        from_port=edge.port_number,
+        to_port=edge.port_number,
+        description=edge.why,
+        tags=ctx.tags(source, "to", target),
+        opts=ctx.opts(),
+    )
+
+
+def _egress_anywhere(ctx: BuildContext, node: str, group: aws.ec2.SecurityGroup) -> None:
     """Allow all egress: tasks pull from ECR and read Secrets Manager, S3 and CloudWatch Logs."""
     aws.vpc.SecurityGroupEgressRule(
         ctx.child_name(node, "egress"),

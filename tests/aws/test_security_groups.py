@@ -93,11 +93,20 @@ def test_prod_has_no_open_world_ingress(prod):
     assert all(rule.inputs.get("cidrIpv4") != "0.0.0.0/0" for rule in prod.of_type(INGRESS))
 
 
-def test_every_group_allows_all_egress(built):
-    groups = {g.id for g in built.of_type(SG)}
+def test_egress_is_open_only_for_tasks_and_follows_the_edges_for_the_load_balancer(built):
+    (component,) = built.components
+    nodes = _node_of_group(built, component.name)
     egress = built.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
-    assert {e.inputs["securityGroupId"] for e in egress} == groups
-    assert all(e.inputs["ipProtocol"] == "-1" and e.inputs["cidrIpv4"] == "0.0.0.0/0" for e in egress)
+    open_world = {nodes[e.inputs["securityGroupId"]] for e in egress if e.inputs.get("cidrIpv4") == "0.0.0.0/0"}
+    assert open_world == {"api-server", "scheduler", "dag-processor", "triggerer", "worker", "flower", "redis"}
+    assert all(e.inputs["ipProtocol"] == "-1" for e in egress if "cidrIpv4" in e.inputs)
+    from_balancer = {
+        (nodes[e.inputs["referencedSecurityGroupId"]], e.inputs["toPort"])
+        for e in egress
+        if nodes[e.inputs["securityGroupId"]] == LOAD_BALANCER
+    }
+    assert from_balancer == {(e.target, e.port_number) for e in EDGES if e.source == LOAD_BALANCER}
+    assert "postgres" not in {nodes[e.inputs["securityGroupId"]] for e in egress}
 
 
 def test_each_service_and_data_store_uses_its_own_group(dev, prod):
