@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pulumi_aws as aws
 
 from airflow_celery.aws.context import BuildContext
@@ -30,7 +32,7 @@ def task_log_bucket(ctx: BuildContext) -> aws.s3.Bucket:
         tags=ctx.tags("task-logs"),
         opts=ctx.opts(),
     )
-    aws.s3.BucketPublicAccessBlock(
+    public_access = aws.s3.BucketPublicAccessBlock(
         ctx.child_name("task-logs-public-access"),
         bucket=bucket.id,
         block_public_acls=True,
@@ -52,7 +54,32 @@ def task_log_bucket(ctx: BuildContext) -> aws.s3.Bucket:
         ],
         opts=ctx.opts(),
     )
+    aws.s3.BucketPolicy(
+        ctx.child_name("task-logs-tls-only"),
+        bucket=bucket.id,
+        policy=bucket.arn.apply(tls_only_policy),
+        opts=ctx.opts(depends_on=[public_access]),
+    )
     return bucket
+
+
+def tls_only_policy(bucket_arn: str) -> str:
+    """Refuse every request to the bucket that does not come over TLS."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
 
 
 def remote_log_folder(bucket_name: str) -> str:

@@ -21,6 +21,7 @@ UNTAGGABLE = {
     "aws:ecr/lifecyclePolicy:LifecyclePolicy",
     "aws:iam/rolePolicy:RolePolicy",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:s3/bucketPolicy:BucketPolicy",
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:secretsmanager/secretVersion:SecretVersion",
@@ -193,6 +194,17 @@ def test_task_log_bucket_is_private_and_encrypted(dev):
     ]
     assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
     assert bucket.inputs["forceDestroy"] is False
+
+
+def test_task_log_bucket_refuses_requests_without_tls(dev):
+    bucket = dev.one("aws:s3/bucket:Bucket")
+    policy = dev.one("aws:s3/bucketPolicy:BucketPolicy").inputs
+    assert policy["bucket"] == bucket.id
+    (statement,) = json.loads(policy["policy"])["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Action"] == "s3:*"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    arn = bucket.outputs["arn"]
+    assert statement["Resource"] == [arn, f"{arn}/*"]
 
 
 def test_task_role_is_separate_and_limited_to_the_log_prefix(dev):
