@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from airflow_celery.cluster import ROLES_BY_NAME, ClusterSettings
+from airflow_celery.cluster import ClusterSettings
+from airflow_celery.cluster.edges import port_of
 from airflow_celery.local.errors import LocalError
 
 WORKERS_RANGE = range(1, 9)
@@ -37,14 +38,9 @@ class UpOptions:
     health_timeout: int = 120
 
 
-def default_port(key: str) -> int:
-    role_name, port_name = key.split(".", 1)
-    return ROLES_BY_NAME[role_name].port(port_name).number
-
-
 def resolve_ports(overrides: Mapping[str, int]) -> dict[str, int]:
     """Every bound port: the description's numbers, with the overrides on top; no two the same."""
-    ports = {key: int(overrides.get(key, default_port(key))) for key in BOUND_PORTS}
+    ports = {key: int(overrides.get(key, port_of(*key.split(".", 1)).number)) for key in BOUND_PORTS}
     seen: dict[int, str] = {}
     for key, number in ports.items():
         if number in seen:

@@ -7,7 +7,6 @@ The server itself runs in the foreground under supervisord; here are the steps a
 from __future__ import annotations
 
 import os
-import pwd
 import stat
 import subprocess
 import warnings
@@ -128,11 +127,3 @@ def ensure_airflow_database(pg_bin: Path, paths: StatePaths, port: int, password
     has_db = _psql(pg_bin, paths, port, f"SELECT 1 FROM pg_database WHERE datname = '{user}';").strip()
     if has_db != "1":
         _psql(pg_bin, paths, port, f"CREATE DATABASE {user} OWNER {user};")
-
-
-def system_user_exists() -> bool:
-    try:
-        pwd.getpwnam(POSTGRES_SYSTEM_USER)
-    except KeyError:
-        return False
-    return True

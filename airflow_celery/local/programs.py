@@ -13,7 +13,6 @@ from pathlib import Path
 
 from airflow_celery.cluster import (
     AIRFLOW_SERVICES,
-    ROLES_BY_NAME,
     ClusterSettings,
     Role,
     role_environment,
@@ -120,8 +119,3 @@ def build_programs(
         else:
             programs.append(_contract_program(role, settings, paths, path))
     return programs
-
-
-def by_role(programs: list[Program], role_name: str) -> list[Program]:
-    assert role_name in ROLES_BY_NAME, role_name
-    return [program for program in programs if program.role.name == role_name]

@@ -370,7 +370,3 @@ def _kill_leftovers(paths: StatePaths, console: Console, timeout: float = 10.0) 
 def _signal_group(group: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(group, sig)
-
-
-def leftover_pids(state_dir: Path) -> list[int]:
-    return [process.pid for process in supervisor.processes_of(Path(state_dir))]

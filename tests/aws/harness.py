@@ -139,12 +139,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
             raise AssertionError(f"expected one {type_token} named {name!r}, found {len(found)}; there are {names}")
         return found[0]
 
-    def by_id(self, resource_id: str) -> Recorded:
-        found = [record for record in self.records if record.id == resource_id]
-        if len(found) != 1:
-            raise AssertionError(f"expected one resource with id {resource_id!r}, found {len(found)}")
-        return found[0]
-
     def named(self, name: str) -> Recorded:
         found = [record for record in self.records if record.name == name]
         if len(found) != 1:
@@ -420,15 +414,6 @@ def _capture_stack_outputs(mocks: RecordingMocks) -> pulumi.Output[Any]:
     return pulumi.Output.from_input(capture())
 
 
-def _resolving(config: Any) -> Any:
-    """A stand-in for resolve_args that returns an already validated ClusterConfig."""
-
-    def resolve(name: str, args: Any) -> Any:
-        return config
-
-    return resolve
-
-
 def build_component(name: str, args: Mapping[str, Any] | None = None, stack: str = "dev") -> RecordingMocks:
     """Build one AirflowCeleryCluster under mocks; return the mocks once every output has resolved."""
     from airflow_celery.aws.component import AirflowCeleryCluster
@@ -443,22 +428,6 @@ def build_component(name: str, args: Mapping[str, Any] | None = None, stack: str
 
     program()
     return mocks
-
-
-def build_from_config(config: Any, stack: str = "dev") -> RecordingMocks:
-    """Build the component from an already validated ClusterConfig, bypassing resolve_args.
-
-    For renderer tests that need a config shape resolve_args might not produce yet; the component's
-    own resolve_args call is replaced for the duration of the build.
-    """
-    from airflow_celery.aws import component as component_module
-
-    original = component_module.resolve_args
-    component_module.resolve_args = _resolving(config)
-    try:
-        return build_component(config.name, None, stack)
-    finally:
-        component_module.resolve_args = original
 
 
 def run_program(path_to_main_py: str | os.PathLike[str], stack: str, config: Mapping[str, Any]) -> RecordingMocks:
