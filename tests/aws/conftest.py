@@ -5,7 +5,9 @@ Builds take about 2 s each under mocks, so tests read these recorded results ins
 
 from __future__ import annotations
 
+import pulumi
 import pytest
+from pulumi.runtime import set_all_config
 
 from tests.aws import harness
 
@@ -64,3 +66,18 @@ def prod() -> harness.RecordingMocks:
 def built(request: pytest.FixtureRequest) -> harness.RecordingMocks:
     """Each of the two clusters, for properties that must hold for both."""
     return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+def stack_config():
+    """Set the engine's config for one test (`key` -> value, namespaced to the project) and clear it after.
+
+    Values are YAML values (passed as the engine would: JSON for structures) or already the engine's text.
+    """
+
+    def set_config(values: dict) -> pulumi.Config:
+        set_all_config(harness.config_map(values))
+        return pulumi.Config(harness.PROJECT)
+
+    yield set_config
+    set_all_config({})

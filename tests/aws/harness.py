@@ -29,6 +29,8 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from pulumi.runtime.settings import ROOT
 
+from tests.aws import pulumi_cli
+
 PROJECT = "airflow-celery"
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -36,6 +38,16 @@ AVAILABILITY_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 ECR_PASSWORD = "mock-ecr-registry-password"
 COMPONENT_TYPE = "airflow-celery:index:AirflowCeleryCluster"
 _ALPHANUMERIC = string.ascii_letters + string.digits
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+PLACEHOLDER_REPLACEMENTS: dict[str, dict[str, str]] = {
+    "prod": {
+        f"{PROJECT}:certificateArn": (
+            "arn:aws:acm:us-east-1:210987654321:certificate/9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"
+        ),
+        f"{PROJECT}:domainName": "airflow.data.acme-corp.io",
+    }
+}
+"""What a user puts in place of a stack file's REPLACE placeholders, which resolve_args refuses (test_args)."""
 
 
 @dataclass
@@ -385,13 +397,13 @@ def _install(mocks: RecordingMocks, stack: str, config: Mapping[str, Any] | None
     logger = logging.getLogger(f"airflow_celery.tests.pulumi.{id(mocks)}")
     logger.propagate = False
     logger.addHandler(_WarningRecorder(mocks))
-    pulumi.runtime.set_all_config(_config_map(config or {}), secret_keys=[])
+    pulumi.runtime.set_all_config(config_map(config or {}), secret_keys=[])
     pulumi.runtime.set_mocks(
         mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=_RecordingMonitor(mocks)
     )
 
 
-def _config_map(config: Mapping[str, Any]) -> dict[str, str]:
+def config_map(config: Mapping[str, Any]) -> dict[str, str]:
     """Stack config as the engine passes it: `project:key` -> string (JSON for structured values)."""
     result = {}
     for key, value in config.items():
@@ -428,6 +440,13 @@ def build_component(name: str, args: Mapping[str, Any] | None = None, stack: str
 
     program()
     return mocks
+
+
+def stack_engine_config(stack: str, overrides: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The config `pulumi up -s <stack>` gives the program, with the stack's placeholders replaced."""
+    return pulumi_cli.engine_config(
+        PROJECT_DIR, stack, {**PLACEHOLDER_REPLACEMENTS.get(stack, {}), **(overrides or {})}
+    )
 
 
 def run_program(path_to_main_py: str | os.PathLike[str], stack: str, config: Mapping[str, Any]) -> RecordingMocks:
