@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow_celery.aws.load_balancer import NO_CERTIFICATE_WARNING, NO_DOMAIN_WARNING
 from airflow_celery.cluster.roles import API_SERVER, FLOWER
 from tests.aws import harness
-from tests.aws.conftest import DEV_NAME, PROD_ARGS, PROD_NAME
+from tests.aws.conftest import DEV_NAME, PROD_ARGS, PROD_DOMAIN, PROD_NAME
 
 LISTENER = "aws:lb/listener:Listener"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
@@ -82,11 +82,11 @@ def test_services_behind_the_load_balancer(built):
 
 def test_domain_name_is_the_public_url_of_airflow_and_the_outputs(prod):
     (component,) = prod.components
-    assert component.registered_outputs["airflow_url"] == "https://airflow.example.com"
-    assert component.registered_outputs["flower_url"] == "https://airflow.example.com/flower/"
+    assert component.registered_outputs["airflow_url"] == f"https://{PROD_DOMAIN}"
+    assert component.registered_outputs["flower_url"] == f"https://{PROD_DOMAIN}/flower/"
     (container,) = [c for _, c in prod.all_containers() if c["name"] == API_SERVER.name]
     environment = {e["name"]: e["value"] for e in container["environment"]}
-    assert environment["AIRFLOW__API__BASE_URL"] == "https://airflow.example.com"
+    assert environment["AIRFLOW__API__BASE_URL"] == f"https://{PROD_DOMAIN}"
 
 
 def test_certificate_without_domain_name_warns_that_logins_will_hit_a_certificate_error():

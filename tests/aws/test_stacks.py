@@ -11,7 +11,7 @@ import pytest
 from airflow_celery.aws.args import ConfigError
 from airflow_celery.aws.config import PROJECT
 from airflow_celery.cluster import ROLES, Kind, role
-from tests.aws import assertions, harness
+from tests.aws import assertions, harness, pulumi_cli
 from tests.aws.harness import RecordingMocks
 from tests.aws.pulumi_cli import read_back
 
@@ -157,6 +157,18 @@ def test_bad_stack_config_stops_the_program_before_any_resource(monkeypatch, ove
         deploy("dev", **overrides)
 
     assert caught.value.key == key
+    (mocks,) = remembered
+    assert mocks.records == []
+
+
+def test_prod_as_shipped_is_refused_until_its_placeholders_are_replaced(monkeypatch):
+    remembered = assertions.remember_mocks(monkeypatch)
+    config = pulumi_cli.engine_config(ROOT, "prod")
+
+    with pytest.raises(ConfigError, match="replace it in the stack file") as caught:
+        harness.run_program(PROGRAM, "prod", config)
+
+    assert caught.value.key == "certificate_arn"
     (mocks,) = remembered
     assert mocks.records == []
 
