@@ -104,6 +104,9 @@ class Role:
 
 
 CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
+EXECUTION_API_PATH = "/execution/"
+"""Where the api-server serves the Task Execution API (airflow/api_fastapi/app.py mounts it at /execution).
+Only workers call it, over the private network; the load balancer answers it with 404."""
 REDIS_IMAGE = "redis:7.4.2-alpine"
 
 API_SERVER = Role(
