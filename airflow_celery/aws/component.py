@@ -71,7 +71,13 @@ def settings_template(config: ClusterConfig) -> ClusterSettings:
         wait_for_migrations=True,
         serve_logs=True,
         admin_username=config.admin_username,
+        jwt_issuer=jwt_issuer(config.name),
     )
+
+
+def jwt_issuer(name: str) -> str:
+    """Unique per deployment: the Pulumi project, the stack and the component's name."""
+    return f"airflow-celery:{pulumi.get_project()}/{pulumi.get_stack()}/{name}"
 
 
 def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
