@@ -99,6 +99,9 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     """Skip the final snapshot when the database is destroyed. Default False (a snapshot is kept)."""
     db_backup_retention_days: int
     """Days of automated RDS backups, 1-35 (backups are always on). Default 7."""
+    apply_immediately: bool
+    """Apply RDS and ElastiCache changes (instance class, storage, engine version) during `pulumi up` instead
+    of in the next maintenance window. Default False: a production database changes in its window."""
     admin_username: str
     """Username of the Airflow admin (and of Flower's basic auth). Default "admin"."""
     tags: dict[str, str]
@@ -140,6 +143,7 @@ class ClusterConfig:
     db_deletion_protection: bool = False
     db_skip_final_snapshot: bool = False
     db_backup_retention_days: int = 7
+    apply_immediately: bool = False
     admin_username: str = "admin"
     tags: dict[str, str] = field(default_factory=dict)
 

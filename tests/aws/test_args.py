@@ -194,6 +194,7 @@ BAD_VALUES = [
         "arn:aws:acm:us-east-1:210987654321:certificate/00000000-0000-0000-0000-000000000000",
         "an all-zero certificate id",
     ),
+    bad("apply-immediately-string", {"apply_immediately": "yes"}, "apply_immediately", "yes", "true or false"),
     bad("domain-placeholder", {"domain_name": "airflow.example.com"}, "domain_name", "airflow.example.com", "RFC 2606"),
     bad(
         "domain-placeholder-org",

@@ -230,3 +230,32 @@ def test_prod_workers_have_room_to_scale(prod_stack):
         <= prod_stack.setting("workerCount")
         <= prod_stack.setting("workerMaxCount")
     )
+
+
+# --- database and broker changes: at once in dev, in the maintenance window in prod ----------------------------
+
+
+def test_dev_applies_database_changes_at_once(dev_stack):
+    database = dev_stack.mocks.one(assertions.RDS_INSTANCE).inputs
+
+    assert database["applyImmediately"] is True
+    assert database["allowMajorVersionUpgrade"] is True
+
+
+def test_prod_waits_for_the_maintenance_window(prod_stack):
+    database = prod_stack.mocks.one(assertions.RDS_INSTANCE).inputs
+    broker = prod_stack.mocks.one("aws:elasticache/replicationGroup:ReplicationGroup").inputs
+
+    assert database["applyImmediately"] is False
+    assert broker["applyImmediately"] is False
+    # A major engine upgrade (dbEngineVersion 16 -> 17) is refused by RDS without this.
+    assert database["allowMajorVersionUpgrade"] is True
+
+
+def test_a_major_engine_upgrade_is_allowed_and_applied_when_asked(monkeypatch):
+    upgraded = deploy("prod", dbEngineVersion="17", applyImmediately=True)
+    database = upgraded.mocks.one(assertions.RDS_INSTANCE).inputs
+    broker = upgraded.mocks.one("aws:elasticache/replicationGroup:ReplicationGroup").inputs
+
+    assert (database["engineVersion"], database["allowMajorVersionUpgrade"]) == ("17", True)
+    assert database["applyImmediately"] is True is broker["applyImmediately"]
