@@ -20,6 +20,7 @@ from airflow_celery.cluster.roles import (
     REDIS,
     SCHEDULER,
     TRIGGERER,
+    WAIT_BUDGET,
     WORKER,
     Kind,
     role,
@@ -67,7 +68,8 @@ class ClusterSettings:
     """False when every role shares one filesystem (local mode): the log servers bind every interface."""
     wait_for_migrations: bool = True
     """Airflow roles wait for `airflow db check-migrations` before starting (off when a runner orders them)."""
-    wait_timeout: int = 300
+    wait_timeout: int = WAIT_BUDGET
+    """Seconds the entrypoint may wait in total, for dependencies and migrations (roles.py, start-up timing)."""
     worker_concurrency: int = 16
     api_workers: int = 2
     jwt_issuer: str = "airflow-celery"

@@ -29,6 +29,26 @@ class Port:
     why: str
 
 
+# --- start-up timing: one budget for the entrypoint's waits and for every health check's patience ------------
+
+ECS_MAX_START_PERIOD = 300
+"""ECS's limit on a container health check's startPeriod: "between 0 and 300 seconds" (botocore's ecs model,
+HealthCheck.startPeriod). Failed checks during it do not count."""
+START_PERIOD = ECS_MAX_START_PERIOD
+CHECK_INTERVAL = 30
+CHECK_RETRIES = 5
+STARTUP_DEADLINE = START_PERIOD + CHECK_INTERVAL * CHECK_RETRIES
+"""Seconds after a container starts by which it must answer its health check (450): ECS marks it unhealthy
+after `retries` failed checks `interval` apart once the start period is over. The load balancer's grace
+period is the same, so neither gives up before the other."""
+BOOT_SECONDS = 90
+"""Allowance from the entrypoint's `exec` to a role's first passing check. PROVISIONAL: every role starting at
+once on this 2-vCPU machine takes 53 s (README, Benchmark); a 0.5-vCPU Fargate task gets more."""
+WAIT_BUDGET = STARTUP_DEADLINE - BOOT_SECONDS
+"""What the entrypoint may spend, in total, waiting for its dependencies and then for `airflow db
+check-migrations` (360 s): whatever is left of it when the waits end is still within the deadline."""
+
+
 @dataclass(frozen=True)
 class HttpCheck:
     """Healthy when `GET http://<host>:<port><path>` answers 2xx for `path` and every path in `also`."""
@@ -36,10 +56,15 @@ class HttpCheck:
     port: str  # the name of one of the role's ports
     path: str  # also what a load balancer probes
     also: tuple[str, ...] = ()
-    interval: int = 30
+    interval: int = CHECK_INTERVAL
     timeout: int = 10
-    retries: int = 5
-    start_period: int = 60
+    retries: int = CHECK_RETRIES
+    start_period: int = START_PERIOD
+
+    @property
+    def deadline(self) -> int:
+        """Seconds after start by which the check must pass, before ECS (and the load balancer) give up."""
+        return self.start_period + self.interval * self.retries
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -57,10 +82,15 @@ class CommandCheck:
     """Healthy when this shell command exits 0 inside the role's environment."""
 
     shell: str
-    interval: int = 30
+    interval: int = CHECK_INTERVAL
     timeout: int = 30
-    retries: int = 5
-    start_period: int = 60
+    retries: int = CHECK_RETRIES
+    start_period: int = START_PERIOD
+
+    @property
+    def deadline(self) -> int:
+        """Seconds after start by which the check must pass, before ECS gives up."""
+        return self.start_period + self.interval * self.retries
 
 
 HealthCheck = HttpCheck | CommandCheck

@@ -267,3 +267,18 @@ def test_every_task_definition_deletes_local_logs_once_uploaded(built):
         environment = {e["name"]: e["value"] for e in container.get("environment", [])}
         if environment.get("AIRFLOW__LOGGING__REMOTE_LOGGING") == "True":
             assert environment["AIRFLOW__LOGGING__DELETE_LOCAL_LOGS"] == "True", container["name"]
+
+
+def test_load_balancer_grace_is_the_containers_health_deadline(built):
+    """ECS gives a container startPeriod + interval x retries; the load balancer may not kill it sooner."""
+    from airflow_celery.cluster.roles import STARTUP_DEADLINE
+
+    component = built.components[0].name
+    for role_name in ("api-server", "flower"):
+        service = built.one("aws:ecs/service:Service", f"{component}-{role_name}-service").inputs
+        assert service["healthCheckGracePeriodSeconds"] == STARTUP_DEADLINE
+    for _, container in built.all_containers():
+        check = container.get("healthCheck")
+        if check:
+            assert check["startPeriod"] + check["interval"] * check["retries"] == STARTUP_DEADLINE
+            assert check["startPeriod"] <= 300
