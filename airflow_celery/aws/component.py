@@ -113,7 +113,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         task_depends_on=[*stored.versions, *execution_grants],
         service_depends_on=alb.routing,
     )
-    inputs = _task_inputs(ctx, template, image_ref, alb.url, bucket, stored.arns, log_groups)
+    inputs = _task_inputs(ctx, template, image_ref, alb.url, bucket, stored, log_groups)
     for r in roles:
         ecs.service(ctx, r, ecs.task_definition(ctx, r, inputs, wiring), wiring)
 
@@ -145,7 +145,7 @@ def _task_inputs(
     image_ref: pulumi.Output[str],
     public_url: pulumi.Output[str],
     bucket: aws.s3.Bucket,
-    secret_arns: dict[SecretName, pulumi.Output[str]],
+    stored: cluster_secrets.StoredSecrets,
     log_groups: dict[str, aws.cloudwatch.LogGroup],
 ) -> pulumi.Output[TaskInputs]:
     """Every deploy-time value the container definitions need, gathered into one plain TaskInputs."""
@@ -155,7 +155,8 @@ def _task_inputs(
         url=public_url,
         bucket=bucket.bucket,
         region=region,
-        arns=pulumi.Output.all(**{str(k): v for k, v in secret_arns.items()}),
+        arns=pulumi.Output.all(**{str(k): v for k, v in stored.arns.items()}),
+        versions=pulumi.Output.all(**{str(k): v for k, v in stored.version_ids.items()}),
         groups=pulumi.Output.all(**{name: group.name for name, group in log_groups.items()}),
     ).apply(
         lambda v: TaskInputs(
@@ -167,6 +168,7 @@ def _task_inputs(
                 aws_region=v["region"],
             ),
             secret_arns={SecretName(k): arn for k, arn in v["arns"].items()},
+            secret_versions={SecretName(k): version for k, version in v["versions"].items()},
             log_groups=v["groups"],
             region=v["region"],
         )

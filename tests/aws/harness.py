@@ -19,7 +19,7 @@ import os
 import runpy
 import string
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.secret_stack_outputs: set[str] = set()
         self.invokes: list[str] = []
         self._pending: dict[tuple[str, str], dict[str, Any]] = {}
+        self.version_salts: dict[str, str] = {}
+        """SecretVersion resource name -> a salt that stands for a new value of that secret (a rotation)."""
 
     # --- the engine's side -------------------------------------------------------------------------
 
@@ -328,7 +330,15 @@ def _s3_bucket(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> d
     return {"bucket": bucket, "__id": bucket, "arn": f"arn:aws:s3:::{bucket}"}
 
 
+def _secret_version(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Secrets Manager gives every new value a new version id; here it follows the value (and a test's salt)."""
+    value = str(inputs.get("secretString", ""))
+    salt = mocks.version_salts.get(name, "")
+    return {"versionId": hashlib.sha256(f"{salt}{value}".encode()).hexdigest()[:32], "versionStages": ["AWSCURRENT"]}
+
+
 _OUTPUT_BUILDERS = {
+    "aws:secretsmanager/secretVersion:SecretVersion": _secret_version,
     "random:index/randomPassword:RandomPassword": _random_password,
     "random:index/randomBytes:RandomBytes": _random_bytes_outputs,
     "random:index/randomId:RandomId": _random_id_outputs,
@@ -426,11 +436,17 @@ def _capture_stack_outputs(mocks: RecordingMocks) -> pulumi.Output[Any]:
     return pulumi.Output.from_input(capture())
 
 
-def build_component(name: str, args: Mapping[str, Any] | None = None, stack: str = "dev") -> RecordingMocks:
-    """Build one AirflowCeleryCluster under mocks; return the mocks once every output has resolved."""
+def build_component(
+    name: str, args: Mapping[str, Any] | None = None, stack: str = "dev", rotated: Iterable[str] = ()
+) -> RecordingMocks:
+    """Build one AirflowCeleryCluster under mocks; return the mocks once every output has resolved.
+
+    `rotated` names SecretVersion resources whose value is new in this build (they get a new version id).
+    """
     from airflow_celery.aws.component import AirflowCeleryCluster
 
     mocks = RecordingMocks()
+    mocks.version_salts = {version: "rotated" for version in rotated}
     _install(mocks, stack, None)
 
     @pulumi.runtime.test
