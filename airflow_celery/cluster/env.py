@@ -178,6 +178,8 @@ def _secrets_for(role_name: str) -> dict[str, SecretName]:
     found = dict(SHARED_SECRETS)
     if talks_to(role_name, "postgres"):
         found["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = SecretName.DATABASE_URL
+        # Every process that sets up Airflow's ORM also builds the async engine (settings.configure_orm).
+        found["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] = SecretName.DATABASE_ASYNC_URL
     if talks_to(role_name, "redis"):
         found["AIRFLOW__CELERY__BROKER_URL"] = SecretName.BROKER_URL
         if talks_to(role_name, "postgres"):

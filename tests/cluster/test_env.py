@@ -56,6 +56,9 @@ def test_secrets_follow_the_edges():
     assert with_broker == {"scheduler", "worker", "flower"}
     with_db = {r.name for r in ROLES if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in env(r.name).secrets}
     assert with_db == {"api-server", "scheduler", "dag-processor", "triggerer", "worker", "migrate"}
+    # Every process that sets up Airflow's ORM builds the async engine too (airflow.settings.configure_orm).
+    with_async_db = {r.name for r in ROLES if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC" in env(r.name).secrets}
+    assert with_async_db == with_db
     assert env("flower").secrets["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"] is SecretName.FLOWER_BASIC_AUTH
     assert env("redis").secrets == {"REDIS_PASSWORD": SecretName.REDIS_PASSWORD}
     assert env("postgres").secrets == {}
@@ -92,7 +95,8 @@ def test_resolve_fills_in_secret_values():
 def test_secret_names_used_covers_every_role():
     assert secret_names_used() == {
         SecretName.FERNET_KEY, SecretName.JWT_SECRET, SecretName.API_SECRET_KEY, SecretName.ADMIN_PASSWORD,
-        SecretName.DATABASE_URL, SecretName.RESULT_BACKEND_URL, SecretName.BROKER_URL, SecretName.FLOWER_BASIC_AUTH,
+        SecretName.DATABASE_URL, SecretName.DATABASE_ASYNC_URL, SecretName.RESULT_BACKEND_URL, SecretName.BROKER_URL,
+        SecretName.FLOWER_BASIC_AUTH,
         SecretName.REDIS_PASSWORD,
     }  # fmt: skip
 
