@@ -33,10 +33,10 @@ HANDSHAKE_TIMEOUT = 30.0
 CHUNK = 65536
 
 
-def refusal_message(text: str = REFUSAL) -> bytes:
-    """An ErrorResponse: severity FATAL, SQLSTATE 28000 (invalid_authorization_specification), the message."""
+def error_response(text: str = REFUSAL, sqlstate: str = "28000") -> bytes:
+    """A FATAL ErrorResponse; 28000 is invalid_authorization_specification, what a hostssl-only server sends."""
     fields = b"".join(code + value.encode() + b"\0" for code, value in ((b"S", "FATAL"), (b"V", "FATAL"),
-                      (b"C", "28000"), (b"M", text))) + b"\0"  # fmt: skip
+                      (b"C", sqlstate), (b"M", text))) + b"\0"  # fmt: skip
     return b"E" + struct.pack("!I", len(fields) + 4) + fields
 
 
@@ -76,7 +76,7 @@ async def _serve(reader, writer, socket_path: str, context: ssl.SSLContext) -> N
             await writer.drain()
             packet, code = await asyncio.wait_for(_read_request(reader), HANDSHAKE_TIMEOUT)
         if code not in (SSL_REQUEST, CANCEL_REQUEST):
-            writer.write(refusal_message())
+            writer.write(error_response())
             await writer.drain()
             return
         if code == SSL_REQUEST:
@@ -84,9 +84,16 @@ async def _serve(reader, writer, socket_path: str, context: ssl.SSLContext) -> N
             await writer.drain()
             await asyncio.wait_for(writer.start_tls(context), HANDSHAKE_TIMEOUT)
             packet = b""
-        upstream_reader, upstream_writer = await asyncio.open_unix_connection(socket_path)
     except (OSError, ValueError, asyncio.IncompleteReadError, TimeoutError, ssl.SSLError):
         writer.close()
+        return
+    try:
+        upstream_reader, upstream_writer = await asyncio.open_unix_connection(socket_path)
+    except OSError as error:
+        # 57P03 cannot_connect_now: what PostgreSQL itself says while it starts up.
+        writer.write(error_response(f"PostgreSQL is not running on {socket_path}: {error.strerror}", "57P03"))
+        with contextlib.suppress(Exception):
+            await writer.drain()
         return
     upstream_writer.write(packet)
     await asyncio.gather(_relay(reader, upstream_writer), _relay(upstream_reader, writer))

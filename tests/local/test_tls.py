@@ -136,3 +136,13 @@ def test_relay_answers_sslrequest_with_s_and_relays_inside_tls(relay):
             assert tls.version() in ("TLSv1.2", "TLSv1.3")
             tls.sendall(b"startup inside TLS")
             assert tls.recv(1024) == b"startup inside TLS"
+
+
+def test_relay_says_so_when_postgres_is_not_there(relay, tmp_path):
+    (tmp_path / ".s.PGSQL.1").unlink()  # the echo server's socket: as if postgres were down
+    with socket.create_connection(("127.0.0.1", relay), timeout=10) as sock:
+        sock.sendall(_request(pg_tls.SSL_REQUEST))
+        assert sock.recv(1) == b"S"
+        with _client_tls(sock) as tls:
+            answer = tls.recv(4096)
+    assert answer[:1] == b"E" and b"C57P03\0" in answer and b"PostgreSQL is not running" in answer
