@@ -147,6 +147,8 @@ def _stream_wait(api: AirflowApi, dag_id: str, run_id: str, timeout: float) -> l
             if line.strip():
                 lines.append(json.loads(line))
             assert time.monotonic() < deadline, f"/wait still streaming after {timeout} s: {lines[-3:]}"
+    # A broken async engine fails inside the stream, after the 200: the run's end never arrives.
+    assert lines and lines[-1]["state"] in ("success", "failed"), f"/wait ended before the run did: {lines}"
     return lines
 
 
