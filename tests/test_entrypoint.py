@@ -70,7 +70,7 @@ def test_worker_argv_gets_its_node_name_and_skips_log_serving_locally():
         "airflow", "celery", "worker", "--celery-hostname", "worker-2@box", "--skip-serve-logs",
     ]  # fmt: skip
     assert role_argv(role("triggerer"), env) == ["airflow", "triggerer", "--skip-serve-logs"]
-    assert role_argv(role("api-server"), env) == ["airflow", "api-server"]
+    assert role_argv(role("api-server"), env) == ["airflow", "api-server", "--proxy-headers"]
     assert role_argv(role("worker"), {}) == ["airflow", "celery", "worker"]
 
 

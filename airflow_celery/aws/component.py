@@ -113,7 +113,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         task_depends_on=[*stored.versions, *execution_grants],
         service_depends_on=alb.routing,
     )
-    inputs = _task_inputs(ctx, template, image_ref, alb.url, bucket, stored, log_groups)
+    inputs = _task_inputs(ctx, template, image_ref, alb.url, net.cidrs, bucket, stored, log_groups)
     for r in roles:
         ecs.service(ctx, r, ecs.task_definition(ctx, r, inputs, wiring), wiring)
 
@@ -144,6 +144,7 @@ def _task_inputs(
     template: ClusterSettings,
     image_ref: pulumi.Output[str],
     public_url: pulumi.Output[str],
+    vpc_cidrs: pulumi.Input[list[str]],
     bucket: aws.s3.Bucket,
     stored: cluster_secrets.StoredSecrets,
     log_groups: dict[str, aws.cloudwatch.LogGroup],
@@ -153,6 +154,7 @@ def _task_inputs(
     return pulumi.Output.all(
         image=image_ref,
         url=public_url,
+        vpc_cidrs=vpc_cidrs,
         bucket=bucket.bucket,
         region=region,
         arns=pulumi.Output.all(**{str(k): v for k, v in stored.arns.items()}),
@@ -164,6 +166,9 @@ def _task_inputs(
             settings=dataclasses.replace(
                 template,
                 public_base_url=v["url"],
+                # Only the load balancer and the workers reach the api-server (security groups), all from
+                # inside the VPC; a client's own X-Forwarded-For entries stay untrusted.
+                trusted_proxies=",".join(v["vpc_cidrs"]),
                 remote_log_folder=logs.remote_log_folder(v["bucket"]),
                 aws_region=v["region"],
             ),

@@ -21,6 +21,8 @@ class Network:
     """For the load balancer."""
     private_subnet_ids: list[pulumi.Input[str]]
     """For the tasks, the database and Redis; no public IPs there."""
+    cidrs: pulumi.Input[list[str]]
+    """The VPC's address ranges: where the load balancer's nodes (and every task) have their addresses."""
 
 
 def subnet_cidrs(vpc_cidr: str, zones: int = ZONE_COUNT) -> tuple[list[str], list[str]]:
@@ -34,7 +36,9 @@ def subnet_cidrs(vpc_cidr: str, zones: int = ZONE_COUNT) -> tuple[list[str], lis
 def network(ctx: BuildContext) -> Network:
     config = ctx.config
     if config.vpc_id:
-        return Network(config.vpc_id, list(config.public_subnet_ids), list(config.private_subnet_ids))
+        vpc = aws.ec2.get_vpc_output(id=config.vpc_id, opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
+        cidrs = vpc.cidr_block_associations.apply(lambda blocks: sorted(block.cidr_block for block in blocks))
+        return Network(config.vpc_id, list(config.public_subnet_ids), list(config.private_subnet_ids), cidrs)
     return _create_vpc(ctx)
 
 
@@ -53,7 +57,7 @@ def _create_vpc(ctx: BuildContext) -> Network:
     private = [_subnet(ctx, vpc, zones, index, cidr, "private") for index, cidr in enumerate(private_cidrs)]
     nat = _internet_routes(ctx, vpc, public)
     _route_table(ctx, vpc, "private", private, nat_gateway_id=nat.id)
-    return Network(vpc.id, [s.id for s in public], [s.id for s in private])
+    return Network(vpc.id, [s.id for s in public], [s.id for s in private], [ctx.config.vpc_cidr])
 
 
 def _subnet(

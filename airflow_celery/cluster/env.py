@@ -55,6 +55,9 @@ class ClusterSettings:
     """Internal URL of the api-server's Task Execution API, e.g. http://api-server.airflow.local:8080/execution/."""
     public_base_url: str | None = None
     """The URL people open (the load balancer), or None to let Airflow derive it."""
+    trusted_proxies: str = "127.0.0.1"
+    """Comma-separated addresses or CIDRs whose X-Forwarded-For/-Proto headers the api-server believes
+    (uvicorn's FORWARDED_ALLOW_IPS): on AWS the VPC's ranges, where the load balancer's nodes live."""
     dags_folder: str = "/opt/airflow/dags"
     airflow_home: str | None = None
     base_log_folder: str | None = None
@@ -149,6 +152,7 @@ def _role_specific(role_name: str, settings: ClusterSettings, instance: int | No
             "AIRFLOW__API__HOST": settings.bind_host,
             "AIRFLOW__API__PORT": str(settings.port(API_SERVER.name, "http")),
             "AIRFLOW__API__WORKERS": str(settings.api_workers),
+            **_behind_proxy(settings),
         }
     if role_name == SCHEDULER.name:
         return {
@@ -176,6 +180,25 @@ def _role_specific(role_name: str, settings: ClusterSettings, instance: int | No
     return {}
 
 
+def _behind_proxy(settings: ClusterSettings) -> dict[str, str]:
+    """TLS ends at the load balancer, so the api-server must learn the scheme from X-Forwarded-Proto.
+
+    The api-server runs with `--proxy-headers` (its command in roles.py): uvicorn's ProxyHeadersMiddleware
+    then sets the request scheme (and client address) from X-Forwarded-* sent by a FORWARDED_ALLOW_IPS
+    address. FastAPI and FAB's Flask app (mounted through WSGIMiddleware, `wsgi.url_scheme` from the ASGI
+    scheme) both see https, and FAB's login sets `_token` with Secure (`request.scheme == "https"`, in
+    airflow/providers/fab/www/views.py `redirect`). Flask's `session` cookie follows SESSION_COOKIE_SECURE
+    only, which FAB takes from [fab] cookie_secure: on when people use https (it must stay off on plain
+    HTTP, or browsers drop the session and the login form's CSRF check fails). FAB's own ProxyFix
+    ([fab] enable_proxy_fix) stays off: it believes X-Forwarded-Host and -Prefix from any client, which
+    the load balancer passes through unchanged.
+    """
+    env = {"FORWARDED_ALLOW_IPS": settings.trusted_proxies}
+    if (settings.public_base_url or "").startswith("https://"):
+        env["AIRFLOW__FAB__COOKIE_SECURE"] = "True"
+    return env
+
+
 def _secrets_for(role_name: str) -> dict[str, SecretName]:
     kind = role(role_name).kind
     if kind is Kind.BROKER:
@@ -185,6 +208,8 @@ def _secrets_for(role_name: str) -> dict[str, SecretName]:
     found = dict(SHARED_SECRETS)
     if talks_to(role_name, "postgres"):
         found["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = SecretName.DATABASE_URL
+        # Every process that sets up Airflow's ORM also builds the async engine (settings.configure_orm).
+        found["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] = SecretName.DATABASE_ASYNC_URL
     if talks_to(role_name, "redis"):
         found["AIRFLOW__CELERY__BROKER_URL"] = SecretName.BROKER_URL
         if talks_to(role_name, "postgres"):

@@ -142,7 +142,8 @@ REDIS_IMAGE = "redis:7.4.2-alpine"
 API_SERVER = Role(
     name="api-server",
     kind=Kind.AIRFLOW,
-    command=("airflow", "api-server"),
+    # --proxy-headers: TLS ends at the load balancer; trust its X-Forwarded-* (see env.py `_behind_proxy`).
+    command=("airflow", "api-server", "--proxy-headers"),
     summary="UI, public REST API and the Task Execution API that workers call",
     ports=(Port("http", 8080, "UI, REST API and /execution/ for workers"),),
     # /api/v2/monitor/health answers 200 even when unhealthy; /api/v2/version does not. The execution API,

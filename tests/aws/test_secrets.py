@@ -73,6 +73,10 @@ def test_composed_urls_point_at_the_real_endpoints(dev, prod):
         values[SecretName.DATABASE_URL]
         == f"postgresql+psycopg2://airflow:{password}@{db_host}:5432/airflow?sslmode=require"
     )
+    assert (
+        values[SecretName.DATABASE_ASYNC_URL]
+        == f"postgresql+asyncpg://airflow:{password}@{db_host}:5432/airflow?ssl=require"
+    )
     assert values[SecretName.RESULT_BACKEND_URL].startswith("db+postgresql://airflow:")
     assert values[SecretName.BROKER_URL].startswith("redis://:")
     assert values[SecretName.BROKER_URL].endswith(f"@redis.{DEV_NAME}.airflow.internal:6379/0")
@@ -180,3 +184,21 @@ def test_the_label_holds_version_ids_only(dev):
     for label in _labels(dev).values():
         assert re.fullmatch(r"[0-9a-f]{32}", label)
         assert not any(value in label for value in secret_values)
+
+
+def test_the_async_database_url_is_stored_and_read_by_every_database_role(built):
+    """Airflow derives a broken async URL from an `sslmode` URL; every container that gets the sync URL gets
+    the async one too, from its own stored secret, which the execution role may read."""
+    (component,) = built.components
+    arn = _stored(built, component.name)[SecretName.DATABASE_ASYNC_URL].outputs["arn"]
+    with_db = 0
+    for _, container in built.all_containers():
+        refs = {s["name"]: s["valueFrom"] for s in container["secrets"]}
+        if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in refs:
+            with_db += 1
+            assert refs["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] == arn, container["name"]
+    assert with_db == 6  # api-server, scheduler, dag-processor, triggerer, worker and migrate
+    policy = json.loads(
+        built.one("aws:iam/rolePolicy:RolePolicy", f"{component.name}-execution-role-secrets").inputs["policy"]
+    )
+    assert arn in policy["Statement"][0]["Resource"]

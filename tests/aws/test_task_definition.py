@@ -23,6 +23,7 @@ from airflow_celery.cluster.roles import (
     HttpCheck,
 )
 from airflow_celery.cluster.secrets import SecretName
+from tests.aws import harness
 from tests.aws.conftest import DEV_NAME, PROD_ARGS, PROD_NAME
 
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
@@ -166,6 +167,27 @@ def test_environment_follows_the_cluster(dev, prod):
     prod_env = {e["name"]: e["value"] for e in _containers(prod, PROD_NAME, WORKER.name)[WORKER.name]["environment"]}
     assert prod_env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] == str(PROD_ARGS["worker_concurrency"])
     assert prod_env["AIRFLOW__API__BASE_URL"].startswith("https://")
+
+
+def _api_server_env(mocks, cluster) -> dict[str, str]:
+    container = _containers(mocks, cluster, API_SERVER.name)[API_SERVER.name]
+    return {e["name"]: e["value"] for e in container["environment"]}
+
+
+def test_api_server_trusts_forwarded_headers_from_the_vpc_only(dev, prod):
+    """TLS ends at the load balancer: uvicorn must take the scheme from its X-Forwarded-Proto (for Secure
+    cookies) and trust that header only from the VPC's ranges, where the load balancer's nodes live."""
+    for mocks, cluster in ((dev, DEV_NAME), (prod, PROD_NAME)):
+        command = _containers(mocks, cluster, API_SERVER.name)[API_SERVER.name]["command"]
+        assert command[-1] == API_SERVER.name  # the entrypoint runs the description's command ...
+        assert "--proxy-headers" in API_SERVER.command  # ... which turns uvicorn's proxy headers on
+    dev_env, prod_env = _api_server_env(dev, DEV_NAME), _api_server_env(prod, PROD_NAME)
+    assert dev_env["FORWARDED_ALLOW_IPS"] == "10.0.0.0/16"  # the VPC this program creates
+    assert prod_env["FORWARDED_ALLOW_IPS"] == ",".join(sorted(harness.GIVEN_VPC_CIDRS))  # the given VPC's blocks
+    # The session cookie is Secure only where people use HTTPS (prod has a certificate, dev serves plain HTTP).
+    assert prod_env["AIRFLOW__FAB__COOKIE_SECURE"] == "True"
+    assert "AIRFLOW__FAB__COOKIE_SECURE" not in dev_env
+    assert "AIRFLOW__FAB__ENABLE_PROXY_FIX" not in prod_env
 
 
 def test_logs_go_to_the_role_log_group(built):

@@ -56,6 +56,9 @@ def test_secrets_follow_the_edges():
     assert with_broker == {"scheduler", "worker", "flower"}
     with_db = {r.name for r in ROLES if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in env(r.name).secrets}
     assert with_db == {"api-server", "scheduler", "dag-processor", "triggerer", "worker", "migrate"}
+    # Every process that sets up Airflow's ORM builds the async engine too (airflow.settings.configure_orm).
+    with_async_db = {r.name for r in ROLES if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC" in env(r.name).secrets}
+    assert with_async_db == with_db
     assert env("flower").secrets["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"] is SecretName.FLOWER_BASIC_AUTH
     assert env("redis").secrets == {"REDIS_PASSWORD": SecretName.REDIS_PASSWORD}
     assert env("postgres").secrets == {}
@@ -92,7 +95,8 @@ def test_resolve_fills_in_secret_values():
 def test_secret_names_used_covers_every_role():
     assert secret_names_used() == {
         SecretName.FERNET_KEY, SecretName.JWT_SECRET, SecretName.API_SECRET_KEY, SecretName.ADMIN_PASSWORD,
-        SecretName.DATABASE_URL, SecretName.RESULT_BACKEND_URL, SecretName.BROKER_URL, SecretName.FLOWER_BASIC_AUTH,
+        SecretName.DATABASE_URL, SecretName.DATABASE_ASYNC_URL, SecretName.RESULT_BACKEND_URL, SecretName.BROKER_URL,
+        SecretName.FLOWER_BASIC_AUTH,
         SecretName.REDIS_PASSWORD,
     }  # fmt: skip
 
@@ -123,3 +127,43 @@ def test_delete_local_logs_is_a_key_of_the_pinned_airflow():
 
     assert config["logging"]["options"]["delete_local_logs"]["default"] == "False"
     assert 'conf.getboolean("logging", "delete_local_logs")' in handler.read_text()
+
+
+def test_api_server_trusts_forwarded_headers_only_from_the_trusted_proxies():
+    local = env("api-server")
+    assert local.plain["FORWARDED_ALLOW_IPS"] == "127.0.0.1"
+    assert "AIRFLOW__FAB__COOKIE_SECURE" not in local.plain
+    behind_tls = role_environment(
+        "api-server",
+        ClusterSettings(
+            execution_api_url="http://x/execution/", public_base_url="https://airflow.example.com",
+            trusted_proxies="10.0.0.0/16",
+        ),
+    )  # fmt: skip
+    assert behind_tls.plain["FORWARDED_ALLOW_IPS"] == "10.0.0.0/16"
+    assert behind_tls.plain["AIRFLOW__FAB__COOKIE_SECURE"] == "True"
+    assert not any("FORWARDED" in var or "COOKIE" in var for var in env("scheduler").plain)
+
+
+def test_uvicorn_takes_scheme_and_client_from_trusted_proxies_only():
+    """What FORWARDED_ALLOW_IPS does in the pinned uvicorn (uvicorn/config.py reads the variable when
+    Airflow passes no forwarded_allow_ips; uvicorn/middleware/proxy_headers.py applies it): a client's own
+    X-Forwarded-For entries in front of the load balancer's are not believed."""
+    proxy_headers = pytest.importorskip("uvicorn.middleware.proxy_headers")
+    import asyncio
+
+    seen = {}
+
+    async def app(scope, receive, send):
+        seen.update(scheme=scope["scheme"], client=scope["client"][0])
+
+    middleware = proxy_headers.ProxyHeadersMiddleware(app, trusted_hosts="10.0.0.0/16")
+    headers = [(b"x-forwarded-proto", b"https"), (b"x-forwarded-for", b"6.6.6.6, 203.0.113.9")]
+
+    def call(client: str) -> dict:
+        scope = {"type": "http", "scheme": "http", "client": (client, 1234), "headers": headers}
+        asyncio.run(middleware(scope, None, None))
+        return dict(seen)
+
+    assert call("10.0.1.17") == {"scheme": "https", "client": "203.0.113.9"}  # the load balancer
+    assert call("198.51.100.7") == {"scheme": "http", "client": "198.51.100.7"}  # anyone else

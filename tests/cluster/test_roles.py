@@ -31,7 +31,7 @@ def test_sizes_follow_seed_004_where_it_gives_them():
 def test_airflow_3_roles_and_commands():
     commands = {r.name: r.command for r in AIRFLOW_SERVICES}
     assert commands == {
-        "api-server": ("airflow", "api-server"),
+        "api-server": ("airflow", "api-server", "--proxy-headers"),
         "scheduler": ("airflow", "scheduler"),
         "dag-processor": ("airflow", "dag-processor"),
         "triggerer": ("airflow", "triggerer"),

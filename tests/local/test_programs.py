@@ -39,8 +39,8 @@ def _command(conf, name):
 
 def test_one_program_per_role_and_worker(programs):
     names = [p.name for p in programs]
-    assert names == ["postgres", "redis", "migrate", *sorted(AIRFLOW_PROGRAMS, key=names.index)]
-    assert set(names) == {"postgres", "redis", "migrate"} | AIRFLOW_PROGRAMS
+    assert names == ["postgres", "postgres-tls", "redis", "migrate", *sorted(AIRFLOW_PROGRAMS, key=names.index)]
+    assert set(names) == {"postgres", "postgres-tls", "redis", "migrate"} | AIRFLOW_PROGRAMS
 
 
 @pytest.mark.parametrize("name", sorted(AIRFLOW_PROGRAMS | {"migrate"}))
@@ -75,8 +75,20 @@ def test_socket_and_postgres_user(conf, paths):
     assert conf["unix_http_server"]["file"] == str(paths.supervisor_socket)
     assert conf["program:postgres"]["user"] == "embedded_postgres"
     postgres = _command(conf, "postgres")
-    assert postgres[3:5] == ["-c", "listen_addresses=127.0.0.1"]
+    assert postgres[3:5] == ["-c", "listen_addresses="]  # no TCP: postgres-tls owns the port
     assert postgres[5:7] == ["-p", "5432"]
+
+
+def test_the_database_port_belongs_to_the_tls_relay(conf, paths):
+    settings = dict(arg.split("=", 1) for arg in _command(conf, "postgres")[1:] if "=" in arg)
+    assert settings["hba_file"] == str(paths.pg_hba_file)
+    assert "user" not in conf["program:postgres-tls"]  # it reads the key as the invoking user
+    relay = _command(conf, "postgres-tls")
+    assert relay == [
+        sys.executable, "-m", "airflow_celery.local.pg_tls", "127.0.0.1:5432",
+        str(paths.pg_socket_dir / ".s.PGSQL.5432"),
+        str(paths.pg_conf_dir / "server.crt"), str(paths.pg_conf_dir / "server.key"),
+    ]  # fmt: skip
 
 
 def test_no_secret_value_in_the_config(programs, paths):
