@@ -192,9 +192,11 @@ def test_runtime_options_are_ones_the_python_language_host_accepts():
 
 
 def test_the_pip_toolchain_finds_a_requirements_file_that_installs_this_package_pinned():
-    """sdk/python/toolchain/pip.go: `EnsureVenv` creates a missing virtualenv through `InstallDependencies`, which
-    runs `pip install -r requirements.txt` in the program directory, and returns early without that file (an empty
-    virtualenv: the bug). Ours installs this package (-e .) under constraints.txt."""
+    """`pulumi up` asks the language host for its packages (pkg/engine/plugins.go -> GetRequiredPackages), which
+    calls `EnsureVenv` (sdk/python/cmd/pulumi-language-python/main.go). sdk/python/toolchain/pip.go: `EnsureVenv`
+    creates a missing virtualenv through `InstallDependencies`, which runs `pip install -r requirements.txt` in the
+    program directory, and returns early without that file (an empty virtualenv: the bug). Ours installs this
+    package (-e .) under constraints.txt."""
     assert pulumi_cli.load_project(ROOT)["runtime"]["options"]["toolchain"] == "pip"
 
     assert requirement_lines() == ["-c constraints.txt", "-e ."]
