@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from airflow_celery.cluster.measured import ROLE_BOOT_SECONDS
+
 
 class Kind(StrEnum):
     """What a role is, which decides how each renderer runs it."""
@@ -41,9 +43,8 @@ STARTUP_DEADLINE = START_PERIOD + CHECK_INTERVAL * CHECK_RETRIES
 """Seconds after a container starts by which it must answer its health check (450): ECS marks it unhealthy
 after `retries` failed checks `interval` apart once the start period is over. The load balancer's grace
 period is the same, so neither gives up before the other."""
-BOOT_SECONDS = 90
-"""Allowance from the entrypoint's `exec` to a role's first passing check. PROVISIONAL: every role starting at
-once on this 2-vCPU machine takes 53 s (README, Benchmark); a 0.5-vCPU Fargate task gets more."""
+BOOT_SECONDS = ROLE_BOOT_SECONDS
+"""What a role needs from the entrypoint's `exec` to its first passing check (measured.py, provisional)."""
 WAIT_BUDGET = STARTUP_DEADLINE - BOOT_SECONDS
 """What the entrypoint may spend, in total, waiting for its dependencies and then for `airflow db
 check-migrations` (360 s): whatever is left of it when the waits end is still within the deadline."""
