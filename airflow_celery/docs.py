@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from airflow_celery.aws.args import arg_types
 from airflow_celery.cluster import EDGES, ROLES, ClusterSettings, CommandCheck, HttpCheck, Role, role_environment
 from airflow_celery.cluster.edges import port_of
 
@@ -109,10 +110,19 @@ def render() -> str:
 
 
 def _default(spec: dict) -> str:
-    if "default" not in spec:
+    """The default, or "-" for an optional key whose empty default means unset (see Pulumi.yaml)."""
+    if spec.get("default", "") in ("", [], {}):
         return "-"
     value = spec["default"]
     return f"`{yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}`"
+
+
+def _type(key: str, spec: dict) -> str:
+    """The declared type; for a key declared without one (see Pulumi.yaml), its argument's type."""
+    if "type" in spec:
+        return spec["type"]
+    annotation = arg_types()[re.sub(r"([A-Z])", r"_\1", key).lower()]
+    return {int: "integer", str: "string", bool: "boolean"}[annotation]
 
 
 def config_reference() -> str:
@@ -121,7 +131,7 @@ def config_reference() -> str:
     lines = ["| key | type | default | description |", "|---|---|---|---|"]
     for key, spec in config.items():
         description = _cell(" ".join(spec.get("description", "").split()))
-        lines.append(f"| `{key}` | {spec['type']} | {_default(spec)} | {description} |")
+        lines.append(f"| `{key}` | {_type(key, spec)} | {_default(spec)} | {description} |")
     return "\n".join(lines)
 
 

@@ -34,7 +34,7 @@ from airflow_celery.cluster.env import (
     WAIT_FOR_MIGRATIONS_VAR,
     WAIT_TIMEOUT_VAR,
 )
-from airflow_celery.cluster.roles import ENTRYPOINT_ROLES, MIGRATE, TRIGGERER, WORKER, Kind, Role
+from airflow_celery.cluster.roles import ENTRYPOINT_ROLES, MIGRATE, TRIGGERER, WAIT_BUDGET, WORKER, Kind, Role
 
 EX_USAGE = 64
 EX_CONFIG = 78
@@ -138,7 +138,7 @@ def _flag(env: Mapping[str, str], variable: str, default: bool) -> bool:
 
 
 def _timeout(env: Mapping[str, str]) -> float:
-    value = env.get(WAIT_TIMEOUT_VAR, "300")
+    value = env.get(WAIT_TIMEOUT_VAR, str(WAIT_BUDGET))
     try:
         seconds = float(value)
     except ValueError:
@@ -146,6 +146,10 @@ def _timeout(env: Mapping[str, str]) -> float:
     if seconds <= 0:
         raise EntrypointError(f"{WAIT_TIMEOUT_VAR}={value!r} must be a positive number of seconds")
     return seconds
+
+
+def _remaining(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
 
 
 def role_argv(role: Role, env: Mapping[str, str], extra: Sequence[str] = ()) -> list[str]:
@@ -215,15 +219,24 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         if not args:
             raise EntrypointError("usage: python -m airflow_celery.entrypoint ROLE [ARGS...]", EX_USAGE)
         role = find_role(args[0])
-        timeout = _timeout(env)
+        # One budget for every wait, so the role still passes its health check in time (roles.py, start-up timing).
+        deadline = time.monotonic() + _timeout(env)
         for dependency in dependencies_of(role, env):
-            wait_for(dependency, timeout)
+            wait_for(dependency, _remaining(deadline))
         if role.kind is Kind.JOB:
             run_airflow_cli(migrate_commands(env))
             _log("migration done, admin user present")
             return 0
         if talks_to(role.name, "postgres") and _flag(env, WAIT_FOR_MIGRATIONS_VAR, True):
-            _run(["airflow", "db", "check-migrations", "--migration-wait-timeout", str(int(timeout))])
+            _run(
+                [
+                    "airflow",
+                    "db",
+                    "check-migrations",
+                    "--migration-wait-timeout",
+                    str(max(1, int(_remaining(deadline)))),
+                ]
+            )
         final = role_argv(role, env, args[1:])
         _log(f"exec: {' '.join(final)}")
         os.execvp(final[0], final)

@@ -135,3 +135,24 @@ def test_migrate_without_admin_password_names_the_variable(capsys, listening_por
     }
     assert main(["migrate"], env) == entrypoint.EX_CONFIG
     assert "AIRFLOW_CELERY_ADMIN_PASSWORD is not set" in capsys.readouterr().err
+
+
+def test_dependencies_and_migrations_share_one_wait_budget(monkeypatch):
+    """What the dependency waits used is gone from check-migrations' timeout: the total stays within the budget."""
+    clock = [1000.0]
+    waited, ran = [], []
+
+    def slow_wait(dependency, timeout):
+        waited.append(timeout)
+        clock[0] += 100  # each dependency takes 100 s to come up
+
+    monkeypatch.setattr(entrypoint.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(entrypoint, "wait_for", slow_wait)
+    monkeypatch.setattr(entrypoint, "_run", ran.append)
+    monkeypatch.setattr(entrypoint.os, "execvp", lambda file, argv: None)
+    env = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": DB, "AIRFLOW__CELERY__BROKER_URL": BROKER}
+
+    assert main(["worker"], {**env, "AIRFLOW_CELERY_WAIT_TIMEOUT": "360"}) == 0
+
+    assert waited == [360, 260]
+    assert ran == [["airflow", "db", "check-migrations", "--migration-wait-timeout", "160"]]

@@ -59,7 +59,8 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     covered by the certificate. Airflow's base URL and the outputs use it; without it they use the load
     balancer's own name, which no certificate can cover."""
     image: str
-    """A pushed image reference to run instead of building `image/`. Pin it by digest (name@sha256:...)."""
+    """A pushed image to run instead of building `image/`, pinned by digest (name@sha256:...; a tag may precede
+    the digest). A tag alone is refused: it can move, and every role must run the same code."""
     build_context: str
     """Docker build context for the image. Default "." (the project root, holding image/ and dags/)."""
     dockerfile: str
@@ -98,6 +99,9 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     """Skip the final snapshot when the database is destroyed. Default False (a snapshot is kept)."""
     db_backup_retention_days: int
     """Days of automated RDS backups, 1-35 (backups are always on). Default 7."""
+    apply_immediately: bool
+    """Apply RDS and ElastiCache changes (instance class, storage, engine version) during `pulumi up` instead
+    of in the next maintenance window. Default False: a production database changes in its window."""
     admin_username: str
     """Username of the Airflow admin (and of Flower's basic auth). Default "admin"."""
     tags: dict[str, str]
@@ -139,6 +143,7 @@ class ClusterConfig:
     db_deletion_protection: bool = False
     db_skip_final_snapshot: bool = False
     db_backup_retention_days: int = 7
+    apply_immediately: bool = False
     admin_username: str = "admin"
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -181,6 +186,9 @@ _IMAGE = re.compile(
     r"(?P<tag>:[\w][\w.-]{0,127})?(?P<digest>@sha256:[0-9a-f]{64})?"
 )
 _DOMAIN_NAME = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+_EXAMPLE_DOMAIN = re.compile(r"(?:^|\.)(?:example\.(?:com|net|org)|example)$")
+EXAMPLE_ACCOUNT = "123456789012"
+"""The account id in AWS's documentation examples: no certificate of yours lives there."""
 _NODE_TYPE = re.compile(r"cache\.[a-z0-9]+\.[a-z0-9]+")
 _INSTANCE_CLASS = re.compile(r"db\.[a-z0-9]+\.[a-z0-9]+")
 _ENGINE_VERSION = re.compile(r"(?P<major>\d+)(?:\.\d+)?")
@@ -372,6 +380,30 @@ def _check_network(given: Mapping[str, Any]) -> None:
     _check_pattern(
         given, "domain_name", _DOMAIN_NAME, "a lowercase DNS name such as airflow.example.com, without scheme or path"
     )
+    _check_not_placeholder(given)
+
+
+def _check_not_placeholder(given: Mapping[str, Any]) -> None:
+    """A stack file's example certificate or domain would fail minutes into `pulumi up` (the listener or the
+    certificate check), after the database and the network exist: refuse it now."""
+    arn, domain = given.get("certificate_arn"), given.get("domain_name")
+    if isinstance(arn, str):
+        account, certificate_id = arn.split(":")[4], arn.rpartition("/")[2]
+        _require(
+            account != EXAMPLE_ACCOUNT and set(certificate_id) != {"0", "-"},
+            "certificate_arn",
+            arn,
+            "the ARN of your own ACM certificate, in the stack's region: this is a placeholder (AWS's example "
+            f"account {EXAMPLE_ACCOUNT} or an all-zero certificate id); replace it in the stack file",
+        )
+    if isinstance(domain, str):
+        _require(
+            not _EXAMPLE_DOMAIN.search(domain),
+            "domain_name",
+            domain,
+            "your own DNS name, covered by the certificate: names under example.com, example.net, example.org "
+            "and .example are reserved for documentation (RFC 2606); replace the placeholder in the stack file",
+        )
 
 
 def _ipv4_network(key: str, value: str) -> ipaddress.IPv4Network:
@@ -426,10 +458,11 @@ def _check_image(given: Mapping[str, Any]) -> None:
         return
     match = _IMAGE.fullmatch(image)
     _require(
-        match is not None and (match["tag"] or match["digest"]) is not None,
+        match is not None and match["digest"] is not None,
         "image",
         image,
-        "an image reference with a tag or, better, a digest: name:tag or name@sha256:<64 hex digits>",
+        "an image pinned by digest, name@sha256:<64 hex digits> (a tag may precede it): a tag alone can move, "
+        "and every role must run the same code; `docker buildx imagetools inspect NAME:TAG` prints the digest",
     )
 
 

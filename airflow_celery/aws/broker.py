@@ -49,6 +49,7 @@ def elasticache(
         transit_encryption_enabled=True,
         at_rest_encryption_enabled=True,
         auth_token=auth_token,
+        apply_immediately=ctx.config.apply_immediately,
         tags=ctx.tags("redis"),
         opts=ctx.opts(),
     )

@@ -71,7 +71,13 @@ def settings_template(config: ClusterConfig) -> ClusterSettings:
         wait_for_migrations=True,
         serve_logs=True,
         admin_username=config.admin_username,
+        jwt_issuer=jwt_issuer(config.name),
     )
+
+
+def jwt_issuer(name: str) -> str:
+    """Unique per deployment: the Pulumi project, the stack and the component's name."""
+    return f"airflow-celery:{pulumi.get_project()}/{pulumi.get_stack()}/{name}"
 
 
 def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
@@ -107,7 +113,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         task_depends_on=[*stored.versions, *execution_grants],
         service_depends_on=alb.routing,
     )
-    inputs = _task_inputs(ctx, template, image_ref, alb.url, net.cidrs, bucket, stored.arns, log_groups)
+    inputs = _task_inputs(ctx, template, image_ref, alb.url, net.cidrs, bucket, stored, log_groups)
     for r in roles:
         ecs.service(ctx, r, ecs.task_definition(ctx, r, inputs, wiring), wiring)
 
@@ -140,7 +146,7 @@ def _task_inputs(
     public_url: pulumi.Output[str],
     vpc_cidrs: pulumi.Input[list[str]],
     bucket: aws.s3.Bucket,
-    secret_arns: dict[SecretName, pulumi.Output[str]],
+    stored: cluster_secrets.StoredSecrets,
     log_groups: dict[str, aws.cloudwatch.LogGroup],
 ) -> pulumi.Output[TaskInputs]:
     """Every deploy-time value the container definitions need, gathered into one plain TaskInputs."""
@@ -151,7 +157,8 @@ def _task_inputs(
         vpc_cidrs=vpc_cidrs,
         bucket=bucket.bucket,
         region=region,
-        arns=pulumi.Output.all(**{str(k): v for k, v in secret_arns.items()}),
+        arns=pulumi.Output.all(**{str(k): v for k, v in stored.arns.items()}),
+        versions=pulumi.Output.all(**{str(k): v for k, v in stored.version_ids.items()}),
         groups=pulumi.Output.all(**{name: group.name for name, group in log_groups.items()}),
     ).apply(
         lambda v: TaskInputs(
@@ -166,6 +173,7 @@ def _task_inputs(
                 aws_region=v["region"],
             ),
             secret_arns={SecretName(k): arn for k, arn in v["arns"].items()},
+            secret_versions={SecretName(k): version for k, version in v["versions"].items()},
             log_groups=v["groups"],
             region=v["region"],
         )

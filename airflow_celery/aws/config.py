@@ -1,4 +1,4 @@
-"""Stack config -> AirflowCeleryClusterArgs, and reading the stack files offline.
+"""Stack config -> AirflowCeleryClusterArgs: the key table, typed reads, and what "unset" looks like.
 
 The config keys are the camelCase forms of the AirflowCeleryClusterArgs field names (`worker_count` ->
 `workerCount`), derived here and nowhere else; `Pulumi.yaml` declares each one with its type, default and
@@ -10,9 +10,7 @@ is created. Validation of the values themselves is `resolve_args`'s job.
 from __future__ import annotations
 
 import difflib
-import json
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal, get_origin
 
@@ -40,9 +38,19 @@ def config_key(arg_name: str) -> str:
 CONFIG_KEYS: dict[str, str] = {config_key(arg_name): arg_name for arg_name in arg_types()}
 """Config key -> argument name: the single link between the two."""
 
+OPTIONAL_KEYS: frozenset[str] = frozenset(
+    {NAME_KEY, "vpcId", "publicSubnetIds", "privateSubnetIds", "certificateArn", "domainName", "image"}
+    | {"workerMinCount", "workerMaxCount", "roleSizes", "tags"}
+)
+"""Keys with no value of their own when unset (the component derives or skips them). The Pulumi CLI refuses
+to run a stack lacking a value for a declared key without a default (pkg/workspace/config.go, mergeConfig),
+so Pulumi.yaml gives each the empty value of its kind as its default, and that value means unset here."""
+UNSET = ("", "[]", "{}")
+"""The empty defaults as the engine passes them to the program: "", and JSON for an empty list or mapping."""
+
 
 def component_name(config: pulumi.Config, stack: str) -> str:
-    """The component's name: config `name`, or `airflow-<stack>`. resolve_args checks it."""
+    """The component's name: config `name`, or `airflow-<stack>` when it is unset (""). resolve_args checks it."""
     return config.get(NAME_KEY) or f"airflow-{stack}"
 
 
@@ -52,6 +60,8 @@ def args_from_config(config: pulumi.Config) -> AirflowCeleryClusterArgs:
     types = arg_types()
     args: dict[str, Any] = {}
     for key, arg_name in CONFIG_KEYS.items():
+        if key in OPTIONAL_KEYS and config.get(key) in UNSET:
+            continue
         value = _read(config, key, types[arg_name])
         if value is not None:
             args[arg_name] = value
@@ -104,84 +114,9 @@ def check_known_keys(project: str, keys: Iterable[str]) -> None:
             raise ConfigError(full_key, "(set)", f"not a config key of this project; {hint}keys: {', '.join(known)}")
 
 
-# --- the stack files, read offline -------------------------------------------------------------------------
+# --- Pulumi.yaml ---------------------------------------------------------------------------------------------
 
 
 def load_project(project_dir: str | Path) -> dict[str, Any]:
     """Pulumi.yaml as a mapping."""
     return yaml.safe_load((Path(project_dir) / "Pulumi.yaml").read_text())
-
-
-def load_stack_config(stack: str, project_dir: str | Path = ".") -> dict[str, Any]:
-    """Pulumi.yaml's defaults and values overlaid with Pulumi.<stack>.yaml: `namespace:key` -> value.
-
-    The flat mapping the engine gives the program (values as YAML types, not yet strings), for tests and
-    an offline preview. Secure (encrypted) values cannot be read here and raise a ConfigError.
-    """
-    project = load_project(project_dir)
-    name = project["name"]
-    flat = {_full_key(name, key): value for key, value in _project_values(name, project.get("config") or {})}
-    stack_file = Path(project_dir) / f"Pulumi.{stack}.yaml"
-    stack_config = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
-    for key, value in stack_config.items():
-        if isinstance(value, Mapping) and "secure" in value:
-            raise ConfigError(key, "(secure)", "a plain value: encrypted config cannot be read offline")
-        flat[_full_key(name, key)] = value
-    return flat
-
-
-def _project_values(project: str, declarations: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
-    """(key, value) for each project config entry that carries a default (its own keys) or a value (others)."""
-    for key, declaration in declarations.items():
-        if not isinstance(declaration, Mapping):  # short-hand: a plain default or value
-            yield key, declaration
-        elif "default" in declaration:
-            yield key, declaration["default"]
-        elif "value" in declaration:
-            yield key, declaration["value"]
-
-
-def _full_key(project: str, key: str) -> str:
-    return key if ":" in key else f"{project}:{key}"
-
-
-def config_type_errors(project_dir: str | Path, flat: Mapping[str, Any]) -> list[str]:
-    """What `pulumi` would reject: each value whose type differs from its declaration in Pulumi.yaml.
-
-    Follows the CLI's rules (pulumi/sdk/go/common/workspace/project.go, ValidateConfigValue): integers may
-    be whole floats or digit strings, booleans may be the strings "true"/"false", arrays check their items.
-    """
-    project = load_project(project_dir)
-    errors = []
-    for key, declaration in (project.get("config") or {}).items():
-        if not isinstance(declaration, Mapping) or "type" not in declaration:
-            continue
-        full_key = _full_key(project["name"], key)
-        if full_key in flat and not value_matches_type(declaration, flat[full_key]):
-            errors.append(f"{full_key}={flat[full_key]!r} is not of type {declaration['type']}")
-    return errors
-
-
-def value_matches_type(declaration: Mapping[str, Any], value: Any) -> bool:
-    type_name = declaration.get("type")
-    if type_name == "string":
-        return isinstance(value, str)
-    if type_name == "integer":
-        if isinstance(value, bool):
-            return False
-        if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value) and value == int(value)):
-            return True
-        return isinstance(value, str) and value.lstrip("-").isdigit()
-    if type_name == "boolean":
-        return isinstance(value, bool) or value in ("true", "false")
-    if type_name == "object":
-        return isinstance(value, Mapping)
-    if type_name == "array":
-        items = declaration.get("items")
-        return isinstance(value, list) and items is not None and all(value_matches_type(items, v) for v in value)
-    return False
-
-
-def as_engine_config(flat: Mapping[str, Any]) -> dict[str, str]:
-    """The strings the engine passes to a program: JSON for structured values, "true"/"false" for bools."""
-    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in flat.items()}

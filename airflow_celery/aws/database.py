@@ -50,6 +50,9 @@ def database(
         final_snapshot_identifier=None if config.db_skip_final_snapshot else _final_snapshot_name(ctx),
         copy_tags_to_snapshot=True,
         auto_minor_version_upgrade=True,
+        # dbEngineVersion 16 -> 17 is refused without it; when it happens is apply_immediately's choice.
+        allow_major_version_upgrade=True,
+        apply_immediately=config.apply_immediately,
         tags=ctx.tags("db"),
         opts=ctx.opts(),
     )

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from airflow_celery.aws.context import BuildContext
-from airflow_celery.cluster.roles import API_SERVER
+from airflow_celery.cluster.roles import API_SERVER, EXECUTION_API_PATH
 
 DNS_TTL_SECONDS = 10
 
@@ -18,7 +18,7 @@ def namespace_name(component_name: str) -> str:
 
 def execution_api_url(namespace: str) -> str:
     """Workers call the api-server inside the VPC, never through the public load balancer."""
-    return f"http://{API_SERVER.name}.{namespace}:{API_SERVER.port('http').number}/execution/"
+    return f"http://{API_SERVER.name}.{namespace}:{API_SERVER.port('http').number}{EXECUTION_API_PATH}"
 
 
 def private_namespace(ctx: BuildContext, vpc_id: pulumi.Input[str]) -> aws.servicediscovery.PrivateDnsNamespace:

@@ -87,7 +87,8 @@ def service(ctx: BuildContext, r: Role, definition: aws.ecs.TaskDefinition, wiri
         deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
         **_deployment_limits(r),
         load_balancers=_load_balancers(r, wiring),
-        health_check_grace_period_seconds=r.health.start_period if balanced and r.health else None,
+        # The load balancer's checks count only once the container's own deadline has passed.
+        health_check_grace_period_seconds=r.health.deadline if balanced and r.health else None,
         service_registries=_registry(r, wiring),
         enable_ecs_managed_tags=True,
         propagate_tags="SERVICE",

@@ -9,12 +9,15 @@ import pulumi_aws as aws
 
 from airflow_celery.aws.context import BuildContext
 from airflow_celery.cluster.edges import LOAD_BALANCER, port_of
-from airflow_celery.cluster.roles import API_SERVER, FLOWER, HttpCheck, Role
+from airflow_celery.cluster.roles import API_SERVER, EXECUTION_API_PATH, FLOWER, HttpCheck, Role
 
 HTTPS_PORT = port_of(LOAD_BALANCER, "https").number
 HTTP_PORT = port_of(LOAD_BALANCER, "http").number
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 FLOWER_RULE_PRIORITY = 10
+EXECUTION_API_RULE_PRIORITY = 5
+EXECUTION_API_PATTERNS = (EXECUTION_API_PATH.rstrip("/"), f"{EXECUTION_API_PATH}*")
+"""The Task Execution API is for workers only (they reach the api-server through Cloud Map): from outside, 404."""
 NO_DOMAIN_WARNING = (
     "airflow-celery: certificate_arn is set but domain_name is not, so Airflow's base URL is the load balancer's "
     "own DNS name, which the certificate cannot cover: logins redirect to a certificate error. Set domain_name."
@@ -77,10 +80,35 @@ def load_balancer(
         tags=ctx.tags("flower-rule"),
         opts=ctx.opts(),
     )
+    denials = [_deny_execution_api(ctx, serving)]
     scheme = "https" if ctx.config.https else "http"
     host = pulumi.Output.from_input(ctx.config.domain_name) if ctx.config.domain_name else alb.dns_name
     url = host.apply(lambda name: f"{scheme}://{name}")
-    return LoadBalancer(alb, groups, listeners, [*listeners, flower_rule], url)
+    return LoadBalancer(alb, groups, listeners, [*listeners, flower_rule, *denials], url)
+
+
+def _deny_execution_api(ctx: BuildContext, listener: aws.lb.Listener) -> aws.lb.ListenerRule:
+    """A fixed 404 for /execution/* on a listener that forwards (the other one only redirects to it)."""
+    return aws.lb.ListenerRule(
+        ctx.child_name("execution-api-404"),
+        listener_arn=listener.arn,
+        priority=EXECUTION_API_RULE_PRIORITY,
+        conditions=[
+            aws.lb.ListenerRuleConditionArgs(
+                path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=list(EXECUTION_API_PATTERNS))
+            )
+        ],
+        actions=[
+            aws.lb.ListenerRuleActionArgs(
+                type="fixed-response",
+                fixed_response=aws.lb.ListenerRuleActionFixedResponseArgs(
+                    content_type="text/plain", message_body="Not Found", status_code="404"
+                ),
+            )
+        ],
+        tags=ctx.tags("execution-api-404"),
+        opts=ctx.opts(),
+    )
 
 
 def _target_group(ctx: BuildContext, vpc_id: pulumi.Input[str], r: Role) -> aws.lb.TargetGroup:

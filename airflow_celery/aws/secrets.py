@@ -29,6 +29,8 @@ class StoredSecrets:
     """Secret name -> Secrets Manager ARN, for every secret some role reads."""
     versions: list[aws.secretsmanager.SecretVersion]
     """Tasks must not start before the values exist: task definitions depend on these."""
+    version_ids: dict[SecretName, pulumi.Output[str]]
+    """Secret name -> the version id of its current value: a new value gets a new id."""
 
 
 def generate(ctx: BuildContext) -> dict[SecretName, pulumi.Output[str]]:
@@ -61,7 +63,7 @@ def compose(
 
 def store(ctx: BuildContext, values: dict[SecretName, pulumi.Output[str]]) -> StoredSecrets:
     """One Secrets Manager secret per secret some role reads; nothing else is stored."""
-    arns, versions = {}, []
+    arns, versions, version_ids = {}, [], {}
     for name in sorted(secret_names_used()):
         secret = aws.secretsmanager.Secret(
             ctx.child_name(name),
@@ -69,13 +71,13 @@ def store(ctx: BuildContext, values: dict[SecretName, pulumi.Output[str]]) -> St
             tags=ctx.tags(name),
             opts=ctx.opts(),
         )
-        versions.append(
-            aws.secretsmanager.SecretVersion(
-                ctx.child_name(name, "value"),
-                secret_id=secret.id,
-                secret_string=pulumi.Output.secret(values[name]),
-                opts=ctx.opts(),
-            )
+        version = aws.secretsmanager.SecretVersion(
+            ctx.child_name(name, "value"),
+            secret_id=secret.id,
+            secret_string=pulumi.Output.secret(values[name]),
+            opts=ctx.opts(),
         )
+        versions.append(version)
+        version_ids[name] = version.version_id
         arns[name] = secret.arn
-    return StoredSecrets(arns=arns, versions=versions)
+    return StoredSecrets(arns=arns, versions=versions, version_ids=version_ids)

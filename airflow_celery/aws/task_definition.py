@@ -6,9 +6,10 @@ digest, ARNs and names are known; tests call it directly with plain strings.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_celery.cluster.env import ClusterSettings, role_environment
@@ -27,6 +28,20 @@ class TaskInputs:
     log_groups: Mapping[str, str]
     """Role name -> CloudWatch log group name."""
     region: str
+    secret_versions: Mapping[SecretName, str] = field(default_factory=dict)
+    """Secret name -> the Secrets Manager version id of its current value (not the value)."""
+
+
+SECRET_VERSIONS_LABEL = "airflow-celery.secret-versions"
+"""A container label that changes whenever a secret the container reads gets a new value. Containers read
+secrets by ARN, which never changes; the label makes a new value a new task definition revision, so ECS rolls
+exactly the services that read it."""
+
+
+def secret_versions_label(secrets: Mapping[str, SecretName], versions: Mapping[SecretName, str]) -> str:
+    """A digest of the version ids of the secrets a container reads (ids, never values)."""
+    listed = "\n".join(f"{name}={versions.get(name, '')}" for name in sorted(set(secrets.values())))
+    return hashlib.sha256(listed.encode()).hexdigest()[:32]
 
 
 def jobs_running_with(role_name: str) -> tuple[Role, ...]:
@@ -70,6 +85,7 @@ def container_definition(r: Role, inputs: TaskInputs, *, essential: bool = True)
         "secrets": [
             {"name": key, "valueFrom": inputs.secret_arns[secret]} for key, secret in sorted(env.secrets.items())
         ],
+        "dockerLabels": {SECRET_VERSIONS_LABEL: secret_versions_label(env.secrets, inputs.secret_versions)},
         "portMappings": [
             {
                 "name": f"{r.name}-{port.name}",

@@ -20,6 +20,7 @@ from airflow_celery.cluster.roles import (
     REDIS,
     SCHEDULER,
     TRIGGERER,
+    WAIT_BUDGET,
     WORKER,
     Kind,
     role,
@@ -70,10 +71,13 @@ class ClusterSettings:
     """False when every role shares one filesystem (local mode): the log servers bind every interface."""
     wait_for_migrations: bool = True
     """Airflow roles wait for `airflow db check-migrations` before starting (off when a runner orders them)."""
-    wait_timeout: int = 300
+    wait_timeout: int = WAIT_BUDGET
+    """Seconds the entrypoint may wait in total, for dependencies and migrations (roles.py, start-up timing)."""
     worker_concurrency: int = 16
     api_workers: int = 2
     jwt_issuer: str = "airflow-celery"
+    """The `iss` claim of task tokens, checked on every execution API call: Airflow's config.yml asks for one
+    unique per deployment (the component sets project/stack/name), so a token of one cluster fails on another."""
     flower_url_prefix: str = "/flower"
     task_heartbeat_timeout: int = 60
     """Seconds after a worker dies before its tasks are failed or retried; Airflow's default is 300."""
@@ -136,6 +140,9 @@ def _airflow_common(settings: ClusterSettings) -> dict[str, str]:
         # No stored connection: boto3's default chain picks up the ECS task role.
         region = f"?region_name={settings.aws_region}" if settings.aws_region else ""
         env["AIRFLOW_CONN_AWS_DEFAULT"] = f"aws://{region}"
+        # A task's log file is uploaded when it ends (the S3 task handler reads this key as delete_local_copy):
+        # without it every log stays on the worker's disk too, until the disk is full.
+        env["AIRFLOW__LOGGING__DELETE_LOCAL_LOGS"] = "True"
     return env
 
 

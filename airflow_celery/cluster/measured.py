@@ -19,3 +19,9 @@ WORKER_BASE_MEMORY_MIB = 512
 JOBS_CHECK_MEMORY_MIB = 320
 """PROVISIONAL. Peak memory of one `airflow jobs check --local` health check, which ECS runs every 30 s
 inside the dag-processor's and the triggerer's task (RSS, MiB)."""
+
+ROLE_BOOT_SECONDS = 90
+"""PROVISIONAL. Seconds from the entrypoint's `exec` to a role's first passing health check, once its database,
+broker and schema are ready. The README's benchmark (2026-11-22, 2 vCPU) brings every role up at once in 30-53 s;
+a 0.5-vCPU Fargate task importing Airflow alone is slower, hence the margin. The start-up budget
+(roles.py) leaves this much of the health-check deadline to the role itself."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from airflow_celery.cluster.measured import ROLE_BOOT_SECONDS
+
 
 class Kind(StrEnum):
     """What a role is, which decides how each renderer runs it."""
@@ -29,6 +31,25 @@ class Port:
     why: str
 
 
+# --- start-up timing: one budget for the entrypoint's waits and for every health check's patience ------------
+
+ECS_MAX_START_PERIOD = 300
+"""ECS's limit on a container health check's startPeriod: "between 0 and 300 seconds" (botocore's ecs model,
+HealthCheck.startPeriod). Failed checks during it do not count."""
+START_PERIOD = ECS_MAX_START_PERIOD
+CHECK_INTERVAL = 30
+CHECK_RETRIES = 5
+STARTUP_DEADLINE = START_PERIOD + CHECK_INTERVAL * CHECK_RETRIES
+"""Seconds after a container starts by which it must answer its health check (450): ECS marks it unhealthy
+after `retries` failed checks `interval` apart once the start period is over. The load balancer's grace
+period is the same, so neither gives up before the other."""
+BOOT_SECONDS = ROLE_BOOT_SECONDS
+"""What a role needs from the entrypoint's `exec` to its first passing check (measured.py, provisional)."""
+WAIT_BUDGET = STARTUP_DEADLINE - BOOT_SECONDS
+"""What the entrypoint may spend, in total, waiting for its dependencies and then for `airflow db
+check-migrations` (360 s): whatever is left of it when the waits end is still within the deadline."""
+
+
 @dataclass(frozen=True)
 class HttpCheck:
     """Healthy when `GET http://<host>:<port><path>` answers 2xx for `path` and every path in `also`."""
@@ -36,10 +57,15 @@ class HttpCheck:
     port: str  # the name of one of the role's ports
     path: str  # also what a load balancer probes
     also: tuple[str, ...] = ()
-    interval: int = 30
+    interval: int = CHECK_INTERVAL
     timeout: int = 10
-    retries: int = 5
-    start_period: int = 60
+    retries: int = CHECK_RETRIES
+    start_period: int = START_PERIOD
+
+    @property
+    def deadline(self) -> int:
+        """Seconds after start by which the check must pass, before ECS (and the load balancer) give up."""
+        return self.start_period + self.interval * self.retries
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -57,10 +83,15 @@ class CommandCheck:
     """Healthy when this shell command exits 0 inside the role's environment."""
 
     shell: str
-    interval: int = 30
+    interval: int = CHECK_INTERVAL
     timeout: int = 30
-    retries: int = 5
-    start_period: int = 60
+    retries: int = CHECK_RETRIES
+    start_period: int = START_PERIOD
+
+    @property
+    def deadline(self) -> int:
+        """Seconds after start by which the check must pass, before ECS gives up."""
+        return self.start_period + self.interval * self.retries
 
 
 HealthCheck = HttpCheck | CommandCheck
@@ -104,6 +135,9 @@ class Role:
 
 
 CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
+EXECUTION_API_PATH = "/execution/"
+"""Where the api-server serves the Task Execution API (airflow/api_fastapi/app.py mounts it at /execution).
+Only workers call it, over the private network; the load balancer answers it with 404."""
 REDIS_IMAGE = "redis:7.4.2-alpine"
 
 API_SERVER = Role(

@@ -5,12 +5,15 @@ Builds take about 2 s each under mocks, so tests read these recorded results ins
 
 from __future__ import annotations
 
+import pulumi
 import pytest
+from pulumi.runtime import set_all_config
 
 from tests.aws import harness
 
 DEV_NAME = "airflow-dev"
 PROD_NAME = "airflow-prod"
+PROD_DOMAIN = "airflow.data.acme-corp.io"
 DEV_ARGS: dict = {}
 """Every default: new VPC, Redis on Fargate, no certificate (plain HTTP and a warning), image built here."""
 PROD_ARGS: dict = {
@@ -18,8 +21,8 @@ PROD_ARGS: dict = {
     "public_subnet_ids": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
     "private_subnet_ids": ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"],
     "allowed_cidrs": ["203.0.113.0/24", "198.51.100.0/24"],
-    "certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012",
-    "domain_name": "airflow.example.com",
+    "certificate_arn": "arn:aws:acm:eu-west-1:210987654321:certificate/12345678-1234-1234-1234-123456789012",
+    "domain_name": PROD_DOMAIN,
     "redis_mode": "elasticache",
     "worker_count": 3,
     "worker_max_count": 6,
@@ -64,3 +67,18 @@ def prod() -> harness.RecordingMocks:
 def built(request: pytest.FixtureRequest) -> harness.RecordingMocks:
     """Each of the two clusters, for properties that must hold for both."""
     return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+def stack_config():
+    """Set the engine's config for one test (`key` -> value, namespaced to the project) and clear it after.
+
+    Values are YAML values (passed as the engine would: JSON for structures) or already the engine's text.
+    """
+
+    def set_config(values: dict) -> pulumi.Config:
+        set_all_config(harness.config_map(values))
+        return pulumi.Config(harness.PROJECT)
+
+    yield set_config
+    set_all_config({})

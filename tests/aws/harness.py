@@ -19,7 +19,7 @@ import os
 import runpy
 import string
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ import pulumi
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from pulumi.runtime.settings import ROOT
+
+from tests.aws import pulumi_cli
 
 PROJECT = "airflow-celery"
 ACCOUNT_ID = "123456789012"
@@ -39,6 +41,16 @@ GIVEN_VPC_ID = "vpc-0123456789abcdef0"
 GIVEN_VPC_CIDRS = ("10.20.0.0/16", "100.64.0.0/16")
 COMPONENT_TYPE = "airflow-celery:index:AirflowCeleryCluster"
 _ALPHANUMERIC = string.ascii_letters + string.digits
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+PLACEHOLDER_REPLACEMENTS: dict[str, dict[str, str]] = {
+    "prod": {
+        f"{PROJECT}:certificateArn": (
+            "arn:aws:acm:us-east-1:210987654321:certificate/9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"
+        ),
+        f"{PROJECT}:domainName": "airflow.data.acme-corp.io",
+    }
+}
+"""What a user puts in place of a stack file's REPLACE placeholders, which resolve_args refuses (test_args)."""
 
 
 @dataclass
@@ -101,6 +113,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.secret_stack_outputs: set[str] = set()
         self.invokes: list[str] = []
         self._pending: dict[tuple[str, str], dict[str, Any]] = {}
+        self.version_salts: dict[str, str] = {}
+        """SecretVersion resource name -> a salt that stands for a new value of that secret (a rotation)."""
 
     # --- the engine's side -------------------------------------------------------------------------
 
@@ -319,7 +333,15 @@ def _s3_bucket(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> d
     return {"bucket": bucket, "__id": bucket, "arn": f"arn:aws:s3:::{bucket}"}
 
 
+def _secret_version(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Secrets Manager gives every new value a new version id; here it follows the value (and a test's salt)."""
+    value = str(inputs.get("secretString", ""))
+    salt = mocks.version_salts.get(name, "")
+    return {"versionId": hashlib.sha256(f"{salt}{value}".encode()).hexdigest()[:32], "versionStages": ["AWSCURRENT"]}
+
+
 _OUTPUT_BUILDERS = {
+    "aws:secretsmanager/secretVersion:SecretVersion": _secret_version,
     "random:index/randomPassword:RandomPassword": _random_password,
     "random:index/randomBytes:RandomBytes": _random_bytes_outputs,
     "random:index/randomId:RandomId": _random_id_outputs,
@@ -396,13 +418,13 @@ def _install(mocks: RecordingMocks, stack: str, config: Mapping[str, Any] | None
     logger = logging.getLogger(f"airflow_celery.tests.pulumi.{id(mocks)}")
     logger.propagate = False
     logger.addHandler(_WarningRecorder(mocks))
-    pulumi.runtime.set_all_config(_config_map(config or {}), secret_keys=[])
+    pulumi.runtime.set_all_config(config_map(config or {}), secret_keys=[])
     pulumi.runtime.set_mocks(
         mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=_RecordingMonitor(mocks)
     )
 
 
-def _config_map(config: Mapping[str, Any]) -> dict[str, str]:
+def config_map(config: Mapping[str, Any]) -> dict[str, str]:
     """Stack config as the engine passes it: `project:key` -> string (JSON for structured values)."""
     result = {}
     for key, value in config.items():
@@ -425,11 +447,17 @@ def _capture_stack_outputs(mocks: RecordingMocks) -> pulumi.Output[Any]:
     return pulumi.Output.from_input(capture())
 
 
-def build_component(name: str, args: Mapping[str, Any] | None = None, stack: str = "dev") -> RecordingMocks:
-    """Build one AirflowCeleryCluster under mocks; return the mocks once every output has resolved."""
+def build_component(
+    name: str, args: Mapping[str, Any] | None = None, stack: str = "dev", rotated: Iterable[str] = ()
+) -> RecordingMocks:
+    """Build one AirflowCeleryCluster under mocks; return the mocks once every output has resolved.
+
+    `rotated` names SecretVersion resources whose value is new in this build (they get a new version id).
+    """
     from airflow_celery.aws.component import AirflowCeleryCluster
 
     mocks = RecordingMocks()
+    mocks.version_salts = {version: "rotated" for version in rotated}
     _install(mocks, stack, None)
 
     @pulumi.runtime.test
@@ -439,6 +467,13 @@ def build_component(name: str, args: Mapping[str, Any] | None = None, stack: str
 
     program()
     return mocks
+
+
+def stack_engine_config(stack: str, overrides: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The config `pulumi up -s <stack>` gives the program, with the stack's placeholders replaced."""
+    return pulumi_cli.engine_config(
+        PROJECT_DIR, stack, {**PLACEHOLDER_REPLACEMENTS.get(stack, {}), **(overrides or {})}
+    )
 
 
 def run_program(path_to_main_py: str | os.PathLike[str], stack: str, config: Mapping[str, Any]) -> RecordingMocks:

@@ -179,7 +179,37 @@ BAD_VALUES = [
         "without scheme or path",
     ),
     bad("image-without-tag-or-digest", {"image": "apache/airflow"}, "image", "apache/airflow", "name@sha256:<64 hex"),
-    bad("image-short-digest", {"image": "apache/airflow@sha256:abc"}, "image", "apache/airflow@sha256:abc", "a digest"),
+    bad("image-tag-only", {"image": "apache/airflow:3.3.2"}, "image", "apache/airflow:3.3.2", "a tag alone can move"),
+    bad(
+        "certificate-placeholder-account",
+        {"certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"},
+        "certificate_arn",
+        "arn:aws:acm:us-east-1:123456789012:certificate/9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f",
+        "replace it in the stack file",
+    ),
+    bad(
+        "certificate-placeholder-id",
+        {"certificate_arn": "arn:aws:acm:us-east-1:210987654321:certificate/00000000-0000-0000-0000-000000000000"},
+        "certificate_arn",
+        "arn:aws:acm:us-east-1:210987654321:certificate/00000000-0000-0000-0000-000000000000",
+        "an all-zero certificate id",
+    ),
+    bad("apply-immediately-string", {"apply_immediately": "yes"}, "apply_immediately", "yes", "true or false"),
+    bad("domain-placeholder", {"domain_name": "airflow.example.com"}, "domain_name", "airflow.example.com", "RFC 2606"),
+    bad(
+        "domain-placeholder-org",
+        {"domain_name": "example.org"},
+        "domain_name",
+        "example.org",
+        "replace the placeholder",
+    ),
+    bad(
+        "image-short-digest",
+        {"image": "apache/airflow@sha256:abc"},
+        "image",
+        "apache/airflow@sha256:abc",
+        "pinned by digest",
+    ),
     bad("log-retention-not-cloudwatch", {"log_retention_days": 10}, "log_retention_days", 10, "7, 14, 30"),
     bad("redis-mode", {"redis_mode": "memorydb"}, "redis_mode", "memorydb", "'fargate', 'elasticache'"),
     bad("redis-node-type", {"redis_node_type": "t4g.small"}, "redis_node_type", "t4g.small", "cache.t4g.small"),
@@ -306,17 +336,17 @@ def test_one_output_of_a_whole_subnet_list_is_refused():
 @pytest.mark.parametrize(
     "image",
     [
-        "apache/airflow:3.3.2",
+        f"apache/airflow@{DIGEST}",
         f"123456789012.dkr.ecr.us-east-1.amazonaws.com/airflow@{DIGEST}",
         f"registry.example.com:5000/team/airflow:3.3.2@{DIGEST}",
     ],
 )
-def test_images_with_a_tag_or_a_digest_are_accepted(image):
+def test_images_pinned_by_digest_are_accepted(image):
     assert resolve_args("airflow", {"image": image}).image == image
 
 
 def test_https_follows_the_certificate():
-    arn = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000001"
+    arn = "arn:aws:acm:eu-west-1:210987654321:certificate/0a1b2c3d-0000-4000-8000-000000000001"
 
     assert resolve_args("airflow", {"certificate_arn": arn}).https
     assert not resolve_args("airflow", None).https

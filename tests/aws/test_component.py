@@ -9,6 +9,8 @@ from airflow_celery.cluster.roles import AIRFLOW_SERVICES, MIGRATE, REDIS
 from tests.aws import harness
 from tests.aws.conftest import DEV_NAME, PROD_ARGS, PROD_NAME, VARIANT_ARGS
 
+JWT_ISSUER = "AIRFLOW__API_AUTH__JWT_ISSUER"
+
 SERVICE = "aws:ecs/service:Service"
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -246,3 +248,37 @@ def test_run_program_runs_a_stack_program_with_config(tmp_path):
     assert mocks.one(SERVICE, "prog-worker-service").inputs["desiredCount"] == 2
     assert mocks.stack_outputs["airflow_url"].startswith("http://prog-alb")
     assert mocks.stack_outputs["admin_password_arn"].endswith("prog-admin-password")
+
+
+def test_jwt_issuer_is_unique_per_deployment(dev, prod):
+    """[api_auth] jwt_issuer should be unique per deployment (Airflow config.yml): project, stack and name."""
+    issuers = {}
+    for mocks, stack in ((dev, "dev"), (prod, "prod")):
+        values = {e["value"] for _, c in mocks.all_containers() for e in c["environment"] if e["name"] == JWT_ISSUER}
+        (issuers[stack],) = values
+    assert issuers == {
+        "dev": f"airflow-celery:{harness.PROJECT}/dev/{DEV_NAME}",
+        "prod": f"airflow-celery:{harness.PROJECT}/prod/{PROD_NAME}",
+    }
+
+
+def test_every_task_definition_deletes_local_logs_once_uploaded(built):
+    for _, container in built.all_containers():
+        environment = {e["name"]: e["value"] for e in container.get("environment", [])}
+        if environment.get("AIRFLOW__LOGGING__REMOTE_LOGGING") == "True":
+            assert environment["AIRFLOW__LOGGING__DELETE_LOCAL_LOGS"] == "True", container["name"]
+
+
+def test_load_balancer_grace_is_the_containers_health_deadline(built):
+    """ECS gives a container startPeriod + interval x retries; the load balancer may not kill it sooner."""
+    from airflow_celery.cluster.roles import STARTUP_DEADLINE
+
+    component = built.components[0].name
+    for role_name in ("api-server", "flower"):
+        service = built.one("aws:ecs/service:Service", f"{component}-{role_name}-service").inputs
+        assert service["healthCheckGracePeriodSeconds"] == STARTUP_DEADLINE
+    for _, container in built.all_containers():
+        check = container.get("healthCheck")
+        if check:
+            assert check["startPeriod"] + check["interval"] * check["retries"] == STARTUP_DEADLINE
+            assert check["startPeriod"] <= 300

@@ -5,41 +5,28 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import pulumi
 import pytest
 import yaml
-from pulumi.runtime import set_all_config
 
 from airflow_celery.aws.args import ClusterConfig, ConfigError, arg_types, resolve_args
 from airflow_celery.aws.config import (
     CONFIG_KEYS,
     NAME_KEY,
+    OPTIONAL_KEYS,
     PROJECT,
     args_from_config,
-    as_engine_config,
     component_name,
     config_key,
-    config_type_errors,
     load_project,
-    load_stack_config,
-    value_matches_type,
 )
+from tests.aws.harness import stack_engine_config
+from tests.aws.pulumi_cli import read_back, validate_config_value
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "prod")
 PULUMI_TYPES = {"string", "integer", "boolean", "array", "object"}
-
-
-@pytest.fixture
-def stack_config():
-    """Set the engine's config for one test (`key` -> value, namespaced to the project) and clear it after."""
-
-    def set_config(values: dict) -> pulumi.Config:
-        set_all_config(as_engine_config({k if ":" in k else f"{PROJECT}:{k}": v for k, v in values.items()}))
-        return pulumi.Config(PROJECT)
-
-    yield set_config
-    set_all_config({})
+UNTYPED_INTEGERS = {"workerMinCount", "workerMaxCount"}
+"""Declared without a type: no integer default can mean "follow workerCount" (see Pulumi.yaml)."""
 
 
 def declarations() -> dict:
@@ -69,22 +56,34 @@ def test_pulumi_yaml_declares_exactly_the_arg_keys_and_the_name():
 
 
 @pytest.mark.parametrize("key", list(yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]))
-def test_every_declared_key_has_a_type_and_a_description(key):
+def test_every_declared_key_has_a_type_a_default_and_a_description(key):
     declaration = declarations()[key]
+    kind = declaration.get("type", "integer" if key in UNTYPED_INTEGERS else None)
 
-    assert declaration["type"] in PULUMI_TYPES
+    assert kind in PULUMI_TYPES
     assert len(declaration.get("description", "").strip()) > 10
-    if declaration["type"] == "array":
+    if kind == "array":
         assert declaration["items"]["type"] in PULUMI_TYPES
-    if "default" in declaration:
-        assert value_matches_type(declaration, declaration["default"])
+    assert "default" in declaration
+    if key not in UNTYPED_INTEGERS:
+        assert validate_config_value(kind, declaration.get("items"), declaration["default"])
+
+
+def test_optional_keys_default_to_the_empty_value_that_means_unset():
+    empty = {"string": "", "array": [], "object": {}}
+
+    for key, declaration in declarations().items():
+        if key in OPTIONAL_KEYS:
+            assert declaration["default"] == empty.get(declaration.get("type"), ""), key
+        else:
+            assert declaration["default"] not in ("", [], {}), key
 
 
 def test_pulumi_yaml_defaults_equal_the_component_defaults():
     component_defaults = {f.name: f.default for f in dataclasses.fields(ClusterConfig)}
 
     for key, declaration in declarations().items():
-        if "default" in declaration:
+        if key not in OPTIONAL_KEYS:
             default = declaration["default"]
             expected = component_defaults[CONFIG_KEYS[key]]
             assert (tuple(default) if isinstance(default, list) else default) == expected, key
@@ -162,20 +161,16 @@ def test_component_name_comes_from_config_or_the_stack(stack_config):
     assert component_name(stack_config({"name": "etl"}), "dev") == "etl"
 
 
-# --- the stack files -----------------------------------------------------------------------------------------
+# --- the stack files, as the CLI merges them (tests/aws/pulumi_cli.py) ---------------------------------------
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_stack_file_values_have_their_declared_types(stack):
-    flat = load_stack_config(stack, ROOT)
-
-    assert config_type_errors(ROOT, flat) == []
-    assert flat["aws:region"]
+def merged(stack: str) -> dict:
+    return {key: read_back(text) for key, text in stack_engine_config(stack).items()}
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_stack_file_keys_are_all_known(stack):
-    flat = load_stack_config(stack, ROOT)
+    flat = merged(stack)
     namespaced = {key.partition(":")[2] for key in flat if key.startswith(f"{PROJECT}:")}
 
     assert namespaced <= {*CONFIG_KEYS, NAME_KEY}
@@ -183,7 +178,7 @@ def test_stack_file_keys_are_all_known(stack):
 
 
 def test_stack_file_overrides_the_project_default():
-    dev, prod = load_stack_config("dev", ROOT), load_stack_config("prod", ROOT)
+    dev, prod = merged("dev"), merged("prod")
 
     assert declarations()["workerCount"]["default"] == 1
     assert dev[f"{PROJECT}:workerConcurrency"] == declarations()["workerConcurrency"]["default"]
@@ -193,44 +188,12 @@ def test_stack_file_overrides_the_project_default():
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_stack_config_resolves_to_valid_args(stack_config, stack):
-    flat = load_stack_config(stack, ROOT)
-
-    config = resolve_args(f"airflow-{stack}", args_from_config(stack_config(flat)))
+    config = resolve_args(f"airflow-{stack}", args_from_config(stack_config(stack_engine_config(stack))))
 
     assert config.name == f"airflow-{stack}"
 
 
 def test_prod_certificate_is_in_the_stack_region():
-    flat = load_stack_config("prod", ROOT)
+    flat = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
 
     assert flat[f"{PROJECT}:certificateArn"].split(":")[3] == flat["aws:region"]
-
-
-def test_encrypted_values_cannot_be_loaded_offline(tmp_path):
-    (tmp_path / "Pulumi.yaml").write_text(f"name: {PROJECT}\nruntime: python\n")
-    (tmp_path / "Pulumi.x.yaml").write_text(f"config:\n  {PROJECT}:token:\n    secure: AAABAxyz\n")
-
-    with pytest.raises(ConfigError) as caught:
-        load_stack_config("x", tmp_path)
-
-    assert caught.value.key == f"{PROJECT}:token"
-
-
-@pytest.mark.parametrize(
-    ("declaration", "value", "valid"),
-    [
-        ({"type": "integer"}, 2, True),
-        ({"type": "integer"}, "2", True),
-        ({"type": "integer"}, 2.5, False),
-        ({"type": "integer"}, True, False),
-        ({"type": "boolean"}, "true", True),
-        ({"type": "boolean"}, "yes", False),
-        ({"type": "string"}, 16, False),
-        ({"type": "array", "items": {"type": "string"}}, ["a"], True),
-        ({"type": "array", "items": {"type": "string"}}, [1], False),
-        ({"type": "object"}, {"a": 1}, True),
-        ({"type": "object"}, [], False),
-    ],
-)
-def test_type_check_follows_the_pulumi_cli_rules(declaration, value, valid):
-    assert value_matches_type(declaration, value) is valid

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
+import botocore.session
+
 from airflow_celery.aws.load_balancer import NO_CERTIFICATE_WARNING, NO_DOMAIN_WARNING
 from airflow_celery.cluster.roles import API_SERVER, FLOWER
 from tests.aws import harness
-from tests.aws.conftest import DEV_NAME, PROD_ARGS, PROD_NAME
+from tests.aws.conftest import DEV_NAME, PROD_ARGS, PROD_DOMAIN, PROD_NAME
 
 LISTENER = "aws:lb/listener:Listener"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
 
 
 def _groups(mocks, cluster):
@@ -58,7 +63,7 @@ def test_target_groups_use_ip_targets_and_the_description_health_checks(built):
 
 def test_flower_rule_on_the_serving_listener(dev, prod):
     for mocks, cluster, port in ((dev, DEV_NAME, 80), (prod, PROD_NAME, 443)):
-        rule = mocks.one("aws:lb/listenerRule:ListenerRule").inputs
+        rule = mocks.one(LISTENER_RULE, f"{cluster}-flower-rule").inputs
         serving = next(x for x in mocks.of_type(LISTENER) if x.inputs["port"] == port)
         assert rule["listenerArn"] == serving.outputs["arn"]
         assert rule["conditions"] == [{"pathPattern": {"values": ["/flower*"]}}]
@@ -82,11 +87,11 @@ def test_services_behind_the_load_balancer(built):
 
 def test_domain_name_is_the_public_url_of_airflow_and_the_outputs(prod):
     (component,) = prod.components
-    assert component.registered_outputs["airflow_url"] == "https://airflow.example.com"
-    assert component.registered_outputs["flower_url"] == "https://airflow.example.com/flower/"
+    assert component.registered_outputs["airflow_url"] == f"https://{PROD_DOMAIN}"
+    assert component.registered_outputs["flower_url"] == f"https://{PROD_DOMAIN}/flower/"
     (container,) = [c for _, c in prod.all_containers() if c["name"] == API_SERVER.name]
     environment = {e["name"]: e["value"] for e in container["environment"]}
-    assert environment["AIRFLOW__API__BASE_URL"] == "https://airflow.example.com"
+    assert environment["AIRFLOW__API__BASE_URL"] == f"https://{PROD_DOMAIN}"
 
 
 def test_certificate_without_domain_name_warns_that_logins_will_hit_a_certificate_error():
@@ -95,3 +100,39 @@ def test_certificate_without_domain_name_warns_that_logins_will_hit_a_certificat
     assert mocks.warnings == [NO_DOMAIN_WARNING]
     (component,) = mocks.components
     assert component.registered_outputs["airflow_url"].endswith(".elb.amazonaws.com")
+
+
+def _forwards(listener) -> bool:
+    return any(action["type"] == "forward" for action in listener.inputs["defaultActions"])
+
+
+def test_execution_api_gets_a_fixed_404_on_every_listener_that_forwards(built):
+    """Only workers call /execution/ (through Cloud Map); from the internet it must not reach the api-server."""
+    listeners = [x for x in built.of_type(LISTENER) if _forwards(x)]
+    rules = [
+        r for r in built.of_type(LISTENER_RULE) if "/execution/*" in r.inputs["conditions"][0]["pathPattern"]["values"]
+    ]
+    flower_priority = next(r for r in built.of_type(LISTENER_RULE) if r.name.endswith("flower-rule")).inputs["priority"]
+
+    assert listeners
+    assert sorted(r.inputs["listenerArn"] for r in rules) == sorted(x.outputs["arn"] for x in listeners)
+    for rule in rules:
+        assert rule.inputs["conditions"] == [{"pathPattern": {"values": ["/execution", "/execution/*"]}}]
+        (action,) = rule.inputs["actions"]
+        assert action["type"] == "fixed-response"
+        assert action["fixedResponse"]["statusCode"] == "404"
+        assert rule.inputs["priority"] < flower_priority
+
+
+def test_the_fixed_response_is_one_elbv2_accepts(built):
+    """botocore's elbv2 model (FixedResponseActionConfig, CreateRule): status code pattern, body size, priority."""
+    model = botocore.session.get_session().get_service_model("elbv2")
+    members = model.shape_for("FixedResponseActionConfig").members
+    priority = model.operation_model("CreateRule").input_shape.members["Priority"].metadata
+    (rule,) = [r for r in built.of_type(LISTENER_RULE) if r.name.endswith("execution-api-404")]
+    response = rule.inputs["actions"][0]["fixedResponse"]
+
+    assert re.fullmatch(members["StatusCode"].metadata["pattern"], response["statusCode"])
+    assert len(response["messageBody"]) <= members["MessageBody"].metadata["max"]
+    assert response["contentType"] in members["ContentType"].documentation
+    assert priority["min"] <= rule.inputs["priority"] <= priority["max"]

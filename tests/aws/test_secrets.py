@@ -6,11 +6,14 @@ import base64
 import json
 import re
 
+import pytest
+
+from airflow_celery.aws.task_definition import SECRET_VERSIONS_LABEL
 from airflow_celery.cluster.env import SHARED_SECRETS, ClusterSettings, role_environment, secret_names_used
 from airflow_celery.cluster.roles import ROLES
 from airflow_celery.cluster.secrets import FERNET_KEY_BYTES, GENERATED_LENGTHS, SecretName
 from tests.aws import harness
-from tests.aws.conftest import DEV_NAME, PROD_NAME
+from tests.aws.conftest import DEV_ARGS, DEV_NAME, PROD_NAME
 
 SECRET = "aws:secretsmanager/secret:Secret"
 VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
@@ -149,6 +152,38 @@ def test_no_secret_value_in_any_tag_or_name(built):
     for record in built.records:
         text = json.dumps(record.inputs.get("tags") or {}) + record.name
         assert not [s for s in secrets if s in text], record.name
+
+
+def _labels(mocks) -> dict[str, str]:
+    return {
+        container["name"]: container["dockerLabels"][SECRET_VERSIONS_LABEL] for _, container in mocks.all_containers()
+    }
+
+
+def _readers(secret: SecretName) -> set[str]:
+    settings = ClusterSettings(execution_api_url="http://api-server:8080/execution/")
+    return {r.name for r in ROLES if secret in role_environment(r.name, settings).secrets.values()}
+
+
+@pytest.mark.parametrize("secret", [SecretName.BROKER_URL, SecretName.FERNET_KEY, SecretName.ADMIN_PASSWORD])
+def test_a_new_secret_value_rolls_exactly_the_roles_that_read_it(dev, secret):
+    """A new value gets a new version id; the label of each container reading it changes, so its task
+    definition gets a new revision and ECS rolls the service. Containers that don't read it stay put."""
+    rotated = harness.build_component(DEV_NAME, DEV_ARGS, rotated=[f"{DEV_NAME}-{secret}-value"])
+    before, after = _labels(dev), _labels(rotated)
+
+    changed = {name for name in before if before[name] != after[name]}
+
+    assert changed == _readers(secret) & set(before)
+    assert changed
+
+
+def test_the_label_holds_version_ids_only(dev):
+    secret_values = dev.all_secret_values()
+
+    for label in _labels(dev).values():
+        assert re.fullmatch(r"[0-9a-f]{32}", label)
+        assert not any(value in label for value in secret_values)
 
 
 def test_the_async_database_url_is_stored_and_read_by_every_database_role(built):

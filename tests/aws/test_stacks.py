@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from airflow_celery.aws.args import ConfigError
-from airflow_celery.aws.config import PROJECT, load_stack_config
+from airflow_celery.aws.config import PROJECT
 from airflow_celery.cluster import ROLES, Kind, role
-from tests.aws import assertions, harness
+from tests.aws import assertions, harness, pulumi_cli
 from tests.aws.harness import RecordingMocks
+from tests.aws.pulumi_cli import read_back
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "__main__.py"
@@ -27,12 +28,12 @@ class Deployed:
     mocks: RecordingMocks
 
     def setting(self, key: str) -> Any:
-        return self.config[f"{PROJECT}:{key}"]
+        return read_back(self.config[f"{PROJECT}:{key}"])
 
 
 def deploy(stack: str, **overrides: Any) -> Deployed:
-    config = load_stack_config(stack, ROOT)
-    config.update({f"{PROJECT}:{key}": value for key, value in overrides.items()})
+    """`pulumi up -s <stack>` under mocks: the CLI's config merge (tests/aws/pulumi_cli.py), then __main__.py."""
+    config = harness.stack_engine_config(stack, {f"{PROJECT}:{key}": value for key, value in overrides.items()})
     return Deployed(stack, config, harness.run_program(PROGRAM, stack, config))
 
 
@@ -126,12 +127,12 @@ def test_outputs_are_exported(deployed):
     assert set(outputs) == set(EXPORTS)
     assert all(isinstance(outputs[name], str) and outputs[name] for name in EXPORTS)
     assert outputs["adminPasswordSecretArn"].startswith("arn:aws:secretsmanager:")
-    scheme = "https://" if f"{PROJECT}:certificateArn" in deployed.config else "http://"
+    scheme = "https://" if deployed.setting("certificateArn") else "http://"
     assert outputs["airflowUrl"].startswith(scheme)
 
 
 def test_stack_tags_reach_every_tagged_resource(deployed):
-    tags = deployed.config.get(f"{PROJECT}:tags", {})
+    tags = deployed.setting("tags")
     tagged = [record for record in deployed.mocks.records if "tags" in record.inputs]
 
     assert tagged
@@ -142,7 +143,8 @@ def test_stack_tags_reach_every_tagged_resource(deployed):
 @pytest.mark.parametrize(
     ("overrides", "key"),
     [
-        pytest.param({"workerCount": "two"}, f"{PROJECT}:workerCount", id="wrong-type"),
+        # workerMaxCount has no type in Pulumi.yaml, so the CLI passes "two" on and the program refuses it.
+        pytest.param({"workerMaxCount": "two"}, f"{PROJECT}:workerMaxCount", id="wrong-type"),
         pytest.param({"wokerCount": 2}, f"{PROJECT}:wokerCount", id="unknown-key"),
         pytest.param({"workerMinCount": 5}, "worker_min_count", id="bad-value"),
         pytest.param({"name": "Airflow_Dev"}, "name", id="bad-name"),
@@ -155,6 +157,18 @@ def test_bad_stack_config_stops_the_program_before_any_resource(monkeypatch, ove
         deploy("dev", **overrides)
 
     assert caught.value.key == key
+    (mocks,) = remembered
+    assert mocks.records == []
+
+
+def test_prod_as_shipped_is_refused_until_its_placeholders_are_replaced(monkeypatch):
+    remembered = assertions.remember_mocks(monkeypatch)
+    config = pulumi_cli.engine_config(ROOT, "prod")
+
+    with pytest.raises(ConfigError, match="replace it in the stack file") as caught:
+        harness.run_program(PROGRAM, "prod", config)
+
+    assert caught.value.key == "certificate_arn"
     (mocks,) = remembered
     assert mocks.records == []
 
@@ -216,3 +230,32 @@ def test_prod_workers_have_room_to_scale(prod_stack):
         <= prod_stack.setting("workerCount")
         <= prod_stack.setting("workerMaxCount")
     )
+
+
+# --- database and broker changes: at once in dev, in the maintenance window in prod ----------------------------
+
+
+def test_dev_applies_database_changes_at_once(dev_stack):
+    database = dev_stack.mocks.one(assertions.RDS_INSTANCE).inputs
+
+    assert database["applyImmediately"] is True
+    assert database["allowMajorVersionUpgrade"] is True
+
+
+def test_prod_waits_for_the_maintenance_window(prod_stack):
+    database = prod_stack.mocks.one(assertions.RDS_INSTANCE).inputs
+    broker = prod_stack.mocks.one("aws:elasticache/replicationGroup:ReplicationGroup").inputs
+
+    assert database["applyImmediately"] is False
+    assert broker["applyImmediately"] is False
+    # A major engine upgrade (dbEngineVersion 16 -> 17) is refused by RDS without this.
+    assert database["allowMajorVersionUpgrade"] is True
+
+
+def test_a_major_engine_upgrade_is_allowed_and_applied_when_asked(monkeypatch):
+    upgraded = deploy("prod", dbEngineVersion="17", applyImmediately=True)
+    database = upgraded.mocks.one(assertions.RDS_INSTANCE).inputs
+    broker = upgraded.mocks.one("aws:elasticache/replicationGroup:ReplicationGroup").inputs
+
+    assert (database["engineVersion"], database["allowMajorVersionUpgrade"]) == ("17", True)
+    assert database["applyImmediately"] is True is broker["applyImmediately"]

@@ -105,6 +105,30 @@ def test_airflow_services_are_the_six_long_running_roles():
     assert len(AIRFLOW_SERVICES) == 6
 
 
+def test_remote_logging_deletes_the_local_copy_after_upload():
+    """[logging] delete_local_logs (Airflow config.yml, default False), read by the S3 task handler."""
+    remote = env("worker", remote_log_folder="s3://bucket/logs").plain
+    local = env("worker").plain
+
+    assert remote["AIRFLOW__LOGGING__REMOTE_LOGGING"] == "True"
+    assert remote["AIRFLOW__LOGGING__DELETE_LOCAL_LOGS"] == "True"
+    assert "AIRFLOW__LOGGING__DELETE_LOCAL_LOGS" not in local
+
+
+def test_delete_local_logs_is_a_key_of_the_pinned_airflow():
+    import importlib.util
+    from pathlib import Path
+
+    import yaml
+
+    airflow = Path(importlib.util.find_spec("airflow").origin).parent  # found, not imported
+    config = yaml.safe_load((airflow / "config_templates" / "config.yml").read_text())
+    handler = airflow / "providers" / "amazon" / "aws" / "log" / "s3_task_handler.py"
+
+    assert config["logging"]["options"]["delete_local_logs"]["default"] == "False"
+    assert 'conf.getboolean("logging", "delete_local_logs")' in handler.read_text()
+
+
 def test_api_server_trusts_forwarded_headers_only_from_the_trusted_proxies():
     local = env("api-server")
     assert local.plain["FORWARDED_ALLOW_IPS"] == "127.0.0.1"
