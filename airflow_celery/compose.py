@@ -38,6 +38,7 @@ from airflow_celery.cluster import (
     role_environment,
 )
 from airflow_celery.cluster.edges import talks_to
+from airflow_celery.cluster.limits import Capacity, parallelism
 from airflow_celery.cluster.roles import API_SERVER, MIGRATE, POSTGRES, REDIS, ROLES
 from airflow_celery.cluster.secrets import GENERATED
 from airflow_celery.local.errors import LocalError
@@ -59,8 +60,11 @@ ENV_FILE_COMMAND = "airflow-celery compose env-file .env"
 SECRET_VARIABLE_PREFIX = "AIRFLOW_CELERY_"
 
 # In compose, the role's ECS service discovery names are the service names.
+COMPOSE_MAX_WORKERS = 3
+"""The README's `docker compose up --scale worker=3`: parallelism and the default pool are sized for it."""
 SETTINGS = ClusterSettings(
     execution_api_url=f"http://{API_SERVER.name}:{API_SERVER.port('http').number}/execution/",
+    parallelism=parallelism(Capacity(max_workers=COMPOSE_MAX_WORKERS)),
     # depends_on orders the services after `migrate`; no role needs to wait for the schema itself.
     wait_for_migrations=False,
 )

@@ -29,10 +29,13 @@ from airflow_celery.cluster.edges import talks_to
 from airflow_celery.cluster.env import (
     ADMIN_PASSWORD_VAR,
     ADMIN_USERNAME_VAR,
+    DATABASE_URL_VAR,
     NODE_NAME_VAR,
+    RESULT_BACKEND_VAR,
     SERVE_LOGS_VAR,
     WAIT_FOR_MIGRATIONS_VAR,
     WAIT_TIMEOUT_VAR,
+    reads_metadata_db,
 )
 from airflow_celery.cluster.roles import ENTRYPOINT_ROLES, MIGRATE, TRIGGERER, WAIT_BUDGET, WORKER, Kind, Role
 
@@ -91,6 +94,8 @@ def parse_dependency(variable: str, env: Mapping[str, str]) -> Dependency:
 
 
 def _what(variable: str) -> str:
+    if variable == RESULT_BACKEND_VAR:
+        return "Celery result backend (PostgreSQL)"
     return "database" if "DATABASE" in variable else "Celery broker"
 
 
@@ -98,7 +103,9 @@ def dependencies_of(role: Role, env: Mapping[str, str]) -> list[Dependency]:
     """The services this role has edges to, read from its environment."""
     found = []
     if talks_to(role.name, "postgres"):
-        found.append(parse_dependency("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", env))
+        # A worker reaches PostgreSQL only through Celery's result backend: it gets no metadata-DB URL.
+        variable = DATABASE_URL_VAR if reads_metadata_db(role.name) else RESULT_BACKEND_VAR
+        found.append(parse_dependency(variable, env))
     if talks_to(role.name, "redis"):
         found.append(parse_dependency("AIRFLOW__CELERY__BROKER_URL", env))
     return found
@@ -162,8 +169,17 @@ def role_argv(role: Role, env: Mapping[str, str], extra: Sequence[str] = ()) -> 
     return argv + list(extra)
 
 
+DEFAULT_POOL_SLOTS_VAR = "AIRFLOW__CORE__DEFAULT_POOL_TASK_SLOT_COUNT"
+
+
 def migrate_commands(env: Mapping[str, str]) -> list[list[str]]:
-    """Airflow CLI arguments: schema migration, then the admin user (FAB leaves an existing user alone)."""
+    """Airflow CLI arguments: schema migration, the default pool's slots, then the admin user (FAB leaves an
+    existing user alone).
+
+    Airflow reads default_pool_task_slot_count only when it creates the pool (utils/db.py,
+    add_default_pool_if_not_exists): setting the pool on every migrate keeps it equal to `[core] parallelism`
+    when the worker count changes.
+    """
     username = env.get(ADMIN_USERNAME_VAR, "")
     password = env.get(ADMIN_PASSWORD_VAR, "")
     for variable, value in ((ADMIN_USERNAME_VAR, username), (ADMIN_PASSWORD_VAR, password)):
@@ -173,7 +189,12 @@ def migrate_commands(env: Mapping[str, str]) -> list[list[str]]:
         "users", "create", "--role", "Admin", "--username", username, "--password", password,
         "--firstname", "Airflow", "--lastname", "Admin", "--email", f"{username}@example.invalid",
     ]  # fmt: skip
-    return [list(MIGRATE.command[1:]), create_user]
+    pool = (
+        [["pools", "set", "default_pool", env[DEFAULT_POOL_SLOTS_VAR], "Default pool"]]
+        if env.get(DEFAULT_POOL_SLOTS_VAR)
+        else []
+    )
+    return [list(MIGRATE.command[1:]), *pool, create_user]
 
 
 def run_airflow_cli(commands: Sequence[Sequence[str]]) -> None:
@@ -227,7 +248,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             run_airflow_cli(migrate_commands(env))
             _log("migration done, admin user present")
             return 0
-        if talks_to(role.name, "postgres") and _flag(env, WAIT_FOR_MIGRATIONS_VAR, True):
+        if reads_metadata_db(role.name) and _flag(env, WAIT_FOR_MIGRATIONS_VAR, True):
             _run(
                 [
                     "airflow",

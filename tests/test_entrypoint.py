@@ -26,8 +26,11 @@ def listening_port():
 
 
 def test_dependencies_follow_the_edges():
-    env = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": DB, "AIRFLOW__CELERY__BROKER_URL": BROKER}
+    env = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": DB, "AIRFLOW__CELERY__BROKER_URL": BROKER,
+           "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + DB.replace("+psycopg2", "")}  # fmt: skip
+    # A worker reaches PostgreSQL through the result backend only; it has no metadata-DB URL.
     assert [(d.host, d.port) for d in dependencies_of(role("worker"), env)] == [("db.internal", 5433), ("redis", 6379)]
+    assert dependencies_of(role("worker"), env)[0].variable == "AIRFLOW__CELERY__RESULT_BACKEND"
     assert [d.variable for d in dependencies_of(role("flower"), env)] == ["AIRFLOW__CELERY__BROKER_URL"]
     assert [d.variable for d in dependencies_of(role("dag-processor"), env)] == ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
 
@@ -81,7 +84,7 @@ def test_unknown_role_lists_the_roles(capsys):
 
 def test_bad_flag_is_named(capsys, listening_port):
     env = {
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://a:b@127.0.0.1:{listening_port}/x",
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://a:b@127.0.0.1:{listening_port}/x",
         "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{listening_port}/0",
         "AIRFLOW_CELERY_WAIT_FOR_MIGRATIONS": "False",
         "AIRFLOW_CELERY_SERVE_LOGS": "maybe",
@@ -152,7 +155,36 @@ def test_dependencies_and_migrations_share_one_wait_budget(monkeypatch):
     monkeypatch.setattr(entrypoint.os, "execvp", lambda file, argv: None)
     env = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": DB, "AIRFLOW__CELERY__BROKER_URL": BROKER}
 
-    assert main(["worker"], {**env, "AIRFLOW_CELERY_WAIT_TIMEOUT": "360"}) == 0
+    assert main(["scheduler"], {**env, "AIRFLOW_CELERY_WAIT_TIMEOUT": "360"}) == 0
 
     assert waited == [360, 260]
     assert ran == [["airflow", "db", "check-migrations", "--migration-wait-timeout", "160"]]
+
+
+def test_migrate_sets_the_default_pool_to_the_parallelism_before_creating_the_admin(monkeypatch, listening_port):
+    ran = []
+    monkeypatch.setattr(entrypoint, "run_airflow_cli", lambda commands: ran.extend(commands))
+    env = {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://a:b@127.0.0.1:{listening_port}/x",
+        "AIRFLOW__CORE__DEFAULT_POOL_TASK_SLOT_COUNT": "160",
+        "AIRFLOW_CELERY_ADMIN_USERNAME": "admin",
+        "AIRFLOW_CELERY_ADMIN_PASSWORD": "pw",
+    }
+    assert main(["migrate"], env) == 0
+    assert ran[:2] == [["db", "migrate"], ["pools", "set", "default_pool", "160", "Default pool"]]
+    assert ran[2][:2] == ["users", "create"]
+
+
+def test_a_worker_never_waits_for_the_metadata_schema(monkeypatch):
+    """Airflow 3 workers don't open the metadata DB, so they get no URL to run check-migrations against."""
+    ran = []
+    monkeypatch.setattr(entrypoint, "wait_for", lambda dependency, timeout: None)
+    monkeypatch.setattr(entrypoint, "_run", ran.append)
+    monkeypatch.setattr(entrypoint.os, "execvp", lambda file, argv: ran.append(argv))
+    env = {
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+postgresql://a:b@db.internal:5432/x",
+        "AIRFLOW__CELERY__BROKER_URL": BROKER,
+    }
+
+    assert main(["worker"], env) == 0
+    assert ran == [["airflow", "celery", "worker"]]

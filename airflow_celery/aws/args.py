@@ -13,8 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict, get_args, get_origin, get_type_hints, is_typeddict
 
+from airflow_celery.aws.rds_limits import INSTANCE_CLASS_MEMORY_GIB, max_connections, smallest_class_for
 from airflow_celery.cluster import ROLES, ROLES_BY_NAME, Kind, is_fargate_size, role
 from airflow_celery.cluster.fargate import describe_allowed
+from airflow_celery.cluster.limits import (
+    DEFAULT_DB_MAX_OVERFLOW,
+    DEFAULT_DB_POOL_SIZE,
+    Capacity,
+    connection_budget,
+)
 from airflow_celery.cluster.roles import REDIS
 
 
@@ -74,7 +81,20 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     worker_max_count: int
     """Most workers the service may scale to. Default: worker_count."""
     worker_concurrency: int
-    """Task slots per worker (AIRFLOW__CELERY__WORKER_CONCURRENCY), 1-256. Default 16."""
+    """Task slots per worker (AIRFLOW__CELERY__WORKER_CONCURRENCY), 1-256. Default 16. `[core] parallelism`
+    and the default pool follow: worker_max_count x worker_concurrency."""
+    api_server_count: int
+    """api-server tasks, 1-10. Default 1; 2 or more survive the loss of one, which every running task needs
+    (its heartbeats go through the api-server's Task Execution API)."""
+    scheduler_count: int
+    """Scheduler tasks, 1-4 (Airflow runs several schedulers on PostgreSQL). Default 1."""
+    triggerer_count: int
+    """Triggerer tasks, 1-10. Default 1."""
+    db_pool_size: int
+    """Connections each Airflow process's SQLAlchemy engine keeps open ([database] sql_alchemy_pool_size),
+    1-50. Default 5."""
+    db_max_overflow: int
+    """Extra connections an engine may open under load ([database] sql_alchemy_max_overflow), 0-50. Default 3."""
     role_sizes: dict[str, RoleSizeArgs]
     """Per-role Fargate size overrides, keyed by role name (api-server, scheduler, dag-processor,
     triggerer, worker, flower, redis). Defaults come from the cluster description."""
@@ -131,6 +151,11 @@ class ClusterConfig:
     worker_min_count: int = 1
     worker_max_count: int = 1
     worker_concurrency: int = 16
+    api_server_count: int = 1
+    scheduler_count: int = 1
+    triggerer_count: int = 1
+    db_pool_size: int = DEFAULT_DB_POOL_SIZE
+    db_max_overflow: int = DEFAULT_DB_MAX_OVERFLOW
     role_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Role name -> (cpu, memory), for every role that runs on Fargate."""
     log_retention_days: int = 30
@@ -146,6 +171,20 @@ class ClusterConfig:
     apply_immediately: bool = False
     admin_username: str = "admin"
     tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def capacity(self) -> Capacity:
+        """Process counts at the most, for the limits derived in cluster/limits.py."""
+        return Capacity(
+            api_servers=self.api_server_count,
+            api_workers=API_WORKERS,
+            schedulers=self.scheduler_count,
+            triggerers=self.triggerer_count,
+            max_workers=self.worker_max_count,
+            worker_concurrency=self.worker_concurrency,
+            db_pool_size=self.db_pool_size,
+            db_max_overflow=self.db_max_overflow,
+        )
 
     @property
     def https(self) -> bool:
@@ -190,7 +229,6 @@ _EXAMPLE_DOMAIN = re.compile(r"(?:^|\.)(?:example\.(?:com|net|org)|example)$")
 EXAMPLE_ACCOUNT = "123456789012"
 """The account id in AWS's documentation examples: no certificate of yours lives there."""
 _NODE_TYPE = re.compile(r"cache\.[a-z0-9]+\.[a-z0-9]+")
-_INSTANCE_CLASS = re.compile(r"db\.[a-z0-9]+\.[a-z0-9]+")
 _ENGINE_VERSION = re.compile(r"(?P<major>\d+)(?:\.\d+)?")
 _ADMIN_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 _TAG_TEXT = re.compile(r"[\w .:/=+\-@]*")
@@ -216,12 +254,13 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
     _check_image(given)
     worker_count, worker_min, worker_max = _worker_counts(given)
     _check_int_range(given, "worker_concurrency", 1, 256)
+    _check_counts(given)
     _check_choice(given, "log_retention_days", CLOUDWATCH_RETENTION_DAYS, "days CloudWatch Logs allows")
     _check_broker(given)
     _check_database(given)
     _check_pattern(given, "admin_username", _ADMIN_USERNAME, "a letter, then up to 63 letters, digits, '_', '.' or '-'")
     _check_tags(given.get("tags", {}))
-    return ClusterConfig(
+    config = ClusterConfig(
         name=name,
         **{key: _frozen(value) for key, value in given.items() if key not in _DERIVED},
         worker_count=worker_count,
@@ -229,6 +268,8 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
         worker_max_count=worker_max,
         role_sizes=_role_sizes(given),
     )
+    _check_connection_budget(config)
+    return config
 
 
 _DERIVED = frozenset({"worker_count", "worker_min_count", "worker_max_count", "role_sizes"})
@@ -483,12 +524,47 @@ def _worker_counts(given: Mapping[str, Any]) -> tuple[int, int, int]:
     return count, minimum, maximum
 
 
+API_WORKERS = 2
+"""uvicorn worker processes per api-server task ([api] workers)."""
+
+ROLE_COUNT_LIMITS = {"api_server_count": 10, "scheduler_count": 4, "triggerer_count": 10}
+"""Upper bounds of the per-role task counts; more schedulers than 4 mostly contend for the same DB rows."""
+
+
+def _check_counts(given: Mapping[str, Any]) -> None:
+    for key, high in ROLE_COUNT_LIMITS.items():
+        _check_int_range(given, key, 1, high)
+    _check_int_range(given, "db_pool_size", 1, 50)
+    _check_int_range(given, "db_max_overflow", 0, 50)
+
+
+def _check_connection_budget(config: ClusterConfig) -> None:
+    """The cluster's worst case of database connections must fit the instance class's max_connections."""
+    budget = connection_budget(config.capacity)
+    limit = max_connections(config.db_instance_class)
+    if budget.total <= limit:
+        return
+    bigger = smallest_class_for(budget.total, config.db_instance_class)
+    raise ConfigError(
+        "db_instance_class",
+        config.db_instance_class,
+        f"a class whose max_connections (about {limit} here) holds the cluster's worst case of {budget.describe()}"
+        f"; ways out: a bigger class{f' such as {bigger}' if bigger else ''}, fewer workers (worker_max_count) or "
+        "slots (worker_concurrency), or a smaller pool (db_pool_size, db_max_overflow)",
+    )
+
+
 def _check_broker(given: Mapping[str, Any]) -> None:
     _check_pattern(given, "redis_node_type", _NODE_TYPE, "an ElastiCache node type such as cache.t4g.small")
 
 
 def _check_database(given: Mapping[str, Any]) -> None:
-    _check_pattern(given, "db_instance_class", _INSTANCE_CLASS, "an RDS instance class such as db.t4g.small")
+    _check_choice(
+        given,
+        "db_instance_class",
+        tuple(INSTANCE_CLASS_MEMORY_GIB),
+        "RDS PostgreSQL classes whose memory the connection budget knows (burstable t3/t4g, m5-m7, r5-r7)",
+    )
     _check_int_range(given, "db_allocated_storage", 20, 65536, " GiB (the RDS gp storage limits)")
     _check_int_range(given, "db_backup_retention_days", 1, 35, " (RDS automated backups; they are always on)")
     version = given.get("db_engine_version")

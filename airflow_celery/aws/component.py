@@ -18,6 +18,7 @@ from airflow_celery.aws.security_groups import security_groups
 from airflow_celery.aws.task_definition import TaskInputs
 from airflow_celery.cluster.edges import LOAD_BALANCER
 from airflow_celery.cluster.env import ClusterSettings
+from airflow_celery.cluster.limits import parallelism
 from airflow_celery.cluster.roles import AIRFLOW_SERVICES, API_SERVER, MIGRATE, POSTGRES, REDIS, Role
 from airflow_celery.cluster.secrets import SecretName
 
@@ -68,6 +69,10 @@ def settings_template(config: ClusterConfig) -> ClusterSettings:
     return ClusterSettings(
         execution_api_url=discovery.execution_api_url(discovery.namespace_name(config.name)),
         worker_concurrency=config.worker_concurrency,
+        api_workers=config.capacity.api_workers,
+        parallelism=parallelism(config.capacity),
+        db_pool_size=config.db_pool_size,
+        db_max_overflow=config.db_max_overflow,
         wait_for_migrations=True,
         serve_logs=True,
         admin_username=config.admin_username,
@@ -100,17 +105,17 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
     alb = load_balancer.load_balancer(
         ctx, net.public_subnet_ids, net.vpc_id, groups[LOAD_BALANCER], template.flower_url_prefix
     )
-    execution_role, execution_grants = iam.execution_role(ctx, stored.arns)
+    execution = iam.execution_roles(ctx, roles, stored.arns)
     registered = [API_SERVER.name, *([REDIS.name] if config.redis_mode == "fargate" else [])]
     wiring = ecs.ServiceWiring(
         cluster=ecs.cluster(ctx),
         private_subnet_ids=net.private_subnet_ids,
         security_groups=groups,
-        execution_role=execution_role,
+        execution_roles={name: role for name, (role, _) in execution.items()},
         task_role=iam.task_role(ctx, bucket),
         target_groups=alb.target_groups,
         discovery={name: discovery.discovery_service(ctx, namespace, name) for name in registered},
-        task_depends_on=[*stored.versions, *execution_grants],
+        task_depends_on=[*stored.versions, *(grant for _, grants in execution.values() for grant in grants)],
         service_depends_on=alb.routing,
     )
     inputs = _task_inputs(ctx, template, image_ref, alb.url, net.cidrs, bucket, stored, log_groups)

@@ -9,7 +9,7 @@ import pulumi_aws as aws
 
 from airflow_celery.aws.context import BuildContext
 from airflow_celery.aws.task_definition import TaskInputs, container_definitions_json
-from airflow_celery.cluster.roles import Kind, Role
+from airflow_celery.cluster.roles import API_SERVER, SCHEDULER, TRIGGERER, Kind, Role
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,8 @@ class ServiceWiring:
     cluster: aws.ecs.Cluster
     private_subnet_ids: list[pulumi.Input[str]]
     security_groups: dict[str, aws.ec2.SecurityGroup]
-    execution_role: aws.iam.Role
+    execution_roles: dict[str, aws.iam.Role]
+    """Per role: ECS starts its tasks with it, and it may read exactly that role's secrets."""
     task_role: aws.iam.Role
     target_groups: dict[str, aws.lb.TargetGroup] = field(default_factory=dict)
     discovery: dict[str, aws.servicediscovery.Service] = field(default_factory=dict)
@@ -45,7 +46,14 @@ def role_size(ctx: BuildContext, r: Role) -> tuple[int, int]:
 
 
 def desired_count(ctx: BuildContext, r: Role) -> int:
-    return ctx.config.worker_count if r.scalable else r.desired_count
+    """Tasks of role `r`: the config's count for the roles that have one, the description's otherwise."""
+    config = ctx.config
+    counts = {
+        API_SERVER.name: config.api_server_count,
+        SCHEDULER.name: config.scheduler_count,
+        TRIGGERER.name: config.triggerer_count,
+    }
+    return config.worker_count if r.scalable else counts.get(r.name, r.desired_count)
 
 
 def task_definition(
@@ -62,7 +70,7 @@ def task_definition(
         runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
             operating_system_family="LINUX", cpu_architecture="X86_64"
         ),
-        execution_role_arn=wiring.execution_role.arn,
+        execution_role_arn=wiring.execution_roles[r.name].arn,
         task_role_arn=wiring.task_role.arn,
         container_definitions=inputs.apply(lambda plain: container_definitions_json(r, plain)),
         tags=ctx.tags(r.name, "task"),

@@ -1,15 +1,18 @@
-"""Two roles per cluster: the task EXECUTION role (pull, logs, exactly our secrets) and the task role (S3 logs)."""
+"""IAM: one task EXECUTION role per ECS role (pull, logs, exactly that role's secrets) and the task role (S3 logs)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
 from airflow_celery.aws.context import BuildContext
 from airflow_celery.aws.logs import TASK_LOG_PREFIX
+from airflow_celery.cluster.env import secrets_of
+from airflow_celery.cluster.roles import ENTRYPOINT_ROLES, Role
+from airflow_celery.cluster.secrets import SecretName
 
 EXECUTION_POLICY = "policy/service-role/AmazonECSTaskExecutionRolePolicy"
 
@@ -48,29 +51,44 @@ def task_log_policy(bucket_arn: str) -> str:
     )
 
 
+def task_secret_names(r: Role) -> set[SecretName]:
+    """Every secret the containers of role `r`'s task read: its own, and those of the jobs that run in its task."""
+    containers = [r.name, *(job.name for job in ENTRYPOINT_ROLES if job.runs_with == r.name)]
+    return {name for container in containers for name in secrets_of(container).values()}
+
+
+def execution_roles(
+    ctx: BuildContext, roles: Sequence[Role], secret_arns: Mapping[SecretName, pulumi.Output[str]]
+) -> dict[str, tuple[aws.iam.Role, list[pulumi.Resource]]]:
+    """One execution role per task, each reading exactly the secrets its containers are given."""
+    return {
+        r.name: execution_role(ctx, r.name, [secret_arns[name] for name in sorted(task_secret_names(r))]) for r in roles
+    }
+
+
 def execution_role(
-    ctx: BuildContext, secret_arns: Mapping[object, pulumi.Output[str]]
+    ctx: BuildContext, role_name: str, secret_arns: Sequence[pulumi.Output[str]]
 ) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
-    """The role ECS uses to start tasks, and its grants: tasks must wait for those, not just the role, or
-    the first ones can fail to read their secrets while IAM catches up."""
+    """The role ECS uses to start one role's tasks, and its grants: tasks must wait for those, not just the role,
+    or the first ones can fail to read their secrets while IAM catches up."""
     role = aws.iam.Role(
-        ctx.child_name("execution-role"),
+        ctx.child_name(role_name, "execution-role"),
         assume_role_policy=_assume_by_ecs_tasks(),
-        description=f"airflow-celery {ctx.name}: ECS pulls images, writes logs, reads the cluster's secrets",
-        tags=ctx.tags("execution-role"),
+        description=f"airflow-celery {ctx.name}: ECS pulls images, writes logs, reads the {role_name} secrets",
+        tags=ctx.tags(role_name, "execution-role"),
         opts=ctx.opts(),
     )
     partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent)).partition
     managed = aws.iam.RolePolicyAttachment(
-        ctx.child_name("execution-role-ecs"),
+        ctx.child_name(role_name, "execution-role-ecs"),
         role=role.name,
         policy_arn=partition.apply(lambda p: f"arn:{p}:iam::aws:{EXECUTION_POLICY}"),
         opts=ctx.opts(),
     )
     secrets = aws.iam.RolePolicy(
-        ctx.child_name("execution-role-secrets"),
+        ctx.child_name(role_name, "execution-role-secrets"),
         role=role.id,
-        policy=pulumi.Output.all(*secret_arns.values()).apply(read_secrets_policy),
+        policy=pulumi.Output.all(*secret_arns).apply(read_secrets_policy),
         opts=ctx.opts(),
     )
     return role, [managed, secrets]

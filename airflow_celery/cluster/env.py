@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from airflow_celery.cluster.edges import talks_to
+from airflow_celery.cluster.limits import DEFAULT_DB_MAX_OVERFLOW, DEFAULT_DB_POOL_SIZE
 from airflow_celery.cluster.roles import (
     API_SERVER,
+    DAG_PROCESSOR,
     FLOWER,
     MIGRATE,
     REDIS,
@@ -75,6 +76,10 @@ class ClusterSettings:
     """Seconds the entrypoint may wait in total, for dependencies and migrations (roles.py, start-up timing)."""
     worker_concurrency: int = 16
     api_workers: int = 2
+    parallelism: int = 16
+    """`[core] parallelism` and the default pool's slots: limits.parallelism(), max workers x concurrency."""
+    db_pool_size: int = DEFAULT_DB_POOL_SIZE
+    db_max_overflow: int = DEFAULT_DB_MAX_OVERFLOW
     jwt_issuer: str = "airflow-celery"
     """The `iss` claim of task tokens, checked on every execution API call: Airflow's config.yml asks for one
     unique per deployment (the component sets project/stack/name), so a token of one cluster fails on another."""
@@ -121,6 +126,13 @@ def _airflow_common(settings: ClusterSettings) -> dict[str, str]:
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(settings.task_heartbeat_timeout),
         "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": str(settings.min_heartbeat_interval),
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(settings.worker_concurrency),
+        # Airflow's default parallelism (32) caps the cluster whatever the worker count; migrate sets the
+        # default pool to the same number (it is read only when the pool is created).
+        "AIRFLOW__CORE__PARALLELISM": str(settings.parallelism),
+        "AIRFLOW__CORE__DEFAULT_POOL_TASK_SLOT_COUNT": str(settings.parallelism),
+        # Explicit, so that the connection budget (cluster/limits.py) is what runs.
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": str(settings.db_pool_size),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": str(settings.db_max_overflow),
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(settings.port(WORKER.name, "logs")),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(settings.port(TRIGGERER.name, "logs")),
         SERVE_LOGS_VAR: _flag(settings.serve_logs),
@@ -199,26 +211,52 @@ def _behind_proxy(settings: ClusterSettings) -> dict[str, str]:
     return env
 
 
-def _secrets_for(role_name: str) -> dict[str, SecretName]:
-    kind = role(role_name).kind
-    if kind is Kind.BROKER:
-        return {"REDIS_PASSWORD": SecretName.REDIS_PASSWORD}
-    if kind not in (Kind.AIRFLOW, Kind.JOB):
-        return {}
-    found = dict(SHARED_SECRETS)
-    if talks_to(role_name, "postgres"):
-        found["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = SecretName.DATABASE_URL
-        # Every process that sets up Airflow's ORM also builds the async engine (settings.configure_orm).
-        found["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] = SecretName.DATABASE_ASYNC_URL
-    if talks_to(role_name, "redis"):
-        found["AIRFLOW__CELERY__BROKER_URL"] = SecretName.BROKER_URL
-        if talks_to(role_name, "postgres"):
-            found["AIRFLOW__CELERY__RESULT_BACKEND"] = SecretName.RESULT_BACKEND_URL
-    if role_name == FLOWER.name:
-        found["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"] = SecretName.FLOWER_BASIC_AUTH
-    if role_name == MIGRATE.name:
-        found[ADMIN_PASSWORD_VAR] = SecretName.ADMIN_PASSWORD
-    return found
+DATABASE_URL_VAR = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+RESULT_BACKEND_VAR = "AIRFLOW__CELERY__RESULT_BACKEND"
+
+_FERNET = {"AIRFLOW__CORE__FERNET_KEY": SecretName.FERNET_KEY}
+_JWT = {"AIRFLOW__API_AUTH__JWT_SECRET": SecretName.JWT_SECRET}
+_API_SECRET_KEY = {"AIRFLOW__API__SECRET_KEY": SecretName.API_SECRET_KEY}
+# Every process that sets up Airflow's ORM also builds the async engine (settings.configure_orm).
+_METADATA_DB = {
+    DATABASE_URL_VAR: SecretName.DATABASE_URL,
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": SecretName.DATABASE_ASYNC_URL,
+}
+_CELERY = {"AIRFLOW__CELERY__BROKER_URL": SecretName.BROKER_URL, RESULT_BACKEND_VAR: SecretName.RESULT_BACKEND_URL}
+
+ROLE_SECRETS: dict[str, dict[str, SecretName]] = {
+    # Verifies task tokens (execution API) and signs UI tokens (JWT); sessions and the log-fetch tokens it
+    # sends to the log servers ([api] secret_key); decrypts connections and variables it serves (fernet).
+    API_SERVER.name: {**_FERNET, **_JWT, **_API_SECRET_KEY, **_METADATA_DB},
+    # Signs every task's token (executors/workloads); sends to and reads states from Celery.
+    SCHEDULER.name: {**_FERNET, **_JWT, **_METADATA_DB, **_CELERY},
+    # Its in-process execution API skips token checks (execution_api/app.py, InProcessExecutionAPI registers
+    # no JWTValidator), so no JWT secret; DAG code may read connections and variables: fernet.
+    DAG_PROCESSOR.name: {**_FERNET, **_METADATA_DB},
+    # Same in-process execution API; its log server checks the api-server's tokens ([api] secret_key).
+    TRIGGERER.name: {**_FERNET, **_API_SECRET_KEY, **_METADATA_DB},
+    # Airflow 3 workers never open the metadata DB (the Celery provider validates a DB session only before 3.0)
+    # and get connections decrypted from the execution API: the broker, the result backend, and the log
+    # server's key.
+    WORKER.name: {**_API_SECRET_KEY, **_CELERY},
+    # Flower reads the broker only.
+    FLOWER.name: {"AIRFLOW__CELERY__BROKER_URL": SecretName.BROKER_URL,
+                  "AIRFLOW__CELERY__FLOWER_BASIC_AUTH": SecretName.FLOWER_BASIC_AUTH},
+    MIGRATE.name: {**_FERNET, **_METADATA_DB, ADMIN_PASSWORD_VAR: SecretName.ADMIN_PASSWORD},
+    REDIS.name: {"REDIS_PASSWORD": SecretName.REDIS_PASSWORD},
+}  # fmt: skip
+"""Exactly the secrets each role reads, and nothing else: the AWS renderer injects these and lets each role's
+execution role read only their ARNs; local mode and compose fill in the same set."""
+
+
+def secrets_of(role_name: str) -> dict[str, SecretName]:
+    """The secrets role `role_name` reads, keyed by the environment variable that carries each."""
+    return dict(ROLE_SECRETS.get(role_name, {}))
+
+
+def reads_metadata_db(role_name: str) -> bool:
+    """Whether the role opens Airflow's metadata database (and so waits for its schema), not only Celery's tables."""
+    return DATABASE_URL_VAR in ROLE_SECRETS.get(role_name, {})
 
 
 def role_environment(role_name: str, settings: ClusterSettings, instance: int | None = None) -> RoleEnvironment:
@@ -229,11 +267,11 @@ def role_environment(role_name: str, settings: ClusterSettings, instance: int | 
     kind = role(role_name).kind
     plain = _airflow_common(settings) if kind in (Kind.AIRFLOW, Kind.JOB) else {}
     plain.update(_role_specific(role_name, settings, instance))
-    return RoleEnvironment(plain=plain, secrets=_secrets_for(role_name))
+    return RoleEnvironment(plain=plain, secrets=secrets_of(role_name))
 
 
 def secret_names_used() -> set[SecretName]:
     """Every secret that some role reads: the set a renderer must store."""
     from airflow_celery.cluster.roles import ROLES
 
-    return {name for r in ROLES for name in _secrets_for(r.name).values()}
+    return {name for r in ROLES for name in secrets_of(r.name).values()}

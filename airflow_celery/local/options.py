@@ -9,6 +9,7 @@ from pathlib import Path
 
 from airflow_celery.cluster import ClusterSettings
 from airflow_celery.cluster.edges import port_of
+from airflow_celery.cluster.limits import Capacity, parallelism
 from airflow_celery.local.errors import LocalError
 
 WORKERS_RANGE = range(1, 9)
@@ -120,6 +121,7 @@ def cluster_settings(options: UpOptions, airflow_home: Path, node_host: str) -> 
         serve_logs=False,
         wait_for_migrations=False,
         worker_concurrency=options.concurrency,
+        parallelism=parallelism(Capacity(max_workers=options.workers, worker_concurrency=options.concurrency)),
         api_workers=1,
         node_host=node_host,
     )

@@ -214,6 +214,25 @@ BAD_VALUES = [
     bad("redis-mode", {"redis_mode": "memorydb"}, "redis_mode", "memorydb", "'fargate', 'elasticache'"),
     bad("redis-node-type", {"redis_node_type": "t4g.small"}, "redis_node_type", "t4g.small", "cache.t4g.small"),
     bad("db-instance-class", {"db_instance_class": "t4g.small"}, "db_instance_class", "t4g.small", "db.t4g.small"),
+    bad(
+        "db-instance-class-unknown",
+        {"db_instance_class": "db.x2g.large"},
+        "db_instance_class",
+        "db.x2g.large",
+        "classes whose memory the connection budget knows",
+    ),
+    bad(
+        "connections-over-budget",
+        {"worker_max_count": 100, "worker_concurrency": 64, "db_instance_class": "db.t4g.micro"},
+        "db_instance_class",
+        "db.t4g.micro",
+        "ways out: a bigger class",
+    ),
+    bad("api-server-count-zero", {"api_server_count": 0}, "api_server_count", 0, "a whole number from 1 to 10"),
+    bad("scheduler-count-too-many", {"scheduler_count": 5}, "scheduler_count", 5, "a whole number from 1 to 4"),
+    bad("triggerer-count-string", {"triggerer_count": "2"}, "triggerer_count", "2", "a whole number"),
+    bad("db-pool-size-zero", {"db_pool_size": 0}, "db_pool_size", 0, "a whole number from 1 to 50"),
+    bad("db-max-overflow-negative", {"db_max_overflow": -1}, "db_max_overflow", -1, "a whole number from 0 to 50"),
     bad("db-storage-too-small", {"db_allocated_storage": 10}, "db_allocated_storage", 10, "from 20 to 65536"),
     bad("db-engine-too-old", {"db_engine_version": "12"}, "db_engine_version", "12", "13-17"),
     bad("db-backup-retention-zero", {"db_backup_retention_days": 0}, "db_backup_retention_days", 0, "from 1 to 35"),
@@ -301,7 +320,8 @@ def test_role_size_override_of_memory_alone_keeps_the_default_cpu():
     ],
 )
 def test_worker_count_min_and_max_defaults(args, expected):
-    config = resolve_args("airflow", args)
+    # A class large enough for 10 workers' connections: the budget is tested on its own.
+    config = resolve_args("airflow", {**args, "db_instance_class": "db.m7g.large"})
 
     assert (config.worker_count, config.worker_min_count, config.worker_max_count) == expected
 

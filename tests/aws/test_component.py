@@ -240,7 +240,8 @@ def test_run_program_runs_a_stack_program_with_config(tmp_path):
         "import pulumi\n"
         "from airflow_celery import AirflowCeleryCluster\n"
         "config = pulumi.Config()\n"
-        "cluster = AirflowCeleryCluster(config.require('name'), {'worker_count': config.require_int('workers')})\n"
+        "cluster = AirflowCeleryCluster(config.require('name'), {'worker_count': config.require_int('workers'), "
+        "'db_instance_class': 'db.t4g.medium'})\n"
         "pulumi.export('airflow_url', cluster.airflow_url)\n"
         "pulumi.export('admin_password_arn', cluster.admin_password_secret_arn)\n"
     )

@@ -119,7 +119,7 @@ def test_values_are_read_as_their_declared_types(stack_config):
         "role_sizes": {"worker": {"cpu": 2048, "memory": 4096}},
         "redis_mode": "elasticache",
     }
-    assert resolve_args("airflow", args).role_sizes["worker"] == (2048, 4096)
+    assert resolve_args("airflow", {**args, "db_instance_class": "db.t4g.medium"}).role_sizes["worker"] == (2048, 4096)
 
 
 def test_unset_keys_are_left_out_so_the_component_defaults_apply(stack_config):

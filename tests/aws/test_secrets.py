@@ -118,24 +118,49 @@ def test_every_airflow_container_gets_the_same_shared_secret_arns(built):
     airflow = [c for _, c in built.all_containers() if c["name"] != "redis"]
     assert len(airflow) == 7
     for variable, name in SHARED_SECRETS.items():
-        found = {next(s["valueFrom"] for s in c["secrets"] if s["name"] == variable) for c in airflow}
+        found = {s["valueFrom"] for c in airflow for s in c["secrets"] if s["name"] == variable}
         assert found == {stored[name].outputs["arn"]}, variable
 
 
-def test_execution_role_reads_exactly_the_stored_secrets(built):
-    (component,) = built.components
-    policy = json.loads(
-        built.one("aws:iam/rolePolicy:RolePolicy", f"{component.name}-execution-role-secrets").inputs["policy"]
-    )
+def _execution_policy_resources(built, role_arn: str) -> set[str]:
+    role = next(r for r in built.of_type("aws:iam/role:Role") if r.outputs["arn"] == role_arn)
+    policy = json.loads(built.one("aws:iam/rolePolicy:RolePolicy", f"{role.name}-secrets").inputs["policy"])
     (statement,) = policy["Statement"]
     assert statement["Action"] == ["secretsmanager:GetSecretValue"]
-    assert set(statement["Resource"]) == {s.outputs["arn"] for s in built.of_type(SECRET)}
-    attachment = built.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-    assert attachment.inputs["policyArn"] == "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
-    execution_role = built.one("aws:iam/role:Role", f"{component.name}-execution-role")
-    assert {t.inputs["executionRoleArn"] for t in built.of_type("aws:ecs/taskDefinition:TaskDefinition")} == {
-        execution_role.outputs["arn"]
+    return set(statement["Resource"])
+
+
+def test_each_task_has_its_own_execution_role_reading_exactly_its_containers_secrets(built):
+    tasks = built.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    role_arns = [task.inputs["executionRoleArn"] for task in tasks]
+    assert len(set(role_arns)) == len(tasks)  # one execution role per task, none shared
+    readable: set[str] = set()
+    for task in tasks:
+        given = {s["valueFrom"] for c in built.container_definitions(task) for s in c.get("secrets", [])}
+        resources = _execution_policy_resources(built, task.inputs["executionRoleArn"])
+        assert resources == given, task.name
+        readable |= resources
+    stored = {s.outputs["arn"]: s.name for s in built.of_type(SECRET)}
+    unread = {stored[arn].rsplit("-", 2)[-2] + "-" + stored[arn].rsplit("-", 1)[-1] for arn in set(stored) - readable}
+    # Every stored secret is read by some task, but for the Redis password with ElastiCache, whose AUTH token it
+    # only is (the broker URL carries it to the tasks).
+    has_redis_task = any(t.name.endswith("-redis-task") for t in tasks)
+    assert readable <= set(stored) and unread == (set() if has_redis_task else {"redis-password"})
+    attachments = built.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    assert {a.inputs["policyArn"] for a in attachments} == {
+        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
     }
+    assert len(attachments) == len(tasks)
+
+
+def test_the_worker_can_read_neither_the_metadata_db_nor_the_jwt_secret(built):
+    (component,) = built.components
+    stored = _stored(built, component.name)
+    worker = built.one("aws:ecs/taskDefinition:TaskDefinition", f"{component.name}-worker-task")
+    resources = _execution_policy_resources(built, worker.inputs["executionRoleArn"])
+    for name in (SecretName.DATABASE_URL, SecretName.JWT_SECRET, SecretName.FERNET_KEY, SecretName.ADMIN_PASSWORD):
+        assert stored[name].outputs["arn"] not in resources, name
+    assert stored[SecretName.RESULT_BACKEND_URL].outputs["arn"] in resources
 
 
 def test_outputs_hold_no_secret_values_and_name_the_admin_secret(built):
@@ -197,8 +222,6 @@ def test_the_async_database_url_is_stored_and_read_by_every_database_role(built)
         if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in refs:
             with_db += 1
             assert refs["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] == arn, container["name"]
-    assert with_db == 6  # api-server, scheduler, dag-processor, triggerer, worker and migrate
-    policy = json.loads(
-        built.one("aws:iam/rolePolicy:RolePolicy", f"{component.name}-execution-role-secrets").inputs["policy"]
-    )
-    assert arn in policy["Statement"][0]["Resource"]
+    assert with_db == 5  # api-server, scheduler, dag-processor, triggerer and migrate (Airflow 3 workers use none)
+    api_server = built.one("aws:ecs/taskDefinition:TaskDefinition", f"{component.name}-api-server-task")
+    assert arn in _execution_policy_resources(built, api_server.inputs["executionRoleArn"])

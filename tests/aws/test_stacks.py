@@ -93,14 +93,17 @@ def test_worker_desired_count_is_the_stack_config(deployed):
     services = assertions.services_by_role(deployed.mocks)
 
     assert services["worker"].inputs["desiredCount"] == deployed.setting("workerCount")
+    counted = {"api-server": "apiServerCount", "scheduler": "schedulerCount", "triggerer": "triggererCount"}
     for name, service in services.items():
-        if name != "worker":
+        if name in counted:
+            assert service.inputs["desiredCount"] == deployed.setting(counted[name]), name
+        elif name != "worker":
             assert service.inputs["desiredCount"] == role(name).desired_count, name
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_changing_worker_count_changes_the_worker_service(stack):
-    changed = deploy(stack, workerCount=4, workerMaxCount=10)
+    changed = deploy(stack, workerCount=4, workerMaxCount=10, dbInstanceClass="db.m7g.large")
 
     assert assertions.services_by_role(changed.mocks)["worker"].inputs["desiredCount"] == 4
 

@@ -12,11 +12,29 @@ def env(name, **changes):
     return role_environment(name, settings)
 
 
+LEAST_PRIVILEGE = {
+    "api-server": {"fernet-key", "jwt-secret", "api-secret-key", "database-url", "database-async-url"},
+    "scheduler": {"fernet-key", "jwt-secret", "database-url", "database-async-url", "broker-url", "result-backend-url"},
+    "dag-processor": {"fernet-key", "database-url", "database-async-url"},
+    "triggerer": {"fernet-key", "api-secret-key", "database-url", "database-async-url"},
+    "worker": {"api-secret-key", "broker-url", "result-backend-url"},
+    "flower": {"broker-url", "flower-basic-auth"},
+    "migrate": {"fernet-key", "database-url", "database-async-url", "admin-password"},
+    "redis": {"redis-password"},
+    "postgres": set(),
+}
+
+
+@pytest.mark.parametrize("r", ROLES, ids=lambda r: r.name)
+def test_each_role_gets_exactly_the_secrets_it_reads(r):
+    assert {str(name) for name in env(r.name).secrets.values()} == LEAST_PRIVILEGE[r.name]
+
+
 @pytest.mark.parametrize("r", ENTRYPOINT_ROLES, ids=lambda r: r.name)
-def test_every_airflow_container_shares_fernet_jwt_and_api_secret_key(r):
+def test_a_shared_secret_comes_from_one_variable_wherever_it_is_read(r):
     e = env(r.name)
     for variable, secret in SHARED_SECRETS.items():
-        assert e.secrets[variable] is secret
+        assert e.secrets.get(variable, secret) is secret
     assert e.plain["AIRFLOW__API_AUTH__JWT_ISSUER"] == "airflow-celery"
 
 
@@ -55,7 +73,9 @@ def test_secrets_follow_the_edges():
     with_broker = {r.name for r in ROLES if "AIRFLOW__CELERY__BROKER_URL" in env(r.name).secrets}
     assert with_broker == {"scheduler", "worker", "flower"}
     with_db = {r.name for r in ROLES if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in env(r.name).secrets}
-    assert with_db == {"api-server", "scheduler", "dag-processor", "triggerer", "worker", "migrate"}
+    assert with_db == {"api-server", "scheduler", "dag-processor", "triggerer", "migrate"}
+    with_result_backend = {r.name for r in ROLES if "AIRFLOW__CELERY__RESULT_BACKEND" in env(r.name).secrets}
+    assert with_result_backend == {"scheduler", "worker"}
     # Every process that sets up Airflow's ORM builds the async engine too (airflow.settings.configure_orm).
     with_async_db = {r.name for r in ROLES if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC" in env(r.name).secrets}
     assert with_async_db == with_db

@@ -1,0 +1,118 @@
+"""Cluster-wide limits derived from the config: task capacity and the database connection budget.
+
+Plain Python, read by the AWS renderer (validation, the env contract), the local runner and the docs, so
+that every place agrees on how many tasks may run and how many connections the database must accept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from airflow_celery.cluster.roles import API_SERVER, DAG_PROCESSOR, FLOWER, SCHEDULER, TRIGGERER, WORKER
+
+DEFAULT_DB_POOL_SIZE = 5
+"""`[database] sql_alchemy_pool_size`, Airflow's default: connections an engine keeps open."""
+DEFAULT_DB_MAX_OVERFLOW = 3
+"""`[database] sql_alchemy_max_overflow`. Airflow's default is 10; with it, one api-server task could hold
+80 connections and a two-task prod cluster overruns a db.m7g.large during a deploy (see `connection_budget`)."""
+
+ROLLING_DEPLOY_FACTOR = 2
+"""ECS services deploy with maximumPercent 200 (aws/ecs.py): old and new tasks hold connections together
+until the old ones stop, and a new image rolls every service at once."""
+
+RESERVED_CONNECTIONS = 5
+"""Connections Airflow may not use: PostgreSQL's superuser_reserved_connections (3) and RDS's
+rds.rds_superuser_reserved_connections (2), for the master user and RDS's own agents."""
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """How many processes of each role run at most: the inputs of every limit below."""
+
+    api_servers: int = 1
+    api_workers: int = 2
+    """uvicorn worker processes per api-server ([api] workers)."""
+    schedulers: int = 1
+    triggerers: int = 1
+    max_workers: int = 1
+    worker_concurrency: int = 16
+    db_pool_size: int = DEFAULT_DB_POOL_SIZE
+    db_max_overflow: int = DEFAULT_DB_MAX_OVERFLOW
+
+
+def parallelism(capacity: Capacity) -> int:
+    """`[core] parallelism`: queued + running tasks the executor allows, cluster-wide.
+
+    Airflow's default of 32 caps the whole cluster whatever the worker count (base_executor.py:
+    `open_slots = self.parallelism - len(self.running)`), so it is exactly the slots of max workers.
+    """
+    return max(1, capacity.max_workers) * capacity.worker_concurrency
+
+
+def default_pool_slots(capacity: Capacity) -> int:
+    """Slots of `default_pool`, where every task without a pool runs: as many as the executor may run."""
+    return parallelism(capacity)
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    role: str
+    processes: int
+    per_process: int
+    why: str
+
+    @property
+    def connections(self) -> int:
+        return self.processes * self.per_process
+
+
+@dataclass(frozen=True)
+class ConnectionBudget:
+    """The most connections the cluster can open at once, line by line."""
+
+    lines: tuple[BudgetLine, ...]
+    deploy_factor: int = ROLLING_DEPLOY_FACTOR
+    reserved: int = RESERVED_CONNECTIONS
+
+    @property
+    def steady(self) -> int:
+        return sum(line.connections for line in self.lines)
+
+    @property
+    def total(self) -> int:
+        """Steady state times the rolling-deploy overlap, plus the connections Airflow may not use."""
+        return self.steady * self.deploy_factor + self.reserved
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{line.role} {line.processes} x {line.per_process}" for line in self.lines)
+        return f"{self.total} = ({parts}) x {self.deploy_factor} during a deploy + {self.reserved} reserved"
+
+
+def connection_budget(capacity: Capacity) -> ConnectionBudget:
+    """The worst case of database connections, read from the pinned sources.
+
+    - Every Airflow process that configures the ORM has a sync engine of pool_size + max_overflow
+      connections (airflow/settings.py, prepare_engine_args). The async engine gets the same pool
+      (_configure_async_session) but connects only when an async endpoint runs: only in the api-server.
+    - A Celery worker's result backend keeps one engine per forked pool child (celery/backends/database/
+      session.py, SessionManager.get_engine when `forked`); a child runs one task at a time, so it holds one
+      connection. The main process uses NullPool: one short-lived connection.
+    - Flower talks only to Redis. The migrate job runs in a scheduler task before its scheduler starts.
+    """
+    per_engine = capacity.db_pool_size + capacity.db_max_overflow
+    lines = (
+        BudgetLine(API_SERVER.name, capacity.api_servers * capacity.api_workers, 2 * per_engine,
+                   "sync and async engines in each uvicorn worker"),
+        BudgetLine(SCHEDULER.name, capacity.schedulers, per_engine, "sync engine (migrate runs before it)"),
+        BudgetLine(DAG_PROCESSOR.name, 1, per_engine, "sync engine"),
+        BudgetLine(TRIGGERER.name, capacity.triggerers, per_engine, "sync engine"),
+        BudgetLine(WORKER.name, capacity.max_workers, capacity.worker_concurrency + 1,
+                   "result backend: one per pool child, one for the main process"),
+        BudgetLine(FLOWER.name, 1, 0, "broker only"),
+    )  # fmt: skip
+    return ConnectionBudget(lines=lines)
+
+
+def worker_memory_needed(concurrency: int, slot_mib: int, base_mib: int) -> int:
+    """MiB a worker needs with every slot busy: its idle base plus one measured slot per task."""
+    return base_mib + concurrency * slot_mib

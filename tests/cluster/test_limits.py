@@ -1,0 +1,56 @@
+"""cluster/limits.py: capacity follows the worker count, and the connection budget counts every process."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from airflow_celery.cluster import ClusterSettings, role_environment
+from airflow_celery.cluster.limits import (
+    RESERVED_CONNECTIONS,
+    ROLLING_DEPLOY_FACTOR,
+    Capacity,
+    connection_budget,
+    default_pool_slots,
+    parallelism,
+)
+
+
+@pytest.mark.parametrize(("workers", "concurrency", "expected"), [(1, 16, 16), (10, 16, 160), (3, 2, 6), (0, 8, 8)])
+def test_parallelism_is_every_slot_of_the_most_workers(workers, concurrency, expected):
+    capacity = Capacity(max_workers=workers, worker_concurrency=concurrency)
+
+    assert parallelism(capacity) == default_pool_slots(capacity) == expected
+
+
+def test_the_env_contract_carries_parallelism_the_default_pool_and_the_db_pool():
+    settings = ClusterSettings(
+        execution_api_url="http://a/execution/", parallelism=160, db_pool_size=4, db_max_overflow=2
+    )
+
+    for name in ("scheduler", "api-server", "worker", "migrate"):
+        plain = role_environment(name, settings).plain
+        assert plain["AIRFLOW__CORE__PARALLELISM"] == "160", name
+        assert plain["AIRFLOW__CORE__DEFAULT_POOL_TASK_SLOT_COUNT"] == "160", name
+        assert plain["AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE"] == "4", name
+        assert plain["AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW"] == "2", name
+
+
+def test_budget_by_hand_for_prod_at_max():
+    capacity = Capacity(api_servers=2, api_workers=2, schedulers=2, triggerers=2, max_workers=10,
+                        worker_concurrency=16, db_pool_size=5, db_max_overflow=3)  # fmt: skip
+    budget = connection_budget(capacity)
+    lines = {line.role: line.connections for line in budget.lines}
+
+    # api-server: 2 tasks x 2 uvicorn workers x (sync + async) x (5 + 3)
+    assert lines == {"api-server": 64, "scheduler": 16, "dag-processor": 8, "triggerer": 16, "worker": 170, "flower": 0}
+    assert budget.total == 274 * ROLLING_DEPLOY_FACTOR + RESERVED_CONNECTIONS == 553
+    assert "553 = (api-server 4 x 16" in budget.describe()
+
+
+def test_budget_grows_with_every_count():
+    base = Capacity()
+    total = connection_budget(base).total
+    for field in ("api_servers", "schedulers", "triggerers", "max_workers", "worker_concurrency", "db_pool_size"):
+        assert connection_budget(replace(base, **{field: getattr(base, field) + 1})).total > total, field
