@@ -58,6 +58,13 @@ def local() -> None:
 @local.command()
 @click.option("--workers", type=int, default=2, show_default=True, help="Celery workers (1-8).")
 @click.option("--concurrency", type=int, default=4, show_default=True, help="Task slots per worker (1-64).")
+@click.option(
+    "--schedulers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Schedulers (1-4); several run side by side on PostgreSQL, each with its own health port.",
+)
 @state_dir_option
 @click.option(
     "--dags-dir",
@@ -83,13 +90,19 @@ def local() -> None:
 )
 @friendly_errors
 def up(
-    workers: int, concurrency: int, state_dir: Path, dags_dir: Path, ports: tuple[str, ...], health_timeout: int
+    workers: int,
+    concurrency: int,
+    schedulers: int,
+    state_dir: Path,
+    dags_dir: Path,
+    ports: tuple[str, ...],
+    health_timeout: int,
 ) -> None:
     """Start the cluster and wait until every role is healthy."""
     from airflow_celery.local.options import validate_up_options
     from airflow_celery.local.runner import up as run_up
 
-    options = validate_up_options(workers, concurrency, state_dir, dags_dir, ports, health_timeout)
+    options = validate_up_options(workers, concurrency, state_dir, dags_dir, ports, health_timeout, schedulers)
     run_up(options, console, options.health_timeout)
 
 

@@ -10,18 +10,19 @@ and the local runner runs this same file. For a role it:
 3. otherwise optionally waits for `airflow db check-migrations`, then `exec`s the role's command, so
    signals reach Airflow directly (a worker's SIGTERM is a Celery warm shutdown).
 
-It imports only the standard library (and Airflow, lazily, for `migrate`): it runs before anything else
-is known to work.
+It imports only the standard library (and Airflow and SQLAlchemy, lazily, for `migrate`): it runs before
+anything else is known to work.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -197,6 +198,48 @@ def migrate_commands(env: Mapping[str, str]) -> list[list[str]]:
     return [list(MIGRATE.command[1:]), *pool, create_user]
 
 
+MIGRATE_LOCK_ID = 0x41434D49  # "ACMI": airflow-celery migrate; Airflow's own advisory locks are small integers
+LOCK_POLL_SECONDS = 2.0
+
+
+@contextlib.contextmanager
+def migrate_lock(database_url: str, deadline: float) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock for the whole migrate, so that concurrent ones run one after the other.
+
+    Several scheduler tasks each run `migrate` first, all at once on a first deploy. Airflow's `db migrate` locks
+    only its own schema step: on an empty database, `initdb` (airflow/utils/db.py) creates the core tables under
+    its lock but then runs the auth manager's (FAB's `ab_*` tables) after releasing it, and two runs collide on
+    `CREATE SEQUENCE ab_permission_id_seq` (seen on the local cluster; tests/local/test_cluster.py). Under this
+    lock, the second run finds everything done. The wait shares the entrypoint's one deadline.
+    """
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(database_url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            _acquire(connection, sqlalchemy.text("SELECT pg_try_advisory_lock(:id)"), deadline)
+            connection.commit()  # the lock is the session's: no transaction stays open while migrate runs
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATE_LOCK_ID})
+                connection.commit()
+    finally:
+        engine.dispose()
+
+
+def _acquire(connection, try_lock, deadline: float) -> None:
+    announced = False
+    while not connection.execute(try_lock, {"id": MIGRATE_LOCK_ID}).scalar():
+        if time.monotonic() > deadline:
+            raise EntrypointError("another migrate held the database's migrate lock until the wait budget ran out", 1)
+        if not announced:
+            _log("another migrate is running; waiting for it to finish")
+            announced = True
+        connection.commit()
+        time.sleep(LOCK_POLL_SECONDS)
+
+
 def run_airflow_cli(commands: Sequence[Sequence[str]]) -> None:
     """Run Airflow CLI commands in this one interpreter, as `airflow ARGS...` would.
 
@@ -245,7 +288,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         for dependency in dependencies_of(role, env):
             wait_for(dependency, _remaining(deadline))
         if role.kind is Kind.JOB:
-            run_airflow_cli(migrate_commands(env))
+            commands = migrate_commands(env)
+            with migrate_lock(env[DATABASE_URL_VAR], deadline):
+                run_airflow_cli(commands)
             _log("migration done, admin user present")
             return 0
         if reads_metadata_db(role.name) and _flag(env, WAIT_FOR_MIGRATIONS_VAR, True):

@@ -87,12 +87,16 @@ class ClusterSettings:
     task_heartbeat_timeout: int = 60
     """Seconds after a worker dies before its tasks are failed or retried; Airflow's default is 300."""
     min_heartbeat_interval: int = 1
-    """How often the task supervisor wakes; a task's Celery slot stays busy until its next wake-up."""
+    """How often the task supervisor heartbeats through the execution API: limits.min_heartbeat_interval()."""
     admin_username: str = "admin"
     node_host: str = "%h"
     """Host part of local workers' Celery node names."""
 
-    def port(self, role_name: str, port_name: str) -> int:
+    def port(self, role_name: str, port_name: str, instance: int | None = None) -> int:
+        """A port's number: an override keyed "role.port" (or "role-N.port" for instance N of a role that runs
+        several times on one host, like local schedulers), else the description's."""
+        if instance is not None and f"{role_name}-{instance}.{port_name}" in self.ports:
+            return int(self.ports[f"{role_name}-{instance}.{port_name}"])
         key = f"{role_name}.{port_name}"
         return int(self.ports.get(key, role(role_name).port(port_name).number))
 
@@ -170,7 +174,9 @@ def _role_specific(role_name: str, settings: ClusterSettings, instance: int | No
         return {
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": settings.bind_host,
-            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(settings.port(SCHEDULER.name, "health")),
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(
+                settings.port(SCHEDULER.name, "health", instance)
+            ),
         }
     if role_name == WORKER.name:
         # The official image's dumb-init kills the whole process group on SIGTERM unless SETSID=0;
@@ -262,7 +268,8 @@ def reads_metadata_db(role_name: str) -> bool:
 def role_environment(role_name: str, settings: ClusterSettings, instance: int | None = None) -> RoleEnvironment:
     """The environment of role `role_name`: plain variables and secret references.
 
-    `instance` numbers the Celery workers of one host (local mode), giving each its own node name.
+    `instance` numbers the Celery workers and schedulers of one host (local mode): each worker gets its own node
+    name, each scheduler its own health port.
     """
     kind = role(role_name).kind
     plain = _airflow_common(settings) if kind in (Kind.AIRFLOW, Kind.JOB) else {}

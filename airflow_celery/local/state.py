@@ -163,6 +163,7 @@ def save_options(paths: StatePaths, options: UpOptions, node_host: str) -> None:
     data = {
         "workers": options.workers,
         "concurrency": options.concurrency,
+        "schedulers": options.schedulers,
         "dags_dir": str(options.dags_dir),
         "ports": dict(options.ports),
         "node_host": node_host,
@@ -184,5 +185,6 @@ def load_options(paths: StatePaths) -> tuple[UpOptions, str]:
         state_dir=paths.root,
         dags_dir=Path(data["dags_dir"]),
         ports=data["ports"],
+        schedulers=data.get("schedulers", 1),
     )
     return options, data["node_host"]

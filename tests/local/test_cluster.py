@@ -79,7 +79,18 @@ def cluster(tmp_path_factory):
     state_dir = tmp_path_factory.mktemp("local") / "state"
     ports = dict(zip(PORT_KEYS, free_ports(len(PORT_KEYS)), strict=True))
     port_args = [arg for key, number in ports.items() for arg in ("--port", f"{key}={number}")]
-    up_args = ["local", "up", "--workers", "2", "--concurrency", "4", "--state-dir", str(state_dir)]
+    up_args = [
+        "local",
+        "up",
+        "--workers",
+        "2",
+        "--concurrency",
+        "4",
+        "--schedulers",
+        "2",
+        "--state-dir",
+        str(state_dir),
+    ]
     up_args += ["--dags-dir", str(DAGS), "--health-timeout", str(HEALTH_TIMEOUT), *port_args]
     try:
         result = cli(*up_args, timeout=UP_TIMEOUT)
@@ -245,6 +256,80 @@ def test_login_behind_tls_sets_a_secure_token_cookie_and_plain_http_does_not(clu
     assert "_token" in behind_tls and "_token" in plain, (behind_tls, plain)
     assert _is_secure(behind_tls["_token"])
     assert not _is_secure(plain["_token"])
+
+
+def _sql(cluster: Cluster, sql: str, database: str = "airflow") -> list[tuple]:
+    connection = _db_connect(cluster, "require") if database == "airflow" else _db_connect_to(cluster, database)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchall()
+    finally:
+        connection.close()
+
+
+def _db_connect_to(cluster: Cluster, database: str):
+    import psycopg2
+
+    url = cluster.secrets["database-url"].replace("postgresql+psycopg2://", "postgresql://")
+    return psycopg2.connect(url.replace("/airflow?", f"/{database}?"), connect_timeout=10)
+
+
+def test_two_schedulers_run_side_by_side_each_healthy(cluster):
+    """`--schedulers 2`: two scheduler programs, each with its own health server, both heartbeating as running
+    SchedulerJobs in the database (Airflow's HA scheduler on PostgreSQL); the demo above ran under them."""
+    for port in (cluster.ports["scheduler.health"], cluster.ports["scheduler.health"] + 1):
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).status_code == 200
+    deadline = time.monotonic() + 60
+    while True:
+        ((alive,),) = _sql(
+            cluster,
+            "SELECT count(*) FROM job WHERE job_type = 'SchedulerJob' AND state = 'running' "
+            "AND latest_heartbeat > now() - interval '30 seconds'",
+        )
+        if alive == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert alive == 2
+
+
+def test_two_concurrent_migrates_on_a_fresh_database_both_succeed(cluster, tmp_path):
+    """With schedulerCount 2 on ECS, each scheduler task runs `migrate` first, at the same time on the first deploy.
+    Airflow's `db migrate` holds a PostgreSQL advisory lock (airflow/utils/db.py, create_global_lock), so the
+    second waits and finds the schema done; the admin user and the default pool are then created once."""
+    from airflow_celery.local.binaries import postgres_bin_dir
+    from airflow_celery.local.runner import load_cluster
+
+    local = load_cluster(cluster.state_dir)
+    port = str(cluster.ports["postgres.postgres"])
+    psql = [str(postgres_bin_dir() / "psql"), "-h", str(local.paths.pg_socket_dir), "-p", port, "-U", "postgres"]
+    created = subprocess.run([*psql, "-d", "postgres", "-c", "CREATE DATABASE migrate_race OWNER airflow"],
+                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    migrate = next(p for p in local.programs if p.name == "migrate")
+    env = migrate.environment(local.secrets, local.base_env)
+    for variable in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"):
+        env[variable] = env[variable].replace("/airflow?", "/migrate_race?")
+    argv = [sys.executable, "-m", "airflow_celery.entrypoint", "migrate"]
+    logs = [tmp_path / f"migrate-{i}.log" for i in (1, 2)]
+    runs = []
+    for log in logs:  # files, not pipes: a full pipe would stall the run that holds the lock
+        with log.open("w") as out:
+            runs.append(subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT))
+    try:
+        codes = [run.wait(timeout=400) for run in runs]
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+    outputs = [log.read_text()[-3000:] for log in logs]
+    assert codes == [0, 0], "\n----\n".join(outputs)
+    assert any("another migrate is running; waiting" in output for output in outputs), outputs
+    check = subprocess.run(["airflow", "db", "check-migrations", "--migration-wait-timeout", "1"], env=env,
+                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert _sql(cluster, "SELECT count(*) FROM ab_user WHERE username = 'admin'", "migrate_race") == [(1,)]
+    assert _sql(cluster, "SELECT slots FROM slot_pool WHERE pool = 'default_pool'", "migrate_race") == [(8,)]
 
 
 def test_status_reports_everything_up(cluster):
