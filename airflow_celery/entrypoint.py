@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from airflow_celery.cluster.edges import talks_to
 from airflow_celery.cluster.env import (
@@ -240,6 +240,59 @@ def _acquire(connection, try_lock, deadline: float) -> None:
         time.sleep(LOCK_POLL_SECONDS)
 
 
+RESULT_BACKEND_TABLES = ("celery_taskmeta", "celery_tasksetmeta")
+RESULT_BACKEND_SEQUENCES = ("task_id_sequence", "taskset_id_sequence")
+"""Celery's result backend tables and their id sequences (celery/backends/database/models.py, Task and TaskSet)."""
+
+
+def provision_result_backend(database_url: str, result_backend_url: str) -> None:
+    """Give the result backend its own login role, with rights on Celery's tables and nothing else.
+
+    Workers hold the result backend's URL: with the metadata database's user in it, any task could read every
+    connection and variable row. As the metadata user (RDS's master user, which has CREATEROLE), this creates
+    Celery's tables as Celery itself would (`ResultModelBase.metadata.create_all`, which Celery's SessionManager
+    then finds present), the role with the URL's password (sent as a SCRAM verifier made by libpq, never in
+    plain text), and grants it row access to those tables and their sequences only. Run on every migrate, it
+    also resets the password to the stored one.
+    """
+    import sqlalchemy
+    from celery.backends.database.models import ResultModelBase
+    from psycopg2 import sql
+    from psycopg2.extensions import encrypt_password
+
+    parts = urlsplit(result_backend_url.removeprefix("db+"))
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    if not user or not password or user == urlsplit(database_url).username:
+        _log("result backend uses the metadata database's user: no separate role to provision")
+        return
+    engine = sqlalchemy.create_engine(database_url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        ResultModelBase.metadata.create_all(engine)
+        connection = engine.raw_connection()
+        try:
+            _grant_result_backend_role(
+                connection, sql, user, encrypt_password(password, user, connection.driver_connection)
+            )
+            connection.commit()
+        finally:
+            connection.close()
+    finally:
+        engine.dispose()
+    _log(f"result backend role {user} can use {', '.join(RESULT_BACKEND_TABLES)} only")
+
+
+def _grant_result_backend_role(connection, sql, user: str, verifier: str) -> None:
+    role = sql.Identifier(user)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
+        verb = sql.SQL("ALTER" if cursor.fetchone() else "CREATE")
+        cursor.execute(sql.SQL("{} ROLE {} LOGIN PASSWORD %s").format(verb, role), (verifier,))
+        tables = sql.SQL(", ").join(sql.Identifier(t) for t in RESULT_BACKEND_TABLES)
+        cursor.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(tables, role))
+        sequences = sql.SQL(", ").join(sql.Identifier(s) for s in RESULT_BACKEND_SEQUENCES)
+        cursor.execute(sql.SQL("GRANT USAGE, SELECT ON SEQUENCE {} TO {}").format(sequences, role))
+
+
 def run_airflow_cli(commands: Sequence[Sequence[str]]) -> None:
     """Run Airflow CLI commands in this one interpreter, as `airflow ARGS...` would.
 
@@ -291,6 +344,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             commands = migrate_commands(env)
             with migrate_lock(env[DATABASE_URL_VAR], deadline):
                 run_airflow_cli(commands)
+                if env.get(RESULT_BACKEND_VAR):
+                    provision_result_backend(env[DATABASE_URL_VAR], env[RESULT_BACKEND_VAR])
             _log("migration done, admin user present")
             return 0
         if reads_metadata_db(role.name) and _flag(env, WAIT_FOR_MIGRATIONS_VAR, True):

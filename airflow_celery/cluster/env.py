@@ -242,13 +242,15 @@ ROLE_SECRETS: dict[str, dict[str, SecretName]] = {
     # Same in-process execution API; its log server checks the api-server's tokens ([api] secret_key).
     TRIGGERER.name: {**_FERNET, **_API_SECRET_KEY, **_METADATA_DB},
     # Airflow 3 workers never open the metadata DB (the Celery provider validates a DB session only before 3.0)
-    # and get connections decrypted from the execution API: the broker, the result backend, and the log
-    # server's key.
+    # and get connections decrypted from the execution API: the broker, the result backend (its own database
+    # role, limited to Celery's tables), and the log server's key.
     WORKER.name: {**_API_SECRET_KEY, **_CELERY},
     # Flower reads the broker only.
     FLOWER.name: {"AIRFLOW__CELERY__BROKER_URL": SecretName.BROKER_URL,
                   "AIRFLOW__CELERY__FLOWER_BASIC_AUTH": SecretName.FLOWER_BASIC_AUTH},
-    MIGRATE.name: {**_FERNET, **_METADATA_DB, ADMIN_PASSWORD_VAR: SecretName.ADMIN_PASSWORD},
+    # Also creates the result backend's own database role, whose password it reads from that URL.
+    MIGRATE.name: {**_FERNET, **_METADATA_DB, ADMIN_PASSWORD_VAR: SecretName.ADMIN_PASSWORD,
+                   RESULT_BACKEND_VAR: SecretName.RESULT_BACKEND_URL},
     REDIS.name: {"REDIS_PASSWORD": SecretName.REDIS_PASSWORD},
 }  # fmt: skip
 """Exactly the secrets each role reads, and nothing else: the AWS renderer injects these and lets each role's

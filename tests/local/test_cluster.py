@@ -220,6 +220,27 @@ def test_postgres_refuses_plain_tcp_and_the_cluster_runs_over_tls(cluster):
     assert sessions > 1, "no Airflow process holds a database connection (only this test's own)"
 
 
+def test_the_result_backend_has_its_own_role_that_reaches_only_celerys_tables(cluster):
+    """Workers hold the result backend's URL: its role (created by migrate) writes Celery's results, and is
+    refused the metadata, such as the connection table."""
+    import psycopg2
+
+    url = cluster.secrets["result-backend-url"].removeprefix("db+")
+    assert url.startswith("postgresql://celery_results:")
+    connection = psycopg2.connect(url, connect_timeout=10)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM celery_taskmeta WHERE status = 'SUCCESS'")
+            (results,) = cursor.fetchone()
+        for table in ("connection", "variable", "dag"):
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege), connection.cursor() as cursor:
+                cursor.execute(f"SELECT 1 FROM {table} LIMIT 1")
+            connection.rollback()
+    finally:
+        connection.close()
+    assert results >= 5, "the demo's tasks left no result through the result backend's role"
+
+
 def _fab_login_cookies(cluster: Cluster, headers: dict[str, str]) -> dict[str, str]:
     """FAB's login form (`/auth/login/`, the FAB auth manager's Flask app) as a browser submits it; returns
     each cookie the successful login sets, with its Set-Cookie attributes."""
