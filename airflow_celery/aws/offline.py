@@ -13,6 +13,7 @@ Mock pitfalls (see the facts file): recorded inputs are camelCase, numbers arriv
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -408,7 +409,19 @@ def _invokes(region: str) -> dict[str, dict[str, Any]]:
 # --- running things ------------------------------------------------------------------------------
 
 
+def _ensure_event_loop() -> None:
+    """Pulumi's mock runner uses the thread's current event loop; code that ran before (asyncio.run) may have
+    closed or unset it."""
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def _install(mocks: RecordingMocks, stack: str, config: Mapping[str, Any] | None) -> None:
+    _ensure_event_loop()
     # A fresh root Stack per run: set_mocks only creates one when none is active in this context.
     ROOT.set(None)
     logger = logging.getLogger(f"airflow_celery.tests.pulumi.{id(mocks)}")

@@ -87,3 +87,13 @@ def test_capacity_split_places_bases_first_then_by_weight():
     mixed = [{"capacityProvider": "FARGATE", "base": 2, "weight": 0}, {"capacityProvider": "FARGATE_SPOT", "weight": 1}]
     assert capacity_split(10, mixed) == {"FARGATE": 2.0, "FARGATE_SPOT": 8.0}
     assert capacity_split(1, mixed) == {"FARGATE": 1.0, "FARGATE_SPOT": 0.0}
+
+
+def test_the_readme_estimates_are_the_plans(dev_plan, prod_plan):
+    readme = (PROJECT_DIR / "README.md").read_text()
+    from airflow_celery.plan.pricing import PRICES_AS_OF
+
+    assert f"price table of **{PRICES_AS_OF}**" in readme
+    for plan in (dev_plan, prod_plan):
+        row = f"| ${plan.cost.total:,.2f} | ${plan.mwaa.cheapest.monthly_usd:,.2f} "
+        assert row in readme and f"| {plan.mwaa.ratio:.2f} |" in readme, f"update the README's {plan.stack} row"
