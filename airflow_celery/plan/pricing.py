@@ -35,7 +35,7 @@ FARGATE_PAGE = "https://aws.amazon.com/fargate/pricing/"
 VANTAGE_FARGATE = "https://www.vantage.sh/blog/fargate-pricing (us-east-1 Linux/x86 and Linux/ARM rates)"
 GREGORY_FARGATE = "https://tomgregory.com/aws/aws-fargate-spot-vs-fargate-price-comparison/ (eu-west-1 x86 rates)"
 SPOT_NOTE = (
-    FARGATE_PAGE + " publishes a current Spot price that moves with supply and demand; 70% off on-demand is "
+    "not verified: " + FARGATE_PAGE + " publishes a current Spot price that moves with supply and demand; 70% off on-demand is "
     "the ceiling AWS advertises, used here as a placeholder"
 )
 RDS_PAGE = "https://aws.amazon.com/rds/postgresql/pricing/"
@@ -47,6 +47,10 @@ INFRACOST_RDS = (
 RDS_MULTI_AZ = (
     "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_OnDemandDBInstances.html "
     "(Multi-AZ bills compute and storage for the primary and the standby)"
+)
+TF_RDS_MYSQL = (
+    "not verified for PostgreSQL: the MySQL rate in a comment of terraform-provider-aws's RDS acceptance tests "
+    '("Prices for mysql as of 2024-02-02 in us-west-2"); PostgreSQL runs a few percent higher on some classes'
 )
 ELASTICACHE_PAGE = "https://aws.amazon.com/elasticache/pricing/"
 VPC_PAGE = "https://aws.amazon.com/vpc/pricing/"
@@ -139,10 +143,10 @@ PRICES: dict[str, RegionPrices] = {
             "db.t4g.micro": _p(0.016, "hour", INFRATALLY_RDS),
             "db.t4g.small": _p(0.032, "hour", INFRATALLY_RDS),
             "db.t4g.medium": _p(0.065, "hour", INFRATALLY_RDS),
-            "db.t4g.large": _u(0.129, "hour", RDS_PAGE),
-            "db.m7g.large": _u(0.168, "hour", RDS_PAGE),
-            "db.m7g.xlarge": _u(0.337, "hour", RDS_PAGE),
-            "db.r7g.large": _u(0.239, "hour", RDS_PAGE),
+            "db.t4g.large": Price(0.129, "hour", TF_RDS_MYSQL, verified=False),
+            "db.m7g.large": Price(0.168, "hour", TF_RDS_MYSQL, verified=False),
+            "db.m7g.xlarge": Price(0.337, "hour", TF_RDS_MYSQL, verified=False),
+            "db.r7g.large": Price(0.239, "hour", TF_RDS_MYSQL, verified=False),
         },
         rds_storage_gb_month=_p(0.115, "GB-month", INFRACOST_RDS),
         elasticache_node_hour={
