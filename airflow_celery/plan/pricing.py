@@ -35,8 +35,8 @@ FARGATE_PAGE = "https://aws.amazon.com/fargate/pricing/"
 VANTAGE_FARGATE = "https://www.vantage.sh/blog/fargate-pricing (us-east-1 Linux/x86 and Linux/ARM rates)"
 GREGORY_FARGATE = "https://tomgregory.com/aws/aws-fargate-spot-vs-fargate-price-comparison/ (eu-west-1 x86 rates)"
 SPOT_NOTE = (
-    "not verified: " + FARGATE_PAGE + " publishes a current Spot price that moves with supply and demand; 70% off on-demand is "
-    "the ceiling AWS advertises, used here as a placeholder"
+    f"not verified: {FARGATE_PAGE} publishes a current Spot price that moves with supply and demand; "
+    "70% off on-demand is the ceiling AWS advertises, used here as a placeholder"
 )
 RDS_PAGE = "https://aws.amazon.com/rds/postgresql/pricing/"
 INFRATALLY_RDS = "https://infratally.com/articles/aws-rds-pricing-explained-2026.html (t4g classes, us-east-1)"
