@@ -97,3 +97,43 @@ def test_the_readme_estimates_are_the_plans(dev_plan, prod_plan):
     for plan in (dev_plan, prod_plan):
         row = f"| ${plan.cost.total:,.2f} | ${plan.mwaa.cheapest.monthly_usd:,.2f} "
         assert row in readme and f"| {plan.mwaa.ratio:.2f} |" in readme, f"update the README's {plan.stack} row"
+
+
+def _fake_service(mocks, role, count, cpu, memory, arch, strategies=None):
+    from airflow_celery.aws.offline import Recorded
+
+    arn = f"arn:aws:ecs:us-east-1:123456789012:taskdefinition/x-{role}-task"
+    definition = Recorded("aws:ecs/taskDefinition:TaskDefinition", f"x-{role}-task", "urn:td", "id", "", True,
+                          {"family": f"x-{role}", "cpu": str(cpu), "memory": str(memory),
+                           "runtimePlatform": {"cpuArchitecture": arch}}, {"arn": arn})  # fmt: skip
+    inputs = {"taskDefinition": arn, "desiredCount": float(count)}
+    if strategies:
+        inputs["capacityProviderStrategies"] = strategies
+    service = Recorded("aws:ecs/service:Service", f"x-{role}-service", "urn:s", "id", "", True, inputs, {})
+    mocks.records += [definition, service]
+
+
+def test_spot_and_arm_are_priced_where_a_service_uses_them():
+    """Capacity provider strategies and the task's CPU architecture decide the Fargate rate of each task."""
+    from airflow_celery.aws.args import resolve_args
+    from airflow_celery.aws.offline import RecordingMocks
+    from airflow_celery.plan.pricing import fargate_lines
+
+    mocks = RecordingMocks()
+    mixed = [{"capacityProvider": "FARGATE", "base": 1, "weight": 0}, {"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+    _fake_service(mocks, "worker", 3, 1024, 2048, "ARM64", mixed)
+    _fake_service(mocks, "scheduler", 1, 512, 1024, "X86_64")
+    config = resolve_args(
+        "x", {"worker_count": 3, "worker_min_count": 1, "worker_max_count": 5, "worker_concurrency": 4}
+    )
+
+    lines = {line.item: line for line in fargate_lines(mocks, config, prices_for("us-east-1"))}
+
+    on_demand = lines["worker (1 vCPU, 2 GiB, on-demand, ARM)"]
+    spot = lines["worker (1 vCPU, 2 GiB, Spot, ARM)"]
+    assert on_demand.quantity == "1 task x 730 h"
+    assert on_demand.monthly_usd == 28.84  # (0.03238 + 2 * 0.00356) * 730 = 28.835
+    assert spot.quantity == "2 tasks x 730 h"
+    assert spot.monthly_usd == round(2 * 730 * (0.03238 * 0.3 + 2 * 0.00356 * 0.3), 2)
+    assert not spot.prices[0].verified  # Spot rates move: marked unverified
+    assert lines["scheduler (0.5 vCPU, 1 GiB, on-demand)"].monthly_usd == 18.02
