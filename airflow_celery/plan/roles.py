@@ -24,9 +24,13 @@ class RoleRow:
     min_count: int | None = None
     max_count: int | None = None
     secrets: tuple[str, ...] = ()
+    count_label: str | None = None
+    """Shown instead of the count, for a job that runs once per start of its host task."""
 
     @property
     def count_text(self) -> str:
+        if self.count_label is not None:
+            return self.count_label
         if self.min_count is None or (self.min_count == self.count == self.max_count):
             return str(self.count)
         return f"{self.count} ({self.min_count}-{self.max_count})"
@@ -61,8 +65,8 @@ def rows(mocks: RecordingMocks, config: ClusterConfig) -> list[RoleRow]:
             result.append(RoleRow(role.name, "Fargate", command, _size(definition), count, *bounds, secrets))
         elif role is MIGRATE:
             host = by_role[role.runs_with or ""][1]
-            result.append(RoleRow(role.name, f"in the {role.runs_with} task, before it", command, _size(host), 0,
-                                  secrets=secrets))  # fmt: skip
+            result.append(RoleRow(role.name, f"{role.runs_with} task (init)", command, _size(host), 0,
+                                  secrets=secrets, count_label=f"once per {role.runs_with} start"))  # fmt: skip
         elif role is POSTGRES:
             multi = " multi-AZ" if config.db_multi_az else ""
             size = f"{config.db_instance_class}{multi}, {config.db_allocated_storage} GiB"

@@ -17,7 +17,8 @@ def test_dev_roles(dev_plan):
     assert rows["worker"].count_text == "1"
     assert rows["redis"].runs_on == "Fargate"
     assert rows["postgres"].size == "db.t4g.small, 20 GiB"
-    assert rows["migrate"].runs_on == "in the scheduler task, before it"
+    assert rows["migrate"].runs_on == "scheduler task (init)"
+    assert rows["migrate"].count_text == "once per scheduler start"
 
 
 def test_prod_roles_show_worker_bounds_and_managed_services(prod_plan):
