@@ -26,6 +26,12 @@ INFRACOST_MWAA = (
     "workers $0.055, $0.11, $0.22 per hour)"
 )
 
+CONFLICT = (
+    "not verified: " + INFRACOST_MWAA + "; https://c3x.dev/blog/mwaa-cost-managed-airflow/ quotes mw1.medium at "
+    "~$0.88 and mw1.large at ~$1.65 per hour, and the two were not reconciled"
+)
+"""mw1.small ($0.49 and $0.055 a worker) agrees in both sources; the larger classes do not."""
+
 TASKS_PER_WORKER: dict[str, int] = {"mw1.small": 5, "mw1.medium": 10, "mw1.large": 20}
 """Default concurrent tasks per worker of each class (CLASS_DOC)."""
 
@@ -42,10 +48,12 @@ def _eu(usd: float) -> Price:
 
 PRICES: dict[str, MwaaPrices] = {
     "us-east-1": MwaaPrices(
-        environment_hour={name: Price(usd, "hour", INFRACOST_MWAA)
-                          for name, usd in {"mw1.small": 0.49, "mw1.medium": 0.74, "mw1.large": 0.99}.items()},
-        worker_hour={name: Price(usd, "hour", INFRACOST_MWAA)
-                     for name, usd in {"mw1.small": 0.055, "mw1.medium": 0.11, "mw1.large": 0.22}.items()},
+        environment_hour={"mw1.small": Price(0.49, "hour", INFRACOST_MWAA),
+                          "mw1.medium": Price(0.74, "hour", CONFLICT, verified=False),
+                          "mw1.large": Price(0.99, "hour", CONFLICT, verified=False)},
+        worker_hour={"mw1.small": Price(0.055, "hour", INFRACOST_MWAA),
+                     "mw1.medium": Price(0.11, "hour", INFRACOST_MWAA),
+                     "mw1.large": Price(0.22, "hour", INFRACOST_MWAA)},
     ),
     "eu-west-1": MwaaPrices(
         environment_hour={"mw1.small": _eu(0.53), "mw1.medium": _eu(0.80), "mw1.large": _eu(1.07)},

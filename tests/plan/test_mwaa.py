@@ -24,3 +24,13 @@ def test_prod_slots(prod_plan):
 def test_one_large_worker_is_the_environment_alone():
     large = option("mw1.large", TASKS_PER_WORKER["mw1.large"], prices_for("us-east-1"))
     assert (large.workers, large.monthly_usd) == (1, 722.70)  # infracost's golden file: 730 h of Large
+
+
+def test_every_mwaa_price_names_its_source():
+    from airflow_celery.plan.mwaa import PRICES
+
+    for prices in PRICES.values():
+        assert set(prices.environment_hour) == set(prices.worker_hour) == set(TASKS_PER_WORKER)
+        for price in (*prices.environment_hour.values(), *prices.worker_hour.values()):
+            assert price.usd > 0 and price.verified == (not price.source.startswith("not verified")), price
+    assert prices_for("us-east-1").environment_hour["mw1.small"].verified
