@@ -46,7 +46,7 @@ class AirflowCeleryCluster(pulumi.ComponentResource):
     airflow_url: pulumi.Output[str]
     """The Airflow UI and API: domain_name, or the load balancer's own DNS name; https with a certificate."""
     flower_url: pulumi.Output[str]
-    """Flower, the Celery monitor, behind basic auth (the admin user) at <airflow_url>/flower/."""
+    """Flower, the Celery monitor, behind basic auth (the admin user): the Airflow URL followed by /flower/."""
     ecr_repository_url: pulumi.Output[str]
     """The ECR repository the image is pushed to (built from image/ unless `image` is given)."""
     cluster_name: pulumi.Output[str]

@@ -85,8 +85,13 @@ def in_schema_terms(error: ConfigError, prefix: str = "") -> ConfigError:
     key = error.key
     if match and (match[0] in arg_names or match[0] == NAME_KEY):
         key = prefix + camel_case(match[0]) + error.key[match.end() :]
-    allowed = _SNAKE_ARG.sub(lambda m: camel_case(m[0]) if m[0] in arg_names else m[0], error.allowed)
-    return ConfigError(key, error.value, allowed)
+    return ConfigError(key, error.value, camel_case_args(error.allowed))
+
+
+def camel_case_args(text: str) -> str:
+    """`text` with every snake_case argument name in camelCase (`worker_max_count` -> `workerMaxCount`)."""
+    arg_names = set(arg_types())
+    return _SNAKE_ARG.sub(lambda m: camel_case(m[0]) if m[0] in arg_names else m[0], text)
 
 
 def args_from_config(config: pulumi.Config) -> AirflowCeleryClusterArgs:
