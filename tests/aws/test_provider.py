@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -265,3 +266,18 @@ def test_a_bad_resource_name_is_refused_with_the_name_error(provider):
         construct(provider, {}, name="Airflow_Dev")
 
     assert str(caught.value.inner).startswith("name='Airflow_Dev' is not valid: lowercase letters")
+
+
+def test_the_readme_yaml_program_constructs(provider, component):
+    """The README's YAML program: its type token and properties are the schema's, and its values construct."""
+    block = re.search(r"```yaml\n(name: etl\n.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
+    assert block, "README.md has no YAML program"
+    program = yaml.safe_load(block[1].replace("<digest>", "ab" * 32))
+    (resource,) = program["resources"].values()
+
+    assert resource["type"] == TYPE_TOKEN
+    assert set(resource["properties"]) <= set(component["inputProperties"])
+    as_sent = json.loads(json.dumps(resource["properties"]), parse_int=float)  # the wire's numbers are floats
+    mocks, state = construct(provider, as_sent, name="airflow")
+    assert mocks.one(SERVICE, "airflow-worker-service").inputs["desiredCount"] == 3
+    assert set(program["outputs"]) <= set(state)
