@@ -9,6 +9,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,13 @@ import pulumi
 import pytest
 import yaml
 from pulumi.errors import InputPropertyError
+from pulumi.provider.experimental.analyzer import Analyzer
+from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from airflow_celery import __version__
 from airflow_celery.aws.args import AirflowCeleryClusterArgs, RedisMode, arg_annotations, input_of
-from airflow_celery.aws.component import OUTPUT_NAMES, TYPE_TOKEN
+from airflow_celery.aws.component import OUTPUT_NAMES, TYPE_TOKEN, AirflowCeleryCluster
 from airflow_celery.aws.config import camel_case
 from airflow_celery.aws.provider import SCHEMA_PATH, ClusterProvider, schema, schema_text, whole_numbers
 from tests.aws import harness
@@ -134,6 +137,66 @@ def test_plugin_manifest_runs_the_python_runtime_in_its_own_venv():
     requirements = (PLUGIN_DIR / "requirements.txt").read_text().split("\n")
     assert "-c ../constraints.txt" in requirements
     assert "-e .." in requirements
+
+
+# --- what the SDK's inference accepts (pulumi 3.272.0, pulumi/provider/experimental) ---------------------------
+# Each of these is why args.py and component.py are written as they are; if an SDK upgrade lifts a limit, the
+# test says so and the workaround can go.
+
+
+def _analyze(source: str) -> None:
+    module = types.ModuleType("inference_probe")
+    # A throwaway module (the analyzer reads classes, not files), compiled without this file's own
+    # `from __future__ import annotations`.
+    exec(compile(source, "<inference probe>", "exec", dont_inherit=True), module.__dict__)
+    Analyzer("probe").analyze([module.Component])
+
+
+_PROBE = """
+{future}
+from typing import Literal, TypedDict
+import pulumi
+class Args(TypedDict, total=False):
+    value: {value}
+class Component(pulumi.ComponentResource):
+    def __init__(self, name: str, args: {args}, opts=None): ...
+"""
+
+
+@pytest.mark.parametrize(
+    ("future", "value", "args", "error"),
+    [
+        # analyzer.py analyze_property: a Literal is neither simple, a list, a dict nor an enum
+        ("", 'Literal["a", "b"]', "Args", TypeError),
+        # analyzer.py analyze_component reads `args`' annotation as a class (its __mro__); a union has none
+        ("", "int", "Args | None", AttributeError),
+        # inspect.get_annotations without eval_str: postponed annotations stay strings
+        ("from __future__ import annotations", "int", "Args", AttributeError),
+    ],
+    ids=["literal", "optional-args", "postponed-annotations"],
+)
+def test_inference_refuses_what_args_and_component_avoid(future, value, args, error):
+    with pytest.raises(error):
+        _analyze(_PROBE.format(future=future, value=value, args=args))
+
+
+def test_inference_accepts_a_plain_args_annotation():
+    _analyze(_PROBE.format(future="", value="int", args="Args"))
+
+
+def test_the_plain_component_provider_passes_integers_on_as_floats():
+    """component.py map_input_properties computes int(value), then overwrites it with the float: the reason for
+    ClusterProvider.map_inputs."""
+    plain = ComponentProvider([AirflowCeleryCluster], "airflow-celery")
+    definition = plain._component_defs["AirflowCeleryCluster"]
+
+    mapped = plain.map_inputs({"workerCount": 2.0, "roleSizes": {"worker": {"cpu": 1024.0}}}, definition)
+
+    assert type(mapped["worker_count"]) is float
+    assert type(mapped["role_sizes"]["worker"]["cpu"]) is float
+    fixed = ClusterProvider().map_inputs({"workerCount": 2.0, "roleSizes": {"worker": {"cpu": 1024.0}}}, definition)
+    assert fixed == {"worker_count": 2, "role_sizes": {"worker": {"cpu": 1024}}}
+    assert type(fixed["worker_count"]) is int
 
 
 # --- the plugin as the engine runs it ------------------------------------------------------------------------
