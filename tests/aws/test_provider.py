@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import types
+from concurrent import futures
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,20 @@ import grpc
 import pulumi
 import pytest
 import yaml
+from google.protobuf import empty_pb2, struct_pb2
 from pulumi.errors import InputPropertyError
 from pulumi.provider.experimental.analyzer import Analyzer
 from pulumi.provider.experimental.component import ComponentProvider
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from pulumi.runtime.proto import (
+    engine_pb2,
+    engine_pb2_grpc,
+    errors_pb2,
+    provider_pb2,
+    provider_pb2_grpc,
+    resource_pb2,
+    resource_pb2_grpc,
+    status_pb2,
+)
 
 from airflow_celery import __version__
 from airflow_celery.aws.args import AirflowCeleryClusterArgs, RedisMode, arg_annotations, input_of
@@ -202,21 +213,85 @@ def test_the_plain_component_provider_passes_integers_on_as_floats():
 # --- the plugin as the engine runs it ------------------------------------------------------------------------
 
 
+class FakeEngine(engine_pb2_grpc.EngineServicer, resource_pb2_grpc.ResourceMonitorServicer):
+    """The two services a plugin calls back during Construct, on one 127.0.0.1 port: the engine (logs, root
+    resource) and the resource monitor, which hands every registration to the project's recording mocks."""
+
+    def __init__(self) -> None:
+        self.mocks = harness.RecordingMocks()
+        self.monitor = harness._RecordingMonitor(self.mocks)
+        self.logs: list[str] = []
+        self.address = ""
+        """host:port, once the server listens."""
+
+    def reset(self) -> harness.RecordingMocks:
+        self.mocks = harness.RecordingMocks()
+        self.monitor = harness._RecordingMonitor(self.mocks)
+        return self.mocks
+
+    # engine
+    def Log(self, request: Any, context: Any) -> Any:
+        self.logs.append(request.message)
+        return empty_pb2.Empty()
+
+    def GetRootResource(self, request: Any, context: Any) -> Any:
+        return engine_pb2.GetRootResourceResponse(urn="")
+
+    def SetRootResource(self, request: Any, context: Any) -> Any:
+        return engine_pb2.SetRootResourceResponse()
+
+    # resource monitor: MockMonitor answers with the same messages, except for SupportsFeature
+    def SupportsFeature(self, request: Any, context: Any) -> Any:
+        return resource_pb2.SupportsFeatureResponse(hasSupport=self.monitor.SupportsFeature(request).hasSupport)
+
+    def GetDeploymentInfo(self, request: Any, context: Any) -> Any:
+        return self.monitor.GetDeploymentInfo(request)
+
+    def Invoke(self, request: Any, context: Any) -> Any:
+        return self.monitor.Invoke(request)
+
+    def RegisterResource(self, request: Any, context: Any) -> Any:
+        return self.monitor.RegisterResource(request)
+
+    def RegisterResourceOutputs(self, request: Any, context: Any) -> Any:
+        return self.monitor.RegisterResourceOutputs(request)
+
+    def RegisterPackage(self, request: Any, context: Any) -> Any:
+        return self.monitor.RegisterPackage(request)
+
+    def SignalAndWaitForShutdown(self, request: Any, context: Any) -> Any:
+        return self.monitor.SignalAndWaitForShutdown(request)
+
+
 @pytest.fixture(scope="module")
-def plugin(tmp_path_factory) -> Any:
+def engine() -> Any:
+    fake = FakeEngine()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    engine_pb2_grpc.add_EngineServicer_to_server(fake, server)
+    resource_pb2_grpc.add_ResourceMonitorServicer_to_server(fake, server)
+    fake.address = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
+    server.start()
+    yield fake
+    server.stop(grace=None)
+
+
+@pytest.fixture(scope="module")
+def plugin(engine, tmp_path_factory) -> Any:
     """`python provider/ ENGINE_ADDRESS`, as pulumi-language-python's RunPlugin starts a plugin directory with a
     __main__.py (sdk/python/cmd/pulumi-language-python/main.go, RunPlugin), from another working directory.
     The plugin prints its port on the first line of stdout, which is how the engine finds it."""
-    process = subprocess.Popen(
-        [sys.executable, str(PLUGIN_DIR), "127.0.0.1:1"],  # no engine: GetSchema never calls it
-        cwd=tmp_path_factory.mktemp("program"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    workdir = tmp_path_factory.mktemp("program")
+    with (workdir / "plugin.stderr").open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, str(PLUGIN_DIR), engine.address],
+            cwd=workdir,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            start_new_session=True,
+        )
     try:
-        first_line = _read_line(process, timeout=60)
+        first_line = _read_line(process, timeout=60, stderr=workdir / "plugin.stderr")
         assert first_line.strip().isdigit(), f"expected the port, got {first_line!r}"
         with grpc.insecure_channel(f"127.0.0.1:{first_line.strip()}") as channel:
             grpc.channel_ready_future(channel).result(timeout=10)
@@ -230,14 +305,14 @@ def plugin(tmp_path_factory) -> Any:
             process.wait(timeout=10)
 
 
-def _read_line(process: subprocess.Popen, timeout: float) -> str:
+def _read_line(process: subprocess.Popen, timeout: float, stderr: Path) -> str:
     with selectors.DefaultSelector() as selector:
         selector.register(process.stdout, selectors.EVENT_READ)
         if not selector.select(timeout=timeout):
-            raise AssertionError(f"the plugin printed no port within {timeout} s")
+            raise AssertionError(f"the plugin printed no port within {timeout} s: {stderr.read_text()}")
     line = process.stdout.readline()
     if not line:
-        raise AssertionError(f"the plugin exited ({process.poll()}): {process.stderr.read()}")
+        raise AssertionError(f"the plugin exited ({process.poll()}): {stderr.read_text()}")
     return line
 
 
@@ -248,9 +323,50 @@ def test_plugin_serves_the_committed_schema_over_grpc(plugin):
 
 
 def test_plugin_reports_the_package_version(plugin):
-    from google.protobuf import empty_pb2
-
     assert plugin.GetPluginInfo(empty_pb2.Empty(), timeout=10).version == __version__
+
+
+def construct_request(engine: FakeEngine, inputs: dict[str, Any]) -> Any:
+    """A ConstructRequest as the engine sends it for `new AirflowCeleryCluster("poly", inputs)`."""
+    struct = struct_pb2.Struct()
+    struct.update(inputs)  # a Struct has one number type: every int arrives as a float
+    return provider_pb2.ConstructRequest(
+        project="etl",
+        stack="dev",
+        organization="organization",
+        monitorEndpoint=engine.address,
+        type=TYPE_TOKEN,
+        name="poly",
+        inputs=struct,
+    )
+
+
+def test_plugin_constructs_the_cluster_over_grpc(engine, plugin):
+    mocks = engine.reset()
+
+    response = plugin.Construct(construct_request(engine, {"workerCount": 2, "workerConcurrency": 8}), timeout=120)
+
+    assert response.urn.endswith("airflow-celery:index:AirflowCeleryCluster::poly")
+    assert set(response.state.fields) == {camel_case(name) for name in OUTPUT_NAMES}
+    assert response.state.fields["clusterName"].string_value == "poly-cluster"
+    assert mocks.one(SERVICE, "poly-worker-service").inputs["desiredCount"] == 2
+
+
+def test_plugin_reports_a_bad_value_as_an_invalid_input_property(engine, plugin):
+    mocks = engine.reset()
+
+    with pytest.raises(grpc.RpcError) as caught:
+        plugin.Construct(construct_request(engine, {"workerCount": 1.5}), timeout=120)
+
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = dict(caught.value.trailing_metadata())["grpc-status-details-bin"]
+    (packed,) = status_pb2.Status.FromString(details).details
+    error = errors_pb2.InputPropertiesError()
+    packed.Unpack(error)
+    assert [(e.property_path, e.reason) for e in error.errors] == [
+        ("workerCount", "workerCount=1.5 is not valid: a whole number")
+    ]
+    assert mocks.records == [], "nothing is registered for a refused value"
 
 
 # --- Construct, under the project's mocks --------------------------------------------------------------------
