@@ -4,7 +4,8 @@ The config keys are the camelCase forms of the AirflowCeleryClusterArgs field na
 `workerCount`), derived here and nowhere else; `Pulumi.yaml` declares each one with its type, default and
 description. `args_from_config` reads each key with the reader its declared type calls for, so a value of the
 wrong type fails with one ConfigError naming the config key (`airflow-celery:workerCount`), before anything
-is created. Validation of the values themselves is `resolve_args`'s job.
+is created. Validation of the values themselves is `resolve_args`'s job; `validated_args_from_config` runs
+both for the program and names a refused value by its config key too (`airflow-celery:roleSizes.worker`).
 """
 
 from __future__ import annotations
