@@ -29,9 +29,15 @@ def run_result() -> RunResult:
 
 
 @pytest.fixture(autouse=True)
-def no_terminal_hints(monkeypatch):
+def no_terminal(monkeypatch):
+    """As in CI or a log: no terminal on any standard stream (rich also sizes from stdin's terminal), no hints."""
     for name in ("COLUMNS", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
         monkeypatch.delenv(name, raising=False)
+
+    def no_terminal_size(fd: int = 1) -> os.terminal_size:
+        raise OSError("not a terminal")
+
+    monkeypatch.setattr(os, "get_terminal_size", no_terminal_size)
 
 
 def printed(console: Console) -> str:
@@ -82,7 +88,14 @@ def test_the_cli_prints_through_it_when_piped():
     )
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR", "TTY_COMPATIBLE")}
     result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env, check=True
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=True,
     )
 
     assert LONG_TASK_ID in result.stdout
