@@ -150,6 +150,26 @@ def test_plugin_manifest_runs_the_python_runtime_in_its_own_venv():
     assert "-e .." in requirements
 
 
+def test_plugin_requirements_install_this_repository_with_pip_run_in_the_plugin_directory():
+    """The Pulumi CLI creates provider/venv and runs `python -m pip install -r requirements.txt` with the plugin
+    directory as its working directory (sdk/python/toolchain/pip.go, InstallDependencies): `-e ..` there is this
+    repository. pip's own dry run, from the same directory, resolves it."""
+    dry_run = ["--dry-run", "--no-deps", "--no-build-isolation", "--quiet", "--report", "-"]
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", *dry_run, "-r", "requirements.txt"],
+        cwd=PLUGIN_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    (installed,) = json.loads(result.stdout)["install"]
+
+    assert installed["metadata"]["name"] == "airflow-celery"
+    assert installed["download_info"]["url"] == ROOT.as_uri()
+    assert installed["download_info"]["dir_info"] == {"editable": True}
+
+
 # --- what the SDK's inference accepts (pulumi 3.272.0, pulumi/provider/experimental) ---------------------------
 # Each of these is why args.py and component.py are written as they are; if an SDK upgrade lifts a limit, the
 # test says so and the workaround can go.
