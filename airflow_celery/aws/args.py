@@ -25,6 +25,7 @@ from airflow_celery.cluster.limits import (
     MAX_SCHEDULERS,
     MAX_TRIGGERERS,
     MEMORY_USABLE_SHARE,
+    SLOT_MEMORY_MIB,
     Capacity,
     connection_budget,
     execution_api_cores,
@@ -37,8 +38,7 @@ from airflow_celery.cluster.limits import (
 from airflow_celery.cluster.measured import (
     JOBS_CHECK_MEMORY_MIB,
     MEASURED_ON,
-    SLOT_MEMORY_MIB,
-    WORKER_BASE_MEMORY_MIB,
+    WORKER_MAIN_MEMORY_MIB,
 )
 from airflow_celery.cluster.roles import API_SERVER, DAG_PROCESSOR, REDIS, TRIGGERER, WORKER
 
@@ -626,8 +626,9 @@ def _check_worker_density(config: ClusterConfig) -> None:
         config.worker_concurrency <= most,
         "worker_concurrency",
         config.worker_concurrency,
-        f"at most {most} slots on a worker of {memory} MiB: a busy slot takes {SLOT_MEMORY_MIB} MiB and the worker "
-        f"itself {WORKER_BASE_MEMORY_MIB} MiB (measured {MEASURED_ON}, bench/capacity.py), with "
+        f"at most {most} slots on a worker of {memory} MiB: a busy slot takes {SLOT_MEMORY_MIB} MiB with its pool "
+        f"child and the worker's main process {WORKER_MAIN_MEMORY_MIB} MiB (measured {MEASURED_ON}, "
+        "bench/capacity.py), with "
         f"{100 - round(MEMORY_USABLE_SHARE * 100)} % left for the tasks' own data; or give the worker more memory "
         "(role_sizes.worker.memory)",
     )

@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from airflow_celery.cluster.measured import (
+    BUSY_SLOT_MEMORY_MIB,
     HEARTBEAT_CPU_PER_TASK,
+    IDLE_SLOT_MEMORY_MIB,
     JOBS_CHECK_MEMORY_MIB,
     ROLE_IDLE_MEMORY_MIB,
-    SLOT_MEMORY_MIB,
-    WORKER_BASE_MEMORY_MIB,
+    WORKER_MAIN_MEMORY_MIB,
 )
 from airflow_celery.cluster.roles import API_SERVER, DAG_PROCESSOR, FLOWER, SCHEDULER, TRIGGERER, WORKER
 
@@ -145,14 +146,18 @@ EXECUTION_API_CPU_SHARE = 0.5
 """Share of an api-server's vCPU the Task Execution API may take at max tasks; the rest serves the UI and REST."""
 
 
+SLOT_MEMORY_MIB = IDLE_SLOT_MEMORY_MIB + BUSY_SLOT_MEMORY_MIB
+"""One busy slot, its pool child included: Celery forks a child per slot whether it runs a task or not."""
+
+
 def worker_memory_needed(concurrency: int) -> int:
-    """MiB a worker's own processes take with every slot busy: its idle base plus one measured slot per task."""
-    return WORKER_BASE_MEMORY_MIB + concurrency * SLOT_MEMORY_MIB
+    """MiB a worker's own processes take with every slot busy: its main process plus one measured slot per task."""
+    return WORKER_MAIN_MEMORY_MIB + concurrency * SLOT_MEMORY_MIB
 
 
 def max_worker_concurrency(memory_mib: int) -> int:
     """The most slots whose measured memory fits a worker of `memory_mib`, headroom kept."""
-    return max(0, int((memory_mib * MEMORY_USABLE_SHARE - WORKER_BASE_MEMORY_MIB) // SLOT_MEMORY_MIB))
+    return max(0, int((memory_mib * MEMORY_USABLE_SHARE - WORKER_MAIN_MEMORY_MIB) // SLOT_MEMORY_MIB))
 
 
 def health_checked_memory_needed(role_name: str) -> int:

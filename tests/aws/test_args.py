@@ -226,7 +226,7 @@ BAD_VALUES = [
     ),
     bad(
         "connections-over-budget",
-        {"worker_max_count": 100, "worker_concurrency": 32, "db_instance_class": "db.t4g.micro"},
+        {"worker_max_count": 100, "worker_concurrency": 24, "db_instance_class": "db.t4g.micro"},
         "db_instance_class",
         "db.t4g.micro",
         "ways out: a bigger class",
@@ -236,7 +236,7 @@ BAD_VALUES = [
         {"worker_concurrency": 64},
         "worker_concurrency",
         64,
-        "at most 32 slots on a worker of 3072 MiB",
+        "at most 27 slots on a worker of 3072 MiB",
     ),
     bad(
         "triggerer-below-its-health-check",

@@ -49,13 +49,13 @@ def test_each_stack_at_its_max_workers_fits_its_database(stack, at_max):
 
 def test_an_oversized_cluster_names_the_budget_the_limit_and_the_ways_out():
     with pytest.raises(ConfigError) as caught:
-        resolve_args("airflow", {"worker_max_count": 100, "worker_count": 1, "worker_concurrency": 32,
+        resolve_args("airflow", {"worker_max_count": 100, "worker_count": 1, "worker_concurrency": 24,
                                  "db_instance_class": "db.t4g.micro"})  # fmt: skip
 
     message = str(caught.value)
     assert caught.value.key == "db_instance_class"
     assert "about 84 here" in message  # the limit
-    assert "worst case of 6725 = " in message and "during a deploy" in message  # the budget
+    assert "worst case of 5125 = " in message and "during a deploy" in message  # the budget
     for way_out in ("a bigger class", "worker_max_count", "worker_concurrency", "db_pool_size"):
         assert way_out in message
 
@@ -90,10 +90,10 @@ def test_a_concurrency_whose_slots_do_not_fit_the_worker_is_refused_with_the_mea
 
     assert caught.value.key == "worker_concurrency"
     message = str(caught.value)
-    assert "at most 32 slots on a worker of 3072 MiB" in message
-    assert "61 MiB" in message and "2026-11-30" in message and "role_sizes.worker.memory" in message
-    # More memory makes room: 40 x 61 + 451 = 2891 MiB fits 80 % of 4 GB.
-    bigger = {"worker": {"cpu": 1024, "memory": 4096}}
+    assert "at most 27 slots on a worker of 3072 MiB" in message
+    assert "87 MiB" in message and "2026-11-30" in message and "role_sizes.worker.memory" in message
+    # More memory makes room: 34 + 40 x 87 = 3514 MiB fits 80 % of 5 GB.
+    bigger = {"worker": {"cpu": 1024, "memory": 5120}}
     resolve_args("airflow", {"worker_concurrency": 40, "role_sizes": bigger, "db_instance_class": "db.t4g.medium"})
 
 
@@ -112,7 +112,10 @@ def test_too_few_api_servers_for_the_heartbeats_of_every_slot_is_refused():
 
     assert caught.value.key == "api_server_count"
     assert "1600 running tasks" in str(caught.value) and "every 5 s" in str(caught.value)
-    resolve_args("airflow", {**args, "api_server_count": 7})  # 1.5 cores on the 6 left after losing one
+    # 2.5 cores: on 1-vCPU api-servers, half of each on the 5 left after losing one.
+    resolve_args(
+        "airflow", {**args, "api_server_count": 6, "role_sizes": {"api-server": {"cpu": 1024, "memory": 2048}}}
+    )
 
 
 @pytest.mark.parametrize(("stack", "interval"), [("dev", "1"), ("prod", "5")])
