@@ -274,6 +274,11 @@ def case_stop_redis(bench: Bench) -> Outcome:
     out.notes.append(f"{len(queued)} queued in Redis at the stop")
     if waited:
         out.notes.append(f"the last of them started {max(waited):.0f} s after Redis returned")
+    reduced = [line for name in ("worker-1", "worker-2") for line in
+               bench.cluster.paths.log_file(name).read_text(errors="replace").splitlines()
+               if "Temporarily reducing the prefetch count" in line]  # fmt: skip
+    if reduced:
+        out.notes.append(f"Celery after reconnecting: {reduced[-1].split('reducing the ')[-1][:90]}")
     out.expect(out.lost == 0 and result.state == "success", "nothing lost")
     out.expect(len(waited) == len(queued) and max(waited, default=0) <= 60, "queued ones run <= 60 s after Redis")
     return out
@@ -282,7 +287,7 @@ def case_stop_redis(bench: Bench) -> Outcome:
 def case_restart_postgres(bench: Bench) -> Outcome:
     """PostgreSQL restarted (fast shutdown, then start) mid-run."""
     run_id, at = bench.trigger("faults_tasks")
-    bench.wait_running("faults_tasks", run_id, 16)
+    running = bench.wait_running("faults_tasks", run_id, 8)
     time.sleep(4)
     injected = time.time()
     supervisor.stop_and_wait(bench.cluster.paths, ["postgres"], 40)
@@ -290,6 +295,7 @@ def case_restart_postgres(bench: Bench) -> Outcome:
     bench.ensure_running("postgres")
     result = bench.finish("faults_tasks", run_id, at)
     out = bench.outcome(result, injected)
+    out.notes.append(f"{len(running)} running at the restart")
     out.expect(result.state == "success", "every run succeeds")
     out.expect(out.twice == 0, "no task runs twice")
     return out
@@ -298,7 +304,7 @@ def case_restart_postgres(bench: Bench) -> Outcome:
 def case_kill_scheduler(bench: Bench) -> Outcome:
     """SIGKILL of the scheduler's process group mid-run; supervisord restarts it."""
     run_id, at = bench.trigger("faults_wide")
-    bench.wait_running("faults_wide", run_id, 16)
+    bench.wait_running("faults_wide", run_id, 8)
     time.sleep(4)
     injected = time.time()
     signal_group(bench.program_pid("scheduler"), signal.SIGKILL)
@@ -315,7 +321,7 @@ def case_kill_scheduler(bench: Bench) -> Outcome:
 def case_stop_api_server(bench: Bench) -> Outcome:
     """The api-server stopped for 20 s while tasks run (their heartbeats go to its execution API)."""
     run_id, at = bench.trigger("faults_tasks")
-    bench.wait_running("faults_tasks", run_id, 16)
+    bench.wait_running("faults_tasks", run_id, 8)
     time.sleep(2)
     injected = time.time()
     supervisor.stop_and_wait(bench.cluster.paths, ["api-server"], 60)
@@ -483,13 +489,14 @@ def _print(rows: list[tuple[Case, Outcome, float]], total: float) -> None:
         table.add_column(column)
     for case, out, _ in rows:
         recover = f"{out.recover:.0f} s" if out.recover is not None else "-"
-        verdict = "[green]met" if out.ok else "[red]" + "; ".join(n for n in out.notes if n.startswith("NOT MET"))
+        missed = "; ".join(n for n in out.notes if n.startswith("NOT MET")) or "could not run: see below"
+        verdict = "[green]met" if out.ok else f"[red]{missed}"
         table.add_row(str(case.number), case.fault, case.expected, str(out.tasks), str(out.lost), str(out.twice),
                       str(out.extra_tries), recover, out.final, verdict)  # fmt: skip
     table.caption = f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
     console.print(table)
     for case, out, seconds in rows:
-        notes = "; ".join(n for n in out.notes if not n.startswith("NOT MET"))
+        notes = "; ".join(n for n in out.notes if not n.startswith("NOT MET")) or "-"
         console.print(f"case {case.number} ({seconds:.0f} s): {notes}")
 
 
