@@ -3,9 +3,8 @@
 This module only wires the per-concern modules together; each AWS concern lives in its own module.
 """
 
-from __future__ import annotations
-
 import dataclasses
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
@@ -18,7 +17,7 @@ from airflow_celery.aws.security_groups import security_groups
 from airflow_celery.aws.task_definition import TaskInputs
 from airflow_celery.cluster.edges import LOAD_BALANCER
 from airflow_celery.cluster.env import ClusterSettings
-from airflow_celery.cluster.limits import parallelism
+from airflow_celery.cluster.limits import min_heartbeat_interval, parallelism
 from airflow_celery.cluster.roles import AIRFLOW_SERVICES, API_SERVER, MIGRATE, POSTGRES, REDIS, Role
 from airflow_celery.cluster.secrets import SecretName
 
@@ -33,20 +32,34 @@ OUTPUT_NAMES = (
 )
 
 
+# Pulumi's schema inference (airflow_celery/aws/provider.py) reads the `args` annotation and refuses unions;
+# type checkers see the `None` Python callers may pass.
+if TYPE_CHECKING:
+    OptionalArgs = AirflowCeleryClusterArgs | None
+else:
+    OptionalArgs = AirflowCeleryClusterArgs
+
+
 class AirflowCeleryCluster(pulumi.ComponentResource):
     """Airflow 3.3 + CeleryExecutor on ECS Fargate: RDS, Redis, an ALB, one service per role."""
 
     airflow_url: pulumi.Output[str]
+    """The Airflow UI and API: domain_name, or the load balancer's own DNS name; https with a certificate."""
     flower_url: pulumi.Output[str]
+    """Flower, the Celery monitor, behind basic auth (the admin user): the Airflow URL followed by /flower/."""
     ecr_repository_url: pulumi.Output[str]
+    """The ECR repository the image is pushed to (built from image/ unless `image` is given)."""
     cluster_name: pulumi.Output[str]
+    """The ECS cluster running one service per role."""
     db_endpoint: pulumi.Output[str]
+    """The RDS PostgreSQL endpoint (host:port), reachable only from the cluster's tasks."""
     admin_password_secret_arn: pulumi.Output[str]
+    """The Secrets Manager secret holding the Airflow admin's generated password (its ARN, never the value)."""
 
     def __init__(
         self,
         name: str,
-        args: AirflowCeleryClusterArgs | None = None,
+        args: OptionalArgs = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         # Validate first: bad input raises one ConfigError before anything is registered.
@@ -73,6 +86,7 @@ def settings_template(config: ClusterConfig) -> ClusterSettings:
         default_task_retry_delay=config.default_task_retry_delay_seconds,
         api_workers=config.capacity.api_workers,
         parallelism=parallelism(config.capacity),
+        min_heartbeat_interval=min_heartbeat_interval(config.capacity),
         db_pool_size=config.db_pool_size,
         db_max_overflow=config.db_max_overflow,
         wait_for_migrations=True,

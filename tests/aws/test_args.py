@@ -12,6 +12,9 @@ from airflow_celery.aws.args import (
     MAX_NAME_LENGTH,
     ClusterConfig,
     ConfigError,
+    RedisMode,
+    arg_annotations,
+    input_of,
     resolve_args,
 )
 from airflow_celery.cluster import ROLES, Kind, is_fargate_size, role
@@ -240,10 +243,31 @@ BAD_VALUES = [
     ),
     bad(
         "connections-over-budget",
-        {"worker_max_count": 100, "worker_concurrency": 64, "db_instance_class": "db.t4g.micro"},
+        {"worker_max_count": 100, "worker_concurrency": 32, "db_instance_class": "db.t4g.micro"},
         "db_instance_class",
         "db.t4g.micro",
         "ways out: a bigger class",
+    ),
+    bad(
+        "slots-over-worker-memory",
+        {"worker_concurrency": 64},
+        "worker_concurrency",
+        64,
+        "at most 32 slots on a worker of 3072 MiB",
+    ),
+    bad(
+        "triggerer-below-its-health-check",
+        {"role_sizes": {"triggerer": {"cpu": 256, "memory": 512}}},
+        "role_sizes.triggerer",
+        {"cpu": 256, "memory": 512},
+        "airflow jobs check",
+    ),
+    bad(
+        "heartbeats-over-api-server-cpu",
+        {"worker_max_count": 100, "db_instance_class": "db.r7g.4xlarge"},
+        "api_server_count",
+        1,
+        "1600 running tasks' heartbeats",
     ),
     bad("api-server-count-zero", {"api_server_count": 0}, "api_server_count", 0, "a whole number from 1 to 10"),
     bad("scheduler-count-too-many", {"scheduler_count": 5}, "scheduler_count", 5, "a whole number from 1 to 4"),
@@ -368,6 +392,28 @@ def test_one_output_of_a_whole_subnet_list_is_refused():
         resolve_args("airflow", {"vpc_id": VPC, "public_subnet_ids": PUBLIC, "private_subnet_ids": subnets})
 
     assert caught.value.key == "private_subnet_ids"
+
+
+def test_the_arguments_that_may_be_outputs_are_those_annotated_pulumi_input():
+    may_be_outputs = {
+        key for key, annotation in arg_annotations().items() if input_of(annotation) or "Awaitable" in str(annotation)
+    }
+
+    assert may_be_outputs == {"vpc_id", "public_subnet_ids", "private_subnet_ids", "certificate_arn", "image"}
+
+
+@pytest.mark.parametrize("mode", ["elasticache", RedisMode.ELASTICACHE])
+def test_redis_mode_takes_the_string_or_the_enum(mode):
+    config = resolve_args("airflow", {"redis_mode": mode})
+
+    assert config.redis_mode is RedisMode.ELASTICACHE
+    assert config.redis_mode == "elasticache"
+
+
+def test_a_role_size_may_override_cpu_or_memory_alone():
+    config = resolve_args("airflow", {"role_sizes": {"worker": {"memory": 4096}}})
+
+    assert config.role_sizes["worker"] == (role("worker").size.cpu, 4096)
 
 
 @pytest.mark.parametrize(
