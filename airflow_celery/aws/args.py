@@ -675,7 +675,8 @@ def _check_execution_api_cpu(config: ClusterConfig) -> None:
         config.api_server_count,
         f"enough api-servers for {parallelism(capacity)} running tasks' heartbeats "
         f"(every {min_heartbeat_interval(capacity)} s): they take {execution_api_cores(capacity):.2f} cores "
-        f"(measured {MEASURED_ON}), at most half of each api-server's {vcpu:g} vCPU; add api-servers, or give "
+        f"(measured {MEASURED_ON}), at most half of each api-server's {vcpu:g} vCPU with one api-server lost; "
+        "add api-servers, or give "
         "them more CPU (role_sizes.api-server.cpu)",
     )
 
