@@ -28,7 +28,12 @@ def _holder(path: Path) -> str:
 
 @contextlib.contextmanager
 def state_dir_lock(root: Path) -> Iterator[None]:
-    """Hold the state dir's lock for the block, or fail at once with a LocalError naming the holder."""
+    """Hold the state dir's lock for the block, or fail at once with a LocalError naming the holder.
+
+    A state dir that the lock itself created and that holds nothing else when the block ends (an `up` that
+    failed its preflight) is removed again, so no marker-less directory is left for `down --purge` to refuse.
+    """
+    created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     path = root / LOCK_NAME
     # Not inherited by supervisord or any program (Python's fds are non-inheritable): released when `up` ends.
@@ -46,3 +51,7 @@ def state_dir_lock(root: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+        if created and {entry.name for entry in root.iterdir()} <= {LOCK_NAME}:
+            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                root.rmdir()

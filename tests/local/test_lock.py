@@ -55,3 +55,14 @@ def test_the_lock_is_released_after_a_failed_block(tmp_path):
         raise RuntimeError("up failed")
     with state_dir_lock(tmp_path):
         pass
+
+
+def test_a_state_dir_made_only_for_the_lock_is_removed_when_up_fails_early(tmp_path):
+    root = tmp_path / "fresh"
+    with pytest.raises(LocalError), state_dir_lock(root):
+        raise LocalError("preflight: redis-server is missing")
+    assert not root.exists()
+    (root / "pgdata").mkdir(parents=True)  # an existing state dir is never removed
+    with state_dir_lock(root):
+        pass
+    assert (root / "pgdata").is_dir()
