@@ -11,7 +11,7 @@ process group, the way a user or the platform would. For each case it prints:
   task held back by the fault); "-" when no task had to;
 - final: the run's final state.
 
-Run it alone (`flock /tmp/airflow-heavy.lock python bench/faults.py`): it needs most of 2 cores. About 10 minutes here.
+Run it alone (`flock /tmp/airflow-heavy.lock python bench/faults.py`): it needs most of 2 cores. About 11 minutes here.
 Case 8 needs root and the cgroup v1 memory controller (each worker gets a memory limit, as a container has).
 """
 
