@@ -39,7 +39,7 @@ from airflow_celery.cluster import (
 )
 from airflow_celery.cluster.edges import talks_to
 from airflow_celery.cluster.limits import Capacity, min_heartbeat_interval, parallelism, single_host_max_connections
-from airflow_celery.cluster.roles import API_SERVER, MIGRATE, POSTGRES, REDIS, ROLES
+from airflow_celery.cluster.roles import API_SERVER, MIGRATE, POSTGRES, REDIS, REDIS_DATA, ROLES
 from airflow_celery.cluster.secrets import GENERATED
 from airflow_celery.local.errors import LocalError
 
@@ -51,7 +51,7 @@ BUILD = {"context": ".", "dockerfile": "image/Dockerfile"}
 POSTGRES_IMAGE = "postgres:17"
 POSTGRES_DATA = "/var/lib/postgresql/data"
 AIRFLOW_LOGS = "/opt/airflow/logs"
-VOLUMES = {"postgres-data": POSTGRES_DATA, "airflow-logs": AIRFLOW_LOGS}
+VOLUMES = {"postgres-data": POSTGRES_DATA, "airflow-logs": AIRFLOW_LOGS, "redis-data": REDIS_DATA}
 PUBLISH_ON = "127.0.0.1"
 # Health checks run every `interval` once started; during `start_period` they run this often instead, so a
 # service is seen healthy seconds after it is, not a whole interval later (Docker Engine 25+).
@@ -190,6 +190,8 @@ def _redis_service(references: dict[SecretName, str]) -> dict[str, Any]:
         "image": REDIS.image,
         "command": [_literal(part) for part in REDIS.command],
         "environment": environment(REDIS, references),
+        # The append-only file: the queue survives a restart or a re-created container.
+        "volumes": [f"redis-data:{REDIS_DATA}"],
         "restart": "unless-stopped",
     }
 

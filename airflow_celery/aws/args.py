@@ -40,6 +40,12 @@ from airflow_celery.cluster.measured import (
     MEASURED_ON,
     WORKER_MAIN_MEMORY_MIB,
 )
+from airflow_celery.cluster.reliability import (
+    DEFAULT_TASK_RETRIES,
+    DEFAULT_TASK_RETRY_DELAY_SECONDS,
+    TASK_RETRIES_RANGE,
+    TASK_RETRY_DELAY_RANGE,
+)
 from airflow_celery.cluster.roles import API_SERVER, DAG_PROCESSOR, REDIS, TRIGGERER, WORKER
 
 
@@ -120,6 +126,12 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     worker_concurrency: int
     """Task slots per worker (AIRFLOW__CELERY__WORKER_CONCURRENCY), 1-256. Default 16. `[core] parallelism`
     and the default pool follow: worker_max_count x worker_concurrency."""
+    default_task_retries: int
+    """Retries of a task that sets no `retries` itself ([core] default_task_retries), 0-10. Default 2: a task on
+    a worker that is lost (Spot, scale-in, OOM) is failed after the heartbeat timeout and then retried, instead of
+    failing its run. Tasks that must not run twice set `retries=0` themselves."""
+    default_task_retry_delay_seconds: int
+    """Seconds between those tries ([core] default_task_retry_delay), 0-86400. Default 15."""
     api_server_count: int
     """api-server tasks, 1-10. Default 1; 2 or more survive the loss of one, which every running task needs
     (its heartbeats go through the api-server's Task Execution API)."""
@@ -185,6 +197,8 @@ class ClusterConfig:
     worker_min_count: int = 1
     worker_max_count: int = 1
     worker_concurrency: int = 16
+    default_task_retries: int = DEFAULT_TASK_RETRIES
+    default_task_retry_delay_seconds: int = DEFAULT_TASK_RETRY_DELAY_SECONDS
     api_server_count: int = 1
     scheduler_count: int = 1
     triggerer_count: int = 1
@@ -308,6 +322,9 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
     _check_image(given)
     worker_count, worker_min, worker_max = _worker_counts(given)
     _check_int_range(given, "worker_concurrency", 1, 256)
+    _check_int_range(given, "default_task_retries", *TASK_RETRIES_RANGE, " (tries after the first)")
+    _check_int_range(given, "default_task_retry_delay_seconds", *TASK_RETRY_DELAY_RANGE,
+                     " seconds (Airflow's max_task_retry_delay)")  # fmt: skip
     _check_counts(given)
     _check_choice(given, "log_retention_days", CLOUDWATCH_RETENTION_DAYS, "days CloudWatch Logs allows")
     _check_broker(given)

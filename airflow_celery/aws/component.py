@@ -82,6 +82,8 @@ def settings_template(config: ClusterConfig) -> ClusterSettings:
     return ClusterSettings(
         execution_api_url=discovery.execution_api_url(discovery.namespace_name(config.name)),
         worker_concurrency=config.worker_concurrency,
+        default_task_retries=config.default_task_retries,
+        default_task_retry_delay=config.default_task_retry_delay_seconds,
         api_workers=config.capacity.api_workers,
         parallelism=parallelism(config.capacity),
         min_heartbeat_interval=min_heartbeat_interval(config.capacity),

@@ -13,6 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from airflow_celery.cluster.limits import DEFAULT_DB_MAX_OVERFLOW, DEFAULT_DB_POOL_SIZE
+from airflow_celery.cluster.reliability import (
+    DEFAULT_TASK_RETRIES,
+    DEFAULT_TASK_RETRY_DELAY_SECONDS,
+    TASK_HEARTBEAT_TIMEOUT,
+)
 from airflow_celery.cluster.roles import (
     API_SERVER,
     DAG_PROCESSOR,
@@ -84,8 +89,12 @@ class ClusterSettings:
     """The `iss` claim of task tokens, checked on every execution API call: Airflow's config.yml asks for one
     unique per deployment (the component sets project/stack/name), so a token of one cluster fails on another."""
     flower_url_prefix: str = "/flower"
-    task_heartbeat_timeout: int = 60
+    task_heartbeat_timeout: int = TASK_HEARTBEAT_TIMEOUT
     """Seconds after a worker dies before its tasks are failed or retried; Airflow's default is 300."""
+    default_task_retries: int = DEFAULT_TASK_RETRIES
+    """`[core] default_task_retries`: tries a task gets beyond its first when it sets no `retries` itself."""
+    default_task_retry_delay: int = DEFAULT_TASK_RETRY_DELAY_SECONDS
+    """`[core] default_task_retry_delay`, seconds between tries of such a task."""
     min_heartbeat_interval: int = 1
     """How often the task supervisor heartbeats through the execution API: limits.min_heartbeat_interval()."""
     admin_username: str = "admin"
@@ -129,6 +138,10 @@ def _airflow_common(settings: ClusterSettings) -> dict[str, str]:
         "AIRFLOW__API_AUTH__JWT_ISSUER": settings.jwt_issuer,
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(settings.task_heartbeat_timeout),
         "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": str(settings.min_heartbeat_interval),
+        # Read where DAGs are parsed (task SDK abstractoperator.py, DEFAULT_RETRIES); the serialized DAG carries
+        # them to the scheduler as client_defaults: every Airflow role gets the same values.
+        "AIRFLOW__CORE__DEFAULT_TASK_RETRIES": str(settings.default_task_retries),
+        "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": str(settings.default_task_retry_delay),
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(settings.worker_concurrency),
         # Airflow's default parallelism (32) caps the cluster whatever the worker count; migrate sets the
         # default pool to the same number (it is read only when the pool is created).

@@ -139,6 +139,8 @@ EXECUTION_API_PATH = "/execution/"
 """Where the api-server serves the Task Execution API (airflow/api_fastapi/app.py mounts it at /execution).
 Only workers call it, over the private network; the load balancer answers it with 404."""
 REDIS_IMAGE = "redis:7.4.2-alpine"
+REDIS_DATA = "/data"
+"""The redis image's working directory (and VOLUME): where the append-only file lives."""
 
 API_SERVER = Role(
     name="api-server",
@@ -224,12 +226,14 @@ MIGRATE = Role(
 REDIS = Role(
     name="redis",
     kind=Kind.BROKER,
-    # The password comes from a secret in the environment, never from the task definition.
+    # The password comes from a secret in the environment, never from the task definition. The append-only
+    # file (in the working directory: /data in the image, the state dir locally) keeps the queue over a restart:
+    # without it, tasks waiting in Redis vanish and sit in `queued` until task_queued_timeout (600 s).
     command=(
         "sh",
         "-c",
         'exec redis-server --port "${REDIS_PORT:-6379}" --bind "${REDIS_BIND:-0.0.0.0}" '
-        '--requirepass "$REDIS_PASSWORD" --save "" --appendonly no',
+        '--requirepass "$REDIS_PASSWORD" --save "" --appendonly yes --appendfsync everysec',
     ),
     summary="Celery broker",
     ports=(Port("redis", 6379, "Celery broker"),),

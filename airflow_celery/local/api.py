@@ -14,6 +14,8 @@ from airflow_celery.local.errors import LocalError
 TERMINAL_RUN_STATES = {"success", "failed"}
 POLL_INTERVAL = 1.0
 DAG_APPEAR_TIMEOUT = 120.0
+PAGE = 100
+"""Airflow's default `[api] maximum_page_limit`: a larger `limit` is cut to it."""
 
 
 @dataclass
@@ -23,6 +25,7 @@ class TaskTimes:
     start: datetime | None
     end: datetime | None
     hostname: str | None = None
+    try_number: int = 0
 
 
 @dataclass
@@ -108,7 +111,14 @@ class AirflowApi:
         return self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
 
     def task_instances(self, dag_id: str, run_id: str) -> list[TaskTimes]:
-        data = self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
+        """Every task instance of the run, page by page (the api-server caps a page at [api] maximum_page_limit)."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
+        found: list[dict] = []
+        while True:
+            data = self._call("GET", path, params={"limit": PAGE, "offset": len(found), "order_by": "id"})
+            found += data["task_instances"]
+            if not data["task_instances"] or len(found) >= data.get("total_entries", 0):
+                break
         return [
             TaskTimes(
                 task_id=ti["task_id"] + (f"[{ti['map_index']}]" if ti.get("map_index", -1) >= 0 else ""),
@@ -116,8 +126,9 @@ class AirflowApi:
                 start=_parse_time(ti.get("start_date")),
                 end=_parse_time(ti.get("end_date")),
                 hostname=ti.get("hostname"),
+                try_number=ti.get("try_number") or 0,
             )
-            for ti in data["task_instances"]
+            for ti in found
         ]
 
 

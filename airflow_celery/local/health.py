@@ -67,15 +67,18 @@ def command_check(check: CommandCheck, env: Mapping[str, str], timeout: float | 
     return HealthResult(process.returncode == 0, f"exit {process.returncode} {last_line[0][:100]}".strip())
 
 
-def wait_for_spare_cpu(timeout: float = SPARE_CPU_MAX_WAIT, sample: float = 1.0) -> bool:
+def wait_for_spare_cpu(
+    timeout: float = SPARE_CPU_MAX_WAIT, sample: float = 1.0, stop: threading.Event | None = None
+) -> bool:
     """Wait until the machine has CPU to spare, i.e. the roles being started are done importing.
 
     A command check costs seconds of CPU (a Python importing Airflow or Celery). Run while every role is
     still starting, each failing attempt takes CPU from the roles it waits for: on 2 cores the checks
-    used more CPU than the roles themselves. Returns False if the machine stayed busy for `timeout` s.
+    used more CPU than the roles themselves. Returns False if the machine stayed busy for `timeout` s, or
+    when `stop` was set.
     """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (stop and stop.is_set()):
         if psutil.cpu_percent(interval=sample) < SPARE_CPU_PERCENT:
             return True
     return False

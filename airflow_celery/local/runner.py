@@ -7,9 +7,11 @@ import os
 import shutil
 import signal
 import socket
+import threading
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from airflow_celery.cluster.limits import single_host_max_connections
 from airflow_celery.cluster.roles import MIGRATE, POSTGRES, REDIS, Kind
 from airflow_celery.local import binaries, health, postgres, supervisor
 from airflow_celery.local.errors import LocalError
+from airflow_celery.local.lock import state_dir_lock
 from airflow_celery.local.options import UpOptions, cluster_settings, local_capacity
 from airflow_celery.local.ports import check_ports_free
 from airflow_celery.local.programs import POSTGRES_TLS_PROGRAM, Program, build_programs
@@ -42,6 +45,7 @@ HEALTH_TIMEOUT = 120.0
 MIGRATE_TIMEOUT = 300.0
 CHECK_INTERVAL = 1.0
 COMMAND_CHECK_INTERVAL = 3.0
+WATCH_INTERVAL = 0.5
 LOG_TAIL_LINES = 15
 
 
@@ -147,6 +151,12 @@ def preflight(options: UpOptions, paths: StatePaths, console: Console) -> None:
 
 
 def up(options: UpOptions, console: Console, health_timeout: float = HEALTH_TIMEOUT) -> Cluster:
+    """Start the cluster; one `up` at a time per state dir (a second one fails at once, see lock.py)."""
+    with state_dir_lock(options.state_dir):
+        return _up(options, console, health_timeout)
+
+
+def _up(options: UpOptions, console: Console, health_timeout: float) -> Cluster:
     paths = StatePaths(options.state_dir)
     preflight(options, paths, console)
     started = time.monotonic()
@@ -175,13 +185,13 @@ def _start(cluster: Cluster, console: Console, health_timeout: float) -> None:
     paths.supervisord_conf.write_text(render_supervisord_conf(programs, paths))
     supervisor.start_supervisord(paths, cluster.base_env)
     infra = [p for p in programs if p.role in (POSTGRES, REDIS)]
-    _start_and_wait(cluster, infra, console, "database and broker", health_timeout)
+    _start_and_wait(cluster, infra, console, "database and broker", health_timeout, watched=infra)
     postgres.ensure_airflow_database(
         pg_bin, paths, cluster.options.ports["postgres.postgres"], cluster.secrets[SecretName.DATABASE_PASSWORD]
     )
     _run_migrate(cluster, console)
     services = [p for p in programs if p.role.kind is Kind.AIRFLOW]
-    _start_and_wait(cluster, services, console, "Airflow roles", health_timeout)
+    _start_and_wait(cluster, services, console, "Airflow roles", health_timeout, watched=infra + services)
 
 
 def _run_migrate(cluster: Cluster, console: Console) -> None:
@@ -202,9 +212,26 @@ def _run_migrate(cluster: Cluster, console: Console) -> None:
     console.print(f"migrate done in {time.monotonic() - started:.1f} s")
 
 
-def _start_and_wait(cluster: Cluster, programs: list[Program], console: Console, what: str, timeout: float) -> None:
+def _start_and_wait(
+    cluster: Cluster,
+    programs: list[Program],
+    console: Console,
+    what: str,
+    timeout: float,
+    watched: Iterable[Program] = (),
+) -> None:
+    """Start `programs` and wait until each passes its health check.
+
+    Fails at once, with the tail of its log, when any of them or of `watched` (programs started earlier) is
+    given up on by supervisord (FATAL after its start retries) or exits: the other checks are not waited for.
+    """
     for program in programs:
-        supervisor.start(cluster.paths, program.name)
+        try:
+            supervisor.start(cluster.paths, program.name)
+        except LocalError as error:  # SPAWN_ERROR: it exited during the start call itself
+            raise _failure(program, cluster.paths, f"could not be started ({error})") from None
+    watched = [*{p.name: p for p in [*watched, *programs]}.values()]
+    stop = threading.Event()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
         tasks = {p.name: bar.add_task(f"{p.name}: starting", total=1) for p in programs}
 
@@ -212,35 +239,70 @@ def _start_and_wait(cluster: Cluster, programs: list[Program], console: Console,
             def report(text: str) -> None:
                 bar.update(tasks[program.name], description=f"{program.name}: {text}")
 
-            wait_healthy(cluster, program, report, timeout)
+            wait_healthy(cluster, program, report, timeout, stop)
             bar.update(tasks[program.name], completed=1, description=f"{program.name}: [green]healthy")
 
-        with ThreadPoolExecutor(max_workers=len(programs), thread_name_prefix="health") as pool:
-            for future in [pool.submit(wait, program) for program in programs]:
-                future.result()
+        pool = ThreadPoolExecutor(max_workers=len(programs), thread_name_prefix="health")
+        try:
+            pending = {pool.submit(wait, program) for program in programs}
+            while pending:
+                done, pending = wait_futures(pending, timeout=WATCH_INTERVAL, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    future.result()
+                check_none_gave_up(cluster.paths, watched)
+        finally:
+            stop.set()  # the other checks end at their next poll; nobody waits for them
+            pool.shutdown(wait=False, cancel_futures=True)
     console.print(f"{what} healthy: {', '.join(p.name for p in programs)}")
 
 
+GAVE_UP_STATES = ("FATAL", "EXITED", "STOPPED")
+"""supervisord states of a service that is not coming back by itself: FATAL after its start retries, EXITED
+with autorestart=unexpected (a clean exit), STOPPED by someone."""
+
+
+def check_none_gave_up(paths: StatePaths, programs: Iterable[Program]) -> None:
+    """Raise, with the tail of its log, for the first long-running program supervisord no longer runs."""
+    infos = supervisor.process_infos(paths)
+    for program in programs:
+        state = infos.get(program.name, {}).get("statename")
+        if not program.one_shot and state in GAVE_UP_STATES:
+            raise _failure(program, paths, f"is {state} instead of running")
+
+
 def wait_healthy(
-    cluster: Cluster, program: Program, report: Callable[[str], None], timeout: float = HEALTH_TIMEOUT
+    cluster: Cluster,
+    program: Program,
+    report: Callable[[str], None],
+    timeout: float = HEALTH_TIMEOUT,
+    stop: threading.Event | None = None,
 ) -> None:
-    """Poll the description's health check until it passes; fail fast if supervisord gave up on the process."""
+    """Poll the description's health check until it passes; fail fast if supervisord gave up on the process.
+
+    Returns quietly when `stop` is set (another program failed: the caller raises for it).
+    """
+    stop = stop or threading.Event()
     deadline = time.monotonic() + timeout
     last = "not checked yet"
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stop.is_set():
         state = supervisor.process_infos(cluster.paths)[program.name]["statename"]
-        if state in ("FATAL", "EXITED", "STOPPED"):
+        if state in GAVE_UP_STATES:
             raise _failure(program, cluster.paths, f"is {state} instead of running")
         if isinstance(program.role.health, CommandCheck) and last == "not checked yet":
             report(f"starting ({state}); checking once the machine has CPU to spare")
-            health.wait_for_spare_cpu(min(health.SPARE_CPU_MAX_WAIT, max(0.0, deadline - time.monotonic())))
+            spare = min(health.SPARE_CPU_MAX_WAIT, max(0.0, deadline - time.monotonic()))
+            health.wait_for_spare_cpu(spare, stop=stop)
+            if stop.is_set():
+                return
         result = health.check_program(program, cluster.settings, cluster.secrets, cluster.base_env)
         if result.healthy:
             return
         last = result.detail
         report(f"waiting ({state}; {last})")
         # Command checks cost seconds of CPU each; HTTP checks are cheap.
-        time.sleep(COMMAND_CHECK_INTERVAL if isinstance(program.role.health, CommandCheck) else CHECK_INTERVAL)
+        stop.wait(COMMAND_CHECK_INTERVAL if isinstance(program.role.health, CommandCheck) else CHECK_INTERVAL)
+    if stop.is_set():
+        return
     raise _failure(program, cluster.paths, f"was not healthy after {timeout:.0f} s (last check: {last})")
 
 

@@ -10,6 +10,7 @@ Layout (all under one directory, default `.state/local`):
     pgdata/             the PostgreSQL data directory (owned by the `embedded_postgres` user when root)
     pgconf/             PostgreSQL's self-signed TLS certificate and key (0600) and its pg_hba.conf
     airflow/            AIRFLOW_HOME, with Airflow's task logs in airflow/logs
+    appendonlydir/      Redis' append-only file: tasks waiting in the broker survive a Redis restart
 """
 
 from __future__ import annotations
@@ -138,9 +139,22 @@ def load_generated_secrets(paths: StatePaths) -> dict[SecretName, str]:
         if any(name.value not in stored for name in GENERATED):
             write_private_json(paths.secrets, {**stored, **{name.value: value for name, value in generated.items()}})
         return generated
+    _refuse_new_secrets_over_old_data(paths)
     generated = generate_secrets()
     write_private_json(paths.secrets, {name.value: value for name, value in generated.items()})
     return generated
+
+
+def _refuse_new_secrets_over_old_data(paths: StatePaths) -> None:
+    """New secrets over an existing database would not match what it holds: the admin's password (FAB keeps an
+    existing user as it is) and every connection and variable encrypted with the old fernet key."""
+    if (paths.pgdata / "PG_VERSION").exists():
+        raise LocalError(
+            f"{paths.secrets} is missing but {paths.pgdata} holds a database made with the secrets it had: new "
+            "secrets would leave the old admin password in it and make its encrypted connections and variables "
+            f"unreadable. Put the old secrets.json back, or start from scratch with `airflow-celery local down "
+            f"--purge --state-dir {paths.root}` (this deletes the database)"
+        )
 
 
 def all_secrets(paths: StatePaths, ports: Mapping[str, int]) -> dict[str, str]:

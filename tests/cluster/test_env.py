@@ -187,3 +187,20 @@ def test_uvicorn_takes_scheme_and_client_from_trusted_proxies_only():
 
     assert call("10.0.1.17") == {"scheme": "https", "client": "203.0.113.9"}  # the load balancer
     assert call("198.51.100.7") == {"scheme": "http", "client": "198.51.100.7"}  # anyone else
+
+
+@pytest.mark.parametrize("r", ENTRYPOINT_ROLES, ids=lambda r: r.name)
+def test_every_airflow_role_gets_the_same_default_task_retries(r):
+    """Read where DAGs are parsed and by the scheduler (through the serialized DAG): one value for all."""
+    e = env(r.name, default_task_retries=3, default_task_retry_delay=42).plain
+    assert e["AIRFLOW__CORE__DEFAULT_TASK_RETRIES"] == "3"
+    assert e["AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY"] == "42"
+
+
+def test_default_retries_are_production_minded_and_retry_a_lost_worker_within_90_s():
+    """Airflow's 0 fails a run on the first lost worker; the retry comes heartbeat timeout + delay after it."""
+    e = env("scheduler").plain
+    assert int(e["AIRFLOW__CORE__DEFAULT_TASK_RETRIES"]) >= 1
+    detection = 10  # [scheduler] task_instance_heartbeat_timeout_detection_interval, Airflow's default
+    waited = int(e["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"]) + detection
+    assert waited + int(e["AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY"]) <= 90

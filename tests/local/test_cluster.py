@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -25,12 +28,14 @@ MISSING = [name for name in NEEDED if not importlib.util.find_spec(name)]
 if MISSING:
     pytest.skip(f"local mode needs {', '.join(MISSING)}: pip install 'airflow-celery[local]'", allow_module_level=True)
 
-from airflow_celery.local.api import AirflowApi  # noqa: E402
+from airflow_celery.local.api import AirflowApi, RunResult, follow_run  # noqa: E402
 from airflow_celery.local.ports import port_is_free  # noqa: E402
-from airflow_celery.local.supervisor import processes_of  # noqa: E402
+from airflow_celery.local.state import StatePaths  # noqa: E402
+from airflow_celery.local.supervisor import process_infos, processes_of  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
+TEST_DAGS = Path(__file__).resolve().parent / "dags"
 PORT_KEYS = ("postgres.postgres", "redis.redis", "api-server.http", "scheduler.health", "flower.http")
 UP_TIMEOUT = 600
 # The machine may be shared and busy: give every health check more than the 120 s default.
@@ -60,13 +65,18 @@ def cli(*args: str, timeout: float) -> subprocess.CompletedProcess:
 
 
 class Cluster:
-    def __init__(self, state_dir: Path, ports: dict[str, int]):
+    def __init__(self, state_dir: Path, ports: dict[str, int], dags: Path):
         self.state_dir = state_dir
         self.ports = ports
+        self.dags = dags
         self.secrets = json.loads((state_dir / "secrets.json").read_text())
 
     def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         return cli(*args, "--state-dir", str(self.state_dir), timeout=timeout)
+
+    @property
+    def state_dir_paths(self) -> StatePaths:
+        return StatePaths(self.state_dir)
 
     def api(self) -> AirflowApi:
         return AirflowApi(f"http://127.0.0.1:{self.ports['api-server.http']}", "admin", self.secrets["admin-password"])
@@ -77,6 +87,11 @@ def cluster(tmp_path_factory):
     if not (DAGS / "celery_parallel_demo.py").exists():
         pytest.skip(f"{DAGS}/celery_parallel_demo.py is not there yet")
     state_dir = tmp_path_factory.mktemp("local") / "state"
+    # The project's DAGs and the fault tests' own (tests/local/dags), in one folder.
+    dags = state_dir.parent / "dags"
+    shutil.copytree(DAGS, dags, ignore=shutil.ignore_patterns("__pycache__"))
+    for dag_file in TEST_DAGS.glob("*.py"):
+        shutil.copy(dag_file, dags)
     ports = dict(zip(PORT_KEYS, free_ports(len(PORT_KEYS)), strict=True))
     port_args = [arg for key, number in ports.items() for arg in ("--port", f"{key}={number}")]
     up_args = [
@@ -91,11 +106,11 @@ def cluster(tmp_path_factory):
         "--state-dir",
         str(state_dir),
     ]
-    up_args += ["--dags-dir", str(DAGS), "--health-timeout", str(HEALTH_TIMEOUT), *port_args]
+    up_args += ["--dags-dir", str(dags), "--health-timeout", str(HEALTH_TIMEOUT), *port_args]
     try:
         result = cli(*up_args, timeout=UP_TIMEOUT)
         assert result.returncode == 0, f"local up failed:\n{result.stdout}\n{result.stderr}"
-        yield Cluster(state_dir, ports)
+        yield Cluster(state_dir, ports, dags)
     finally:
         down = cli("local", "down", "--purge", "--state-dir", str(state_dir), timeout=300)
         print(down.stdout, down.stderr)
@@ -362,9 +377,99 @@ def test_status_reports_everything_up(cluster):
 
 
 def test_up_when_already_up_is_refused(cluster):
-    result = cluster.cli("local", "up", "--dags-dir", str(DAGS), timeout=120)
+    result = cluster.cli("local", "up", "--dags-dir", str(cluster.dags), timeout=120)
     assert result.returncode == 1
     assert "already up" in result.stderr
+
+
+# --- faults (issue 8; bench/faults.py measures all eight) ------------------------------------------------------
+
+PROBE = "faults_probe"  # tests/local/dags/faults_probe.py: 8 x 5 s, no retries of its own
+PROBE_DONE = "faults-probe done"
+
+
+def _running_tasks(pid: int) -> int:
+    """Tasks a worker runs now: its pool processes retitle themselves `airflow supervisor: <ti id>` per task."""
+    group = os.getpgid(pid)
+    count = 0
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if os.getpgid(process.pid) == group and " ".join(process.info["cmdline"] or []).startswith(
+                "airflow supervisor:"
+            ):
+                count += 1
+        except (psutil.Error, ProcessLookupError):
+            continue
+    return count
+
+
+def _start_probe(cluster: Cluster, api: AirflowApi, running: int = 8, timeout: float = 120) -> tuple[str, object]:
+    api.wait_for_dag(PROBE)
+    run_id, triggered_at = api.trigger(PROBE)
+    deadline = time.monotonic() + timeout
+    while sum(ti.state == "running" for ti in api.task_instances(PROBE, run_id)) < running:
+        assert time.monotonic() < deadline, f"fewer than {running} probe tasks running after {timeout} s"
+        time.sleep(0.5)
+    return run_id, triggered_at
+
+
+def _tries_done(cluster: Cluster, run_id: str, task_id: str) -> int:
+    """In how many tries the task's work finished (its last line is in that attempt's log)."""
+    folder = cluster.state_dir / "airflow" / "logs" / f"dag_id={PROBE}" / f"run_id={run_id}" / f"task_id={task_id}"
+    return sum(PROBE_DONE in log.read_text(errors="replace") for log in folder.glob("attempt=*.log"))
+
+
+def _wait_program_running(cluster: Cluster, name: str, old_pid: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        info = process_infos(cluster.state_dir_paths)[name]
+        if info["statename"] == "RUNNING" and info["pid"] != old_pid:
+            return
+        assert time.monotonic() < deadline, f"supervisord did not restart {name}: {info['statename']}"
+        time.sleep(1)
+
+
+def test_sigkill_of_a_worker_is_survived_through_the_default_retries(cluster):
+    """Case 1: the killed worker's tasks lose their heartbeats; the scheduler fails them after the heartbeat
+    timeout (60 s), and the cluster's default retries (the DAG sets none) run them again within 90 s."""
+    api = cluster.api()
+    try:
+        run_id, triggered_at = _start_probe(cluster, api)
+        workers = {name: info["pid"] for name, info in process_infos(cluster.state_dir_paths).items()
+                   if name.startswith("worker-")}  # fmt: skip
+        victim = max(workers, key=lambda name: _running_tasks(workers[name]))
+        killed = _running_tasks(workers[victim])
+        killed_at = time.time()
+        os.killpg(os.getpgid(workers[victim]), signal.SIGKILL)
+        result: RunResult = follow_run(api, PROBE, run_id, triggered_at, 240, lambda _: None)
+    finally:
+        api.close()
+    assert killed >= 1
+    assert result.state == "success", [(t.task_id, t.state, t.try_number) for t in result.tasks]
+    retried = [t for t in result.tasks if t.try_number > 1]
+    assert len(retried) == killed, [(t.task_id, t.try_number) for t in result.tasks]
+    assert all(t.try_number == 2 for t in retried)
+    assert max(t.start.timestamp() for t in retried) - killed_at <= 90
+    assert all(_tries_done(cluster, run_id, t.task_id) == 1 for t in result.tasks)
+    _wait_program_running(cluster, victim, workers[victim])  # autorestart: the worker is back
+
+
+def test_sigkill_of_a_scheduler_is_survived_and_no_task_runs_twice(cluster):
+    """Case 5, on this cluster's two schedulers: one is killed mid-run and restarted by supervisord; the tasks
+    it sent are adopted, none gets another try or does its work twice."""
+    api = cluster.api()
+    try:
+        run_id, triggered_at = _start_probe(cluster, api)
+        name = sorted(n for n in process_infos(cluster.state_dir_paths) if n.startswith("scheduler"))[0]
+        pid = process_infos(cluster.state_dir_paths)[name]["pid"]
+        os.killpg(os.getpgid(pid), signal.SIGKILL)
+        _wait_program_running(cluster, name, pid)
+        result = follow_run(api, PROBE, run_id, triggered_at, 180, lambda _: None)
+    finally:
+        api.close()
+    assert result.state == "success", [(t.task_id, t.state, t.try_number) for t in result.tasks]
+    assert [t.try_number for t in result.tasks] == [1] * 8
+    assert all(_tries_done(cluster, run_id, t.task_id) == 1 for t in result.tasks)
 
 
 def test_down_leaves_nothing_behind(cluster):

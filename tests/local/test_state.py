@@ -94,3 +94,18 @@ def test_stale_postmaster_pid_is_removed_but_a_live_one_is_an_error(tmp_path):
         pidfile.write_text(f"{alive.pid}\n")
         assert clear_stale_postmaster_pid(paths)
         alive.kill()
+
+
+def test_new_secrets_over_an_existing_database_are_refused(tmp_path):
+    """The database keeps the admin password and the fernet key it was made with: say so instead of drifting."""
+    paths = StatePaths(tmp_path / "state")
+    create_state_dir(paths)
+    all_secrets(paths, PORTS)
+    paths.pgdata.mkdir()
+    (paths.pgdata / "PG_VERSION").write_text("18\n")
+    kept = all_secrets(paths, PORTS)  # secrets.json still there: reused, fine
+    paths.secrets.unlink()
+    with pytest.raises(LocalError, match=r"secrets.json is missing but .*pgdata.*old admin password.*--purge"):
+        all_secrets(paths, PORTS)
+    assert not paths.secrets.exists()
+    assert kept["admin-password"]
