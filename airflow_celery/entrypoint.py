@@ -248,7 +248,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             run_airflow_cli(migrate_commands(env))
             _log("migration done, admin user present")
             return 0
-        if reads_metadata_db(role.name) and _flag(env, WAIT_FOR_MIGRATIONS_VAR, True):
+        # A sidecar (the autoscaler) starts no Airflow: it waits for its database, then retries its queries.
+        if role.kind is Kind.AIRFLOW and reads_metadata_db(role.name) and _flag(env, WAIT_FOR_MIGRATIONS_VAR, True):
             _run(
                 [
                     "airflow",

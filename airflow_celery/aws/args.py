@@ -23,6 +23,7 @@ from airflow_celery.cluster.limits import (
     connection_budget,
 )
 from airflow_celery.cluster.roles import REDIS
+from airflow_celery.cluster.scaling import DEFAULT_SCALE_IN_COOLDOWN
 
 
 class ConfigError(ValueError):
@@ -75,11 +76,18 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     ecr_force_delete: bool
     """Let `pulumi destroy` delete the ECR repository with its images. Default False."""
     worker_count: int
-    """Desired number of Celery worker tasks. Default 1; between worker_min_count and worker_max_count."""
+    """Workers at the first deploy. Default 1; between worker_min_count and worker_max_count. With autoscaling
+    (min < max) later deploys leave the running count alone: the autoscaler owns it."""
     worker_min_count: int
-    """Fewest workers the service may scale to. Default: worker_count."""
+    """Fewest workers the autoscaler may scale in to; 0 lets an idle cluster run no worker. Default: worker_count."""
     worker_max_count: int
-    """Most workers the service may scale to. Default: worker_count."""
+    """Most workers the autoscaler may scale out to. Default: worker_count. With min < max, workers follow the
+    queue: ceil((queued + running) / worker_concurrency), at most 20 counts apart (one step per count)."""
+    worker_scale_in_cooldown: int
+    """Seconds a lower worker count must be wanted before workers are stopped, 60-3600. Default 300."""
+    worker_capacity: str
+    """Where workers run: "fargate" (on-demand, the default), "fargate-spot" (about 70 % cheaper; a reclaimed
+    worker gets SIGTERM and 120 s) or "mixed" (worker_min_count on-demand, the rest Spot)."""
     worker_concurrency: int
     """Task slots per worker (AIRFLOW__CELERY__WORKER_CONCURRENCY), 1-256. Default 16. `[core] parallelism`
     and the default pool follow: worker_max_count x worker_concurrency."""
@@ -150,6 +158,8 @@ class ClusterConfig:
     worker_count: int = 1
     worker_min_count: int = 1
     worker_max_count: int = 1
+    worker_scale_in_cooldown: int = DEFAULT_SCALE_IN_COOLDOWN
+    worker_capacity: str = "fargate"
     worker_concurrency: int = 16
     api_server_count: int = 1
     scheduler_count: int = 1
@@ -185,6 +195,11 @@ class ClusterConfig:
             db_pool_size=self.db_pool_size,
             db_max_overflow=self.db_max_overflow,
         )
+
+    @property
+    def autoscaling(self) -> bool:
+        """Workers follow the queue when they may vary: the autoscaler and Application Auto Scaling are on."""
+        return self.worker_min_count < self.worker_max_count
 
     @property
     def https(self) -> bool:
@@ -254,6 +269,8 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
     _check_image(given)
     worker_count, worker_min, worker_max = _worker_counts(given)
     _check_int_range(given, "worker_concurrency", 1, 256)
+    _check_int_range(given, "worker_scale_in_cooldown", 60, 3600, " seconds")
+    _check_choice(given, "worker_capacity", WORKER_CAPACITIES, "places workers run")
     _check_counts(given)
     _check_choice(given, "log_retention_days", CLOUDWATCH_RETENTION_DAYS, "days CloudWatch Logs allows")
     _check_broker(given)
@@ -269,6 +286,7 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
         role_sizes=_role_sizes(given),
     )
     _check_connection_budget(config)
+    _check_scaling_steps(config.worker_min_count, config.worker_max_count)
     return config
 
 
@@ -522,6 +540,23 @@ def _worker_counts(given: Mapping[str, Any]) -> tuple[int, int, int]:
     _require(count <= maximum, "worker_max_count", maximum, f"at least worker_count ({count})")
     _require(maximum >= 1, "worker_max_count", maximum, "at least 1: without a worker no task ever runs")
     return count, minimum, maximum
+
+
+WORKER_CAPACITIES = ("fargate", "fargate-spot", "mixed")
+MAX_SCALING_STEPS = 20
+"""Application Auto Scaling allows 20 step adjustments per step scaling policy (its quotas page); the worker
+policy has one step per worker count from min to max (aws/scaling.py)."""
+
+
+def _check_scaling_steps(minimum: int, maximum: int) -> None:
+    _require(
+        maximum - minimum + 1 <= MAX_SCALING_STEPS,
+        "worker_max_count",
+        maximum,
+        f"at most worker_min_count + {MAX_SCALING_STEPS - 1} ({minimum + MAX_SCALING_STEPS - 1}): the scaling policy "
+        f"has one step per worker count and Application Auto Scaling allows {MAX_SCALING_STEPS}; raise "
+        "worker_min_count or lower worker_max_count",
+    )
 
 
 API_WORKERS = 2
