@@ -56,7 +56,19 @@ def local() -> None:
 
 
 @local.command()
-@click.option("--workers", type=int, default=2, show_default=True, help="Celery workers (1-8).")
+@click.option(
+    "--workers",
+    default="2",
+    show_default=True,
+    help="Celery workers: N (1-8, fixed) or MIN:MAX (0-8, autoscaled with the queue, like ECS).",
+)
+@click.option(
+    "--scale-in-cooldown",
+    type=int,
+    default=60,
+    show_default=True,
+    help="With --workers MIN:MAX: seconds a lower count must be wanted before a worker stops (5-3600).",
+)
 @click.option("--concurrency", type=int, default=4, show_default=True, help="Task slots per worker (1-64).")
 @state_dir_option
 @click.option(
@@ -83,13 +95,19 @@ def local() -> None:
 )
 @friendly_errors
 def up(
-    workers: int, concurrency: int, state_dir: Path, dags_dir: Path, ports: tuple[str, ...], health_timeout: int
+    workers: str,
+    scale_in_cooldown: int,
+    concurrency: int,
+    state_dir: Path,
+    dags_dir: Path,
+    ports: tuple[str, ...],
+    health_timeout: int,
 ) -> None:
     """Start the cluster and wait until every role is healthy."""
     from airflow_celery.local.options import validate_up_options
     from airflow_celery.local.runner import up as run_up
 
-    options = validate_up_options(workers, concurrency, state_dir, dags_dir, ports, health_timeout)
+    options = validate_up_options(workers, concurrency, state_dir, dags_dir, ports, health_timeout, scale_in_cooldown)
     run_up(options, console, options.health_timeout)
 
 

@@ -19,7 +19,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from airflow_celery.cluster import ClusterSettings, CommandCheck, SecretName
-from airflow_celery.cluster.roles import MIGRATE, POSTGRES, REDIS, Kind
+from airflow_celery.cluster.roles import MIGRATE, POSTGRES, REDIS, WORKER, Kind
 from airflow_celery.local import binaries, health, postgres, supervisor
 from airflow_celery.local.errors import LocalError
 from airflow_celery.local.options import UpOptions, cluster_settings
@@ -172,8 +172,17 @@ def _start(cluster: Cluster, console: Console, health_timeout: float) -> None:
         pg_bin, paths, cluster.options.ports["postgres.postgres"], cluster.secrets[SecretName.DATABASE_PASSWORD]
     )
     _run_migrate(cluster, console)
-    services = [p for p in programs if p.role.kind is Kind.AIRFLOW]
+    services = [p for p in programs if p.role.kind is Kind.AIRFLOW and not _left_to_autoscaler(cluster, p)]
     _start_and_wait(cluster, services, console, "Airflow roles", health_timeout)
+    sidecars = [p for p in programs if p.role.kind is Kind.SIDECAR]
+    if sidecars:
+        _start_and_wait(cluster, sidecars, console, "autoscaler", health_timeout)
+
+
+def _left_to_autoscaler(cluster: Cluster, program: Program) -> bool:
+    """A worker program above the minimum: `up` defines it, the autoscaler starts it when the queue needs it."""
+    options = cluster.options
+    return program.role is WORKER and options.autoscaling and (program.instance or 0) > options.initial_workers
 
 
 def _run_migrate(cluster: Cluster, console: Console) -> None:
@@ -273,6 +282,8 @@ def status(state_dir: Path) -> list[ProgramStatus]:
             done = state == "EXITED" and info["exitstatus"] == 0
             return ProgramStatus(program.name, state, pid, done, "finished" if done else "did not finish cleanly")
         if state != "RUNNING":
+            if program.role is WORKER and cluster.options.autoscaling and state in ("STOPPED", "EXITED", "STOPPING"):
+                return ProgramStatus(program.name, state, pid, True, "stopped by the autoscaler (not needed now)")
             return ProgramStatus(program.name, state, pid, False, "not running")
         result = health.check_program(program, cluster.settings, cluster.secrets, cluster.base_env)
         return ProgramStatus(program.name, state, pid, result.healthy, result.detail)

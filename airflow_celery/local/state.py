@@ -23,7 +23,7 @@ from pathlib import Path
 from airflow_celery.cluster import BrokerEndpoint, DatabaseEndpoint, SecretName, compose_secrets, generate_secrets
 from airflow_celery.cluster.secrets import GENERATED
 from airflow_celery.local.errors import LocalError
-from airflow_celery.local.options import UpOptions
+from airflow_celery.local.options import LOCAL_SCALE_IN_COOLDOWN, UpOptions
 
 ADMIN_USERNAME = "admin"
 
@@ -166,6 +166,8 @@ def save_options(paths: StatePaths, options: UpOptions, node_host: str) -> None:
         "dags_dir": str(options.dags_dir),
         "ports": dict(options.ports),
         "node_host": node_host,
+        "min_workers": options.min_workers,
+        "scale_in_cooldown": options.scale_in_cooldown,
     }
     paths.cluster.write_text(json.dumps(data, indent=2, sort_keys=True))
 
@@ -184,5 +186,7 @@ def load_options(paths: StatePaths) -> tuple[UpOptions, str]:
         state_dir=paths.root,
         dags_dir=Path(data["dags_dir"]),
         ports=data["ports"],
+        min_workers=data.get("min_workers"),
+        scale_in_cooldown=data.get("scale_in_cooldown", LOCAL_SCALE_IN_COOLDOWN),
     )
     return options, data["node_host"]
