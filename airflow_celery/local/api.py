@@ -23,6 +23,7 @@ class TaskTimes:
     start: datetime | None
     end: datetime | None
     hostname: str | None = None
+    try_number: int | None = None
 
 
 @dataclass
@@ -116,6 +117,7 @@ class AirflowApi:
                 start=_parse_time(ti.get("start_date")),
                 end=_parse_time(ti.get("end_date")),
                 hostname=ti.get("hostname"),
+                try_number=ti.get("try_number"),
             )
             for ti in data["task_instances"]
         ]

@@ -25,14 +25,17 @@ MISSING = [name for name in NEEDED if not importlib.util.find_spec(name)]
 if MISSING:
     pytest.skip(f"local mode needs {', '.join(MISSING)}: pip install 'airflow-celery[local]'", allow_module_level=True)
 
+from airflow_celery.local import supervisor  # noqa: E402
 from airflow_celery.local.api import AirflowApi  # noqa: E402
 from airflow_celery.local.ports import port_is_free  # noqa: E402
+from airflow_celery.local.state import StatePaths  # noqa: E402
 from airflow_celery.local.supervisor import processes_of  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
 PORT_KEYS = ("postgres.postgres", "redis.redis", "api-server.http", "scheduler.health", "flower.http")
 UP_TIMEOUT = 600
+MIN_WORKERS, MAX_WORKERS, SCALE_IN_COOLDOWN = 2, 3, 15
 # The machine may be shared and busy: give every health check more than the 120 s default.
 HEALTH_TIMEOUT = 300
 
@@ -79,7 +82,10 @@ def cluster(tmp_path_factory):
     state_dir = tmp_path_factory.mktemp("local") / "state"
     ports = dict(zip(PORT_KEYS, free_ports(len(PORT_KEYS)), strict=True))
     port_args = [arg for key, number in ports.items() for arg in ("--port", f"{key}={number}")]
-    up_args = ["local", "up", "--workers", "2", "--concurrency", "4", "--state-dir", str(state_dir)]
+    # Two workers, and a third the autoscaler starts for a burst (test_autoscaler_...); a short cool-down keeps
+    # the test quick. The demo's five tasks fit the two minimum workers, so it runs on exactly those.
+    up_args = ["local", "up", "--workers", f"{MIN_WORKERS}:{MAX_WORKERS}", "--concurrency", "4"]
+    up_args += ["--scale-in-cooldown", str(SCALE_IN_COOLDOWN), "--state-dir", str(state_dir)]
     up_args += ["--dags-dir", str(DAGS), "--health-timeout", str(HEALTH_TIMEOUT), *port_args]
     try:
         result = cli(*up_args, timeout=UP_TIMEOUT)
@@ -245,6 +251,43 @@ def test_login_behind_tls_sets_a_secure_token_cookie_and_plain_http_does_not(clu
     assert "_token" in behind_tls and "_token" in plain, (behind_tls, plain)
     assert _is_secure(behind_tls["_token"])
     assert not _is_secure(plain["_token"])
+
+
+def _running_workers(cluster: Cluster) -> set[str]:
+    infos = supervisor.process_infos(StatePaths(cluster.state_dir))
+    return {name for name, info in infos.items() if name.startswith("worker-") and info["statename"] == "RUNNING"}
+
+
+def test_autoscaler_grows_to_max_for_a_burst_kills_nothing_and_shrinks_back(cluster):
+    """24 tasks x 10 s on 2 workers x 4 slots: the autoscaler (cluster/scaling.py, run under supervisord) starts
+    the third worker, every task succeeds at its first try (no worker was killed under a task), and after the
+    run the workers go back to the minimum within the cool-down plus a margin."""
+    dag_id = "autoscaling_burst"
+    api = cluster.api()
+    seen: set[str] = set()
+    try:
+        api.wait_for_dag(dag_id)
+        assert _running_workers(cluster) == {"worker-1", "worker-2"}
+        run_id, _ = api.trigger(dag_id)
+        deadline = time.monotonic() + 240
+        while (state := api.run(dag_id, run_id)["state"]) not in ("success", "failed"):
+            seen |= _running_workers(cluster)
+            assert time.monotonic() < deadline, f"the burst did not end in 240 s (workers seen: {sorted(seen)})"
+            time.sleep(1)
+        ended = time.monotonic()
+        tis = api.task_instances(dag_id, run_id)
+    finally:
+        api.close()
+    assert seen == {"worker-1", "worker-2", "worker-3"}, "the autoscaler never started the third worker"
+    assert state == "success"
+    assert len(tis) == 24
+    assert {(ti.state, ti.try_number) for ti in tis} == {("success", 1)}, [
+        (t.task_id, t.state, t.try_number) for t in tis
+    ]
+    # Scale-in: the cool-down, plus a round of the autoscaler and the worker's warm shutdown.
+    while _running_workers(cluster) != {"worker-1", "worker-2"}:
+        assert time.monotonic() - ended < SCALE_IN_COOLDOWN + 45, f"still running: {_running_workers(cluster)}"
+        time.sleep(1)
 
 
 def test_status_reports_everything_up(cluster):
