@@ -19,7 +19,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from airflow_celery.cluster import ClusterSettings, CommandCheck, SecretName
-from airflow_celery.cluster.roles import MIGRATE, POSTGRES, REDIS, WORKER, Kind
+from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, WORKER, Kind
 from airflow_celery.local import binaries, health, postgres, supervisor
 from airflow_celery.local.errors import LocalError
 from airflow_celery.local.options import UpOptions, cluster_settings
@@ -348,7 +348,11 @@ def _stop_programs(paths: StatePaths, console: Console) -> None:
         wait = max(p.stopwaitsecs for p in programs) + 10
     except (LocalError, ValueError, KeyError):  # a damaged cluster.json must not keep `down` from stopping
         wait = 130
-    for infra, names in ((False, by_priority[False]), (True, by_priority[True])):
+    # The autoscaler first: it must not start a worker while the workers are being stopped.
+    sidecars = [name for name in by_priority[False] if infos[name]["group"] == AUTOSCALER.name]
+    if sidecars:
+        supervisor.stop_and_wait(paths, sidecars, 30)
+    for infra, names in ((False, [n for n in by_priority[False] if n not in sidecars]), (True, by_priority[True])):
         with console.status(f"stopping {', '.join(names)}"):
             left = supervisor.stop_and_wait(paths, names, wait if not infra else 40)
         if left:
