@@ -1,4 +1,4 @@
-"""The `airflow-celery` command: the local cluster (`local up|status|trigger|down`) and compose helpers."""
+"""The `airflow-celery` command: the local cluster (`local up|status|trigger|down`), `plan` and compose helpers."""
 
 from __future__ import annotations
 
@@ -70,6 +70,13 @@ def local() -> None:
     help="With --workers MIN:MAX: seconds a lower count must be wanted before a worker stops (5-3600).",
 )
 @click.option("--concurrency", type=int, default=4, show_default=True, help="Task slots per worker (1-64).")
+@click.option(
+    "--schedulers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Schedulers (1-4); several run side by side on PostgreSQL, each with its own health port.",
+)
 @state_dir_option
 @click.option(
     "--dags-dir",
@@ -98,6 +105,7 @@ def up(
     workers: str,
     scale_in_cooldown: int,
     concurrency: int,
+    schedulers: int,
     state_dir: Path,
     dags_dir: Path,
     ports: tuple[str, ...],
@@ -107,7 +115,9 @@ def up(
     from airflow_celery.local.options import validate_up_options
     from airflow_celery.local.runner import up as run_up
 
-    options = validate_up_options(workers, concurrency, state_dir, dags_dir, ports, health_timeout, scale_in_cooldown)
+    options = validate_up_options(
+        workers, concurrency, state_dir, dags_dir, ports, health_timeout, schedulers, scale_in_cooldown
+    )
     run_up(options, console, options.health_timeout)
 
 
@@ -149,6 +159,43 @@ def down(purge: bool, state_dir: Path) -> None:
     from airflow_celery.local.runner import down as run_down
 
     run_down(state_dir.expanduser().absolute(), console, purge=purge)
+
+
+@main.command()
+@click.argument("stack", default="dev")
+@click.option(
+    "--config",
+    "config_items",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A stack config value on top of Pulumi.<STACK>.yaml, e.g. --config workerCount=3 or "
+    "--config aws:region=eu-west-1 (VALUE is read as YAML, as in a stack file).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
+@click.option(
+    "--project-dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=Path("."),
+    show_default=True,
+    help="The directory holding Pulumi.yaml and the stack files.",
+)
+def plan(stack: str, config_items: tuple[str, ...], as_json: bool, project_dir: Path) -> None:
+    """What `pulumi up -s STACK` would create and what it would cost a month, offline (no AWS account needed)."""
+    import json
+
+    from airflow_celery.aws.args import ConfigError
+    from airflow_celery.plan import PlanError, make_plan
+    from airflow_celery.plan.render import print_plan, to_json
+
+    try:
+        result = make_plan(project_dir, stack, config_items)
+    except (ConfigError, PlanError) as error:
+        error_console.print("[red]error:[/red]", escape(str(error)), markup=True, highlight=False, soft_wrap=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(to_json(result), indent=2))
+    else:
+        print_plan(result, console)
 
 
 @main.group()

@@ -38,7 +38,7 @@ from airflow_celery.cluster import (
     role_environment,
 )
 from airflow_celery.cluster.edges import talks_to
-from airflow_celery.cluster.limits import Capacity, parallelism
+from airflow_celery.cluster.limits import Capacity, min_heartbeat_interval, parallelism
 from airflow_celery.cluster.roles import API_SERVER, MIGRATE, POSTGRES, REDIS, ROLES
 from airflow_celery.cluster.secrets import GENERATED
 from airflow_celery.local.errors import LocalError
@@ -62,9 +62,11 @@ SECRET_VARIABLE_PREFIX = "AIRFLOW_CELERY_"
 # In compose, the role's ECS service discovery names are the service names.
 COMPOSE_MAX_WORKERS = 3
 """The README's `docker compose up --scale worker=3`: parallelism and the default pool are sized for it."""
+COMPOSE_CAPACITY = Capacity(max_workers=COMPOSE_MAX_WORKERS)
 SETTINGS = ClusterSettings(
     execution_api_url=f"http://{API_SERVER.name}:{API_SERVER.port('http').number}/execution/",
-    parallelism=parallelism(Capacity(max_workers=COMPOSE_MAX_WORKERS)),
+    parallelism=parallelism(COMPOSE_CAPACITY),
+    min_heartbeat_interval=min_heartbeat_interval(COMPOSE_CAPACITY),
     # depends_on orders the services after `migrate`; no role needs to wait for the schema itself.
     wait_for_migrations=False,
 )

@@ -10,20 +10,21 @@ and the local runner runs this same file. For a role it:
 3. otherwise optionally waits for `airflow db check-migrations`, then `exec`s the role's command, so
    signals reach Airflow directly (a worker's SIGTERM is a Celery warm shutdown).
 
-It imports only the standard library (and Airflow, lazily, for `migrate`): it runs before anything else
-is known to work.
+It imports only the standard library (and Airflow and SQLAlchemy, lazily, for `migrate`): it runs before
+anything else is known to work.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from airflow_celery.cluster.edges import talks_to
 from airflow_celery.cluster.env import (
@@ -197,6 +198,101 @@ def migrate_commands(env: Mapping[str, str]) -> list[list[str]]:
     return [list(MIGRATE.command[1:]), *pool, create_user]
 
 
+MIGRATE_LOCK_ID = 0x41434D49  # "ACMI": airflow-celery migrate; Airflow's own advisory locks are small integers
+LOCK_POLL_SECONDS = 2.0
+
+
+@contextlib.contextmanager
+def migrate_lock(database_url: str, deadline: float) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock for the whole migrate, so that concurrent ones run one after the other.
+
+    Several scheduler tasks each run `migrate` first, all at once on a first deploy. Airflow's `db migrate` locks
+    only its own schema step: on an empty database, `initdb` (airflow/utils/db.py) creates the core tables under
+    its lock but then runs the auth manager's (FAB's `ab_*` tables) after releasing it, and two runs collide on
+    `CREATE SEQUENCE ab_permission_id_seq` (seen on the local cluster; tests/local/test_cluster.py). Under this
+    lock, the second run finds everything done. The wait shares the entrypoint's one deadline.
+    """
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(database_url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            _acquire(connection, sqlalchemy.text("SELECT pg_try_advisory_lock(:id)"), deadline)
+            connection.commit()  # the lock is the session's: no transaction stays open while migrate runs
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATE_LOCK_ID})
+                connection.commit()
+    finally:
+        engine.dispose()
+
+
+def _acquire(connection, try_lock, deadline: float) -> None:
+    announced = False
+    while not connection.execute(try_lock, {"id": MIGRATE_LOCK_ID}).scalar():
+        if time.monotonic() > deadline:
+            raise EntrypointError("another migrate held the database's migrate lock until the wait budget ran out", 1)
+        if not announced:
+            _log("another migrate is running; waiting for it to finish")
+            announced = True
+        connection.commit()
+        time.sleep(LOCK_POLL_SECONDS)
+
+
+RESULT_BACKEND_TABLES = ("celery_taskmeta", "celery_tasksetmeta")
+RESULT_BACKEND_SEQUENCES = ("task_id_sequence", "taskset_id_sequence")
+"""Celery's result backend tables and their id sequences (celery/backends/database/models.py, Task and TaskSet)."""
+
+
+def provision_result_backend(database_url: str, result_backend_url: str) -> None:
+    """Give the result backend its own login role, with rights on Celery's tables and nothing else.
+
+    Workers hold the result backend's URL: with the metadata database's user in it, any task could read every
+    connection and variable row. As the metadata user (RDS's master user, which has CREATEROLE), this creates
+    Celery's tables as Celery itself would (`ResultModelBase.metadata.create_all`, which Celery's SessionManager
+    then finds present), the role with the URL's password (sent as a SCRAM verifier made by libpq, never in
+    plain text), and grants it row access to those tables and their sequences only. Run on every migrate, it
+    also resets the password to the stored one.
+    """
+    import sqlalchemy
+    from celery.backends.database.models import ResultModelBase
+    from psycopg2 import sql
+    from psycopg2.extensions import encrypt_password
+
+    parts = urlsplit(result_backend_url.removeprefix("db+"))
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    if not user or not password or user == urlsplit(database_url).username:
+        _log("result backend uses the metadata database's user: no separate role to provision")
+        return
+    engine = sqlalchemy.create_engine(database_url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        ResultModelBase.metadata.create_all(engine)
+        connection = engine.raw_connection()
+        try:
+            _grant_result_backend_role(
+                connection, sql, user, encrypt_password(password, user, connection.driver_connection)
+            )
+            connection.commit()
+        finally:
+            connection.close()
+    finally:
+        engine.dispose()
+    _log(f"result backend role {user} can use {', '.join(RESULT_BACKEND_TABLES)} only")
+
+
+def _grant_result_backend_role(connection, sql, user: str, verifier: str) -> None:
+    role = sql.Identifier(user)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
+        verb = sql.SQL("ALTER" if cursor.fetchone() else "CREATE")
+        cursor.execute(sql.SQL("{} ROLE {} LOGIN PASSWORD %s").format(verb, role), (verifier,))
+        tables = sql.SQL(", ").join(sql.Identifier(t) for t in RESULT_BACKEND_TABLES)
+        cursor.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(tables, role))
+        sequences = sql.SQL(", ").join(sql.Identifier(s) for s in RESULT_BACKEND_SEQUENCES)
+        cursor.execute(sql.SQL("GRANT USAGE, SELECT ON SEQUENCE {} TO {}").format(sequences, role))
+
+
 def run_airflow_cli(commands: Sequence[Sequence[str]]) -> None:
     """Run Airflow CLI commands in this one interpreter, as `airflow ARGS...` would.
 
@@ -245,7 +341,11 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         for dependency in dependencies_of(role, env):
             wait_for(dependency, _remaining(deadline))
         if role.kind is Kind.JOB:
-            run_airflow_cli(migrate_commands(env))
+            commands = migrate_commands(env)
+            with migrate_lock(env[DATABASE_URL_VAR], deadline):
+                run_airflow_cli(commands)
+                if env.get(RESULT_BACKEND_VAR):
+                    provision_result_backend(env[DATABASE_URL_VAR], env[RESULT_BACKEND_VAR])
             _log("migration done, admin user present")
             return 0
         # A sidecar (the autoscaler) starts no Airflow: it waits for its database, then retries its queries.

@@ -89,7 +89,7 @@ def burst(cluster: runner.Cluster, watch: WorkerWatch | None = None) -> tuple[Ru
 
 
 def up(state: Path, dags: Path, ports: list[str], workers: str) -> runner.Cluster:
-    options = validate_up_options(workers, CONCURRENCY, state, dags, ports, HEALTH_TIMEOUT, COOLDOWN)
+    options = validate_up_options(workers, CONCURRENCY, state, dags, ports, HEALTH_TIMEOUT, scale_in_cooldown=COOLDOWN)
     return runner.up(options, console, HEALTH_TIMEOUT)
 
 

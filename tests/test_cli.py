@@ -1,3 +1,6 @@
+import json
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -56,3 +59,46 @@ def test_compose_env_file_is_written_private_and_never_overwritten(tmp_path):
     assert second.exit_code == 1
     assert "already exists" in second.output
     assert target.read_text() == content
+
+
+def test_plan_prints_tables_and_json(monkeypatch):
+    from airflow_celery.plan import render
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)
+    text = CliRunner().invoke(main, ["plan", "dev"])
+    assert text.exit_code == 0, text.output
+    for heading in ("Resources (", "Roles", "Network: who may reach whom", "Monthly cost estimate", "Amazon MWAA"):
+        assert heading in text.output
+
+    result = CliRunner().invoke(
+        main,
+        [
+            "plan",
+            "dev",
+            "--json",
+            "--config",
+            "workerCount=2",
+            "--config",
+            "workerMaxCount=2",
+            "--config",
+            "dbInstanceClass=db.t4g.medium",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["prices_as_of"] == render.PRICES_AS_OF
+    assert document["cost"]["total_monthly_usd"] == round(
+        sum(line["monthly_usd"] for line in document["cost"]["lines"]), 2
+    )
+    assert {role["role"]: role["count"] for role in document["roles"]}["worker"] == 2
+    assert document["mwaa"]["slots"] == 32
+
+
+def test_plan_errors_are_one_line_and_exit_1(monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    region = CliRunner().invoke(main, ["plan", "dev", "--config", "aws:region=ap-south-1"])
+    bad = CliRunner().invoke(main, ["plan", "dev", "--config", "workerConcurrency=999"])
+
+    assert region.exit_code == 1 and "no prices for region 'ap-south-1'" in region.output
+    assert bad.exit_code == 1 and "worker_concurrency=999 is not valid: a whole number from 1 to 256" in bad.output

@@ -29,3 +29,23 @@ def test_config_reference_lists_every_key_with_its_default():
     assert "| `workerCount` | integer | `1` |" in table
     assert "| `allowedCidrs` | array | `[0.0.0.0/0]` |" in table
     assert "| `certificateArn` | string | - |" in table
+
+
+def test_architecture_diagram_has_every_role_and_edge_with_its_port():
+    diagram = "\n".join(docs.architecture_diagram())
+    assert diagram.startswith("```mermaid\nflowchart LR") and diagram.endswith("```")
+    for role in ROLES:
+        assert f"{role.name.replace('-', '_')}[" in diagram
+    for edge in EDGES:
+        source, target = edge.source.replace("-", "_"), edge.target.replace("-", "_")
+        assert f'    {source} -->|"{edge.port_number} {edge.port}"| {target}' in diagram
+    assert "```mermaid" in docs.render()
+
+
+def test_architecture_diagram_puts_only_the_load_balancer_in_public_subnets():
+    lines = docs.architecture_diagram()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("subgraph public"))
+    end = lines.index("    end", start)
+    assert [line.strip().split("[")[0] for line in lines[start + 1 : end]] == ["load_balancer"]
+    internet_edges = [line for line in lines if line.strip().startswith("internet -->")]
+    assert internet_edges and all(line.endswith("| load_balancer") for line in internet_edges)

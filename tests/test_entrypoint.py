@@ -1,3 +1,4 @@
+import contextlib
 import socket
 
 import pytest
@@ -107,6 +108,7 @@ def test_execs_the_role_command_after_waiting(monkeypatch, listening_port):
 def test_migrate_runs_migration_then_admin_in_process_and_never_logs_the_password(monkeypatch, capsys, listening_port):
     ran = []
     monkeypatch.setattr(entrypoint, "run_airflow_cli", lambda commands: ran.extend(commands))
+    monkeypatch.setattr(entrypoint, "migrate_lock", lambda url, deadline: contextlib.nullcontext())
     env = {
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://a:b@127.0.0.1:{listening_port}/x",
         "AIRFLOW_CELERY_ADMIN_USERNAME": "admin",
@@ -164,6 +166,7 @@ def test_dependencies_and_migrations_share_one_wait_budget(monkeypatch):
 def test_migrate_sets_the_default_pool_to_the_parallelism_before_creating_the_admin(monkeypatch, listening_port):
     ran = []
     monkeypatch.setattr(entrypoint, "run_airflow_cli", lambda commands: ran.extend(commands))
+    monkeypatch.setattr(entrypoint, "migrate_lock", lambda url, deadline: contextlib.nullcontext())
     env = {
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://a:b@127.0.0.1:{listening_port}/x",
         "AIRFLOW__CORE__DEFAULT_POOL_TASK_SLOT_COUNT": "160",
@@ -201,3 +204,21 @@ def test_the_autoscaler_waits_for_its_database_only_then_runs_the_cloudwatch_loo
     assert main(["autoscaler"], env) == 0
     assert waited == ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     assert ran == [["python", "-m", "airflow_celery.autoscaler", "cloudwatch"]]
+
+
+def test_migrate_runs_every_command_under_the_migrate_lock_of_its_database(monkeypatch, listening_port):
+    events = []
+
+    @contextlib.contextmanager
+    def lock(url, deadline):
+        events.append(("lock", url))
+        yield
+        events.append(("unlock", url))
+
+    monkeypatch.setattr(entrypoint, "migrate_lock", lock)
+    monkeypatch.setattr(entrypoint, "run_airflow_cli", lambda commands: events.append(("run", len(commands))))
+    url = f"postgresql://a:b@127.0.0.1:{listening_port}/x"
+    env = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url, "AIRFLOW_CELERY_ADMIN_USERNAME": "admin",
+           "AIRFLOW_CELERY_ADMIN_PASSWORD": "pw"}  # fmt: skip
+    assert main(["migrate"], env) == 0
+    assert events == [("lock", url), ("run", 2), ("unlock", url)]

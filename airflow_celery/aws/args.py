@@ -19,10 +19,26 @@ from airflow_celery.cluster.fargate import describe_allowed
 from airflow_celery.cluster.limits import (
     DEFAULT_DB_MAX_OVERFLOW,
     DEFAULT_DB_POOL_SIZE,
+    MAX_API_SERVERS,
+    MAX_SCHEDULERS,
+    MAX_TRIGGERERS,
+    MEMORY_USABLE_SHARE,
     Capacity,
     connection_budget,
+    execution_api_cores,
+    health_checked_memory_needed,
+    max_worker_concurrency,
+    min_api_server_vcpu,
+    min_heartbeat_interval,
+    parallelism,
 )
-from airflow_celery.cluster.roles import REDIS
+from airflow_celery.cluster.measured import (
+    JOBS_CHECK_MEMORY_MIB,
+    MEASURED_ON,
+    SLOT_MEMORY_MIB,
+    WORKER_BASE_MEMORY_MIB,
+)
+from airflow_celery.cluster.roles import API_SERVER, DAG_PROCESSOR, REDIS, TRIGGERER, WORKER
 from airflow_celery.cluster.scaling import DEFAULT_SCALE_IN_COOLDOWN
 
 
@@ -82,7 +98,7 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     """Fewest workers the autoscaler may scale in to; 0 lets an idle cluster run no worker. Default: worker_count."""
     worker_max_count: int
     """Most workers the autoscaler may scale out to. Default: worker_count. With min < max, workers follow the
-    queue: ceil((queued + running) / worker_concurrency), at most 20 counts apart (one step per count)."""
+    queue: ceil((queued + running) / worker_concurrency)."""
     worker_scale_in_cooldown: int
     """Seconds a lower worker count must be wanted before workers are stopped, 60-3600. Default 300."""
     worker_capacity: str
@@ -285,8 +301,10 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
         worker_max_count=worker_max,
         role_sizes=_role_sizes(given),
     )
+    _check_worker_density(config)
+    _check_health_checked_memory(config)
     _check_connection_budget(config)
-    _check_scaling_steps(config.worker_min_count, config.worker_max_count)
+    _check_execution_api_cpu(config)
     return config
 
 
@@ -543,27 +561,17 @@ def _worker_counts(given: Mapping[str, Any]) -> tuple[int, int, int]:
 
 
 WORKER_CAPACITIES = ("fargate", "fargate-spot", "mixed")
-MAX_SCALING_STEPS = 20
-"""Application Auto Scaling allows 20 step adjustments per step scaling policy (its quotas page); the worker
-policy has one step per worker count from min to max (aws/scaling.py)."""
-
-
-def _check_scaling_steps(minimum: int, maximum: int) -> None:
-    _require(
-        maximum - minimum + 1 <= MAX_SCALING_STEPS,
-        "worker_max_count",
-        maximum,
-        f"at most worker_min_count + {MAX_SCALING_STEPS - 1} ({minimum + MAX_SCALING_STEPS - 1}): the scaling policy "
-        f"has one step per worker count and Application Auto Scaling allows {MAX_SCALING_STEPS}; raise "
-        "worker_min_count or lower worker_max_count",
-    )
 
 
 API_WORKERS = 2
 """uvicorn worker processes per api-server task ([api] workers)."""
 
-ROLE_COUNT_LIMITS = {"api_server_count": 10, "scheduler_count": 4, "triggerer_count": 10}
-"""Upper bounds of the per-role task counts; more schedulers than 4 mostly contend for the same DB rows."""
+ROLE_COUNT_LIMITS = {
+    "api_server_count": MAX_API_SERVERS,
+    "scheduler_count": MAX_SCHEDULERS,
+    "triggerer_count": MAX_TRIGGERERS,
+}
+"""Upper bounds of the per-role task counts (cluster/limits.py)."""
 
 
 def _check_counts(given: Mapping[str, Any]) -> None:
@@ -586,6 +594,51 @@ def _check_connection_budget(config: ClusterConfig) -> None:
         f"a class whose max_connections (about {limit} here) holds the cluster's worst case of {budget.describe()}"
         f"; ways out: a bigger class{f' such as {bigger}' if bigger else ''}, fewer workers (worker_max_count) or "
         "slots (worker_concurrency), or a smaller pool (db_pool_size, db_max_overflow)",
+    )
+
+
+def _check_worker_density(config: ClusterConfig) -> None:
+    """Every busy slot of a worker must fit its memory (slot and base measured in cluster/measured.py)."""
+    memory = config.role_sizes[WORKER.name][1]
+    most = max_worker_concurrency(memory)
+    _require(
+        config.worker_concurrency <= most,
+        "worker_concurrency",
+        config.worker_concurrency,
+        f"at most {most} slots on a worker of {memory} MiB: a busy slot takes {SLOT_MEMORY_MIB} MiB and the worker "
+        f"itself {WORKER_BASE_MEMORY_MIB} MiB (measured {MEASURED_ON}, bench/capacity.py), with "
+        f"{100 - round(MEMORY_USABLE_SHARE * 100)} % left for the tasks' own data; or give the worker more memory "
+        "(role_sizes.worker.memory)",
+    )
+
+
+def _check_health_checked_memory(config: ClusterConfig) -> None:
+    """The dag-processor and triggerer run `airflow jobs check` beside themselves every 30 s."""
+    for role_name in (DAG_PROCESSOR.name, TRIGGERER.name):
+        cpu, memory = config.role_sizes[role_name]
+        needed = health_checked_memory_needed(role_name)
+        _require(
+            memory >= needed,
+            f"role_sizes.{role_name}",
+            {"cpu": cpu, "memory": memory},
+            f"at least {needed} MiB: the {role_name} itself and its health check (`airflow jobs check`, "
+            f"{JOBS_CHECK_MEMORY_MIB} MiB, every 30 s) as measured {MEASURED_ON}, with headroom",
+        )
+
+
+def _check_execution_api_cpu(config: ClusterConfig) -> None:
+    """Every running task heartbeats through the api-servers: they must hold that at max tasks."""
+    capacity = config.capacity
+    needed = min_api_server_vcpu(capacity)
+    vcpu = config.role_sizes[API_SERVER.name][0] / 1024
+    _require(
+        needed <= vcpu,
+        "api_server_count",
+        config.api_server_count,
+        f"enough api-servers for {parallelism(capacity)} running tasks' heartbeats "
+        f"(every {min_heartbeat_interval(capacity)} s): they take {execution_api_cores(capacity):.2f} cores "
+        f"(measured {MEASURED_ON}), at most half of each api-server's {vcpu:g} vCPU; add api-servers, or give "
+        "them more CPU (role_sizes.api-server.cpu)",
     )
 
 

@@ -19,7 +19,7 @@ from airflow_celery.aws.security_groups import security_groups
 from airflow_celery.aws.task_definition import TaskInputs
 from airflow_celery.cluster.edges import LOAD_BALANCER
 from airflow_celery.cluster.env import ClusterSettings
-from airflow_celery.cluster.limits import parallelism
+from airflow_celery.cluster.limits import min_heartbeat_interval, parallelism
 from airflow_celery.cluster.roles import (
     AIRFLOW_SERVICES,
     API_SERVER,
@@ -82,6 +82,7 @@ def settings_template(config: ClusterConfig) -> ClusterSettings:
         worker_concurrency=config.worker_concurrency,
         api_workers=config.capacity.api_workers,
         parallelism=parallelism(config.capacity),
+        min_heartbeat_interval=min_heartbeat_interval(config.capacity),
         db_pool_size=config.db_pool_size,
         db_max_overflow=config.db_max_overflow,
         wait_for_migrations=True,

@@ -25,6 +25,17 @@ NO_DOMAIN_WARNING = (
 # Target-group names are capped at 32 characters and auto-naming adds 8: a prefix (at most 6 characters)
 # keeps every component name valid and still lets Pulumi replace a group under a fresh name.
 TARGET_GROUP_PREFIXES = {API_SERVER.name: "api-", FLOWER.name: "flowr-"}
+TARGET_CHECK_INTERVAL = 10
+TARGET_CHECK_TIMEOUT = 5
+TARGET_HEALTHY_THRESHOLD = 2
+TARGET_UNHEALTHY_THRESHOLD = 2
+"""The load balancer's own view of each target, tighter than the container check (30 s x 5): with 2 or more
+api-servers, a dead one leaves the rotation within 20 s, and a new one of a rolling deploy enters it 20 s after it
+answers; ECS stops an old task only once its replacement is healthy here (minimumHealthyPercent 100)."""
+DEREGISTRATION_DELAY = 30
+"""Seconds a draining target keeps its in-flight requests before ECS stops it. The api-server's requests are short
+(UI pages, REST calls, log fetches from workers bounded by [api] log_fetch_timeout_sec, 5 s); the workers' execution
+API calls do not pass the load balancer at all (Cloud Map, discovery.py)."""
 NO_CERTIFICATE_WARNING = (
     "airflow-celery: no certificate_arn given, so the Airflow UI, its login and Flower are served over PLAIN HTTP "
     "on port 80. Anyone on the path can read passwords and session cookies. Set certificate_arn for HTTPS."
@@ -120,16 +131,16 @@ def _target_group(ctx: BuildContext, vpc_id: pulumi.Input[str], r: Role) -> aws.
         protocol="HTTP",
         target_type="ip",  # Fargate tasks (awsvpc) register by IP
         vpc_id=vpc_id,
-        deregistration_delay=30,
+        deregistration_delay=DEREGISTRATION_DELAY,
         health_check=aws.lb.TargetGroupHealthCheckArgs(
             enabled=True,
             path=check.path,
             protocol="HTTP",
             matcher="200",
-            interval=check.interval,
-            timeout=check.timeout,
-            healthy_threshold=2,
-            unhealthy_threshold=check.retries,
+            interval=TARGET_CHECK_INTERVAL,
+            timeout=TARGET_CHECK_TIMEOUT,
+            healthy_threshold=TARGET_HEALTHY_THRESHOLD,
+            unhealthy_threshold=TARGET_UNHEALTHY_THRESHOLD,
         ),
         tags=ctx.tags(r.name, "tg"),
         opts=ctx.opts(),

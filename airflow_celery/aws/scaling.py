@@ -17,6 +17,7 @@ The scale-in cool-down and hysteresis are in the decision, so the policy's own c
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pulumi
@@ -39,13 +40,22 @@ class Step:
     capacity: int
 
 
+MAX_STEPS = 20
+"""Application Auto Scaling allows 20 step adjustments per step scaling policy (its quotas page)."""
+
+
 def steps(minimum: int, maximum: int) -> list[Step]:
-    """One step per worker count; the first starts at 0 (the alarm's threshold), the last is open-ended."""
+    """One step per worker count, the first from 0 (the alarm's threshold), the last open-ended. A range of more
+    than 20 counts is cut into 20 runs of consecutive counts, each set to its highest: never fewer workers than
+    the metric asks for, at most one run's width more."""
+    counts = list(range(minimum, maximum + 1))
+    width = math.ceil(len(counts) / MAX_STEPS)
+    runs = [counts[i : i + width] for i in range(0, len(counts), width)]
     found = []
-    for count in range(minimum, maximum + 1):
-        lower = 0.0 if count == minimum else count - 0.5
-        upper = None if count == maximum else count + 0.5
-        found.append(Step(lower, upper, count))
+    for index, run in enumerate(runs):
+        lower = 0.0 if index == 0 else run[0] - 0.5
+        upper = None if index == len(runs) - 1 else run[-1] + 0.5
+        found.append(Step(lower, upper, run[-1]))
     return found
 
 

@@ -99,7 +99,7 @@ class ClusterSettings:
     task_heartbeat_timeout: int = 60
     """Seconds after a worker dies before its tasks are failed or retried; Airflow's default is 300."""
     min_heartbeat_interval: int = 1
-    """How often the task supervisor wakes; a task's Celery slot stays busy until its next wake-up."""
+    """How often the task supervisor heartbeats through the execution API: limits.min_heartbeat_interval()."""
     admin_username: str = "admin"
     node_host: str = "%h"
     """Host part of local workers' Celery node names."""
@@ -114,7 +114,11 @@ class ClusterSettings:
     def autoscaling(self) -> bool:
         return self.worker_min_count < self.worker_max_count
 
-    def port(self, role_name: str, port_name: str) -> int:
+    def port(self, role_name: str, port_name: str, instance: int | None = None) -> int:
+        """A port's number: an override keyed "role.port" (or "role-N.port" for instance N of a role that runs
+        several times on one host, like local schedulers), else the description's."""
+        if instance is not None and f"{role_name}-{instance}.{port_name}" in self.ports:
+            return int(self.ports[f"{role_name}-{instance}.{port_name}"])
         key = f"{role_name}.{port_name}"
         return int(self.ports.get(key, role(role_name).port(port_name).number))
 
@@ -192,7 +196,9 @@ def _role_specific(role_name: str, settings: ClusterSettings, instance: int | No
         return {
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": settings.bind_host,
-            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(settings.port(SCHEDULER.name, "health")),
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(
+                settings.port(SCHEDULER.name, "health", instance)
+            ),
         }
     if role_name == WORKER.name:
         # The official image's dumb-init kills the whole process group on SIGTERM unless SETSID=0;
@@ -276,13 +282,15 @@ ROLE_SECRETS: dict[str, dict[str, SecretName]] = {
     # Same in-process execution API; its log server checks the api-server's tokens ([api] secret_key).
     TRIGGERER.name: {**_FERNET, **_API_SECRET_KEY, **_METADATA_DB},
     # Airflow 3 workers never open the metadata DB (the Celery provider validates a DB session only before 3.0)
-    # and get connections decrypted from the execution API: the broker, the result backend, and the log
-    # server's key.
+    # and get connections decrypted from the execution API: the broker, the result backend (its own database
+    # role, limited to Celery's tables), and the log server's key.
     WORKER.name: {**_API_SECRET_KEY, **_CELERY},
     # Flower reads the broker only.
     FLOWER.name: {"AIRFLOW__CELERY__BROKER_URL": SecretName.BROKER_URL,
                   "AIRFLOW__CELERY__FLOWER_BASIC_AUTH": SecretName.FLOWER_BASIC_AUTH},
-    MIGRATE.name: {**_FERNET, **_METADATA_DB, ADMIN_PASSWORD_VAR: SecretName.ADMIN_PASSWORD},
+    # Also creates the result backend's own database role, whose password it reads from that URL.
+    MIGRATE.name: {**_FERNET, **_METADATA_DB, ADMIN_PASSWORD_VAR: SecretName.ADMIN_PASSWORD,
+                   RESULT_BACKEND_VAR: SecretName.RESULT_BACKEND_URL},
     # Counts task instances with a plain SQLAlchemy engine: no Airflow, no async engine, no fernet.
     AUTOSCALER.name: {DATABASE_URL_VAR: SecretName.DATABASE_URL},
     REDIS.name: {"REDIS_PASSWORD": SecretName.REDIS_PASSWORD},
@@ -304,7 +312,8 @@ def reads_metadata_db(role_name: str) -> bool:
 def role_environment(role_name: str, settings: ClusterSettings, instance: int | None = None) -> RoleEnvironment:
     """The environment of role `role_name`: plain variables and secret references.
 
-    `instance` numbers the Celery workers of one host (local mode), giving each its own node name.
+    `instance` numbers the Celery workers and schedulers of one host (local mode): each worker gets its own node
+    name, each scheduler its own health port.
     """
     kind = role(role_name).kind
     plain = _airflow_common(settings) if kind in (Kind.AIRFLOW, Kind.JOB) else {}

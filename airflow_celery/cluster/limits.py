@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from airflow_celery.cluster.measured import (
+    HEARTBEAT_CPU_PER_TASK,
+    JOBS_CHECK_MEMORY_MIB,
+    ROLE_IDLE_MEMORY_MIB,
+    SLOT_MEMORY_MIB,
+    WORKER_BASE_MEMORY_MIB,
+)
 from airflow_celery.cluster.roles import API_SERVER, DAG_PROCESSOR, FLOWER, SCHEDULER, TRIGGERER, WORKER
 
 DEFAULT_DB_POOL_SIZE = 5
@@ -19,6 +26,12 @@ DEFAULT_DB_MAX_OVERFLOW = 3
 ROLLING_DEPLOY_FACTOR = 2
 """ECS services deploy with maximumPercent 200 (aws/ecs.py): old and new tasks hold connections together
 until the old ones stop, and a new image rolls every service at once."""
+
+MAX_API_SERVERS = 10
+MAX_SCHEDULERS = 4
+"""Airflow runs several schedulers on PostgreSQL (row locks with SKIP LOCKED); more than 4 mostly contend for the
+same rows. Local mode (`--schedulers`) and the component (`scheduler_count`) share this range."""
+MAX_TRIGGERERS = 10
 
 RESERVED_CONNECTIONS = 5
 """Connections Airflow may not use: PostgreSQL's superuser_reserved_connections (3) and RDS's
@@ -113,6 +126,43 @@ def connection_budget(capacity: Capacity) -> ConnectionBudget:
     return ConnectionBudget(lines=lines)
 
 
-def worker_memory_needed(concurrency: int, slot_mib: int, base_mib: int) -> int:
-    """MiB a worker needs with every slot busy: its idle base plus one measured slot per task."""
-    return base_mib + concurrency * slot_mib
+MEMORY_USABLE_SHARE = 0.8
+"""Share of a task's memory the measured processes may fill (cluster/measured.py); the rest is for what the
+measurement cannot know: the data a task loads, DAG files being parsed, the page cache."""
+
+FAST_HEARTBEAT_MAX_TASKS = 32
+"""Up to this many running tasks, the task supervisor wakes every second; above it, every 5 s. Measured
+(bench/capacity.py): at 1 s a finished task frees its slot 0.3 s later on average against 1.5 s at 5 s, but each
+running task costs the api-server 5x the CPU and the database 5x the task_instance writes."""
+EXECUTION_API_CPU_SHARE = 0.5
+"""Share of an api-server's vCPU the Task Execution API may take at max tasks; the rest serves the UI and REST."""
+
+
+def worker_memory_needed(concurrency: int) -> int:
+    """MiB a worker's own processes take with every slot busy: its idle base plus one measured slot per task."""
+    return WORKER_BASE_MEMORY_MIB + concurrency * SLOT_MEMORY_MIB
+
+
+def max_worker_concurrency(memory_mib: int) -> int:
+    """The most slots whose measured memory fits a worker of `memory_mib`, headroom kept."""
+    return max(0, int((memory_mib * MEMORY_USABLE_SHARE - WORKER_BASE_MEMORY_MIB) // SLOT_MEMORY_MIB))
+
+
+def health_checked_memory_needed(role_name: str) -> int:
+    """MiB the dag-processor or triggerer needs: itself idle plus its `airflow jobs check`, with headroom."""
+    return int((ROLE_IDLE_MEMORY_MIB[role_name] + JOBS_CHECK_MEMORY_MIB) / MEMORY_USABLE_SHARE) + 1
+
+
+def min_heartbeat_interval(capacity: Capacity) -> int:
+    """`[workers] min_heartbeat_interval`: 1 s while at most FAST_HEARTBEAT_MAX_TASKS tasks run, else 5 s."""
+    return 1 if parallelism(capacity) <= FAST_HEARTBEAT_MAX_TASKS else 5
+
+
+def execution_api_cores(capacity: Capacity) -> float:
+    """Cores the api-servers spend together on task heartbeats with every slot busy (measured per task)."""
+    return parallelism(capacity) * HEARTBEAT_CPU_PER_TASK[min_heartbeat_interval(capacity)]
+
+
+def min_api_server_vcpu(capacity: Capacity) -> float:
+    """vCPU each api-server needs so that the execution API takes at most EXECUTION_API_CPU_SHARE of it."""
+    return execution_api_cores(capacity) / capacity.api_servers / EXECUTION_API_CPU_SHARE

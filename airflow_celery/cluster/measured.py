@@ -1,27 +1,44 @@
 """Figures measured on a real local cluster, which sizes and limits in the description are derived from.
 
-Each figure names the script that prints it. `bench/capacity.py` replaces the PROVISIONAL values below with
-measured ones (and their date); until then they are estimates, not measurements, and say so.
+`bench/capacity.py` prints every figure here (2 workers x 16 slots, PythonOperator tasks sleeping 45 s); the
+README's Capacity section shows the run's table. Measured on 2 cores (x86_64) and 24 GB: a Fargate vCPU may be
+slower, which is why the limits derived from these keep margins (cluster/limits.py).
 """
 
 from __future__ import annotations
 
-MEASURED_ON: str | None = None
-"""Date of the run that produced the figures below; None while they are provisional estimates."""
+MEASURED_ON = "2026-11-30"
+"""Date of the bench/capacity.py run that produced the figures below."""
 
-SLOT_MEMORY_MIB = 256
-"""PROVISIONAL. Memory of one busy Celery slot running a plain PythonOperator: the pool child, the task
-supervisor and the task process (PSS, MiB). bench/capacity.py measures it."""
+SLOT_MEMORY_MIB = 61
+"""Memory of one busy Celery slot running a plain PythonOperator: the pool child, the task supervisor and the
+task process (PSS, MiB: a worker's PSS with 16 busy slots, minus its idle PSS, over 16). Task code that loads
+data needs more: that is what the headroom in cluster/limits.py is for."""
 
-WORKER_BASE_MEMORY_MIB = 512
-"""PROVISIONAL. Memory of an idle worker: the Celery main process and its log server (PSS, MiB)."""
+WORKER_BASE_MEMORY_MIB = 451
+"""Memory of an idle worker with 16 slots: the Celery main process and its pool children (PSS, MiB)."""
 
-JOBS_CHECK_MEMORY_MIB = 320
-"""PROVISIONAL. Peak memory of one `airflow jobs check --local` health check, which ECS runs every 30 s
-inside the dag-processor's and the triggerer's task (RSS, MiB)."""
+JOBS_CHECK_MEMORY_MIB = 151
+"""Peak memory of one `airflow jobs check --local` health check (RSS of its process tree, MiB, max of 3 runs).
+ECS runs it every 30 s inside the dag-processor's and the triggerer's task, next to the role itself."""
+
+ROLE_IDLE_MEMORY_MIB = {"dag-processor": 216, "triggerer": 312}
+"""RSS of the idle dag-processor and triggerer (MiB), parsing or running nothing of the user's."""
+
+HEARTBEAT_CPU_PER_TASK = {1: 0.17 / 32, 5: 0.03 / 32}
+"""Share of one core the api-server spends per running task on the Task Execution API, by
+`[workers] min_heartbeat_interval`: 17 % of a core for 32 running tasks at 1 s, 3 % at 5 s."""
+
+HEARTBEAT_TI_UPDATES_PER_S = {1: 31.5, 5: 5.9}
+"""task_instance row updates per second with 32 running tasks, by heartbeat interval (database commits: 94.5/s
+at 1 s against 50.1/s at 5 s, the rest being the scheduler's and the other roles' own)."""
+
+SLOT_RELEASE_SECONDS = {1: 0.30, 5: 1.52}
+"""Mean delay from a task's end (its end_date) to its Celery task's end (the slot takes the next task), by
+heartbeat interval; the largest seen were 1.1 s and 5.1 s."""
 
 ROLE_BOOT_SECONDS = 90
-"""PROVISIONAL. Seconds from the entrypoint's `exec` to a role's first passing health check, once its database,
-broker and schema are ready. The README's benchmark (2026-11-22, 2 vCPU) brings every role up at once in 30-53 s;
-a 0.5-vCPU Fargate task importing Airflow alone is slower, hence the margin. The start-up budget
-(roles.py) leaves this much of the health-check deadline to the role itself."""
+"""PROVISIONAL (not measured on Fargate). Seconds from the entrypoint's `exec` to a role's first passing health
+check, once its database, broker and schema are ready. The README's benchmark (2026-11-22, 2 vCPU) brings every
+role up at once in 30-53 s; a 0.5-vCPU Fargate task importing Airflow alone is slower, hence the margin. The
+start-up budget (roles.py) leaves this much of the health-check deadline to the role itself."""

@@ -29,6 +29,7 @@ class SecretName(StrEnum):
     ADMIN_PASSWORD = "admin-password"
     FLOWER_PASSWORD = "flower-password"
     DATABASE_PASSWORD = "database-password"
+    RESULT_BACKEND_PASSWORD = "result-backend-password"
     REDIS_PASSWORD = "redis-password"
     # Composed from the generated ones and the endpoints
     DATABASE_URL = "database-url"
@@ -46,6 +47,7 @@ GENERATED_LENGTHS: dict[SecretName, int] = {
     SecretName.ADMIN_PASSWORD: 24,
     SecretName.FLOWER_PASSWORD: 24,
     SecretName.DATABASE_PASSWORD: 32,
+    SecretName.RESULT_BACKEND_PASSWORD: 32,
     SecretName.REDIS_PASSWORD: 32,
 }
 GENERATED: tuple[SecretName, ...] = (SecretName.FERNET_KEY, *GENERATED_LENGTHS)
@@ -57,6 +59,9 @@ COMPOSED: tuple[SecretName, ...] = (
     SecretName.FLOWER_BASIC_AUTH,
 )
 FERNET_KEY_BYTES = 32
+RESULT_BACKEND_USER = "celery_results"
+"""The database role of Celery's result backend: `migrate` creates it with rights on Celery's two tables only
+(entrypoint.py, provision_result_backend), so the workers, which hold its URL, cannot read the metadata."""
 
 
 def fernet_key_from_bytes(raw: bytes) -> str:
@@ -108,6 +113,7 @@ def compose_secrets(
     db_password = quote(generated[SecretName.DATABASE_PASSWORD], safe="")
     db_auth = f"{quote(database.user, safe='')}:{db_password}"
     db_where = f"{database.host}:{database.port}/{database.name}"
+    results_auth = f"{RESULT_BACKEND_USER}:{quote(generated[SecretName.RESULT_BACKEND_PASSWORD], safe='')}"
     libpq_tls = _query("sslmode", database.sslmode)  # psycopg2, and the Celery result backend through it
     asyncpg_tls = _query("ssl", database.sslmode)  # asyncpg: the same mode names, under the name `ssl`
     scheme = "rediss" if broker.tls else "redis"
@@ -116,7 +122,7 @@ def compose_secrets(
     return {
         SecretName.DATABASE_URL: f"postgresql+psycopg2://{db_auth}@{db_where}{libpq_tls}",
         SecretName.DATABASE_ASYNC_URL: f"postgresql+asyncpg://{db_auth}@{db_where}{asyncpg_tls}",
-        SecretName.RESULT_BACKEND_URL: f"db+postgresql://{db_auth}@{db_where}{libpq_tls}",
+        SecretName.RESULT_BACKEND_URL: f"db+postgresql://{results_auth}@{db_where}{libpq_tls}",
         SecretName.BROKER_URL: f"{scheme}://:{redis_password}@{broker.host}:{broker.port}/{broker.db}{tls_query}",
         SecretName.FLOWER_BASIC_AUTH: f"{admin_username}:{generated[SecretName.FLOWER_PASSWORD]}",
     }

@@ -87,7 +87,7 @@ def check_program(
     """The description's check for this program's role; a role without one counts as healthy when running."""
     check = program.role.health
     if isinstance(check, HttpCheck):
-        return http_check(check, settings.port(program.role.name, check.port))
+        return http_check(check, settings.port(program.role.name, check.port, program.instance))
     if isinstance(check, CommandCheck):
         return command_check(check, program.environment(secret_values, base_env))
     return HealthResult(True, "no health check")

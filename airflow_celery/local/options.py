@@ -9,7 +9,7 @@ from pathlib import Path
 
 from airflow_celery.cluster import ClusterSettings
 from airflow_celery.cluster.edges import port_of
-from airflow_celery.cluster.limits import Capacity, parallelism
+from airflow_celery.cluster.limits import MAX_SCHEDULERS, Capacity, min_heartbeat_interval, parallelism
 from airflow_celery.local.errors import LocalError
 
 WORKERS_RANGE = range(1, 9)
@@ -18,6 +18,7 @@ COOLDOWN_RANGE = range(5, 3601)
 LOCAL_SCALE_IN_COOLDOWN = 60
 """Seconds before the local autoscaler stops a worker it no longer needs (the cloud default is 300)."""
 CONCURRENCY_RANGE = range(1, 65)
+SCHEDULERS_RANGE = range(1, MAX_SCHEDULERS + 1)
 # The ports local mode binds, as "role.port" keys of ClusterSettings.ports. The worker and triggerer log
 # servers are off (serve_logs=False): every role shares one filesystem.
 BOUND_PORTS: tuple[str, ...] = (
@@ -42,6 +43,7 @@ class UpOptions:
     dags_dir: Path
     ports: Mapping[str, int] = field(default_factory=dict)
     health_timeout: int = 120
+    schedulers: int = 1
     min_workers: int | None = None
     """With `--workers MIN:MAX`: the fewest workers; None for a fixed count."""
     scale_in_cooldown: int = LOCAL_SCALE_IN_COOLDOWN
@@ -73,15 +75,29 @@ def parse_workers(value: str | int) -> tuple[int | None, int]:
     return minimum, maximum
 
 
-def resolve_ports(overrides: Mapping[str, int]) -> dict[str, int]:
-    """Every bound port: the description's numbers, with the overrides on top; no two the same."""
+def resolve_ports(overrides: Mapping[str, int], schedulers: int = 1) -> dict[str, int]:
+    """Every bound port: the description's numbers, with the overrides on top; no two the same. Schedulers 2..N
+    take the health ports after the first scheduler's ("scheduler-N.health")."""
     ports = {key: int(overrides.get(key, port_of(*key.split(".", 1)).number)) for key in BOUND_PORTS}
+    first_health = ports["scheduler.health"]
+    ports |= {f"scheduler-{i}.health": first_health + i - 1 for i in range(2, schedulers + 1)}
     seen: dict[int, str] = {}
     for key, number in ports.items():
-        if number in seen:
-            raise LocalError(f"--port {key}={number} clashes with {seen[number]}={number}; give each a different port")
+        if number in seen or number not in PORT_RANGE:
+            raise LocalError(_clash(key, number, seen.get(number)))
         seen[number] = key
     return ports
+
+
+def _clash(key: str, number: int, other: str | None) -> str:
+    problem = f"clashes with {other}={number}" if other else "is not a port from 1024 to 65535"
+    if key.startswith("scheduler-"):
+        instance = key.split(".")[0].split("-")[1]
+        return (
+            f"scheduler {instance}'s health port (scheduler.health + {int(instance) - 1} = {number}) {problem}; "
+            "choose another --port scheduler.health=NUMBER"
+        )
+    return f"--port {key}={number} {problem}; give each a different port"
 
 
 def parse_port_overrides(values: Iterable[str]) -> dict[str, int]:
@@ -129,6 +145,7 @@ def validate_up_options(
     dags_dir: str | Path,
     ports: Iterable[str] = (),
     health_timeout: int = 120,
+    schedulers: int = 1,
     scale_in_cooldown: int = LOCAL_SCALE_IN_COOLDOWN,
 ) -> UpOptions:
     """Every argument checked, in the order given, with the first problem raised as one clear error."""
@@ -137,19 +154,29 @@ def validate_up_options(
     _check_range("--scale-in-cooldown", scale_in_cooldown, COOLDOWN_RANGE)
     _check_range("--concurrency", concurrency, CONCURRENCY_RANGE)
     _check_range("--health-timeout", health_timeout, HEALTH_TIMEOUT_RANGE)
+    _check_range("--schedulers", schedulers, SCHEDULERS_RANGE)
     state = Path(state_dir).expanduser().absolute()
     dags = Path(dags_dir).expanduser().absolute()
     _check_state_dir(state)
     _check_dags_dir(dags)
     overrides = parse_port_overrides(ports)
     return UpOptions(
-        workers, concurrency, state, dags, resolve_ports(overrides), health_timeout, min_workers, scale_in_cooldown
+        workers,
+        concurrency,
+        state,
+        dags,
+        resolve_ports(overrides, schedulers),
+        health_timeout,
+        schedulers,
+        min_workers,
+        scale_in_cooldown,
     )
 
 
 def cluster_settings(options: UpOptions, airflow_home: Path, node_host: str) -> ClusterSettings:
     """The env contract's settings for a cluster whose every endpoint is on 127.0.0.1."""
     api_port = options.ports["api-server.http"]
+    capacity = Capacity(max_workers=options.workers, worker_concurrency=options.concurrency)
     return ClusterSettings(
         execution_api_url=f"http://127.0.0.1:{api_port}/execution/",
         dags_folder=str(options.dags_dir),
@@ -160,7 +187,8 @@ def cluster_settings(options: UpOptions, airflow_home: Path, node_host: str) -> 
         serve_logs=False,
         wait_for_migrations=False,
         worker_concurrency=options.concurrency,
-        parallelism=parallelism(Capacity(max_workers=options.workers, worker_concurrency=options.concurrency)),
+        parallelism=parallelism(capacity),
+        min_heartbeat_interval=min_heartbeat_interval(capacity),
         api_workers=1,
         node_host=node_host,
         worker_min_count=options.initial_workers,

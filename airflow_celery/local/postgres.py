@@ -151,7 +151,8 @@ def ensure_airflow_database(pg_bin: Path, paths: StatePaths, port: int, password
     verb = "ALTER" if exists == "1" else "CREATE"
     # A failing statement is logged with its text unless errors are kept out of the log first.
     hide = "SET log_min_error_statement = 'panic';"
-    _psql(pg_bin, paths, port, f"{hide} {verb} ROLE {user} LOGIN PASSWORD '{password}';", password)
+    # CREATEROLE, like RDS's master user (rds_superuser): `migrate` creates the result backend's own role.
+    _psql(pg_bin, paths, port, f"{hide} {verb} ROLE {user} LOGIN CREATEROLE PASSWORD '{password}';", password)
     has_db = _psql(pg_bin, paths, port, f"SELECT 1 FROM pg_database WHERE datname = '{user}';").strip()
     if has_db != "1":
         _psql(pg_bin, paths, port, f"CREATE DATABASE {user} OWNER {user};")

@@ -17,7 +17,7 @@ from airflow_celery.cluster import (
     Role,
     role_environment,
 )
-from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, WORKER
+from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, SCHEDULER, WORKER
 from airflow_celery.local.state import StatePaths
 
 DEFAULT_STOP_WAIT = 30
@@ -146,9 +146,16 @@ def autoscaler_program(settings: ClusterSettings, paths: StatePaths, path: str) 
 
 
 def build_programs(
-    settings: ClusterSettings, workers: int, paths: StatePaths, path: str, pg_bin: Path, as_root: bool
+    settings: ClusterSettings,
+    workers: int,
+    paths: StatePaths,
+    path: str,
+    pg_bin: Path,
+    as_root: bool,
+    schedulers: int = 1,
 ) -> list[Program]:
-    """Every program of the cluster, in start order."""
+    """Every program of the cluster, in start order. Several schedulers are numbered like workers."""
+    instances = {WORKER.name: workers, SCHEDULER.name: schedulers if schedulers > 1 else 0}
     programs = [
         postgres_program(settings, paths, path, pg_bin, as_root),
         postgres_tls_program(settings, paths, path),
@@ -156,8 +163,9 @@ def build_programs(
         _contract_program(MIGRATE, settings, paths, path, one_shot=True, priority=200),
     ]
     for role in AIRFLOW_SERVICES:
-        if role is WORKER:
-            programs += [_contract_program(role, settings, paths, path, instance=i) for i in range(1, workers + 1)]
+        if instances.get(role.name):
+            count = instances[role.name]
+            programs += [_contract_program(role, settings, paths, path, instance=i) for i in range(1, count + 1)]
         else:
             programs.append(_contract_program(role, settings, paths, path))
     if settings.autoscaling:

@@ -79,7 +79,13 @@ def base_environment(paths: StatePaths) -> dict[str, str]:
 def _programs(paths: StatePaths, options: UpOptions, node_host: str) -> list[Program]:
     settings = cluster_settings(options, paths.airflow_home, node_host)
     return build_programs(
-        settings, options.workers, paths, binaries.search_path(), binaries.postgres_bin_dir(), running_as_root()
+        settings,
+        options.workers,
+        paths,
+        binaries.search_path(),
+        binaries.postgres_bin_dir(),
+        running_as_root(),
+        options.schedulers,
     )
 
 

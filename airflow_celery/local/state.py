@@ -127,12 +127,17 @@ def load_generated_secrets(paths: StatePaths) -> dict[SecretName, str]:
     if paths.secrets.exists():
         try:
             stored = json.loads(paths.secrets.read_text())
-            return {name: stored[name.value] for name in GENERATED}
-        except (ValueError, KeyError) as error:
+        except ValueError as error:
             raise LocalError(
                 f"{paths.secrets} is damaged ({type(error).__name__}: {error}); run "
                 f"`airflow-celery local down --purge --state-dir {paths.root}` for a clean slate"
             ) from None
+        # A secret added by a newer version (result-backend-password) is generated once and kept.
+        fresh = generate_secrets()
+        generated = {name: stored.get(name.value) or fresh[name] for name in GENERATED}
+        if any(name.value not in stored for name in GENERATED):
+            write_private_json(paths.secrets, {**stored, **{name.value: value for name, value in generated.items()}})
+        return generated
     generated = generate_secrets()
     write_private_json(paths.secrets, {name.value: value for name, value in generated.items()})
     return generated
@@ -163,6 +168,7 @@ def save_options(paths: StatePaths, options: UpOptions, node_host: str) -> None:
     data = {
         "workers": options.workers,
         "concurrency": options.concurrency,
+        "schedulers": options.schedulers,
         "dags_dir": str(options.dags_dir),
         "ports": dict(options.ports),
         "node_host": node_host,
@@ -186,6 +192,7 @@ def load_options(paths: StatePaths) -> tuple[UpOptions, str]:
         state_dir=paths.root,
         dags_dir=Path(data["dags_dir"]),
         ports=data["ports"],
+        schedulers=data.get("schedulers", 1),
         min_workers=data.get("min_workers"),
         scale_in_cooldown=data.get("scale_in_cooldown", LOCAL_SCALE_IN_COOLDOWN),
     )

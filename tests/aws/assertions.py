@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from airflow_celery.aws import offline
 from airflow_celery.cluster import EDGES, INTERNET, ROLES_BY_NAME, Kind, is_fargate_size, role
 from airflow_celery.cluster.env import SHARED_SECRETS, secrets_of
 from tests.aws import harness
@@ -43,11 +44,11 @@ def remember_mocks(monkeypatch: Any) -> list[RecordingMocks]:
     created: list[RecordingMocks] = []
 
     class RememberedMocks(RecordingMocks):
-        def __init__(self) -> None:
-            super().__init__()
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
             created.append(self)
 
-    monkeypatch.setattr(harness, "RecordingMocks", RememberedMocks)
+    monkeypatch.setattr(offline, "RecordingMocks", RememberedMocks)
     return created
 
 

@@ -49,13 +49,13 @@ def test_each_stack_at_its_max_workers_fits_its_database(stack, at_max):
 
 def test_an_oversized_cluster_names_the_budget_the_limit_and_the_ways_out():
     with pytest.raises(ConfigError) as caught:
-        resolve_args("airflow", {"worker_max_count": 100, "worker_count": 1, "worker_concurrency": 64,
+        resolve_args("airflow", {"worker_max_count": 100, "worker_count": 1, "worker_concurrency": 32,
                                  "db_instance_class": "db.t4g.micro"})  # fmt: skip
 
     message = str(caught.value)
     assert caught.value.key == "db_instance_class"
     assert "about 84 here" in message  # the limit
-    assert "worst case of 13" in message and "during a deploy" in message  # the budget
+    assert "worst case of 6717 = " in message and "during a deploy" in message  # the budget
     for way_out in ("a bigger class", "worker_max_count", "worker_concurrency", "db_pool_size"):
         assert way_out in message
 
@@ -82,3 +82,41 @@ def test_the_error_suggests_the_smallest_class_of_the_family_that_fits():
         resolve_args("airflow", {"worker_count": 4, "db_instance_class": "db.t4g.small"})
 
     assert "a bigger class such as db.t4g.medium" in str(caught.value)
+
+
+def test_a_concurrency_whose_slots_do_not_fit_the_worker_is_refused_with_the_measured_figures():
+    with pytest.raises(ConfigError) as caught:
+        resolve_args("airflow", {"worker_concurrency": 40})
+
+    assert caught.value.key == "worker_concurrency"
+    message = str(caught.value)
+    assert "at most 32 slots on a worker of 3072 MiB" in message
+    assert "61 MiB" in message and "2026-11-30" in message and "role_sizes.worker.memory" in message
+    # More memory makes room: 40 x 61 + 451 = 2891 MiB fits 80 % of 4 GB.
+    bigger = {"worker": {"cpu": 1024, "memory": 4096}}
+    resolve_args("airflow", {"worker_concurrency": 40, "role_sizes": bigger, "db_instance_class": "db.t4g.medium"})
+
+
+def test_a_triggerer_too_small_for_its_health_check_is_refused():
+    with pytest.raises(ConfigError) as caught:
+        resolve_args("airflow", {"role_sizes": {"triggerer": {"cpu": 256, "memory": 512}}})
+
+    assert caught.value.key == "role_sizes.triggerer"
+    assert "airflow jobs check" in str(caught.value) and "at least 579 MiB" in str(caught.value)
+
+
+def test_too_few_api_servers_for_the_heartbeats_of_every_slot_is_refused():
+    args = {"worker_count": 1, "worker_max_count": 100, "worker_concurrency": 16, "db_instance_class": "db.r7g.4xlarge"}
+    with pytest.raises(ConfigError) as caught:
+        resolve_args("airflow", args)
+
+    assert caught.value.key == "api_server_count"
+    assert "1600 running tasks" in str(caught.value) and "every 5 s" in str(caught.value)
+    resolve_args("airflow", {**args, "api_server_count": 6})
+
+
+@pytest.mark.parametrize(("stack", "interval"), [("dev", "1"), ("prod", "5")])
+def test_each_stack_gets_the_heartbeat_interval_of_its_max_tasks(stack, interval):
+    for container in assertions.airflow_containers(deploy(stack).mocks):
+        env = {item["name"]: item["value"] for item in container.get("environment", [])}
+        assert env["AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL"] == interval, container["name"]

@@ -161,7 +161,7 @@ def test_component_name_comes_from_config_or_the_stack(stack_config):
     assert component_name(stack_config({"name": "etl"}), "dev") == "etl"
 
 
-# --- the stack files, as the CLI merges them (tests/aws/pulumi_cli.py) ---------------------------------------
+# --- the stack files, as the CLI merges them (airflow_celery/aws/pulumi_cli.py) ---------------------------------------
 
 
 def merged(stack: str) -> dict:

@@ -136,3 +136,16 @@ def test_the_fixed_response_is_one_elbv2_accepts(built):
     assert len(response["messageBody"]) <= members["MessageBody"].metadata["max"]
     assert response["contentType"] in members["ContentType"].documentation
     assert priority["min"] <= rule.inputs["priority"] <= priority["max"]
+
+
+def test_target_health_is_tighter_than_the_container_check_and_drains_before_stop(built):
+    """A dead api-server leaves the rotation in 2 x 10 s, well inside the ~31 s each Task SDK call keeps retrying
+    (5 attempts, [workers] execution_api_retries); a draining one keeps 30 s for its in-flight requests."""
+    (component,) = built.components
+    for group in _groups(built, component.name).values():
+        check = group.inputs["healthCheck"]
+        assert check["interval"] * check["unhealthyThreshold"] == 20
+        assert check["interval"] * check["healthyThreshold"] == 20
+        assert check["timeout"] < check["interval"]
+        assert group.inputs["deregistrationDelay"] == 30
+    assert API_SERVER.health.interval * API_SERVER.health.retries > 20

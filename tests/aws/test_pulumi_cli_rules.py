@@ -1,4 +1,4 @@
-"""Pulumi.yaml and the stack files pass the Pulumi CLI's config rules (reproduced in tests/aws/pulumi_cli.py).
+"""Pulumi.yaml and the stack files pass the Pulumi CLI's config rules (reproduced in airflow_celery/aws/pulumi_cli.py).
 
 The first cases are the CLI's own tests (pkg/workspace/config_project_test.go and
 sdk/go/common/workspace/project_test.go), run against the reproduction to show it follows the source.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -113,14 +114,25 @@ def test_the_capacity_provider_strategy_follows_worker_capacity(capacity, expect
     assert all(s.inputs["launchType"] == "FARGATE" for s in mocks.of_type(SERVICE) if s is not worker)
 
 
-def test_worker_capacity_is_a_choice_and_the_step_quota_is_checked():
+def test_more_counts_than_the_step_quota_are_grouped_upwards():
+    """Application Auto Scaling allows 20 steps per policy: the 101 counts of 0..100 are cut into 17 runs of 6
+    (the last of 5), each set to its highest count, so the workers are never fewer than the metric asks for."""
+    found = steps(0, 100)
+    assert len(found) == 17 <= 20
+    assert found[0] == Step(0.0, 5.5, 5)
+    assert (found[0].lower, found[-1].upper, found[-1].capacity) == (0.0, None, 100)
+    for previous, step in itertools.pairwise(found):
+        assert previous.upper == step.lower  # no gap, no overlap
+    for desired in range(0, 101):
+        (step,) = [s for s in found if s.lower <= desired and (s.upper is None or desired < s.upper)]
+        assert desired <= step.capacity < desired + 6
+    assert len(steps(1, 20)) == 20 and [s.capacity for s in steps(1, 20)] == list(range(1, 21))
+
+
+def test_worker_capacity_is_a_choice():
     with pytest.raises(ConfigError) as caught:
         resolve_args("airflow", {"worker_capacity": "spot"})
     assert caught.value.key == "worker_capacity" and "fargate-spot" in str(caught.value)
-    with pytest.raises(ConfigError) as caught:
-        resolve_args("airflow", {"worker_min_count": 0, "worker_max_count": 20, "worker_concurrency": 1,
-                                 "db_instance_class": "db.m7g.large"})  # fmt: skip
-    assert caught.value.key == "worker_max_count" and "20" in str(caught.value)
     with pytest.raises(ConfigError) as caught:
         resolve_args("airflow", {"worker_scale_in_cooldown": 10})
     assert caught.value.key == "worker_scale_in_cooldown"

@@ -77,7 +77,7 @@ def test_composed_urls_point_at_the_real_endpoints(dev, prod):
         values[SecretName.DATABASE_ASYNC_URL]
         == f"postgresql+asyncpg://airflow:{password}@{db_host}:5432/airflow?ssl=require"
     )
-    assert values[SecretName.RESULT_BACKEND_URL].startswith("db+postgresql://airflow:")
+    assert values[SecretName.RESULT_BACKEND_URL].startswith("db+postgresql://celery_results:")
     assert values[SecretName.BROKER_URL].startswith("redis://:")
     assert values[SecretName.BROKER_URL].endswith(f"@redis.{DEV_NAME}.airflow.internal:6379/0")
     assert values[SecretName.FLOWER_BASIC_AUTH].startswith("admin:")

@@ -32,7 +32,7 @@ class Deployed:
 
 
 def deploy(stack: str, **overrides: Any) -> Deployed:
-    """`pulumi up -s <stack>` under mocks: the CLI's config merge (tests/aws/pulumi_cli.py), then __main__.py."""
+    """`pulumi up -s <stack>` under mocks: the CLI's config merge (aws/pulumi_cli.py), then __main__.py."""
     config = harness.stack_engine_config(stack, {f"{PROJECT}:{key}": value for key, value in overrides.items()})
     return Deployed(stack, config, harness.run_program(PROGRAM, stack, config))
 

@@ -19,7 +19,7 @@ LEAST_PRIVILEGE = {
     "triggerer": {"fernet-key", "api-secret-key", "database-url", "database-async-url"},
     "worker": {"api-secret-key", "broker-url", "result-backend-url"},
     "flower": {"broker-url", "flower-basic-auth"},
-    "migrate": {"fernet-key", "database-url", "database-async-url", "admin-password"},
+    "migrate": {"fernet-key", "database-url", "database-async-url", "admin-password", "result-backend-url"},
     "redis": {"redis-password"},
     "postgres": set(),
     # Counts task instances with plain SQLAlchemy: no async engine, no fernet.
@@ -77,7 +77,7 @@ def test_secrets_follow_the_edges():
     with_db = {r.name for r in ROLES if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in env(r.name).secrets}
     assert with_db == {"api-server", "scheduler", "dag-processor", "triggerer", "migrate", "autoscaler"}
     with_result_backend = {r.name for r in ROLES if "AIRFLOW__CELERY__RESULT_BACKEND" in env(r.name).secrets}
-    assert with_result_backend == {"scheduler", "worker"}
+    assert with_result_backend == {"scheduler", "worker", "migrate"}  # migrate creates its role
     # Every process that sets up Airflow's ORM builds the async engine too (airflow.settings.configure_orm).
     with_async_db = {r.name for r in ROLES if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC" in env(r.name).secrets}
     assert with_async_db == with_db - {"autoscaler"}  # the autoscaler sets up no ORM: one plain sync engine

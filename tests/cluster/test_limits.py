@@ -54,3 +54,48 @@ def test_budget_grows_with_every_count():
     total = connection_budget(base).total
     for field in ("api_servers", "schedulers", "triggerers", "max_workers", "worker_concurrency", "db_pool_size"):
         assert connection_budget(replace(base, **{field: getattr(base, field) + 1})).total > total, field
+
+
+def test_worker_density_from_the_measured_slot():
+    from airflow_celery.cluster.limits import MEMORY_USABLE_SHARE, max_worker_concurrency, worker_memory_needed
+    from airflow_celery.cluster.measured import SLOT_MEMORY_MIB, WORKER_BASE_MEMORY_MIB
+    from airflow_celery.cluster.roles import WORKER
+
+    assert worker_memory_needed(16) == WORKER_BASE_MEMORY_MIB + 16 * SLOT_MEMORY_MIB
+    # The default worker (3 GB) holds its 16 slots with room to spare for the tasks' own data.
+    assert worker_memory_needed(16) <= WORKER.size.memory * MEMORY_USABLE_SHARE
+    most = max_worker_concurrency(WORKER.size.memory)
+    assert worker_memory_needed(most) <= WORKER.size.memory * MEMORY_USABLE_SHARE < worker_memory_needed(most + 1)
+    assert max_worker_concurrency(512) == 0
+
+
+def test_dag_processor_and_triggerer_defaults_hold_themselves_and_their_health_check():
+    from airflow_celery.cluster.limits import health_checked_memory_needed
+    from airflow_celery.cluster.measured import JOBS_CHECK_MEMORY_MIB, ROLE_IDLE_MEMORY_MIB
+    from airflow_celery.cluster.roles import DAG_PROCESSOR, TRIGGERER
+
+    for r in (DAG_PROCESSOR, TRIGGERER):
+        needed = health_checked_memory_needed(r.name)
+        assert needed > ROLE_IDLE_MEMORY_MIB[r.name] + JOBS_CHECK_MEMORY_MIB
+        assert r.size.memory >= needed, r.name
+
+
+@pytest.mark.parametrize(("workers", "concurrency", "interval"), [(2, 4, 1), (1, 16, 1), (2, 16, 1), (3, 16, 5),
+                                                                  (10, 16, 5)])  # fmt: skip
+def test_heartbeat_interval_is_1_s_up_to_32_running_tasks_then_5_s(workers, concurrency, interval):
+    from airflow_celery.cluster.limits import min_heartbeat_interval
+
+    capacity = Capacity(max_workers=workers, worker_concurrency=concurrency)
+    assert min_heartbeat_interval(capacity) == interval
+    settings = ClusterSettings(execution_api_url="http://a/execution/", min_heartbeat_interval=interval)
+    assert role_environment("worker", settings).plain["AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL"] == str(interval)
+
+
+def test_execution_api_cpu_at_prod_max_by_hand():
+    from airflow_celery.cluster.limits import execution_api_cores, min_api_server_vcpu
+
+    prod_max = Capacity(api_servers=2, max_workers=10, worker_concurrency=16)
+    # 160 tasks at 5 s: 3 % of a core per 32 tasks (bench/capacity.py) -> 0.15 cores, 0.075 per api-server,
+    # which may take half of its vCPU -> 0.15 vCPU each, well inside the default 0.5.
+    assert execution_api_cores(prod_max) == pytest.approx(0.15)
+    assert min_api_server_vcpu(prod_max) == pytest.approx(0.15)

@@ -38,12 +38,14 @@ def test_compose_builds_the_connection_urls():
         SecretName.DATABASE_PASSWORD: "dbpass",
         SecretName.REDIS_PASSWORD: "redispass",
         SecretName.FLOWER_PASSWORD: "fl",
+        SecretName.RESULT_BACKEND_PASSWORD: "rbpass",
     }
     urls = compose_secrets(generated, DatabaseEndpoint("db.internal", 5432), BrokerEndpoint("redis.internal"), "admin")
     assert set(urls) == set(COMPOSED)
     assert urls[SecretName.DATABASE_URL] == "postgresql+psycopg2://airflow:dbpass@db.internal:5432/airflow"
     assert urls[SecretName.DATABASE_ASYNC_URL] == "postgresql+asyncpg://airflow:dbpass@db.internal:5432/airflow"
-    assert urls[SecretName.RESULT_BACKEND_URL] == "db+postgresql://airflow:dbpass@db.internal:5432/airflow"
+    # The result backend logs in as its own role, limited to Celery's tables (entrypoint.provision_result_backend).
+    assert urls[SecretName.RESULT_BACKEND_URL] == "db+postgresql://celery_results:rbpass@db.internal:5432/airflow"
     assert urls[SecretName.BROKER_URL] == "redis://:redispass@redis.internal:6379/0"
     assert urls[SecretName.FLOWER_BASIC_AUTH] == "admin:fl"
 
@@ -53,6 +55,7 @@ def test_tls_broker_and_ssl_database():
         SecretName.DATABASE_PASSWORD: "p@ss/word",
         SecretName.REDIS_PASSWORD: "r",
         SecretName.FLOWER_PASSWORD: "f",
+        SecretName.RESULT_BACKEND_PASSWORD: "rb",
     }
     urls = compose_secrets(
         generated, DatabaseEndpoint("rds", 5432, sslmode="require"), BrokerEndpoint("cache", tls=True), "admin"

@@ -84,7 +84,7 @@ def cluster(tmp_path_factory):
     port_args = [arg for key, number in ports.items() for arg in ("--port", f"{key}={number}")]
     # Two workers, and a third the autoscaler starts for a burst (test_autoscaler_...); a short cool-down keeps
     # the test quick. The demo's five tasks fit the two minimum workers, so it runs on exactly those.
-    up_args = ["local", "up", "--workers", f"{MIN_WORKERS}:{MAX_WORKERS}", "--concurrency", "4"]
+    up_args = ["local", "up", "--workers", f"{MIN_WORKERS}:{MAX_WORKERS}", "--concurrency", "4", "--schedulers", "2"]
     up_args += ["--scale-in-cooldown", str(SCALE_IN_COOLDOWN), "--state-dir", str(state_dir)]
     up_args += ["--dags-dir", str(DAGS), "--health-timeout", str(HEALTH_TIMEOUT), *port_args]
     try:
@@ -215,6 +215,27 @@ def test_postgres_refuses_plain_tcp_and_the_cluster_runs_over_tls(cluster):
     assert sessions > 1, "no Airflow process holds a database connection (only this test's own)"
 
 
+def test_the_result_backend_has_its_own_role_that_reaches_only_celerys_tables(cluster):
+    """Workers hold the result backend's URL: its role (created by migrate) writes Celery's results, and is
+    refused the metadata, such as the connection table."""
+    import psycopg2
+
+    url = cluster.secrets["result-backend-url"].removeprefix("db+")
+    assert url.startswith("postgresql://celery_results:")
+    connection = psycopg2.connect(url, connect_timeout=10)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM celery_taskmeta WHERE status = 'SUCCESS'")
+            (results,) = cursor.fetchone()
+        for table in ("connection", "variable", "dag"):
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege), connection.cursor() as cursor:
+                cursor.execute(f"SELECT 1 FROM {table} LIMIT 1")
+            connection.rollback()
+    finally:
+        connection.close()
+    assert results >= 5, "the demo's tasks left no result through the result backend's role"
+
+
 def _fab_login_cookies(cluster: Cluster, headers: dict[str, str]) -> dict[str, str]:
     """FAB's login form (`/auth/login/`, the FAB auth manager's Flask app) as a browser submits it; returns
     each cookie the successful login sets, with its Set-Cookie attributes."""
@@ -288,6 +309,80 @@ def test_autoscaler_grows_to_max_for_a_burst_kills_nothing_and_shrinks_back(clus
     while _running_workers(cluster) != {"worker-1", "worker-2"}:
         assert time.monotonic() - ended < SCALE_IN_COOLDOWN + 45, f"still running: {_running_workers(cluster)}"
         time.sleep(1)
+
+
+def _sql(cluster: Cluster, sql: str, database: str = "airflow") -> list[tuple]:
+    connection = _db_connect(cluster, "require") if database == "airflow" else _db_connect_to(cluster, database)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchall()
+    finally:
+        connection.close()
+
+
+def _db_connect_to(cluster: Cluster, database: str):
+    import psycopg2
+
+    url = cluster.secrets["database-url"].replace("postgresql+psycopg2://", "postgresql://")
+    return psycopg2.connect(url.replace("/airflow?", f"/{database}?"), connect_timeout=10)
+
+
+def test_two_schedulers_run_side_by_side_each_healthy(cluster):
+    """`--schedulers 2`: two scheduler programs, each with its own health server, both heartbeating as running
+    SchedulerJobs in the database (Airflow's HA scheduler on PostgreSQL); the demo above ran under them."""
+    for port in (cluster.ports["scheduler.health"], cluster.ports["scheduler.health"] + 1):
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).status_code == 200
+    deadline = time.monotonic() + 60
+    while True:
+        ((alive,),) = _sql(
+            cluster,
+            "SELECT count(*) FROM job WHERE job_type = 'SchedulerJob' AND state = 'running' "
+            "AND latest_heartbeat > now() - interval '30 seconds'",
+        )
+        if alive == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert alive == 2
+
+
+def test_two_concurrent_migrates_on_a_fresh_database_both_succeed(cluster, tmp_path):
+    """With schedulerCount 2 on ECS, each scheduler task runs `migrate` first, at the same time on the first deploy.
+    Airflow's `db migrate` holds a PostgreSQL advisory lock (airflow/utils/db.py, create_global_lock), so the
+    second waits and finds the schema done; the admin user and the default pool are then created once."""
+    from airflow_celery.local.binaries import postgres_bin_dir
+    from airflow_celery.local.runner import load_cluster
+
+    local = load_cluster(cluster.state_dir)
+    port = str(cluster.ports["postgres.postgres"])
+    psql = [str(postgres_bin_dir() / "psql"), "-h", str(local.paths.pg_socket_dir), "-p", port, "-U", "postgres"]
+    created = subprocess.run([*psql, "-d", "postgres", "-c", "CREATE DATABASE migrate_race OWNER airflow"],
+                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    migrate = next(p for p in local.programs if p.name == "migrate")
+    env = migrate.environment(local.secrets, local.base_env)
+    for variable in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"):
+        env[variable] = env[variable].replace("/airflow?", "/migrate_race?")
+    argv = [sys.executable, "-m", "airflow_celery.entrypoint", "migrate"]
+    logs = [tmp_path / f"migrate-{i}.log" for i in (1, 2)]
+    runs = []
+    for log in logs:  # files, not pipes: a full pipe would stall the run that holds the lock
+        with log.open("w") as out:
+            runs.append(subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT))
+    try:
+        codes = [run.wait(timeout=400) for run in runs]
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+    outputs = [log.read_text()[-3000:] for log in logs]
+    assert codes == [0, 0], "\n----\n".join(outputs)
+    assert any("another migrate is running; waiting" in output for output in outputs), outputs
+    check = subprocess.run(["airflow", "db", "check-migrations", "--migration-wait-timeout", "1"], env=env,
+                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert _sql(cluster, "SELECT count(*) FROM ab_user WHERE username = 'admin'", "migrate_race") == [(1,)]
+    assert _sql(cluster, "SELECT slots FROM slot_pool WHERE pool = 'default_pool'", "migrate_race") == [(8,)]
 
 
 def test_status_reports_everything_up(cluster):

@@ -54,3 +54,25 @@ def test_defaults_come_from_the_description(options):
     }
     assert options.state_dir.is_absolute()
     assert not options.state_dir.exists(), "validation must not create anything"
+
+
+@pytest.mark.parametrize("schedulers", [0, 5])
+def test_schedulers_out_of_range(tmp_path, schedulers):
+    with pytest.raises(LocalError, match=rf"--schedulers={schedulers} is out of range; allowed: 1 to 4"):
+        validate_up_options(1, 1, tmp_path / "state", tmp_path, schedulers=schedulers)
+
+
+def test_each_extra_scheduler_takes_the_next_health_port(tmp_path):
+    options = validate_up_options(1, 1, tmp_path / "state", tmp_path, ["scheduler.health=18974"], schedulers=3)
+    assert options.schedulers == 3
+    assert options.ports["scheduler.health"] == 18974
+    assert options.ports["scheduler-2.health"] == 18975
+    assert options.ports["scheduler-3.health"] == 18976
+
+
+def test_an_extra_scheduler_port_clash_names_the_option_to_change(tmp_path):
+    with pytest.raises(LocalError, match=r"scheduler 2's health port \(scheduler.health \+ 1 = 5556\) clashes with "
+                       r"flower.http=5556; choose another --port scheduler.health=NUMBER"):  # fmt: skip
+        validate_up_options(
+            1, 1, tmp_path / "state", tmp_path, ["scheduler.health=5555", "flower.http=5556"], schedulers=2
+        )

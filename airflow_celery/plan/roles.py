@@ -1,0 +1,79 @@
+"""Each role as it will run: command, size, task count (min-max for workers) and the secrets it reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from airflow_celery.aws.args import ClusterConfig
+from airflow_celery.aws.offline import Recorded, RecordingMocks
+from airflow_celery.cluster.env import secrets_of
+from airflow_celery.cluster.roles import MIGRATE, POSTGRES, REDIS, ROLES, Kind
+
+SERVICE_TYPE = "aws:ecs/service:Service"
+TASK_DEFINITION_TYPE = "aws:ecs/taskDefinition:TaskDefinition"
+
+
+@dataclass(frozen=True)
+class RoleRow:
+    role: str
+    runs_on: str
+    """"Fargate", "in the scheduler's task", "RDS" or "ElastiCache"."""
+    command: str
+    size: str
+    count: int
+    min_count: int | None = None
+    max_count: int | None = None
+    secrets: tuple[str, ...] = ()
+    count_label: str | None = None
+    """Shown instead of the count, for a job that runs once per start of its host task."""
+
+    @property
+    def count_text(self) -> str:
+        if self.count_label is not None:
+            return self.count_label
+        if self.min_count is None or (self.min_count == self.count == self.max_count):
+            return str(self.count)
+        return f"{self.count} ({self.min_count}-{self.max_count})"
+
+
+def services(mocks: RecordingMocks, name: str) -> dict[str, tuple[Recorded, Recorded]]:
+    """Role name -> (its ECS service, its task definition), as the component registered them."""
+    definitions = {record.outputs.get("arn"): record for record in mocks.of_type(TASK_DEFINITION_TYPE)}
+    found = {}
+    for service in mocks.of_type(SERVICE_TYPE):
+        definition = definitions[service.inputs["taskDefinition"]]
+        found[definition.inputs["family"].removeprefix(f"{name}-")] = (service, definition)
+    order = [role.name for role in ROLES]
+    return dict(sorted(found.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
+
+
+def _size(definition: Recorded) -> str:
+    cpu, memory = int(definition.inputs["cpu"]), int(definition.inputs["memory"])
+    return f"{cpu / 1024:g} vCPU / {memory / 1024:g} GiB"
+
+
+def rows(mocks: RecordingMocks, config: ClusterConfig) -> list[RoleRow]:
+    by_role = services(mocks, config.name)
+    result = []
+    for role in ROLES:
+        secrets = tuple(str(secret) for secret in secrets_of(role.name).values())
+        command = " ".join(role.command) if role.kind is not Kind.DATABASE else "-"
+        if role.name in by_role:
+            service, definition = by_role[role.name]
+            count = int(service.inputs.get("desiredCount", 0))
+            bounds = (config.worker_min_count, config.worker_max_count) if role.scalable else (None, None)
+            result.append(RoleRow(role.name, "Fargate", command, _size(definition), count, *bounds, secrets))
+        elif role is MIGRATE:
+            host = by_role[role.runs_with or ""][1]
+            result.append(RoleRow(role.name, f"{role.runs_with} task (init)", command, _size(host), 0,
+                                  secrets=secrets, count_label=f"once per {role.runs_with} start"))  # fmt: skip
+        elif role is POSTGRES:
+            multi = " multi-AZ" if config.db_multi_az else ""
+            size = f"{config.db_instance_class}{multi}, {config.db_allocated_storage} GiB"
+            result.append(RoleRow(role.name, "RDS", "-", size, 1))
+        elif role is REDIS:
+            groups = mocks.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+            nodes = sum(int(group.inputs.get("numCacheClusters", 1)) for group in groups)
+            size = f"{config.redis_node_type} (primary + replica)" if nodes == 2 else config.redis_node_type
+            result.append(RoleRow(role.name, "ElastiCache", "-", size, nodes, secrets=secrets))
+    return result

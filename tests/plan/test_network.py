@@ -1,0 +1,28 @@
+"""Network: the matrix follows the edges; only the load balancer is reachable from the internet."""
+
+from __future__ import annotations
+
+from airflow_celery.cluster.edges import EDGES, INTERNET
+
+
+def test_only_the_load_balancer_is_open_to_the_internet(dev_plan):
+    from_internet = {(r.source, r.target, r.port) for r in dev_plan.network.matrix if r.from_internet}
+
+    assert from_internet == {("0.0.0.0/0", "load-balancer", 443), ("0.0.0.0/0", "load-balancer", 80)}
+    assert "tasks with a public IP: none (all run in private subnets)" in dev_plan.network.public
+    assert "the database is not publicly accessible" in dev_plan.network.public
+
+
+def test_the_matrix_has_every_edge_between_roles(dev_plan):
+    matrix = {(r.source, r.target, r.port) for r in dev_plan.network.matrix}
+    for edge in EDGES:
+        if edge.source != INTERNET:
+            # migrate and the autoscaler run in the scheduler task
+            source = "scheduler" if edge.source in ("migrate", "autoscaler") else edge.source
+            assert (source, edge.target, edge.port_number) in matrix
+    assert ("worker", "api-server", 8080) in matrix
+
+
+def test_prod_allowed_cidrs_are_what_the_internet_rows_show(prod_plan):
+    sources = {r.source for r in prod_plan.network.matrix if r.from_internet}
+    assert sources == set(prod_plan.config.allowed_cidrs)
