@@ -11,7 +11,8 @@ The thread looks at Celery's own bookkeeping (celery/worker/state.py: `active_re
 kept in the main process) and PUTs `$ECS_AGENT_URI/task-protection/v1/state`: protected for `EXPIRES_MINUTES`
 while busy (renewed at half that), unprotected once idle. The agent calls ecs:UpdateTaskProtection with the task
 role's credentials (amazon-ecs-agent, ecs-agent/tmds/handlers/taskprotection/v1/handlers/handlers.go), and
-answers an ECS failure with HTTP 200 and a "failure" body: both are checked. Errors are logged, never raised:
+answers an ECS failure with HTTP 200 and a "failure" body (TaskProtectionResponse in .../v1/types/types.go has
+"protection", "failure" and "error"): the status and the body are both checked. Errors are logged, never raised:
 protection must never fail a task.
 """
 

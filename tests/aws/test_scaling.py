@@ -164,3 +164,49 @@ def test_a_worker_may_protect_only_tasks_of_its_cluster(prod):
 def test_no_other_role_gets_the_scaling_grants(prod):
     extra = {p.name for p in prod.of_type(ROLE_POLICY) if p.name.endswith(("-metrics", "-protection"))}
     assert extra == {f"{PROD_NAME}-scheduler-task-role-metrics", f"{PROD_NAME}-worker-task-role-protection"}
+
+
+@pytest.mark.parametrize(("minimum", "maximum"), [(0, 1), (2, 10), (0, 100)])
+def test_the_policy_and_alarm_are_valid_api_requests(minimum, maximum):
+    """The policy's steps and the alarm as PutScalingPolicy and PutMetricAlarm requests, checked against
+    botocore's service models (types, required members, ranges)."""
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    from airflow_celery.aws.scaling import METRIC_PERIOD, POLICY_COOLDOWN
+
+    session = botocore.session.get_session()
+    scaling = session.get_service_model("application-autoscaling").operation_model("PutScalingPolicy")
+    adjustments = []
+    for step in steps(minimum, maximum):
+        adjustment = {"MetricIntervalLowerBound": step.lower, "ScalingAdjustment": step.capacity}
+        if step.upper is not None:
+            adjustment["MetricIntervalUpperBound"] = step.upper
+        adjustments.append(adjustment)
+    policy = {
+        "PolicyName": "airflow-worker-follow-desired",
+        "ServiceNamespace": "ecs",
+        "ResourceId": "service/airflow-cluster/airflow-worker-service",
+        "ScalableDimension": "ecs:service:DesiredCount",
+        "PolicyType": "StepScaling",
+        "StepScalingPolicyConfiguration": {"AdjustmentType": "ExactCapacity", "Cooldown": POLICY_COOLDOWN,
+                                           "MetricAggregationType": "Maximum", "StepAdjustments": adjustments},
+    }  # fmt: skip
+    report = ParamValidator().validate(policy, scaling.input_shape)
+    assert not report.has_errors(), report.generate_report()
+
+    alarm_model = session.get_service_model("cloudwatch").operation_model("PutMetricAlarm")
+    alarm = {
+        "AlarmName": "airflow-worker-desired",
+        "Namespace": namespace("airflow"),
+        "MetricName": DESIRED_METRIC,
+        "Statistic": "Maximum",
+        "Period": METRIC_PERIOD,
+        "EvaluationPeriods": 1,
+        "Threshold": 0.0,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "missing",
+        "AlarmActions": ["arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:x:resource/ecs/y:policyName/z"],
+    }
+    report = ParamValidator().validate(alarm, alarm_model.input_shape)
+    assert not report.has_errors(), report.generate_report()
