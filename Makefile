@@ -3,12 +3,13 @@
 #   make test    creates .venv and runs every test (unit, Pulumi mocks, and the real local cluster)
 #   make unit    the quick tests only (no local cluster, no Airflow start-ups)
 #   make docs    regenerates docs/cluster.md, the README's config reference and docker-compose.yaml
+#   make schema  regenerates schema.json, the component's Pulumi package schema (provider/)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: venv test unit lint local down docs
+.PHONY: venv test unit lint local down docs schema
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +41,6 @@ down: venv
 docs: venv
 	$(BIN)/python -m airflow_celery.docs
 	$(BIN)/python -m airflow_celery.compose
+
+schema: venv
+	$(BIN)/python -m airflow_celery.aws.provider

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["AirflowCeleryCluster", "AirflowCeleryClusterArgs", "ConfigError"]
+__all__ = ["AirflowCeleryCluster", "AirflowCeleryClusterArgs", "ConfigError", "RedisMode", "RoleSizeArgs"]
 
 if TYPE_CHECKING:
-    from airflow_celery.aws.args import AirflowCeleryClusterArgs, ConfigError
+    from airflow_celery.aws.args import AirflowCeleryClusterArgs, ConfigError, RedisMode, RoleSizeArgs
     from airflow_celery.aws.component import AirflowCeleryCluster
 
 
@@ -21,7 +21,7 @@ def __getattr__(name: str) -> Any:
         from airflow_celery.aws.component import AirflowCeleryCluster
 
         return AirflowCeleryCluster
-    if name in ("AirflowCeleryClusterArgs", "ConfigError"):
+    if name in ("AirflowCeleryClusterArgs", "ConfigError", "RedisMode", "RoleSizeArgs"):
         from airflow_celery.aws import args
 
         return getattr(args, name)

@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
+from airflow_celery.console import cli_console
 from airflow_celery.local.errors import LocalError
 
 DEFAULT_STATE_DIR = Path(".state/local")
 DEFAULT_DAGS_DIR = Path("dags")
 
-console = Console(highlight=False)
-error_console = Console(stderr=True, highlight=False)
+console = cli_console()
+error_console = cli_console(stderr=True)
 
 
 def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:

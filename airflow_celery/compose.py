@@ -38,7 +38,7 @@ from airflow_celery.cluster import (
     role_environment,
 )
 from airflow_celery.cluster.edges import talks_to
-from airflow_celery.cluster.limits import Capacity, min_heartbeat_interval, parallelism
+from airflow_celery.cluster.limits import Capacity, min_heartbeat_interval, parallelism, single_host_max_connections
 from airflow_celery.cluster.roles import API_SERVER, MIGRATE, POSTGRES, REDIS, ROLES
 from airflow_celery.cluster.secrets import GENERATED
 from airflow_celery.local.errors import LocalError
@@ -197,7 +197,8 @@ def _redis_service(references: dict[SecretName, str]) -> dict[str, Any]:
 def _postgres_service(references: dict[SecretName, str]) -> dict[str, Any]:
     return {
         "image": POSTGRES_IMAGE,
-        "command": list(POSTGRES.command),
+        # Postgres's default of 100 would not hold 3 workers of 16 slots and every other role.
+        "command": [*POSTGRES.command, "-c", f"max_connections={single_host_max_connections(COMPOSE_CAPACITY)}"],
         "environment": {
             "POSTGRES_USER": DATABASE.user,
             "POSTGRES_DB": DATABASE.name,

@@ -49,6 +49,10 @@ HINTS = {
         "the host must be the database's address: the RDS endpoint on AWS, the service name `postgres` in "
         "docker-compose, 127.0.0.1 in local mode"
     ),
+    "AIRFLOW__CELERY__RESULT_BACKEND": (
+        "the host must be the database's address (the result backend lives in the metadata database): the RDS "
+        "endpoint on AWS, the service name `postgres` in docker-compose, 127.0.0.1 in local mode"
+    ),
     "AIRFLOW__CELERY__BROKER_URL": (
         "the host must match the broker's name: the Cloud Map name `redis.<namespace>` (or the ElastiCache "
         "endpoint) on AWS, the service name `redis` in docker-compose, 127.0.0.1 in local mode"
@@ -132,6 +136,46 @@ def wait_for(dependency: Dependency, timeout: float, sleep: Callable[[float], No
             if attempt == 1:
                 _log(f"waiting for {dependency.variable} at {dependency.host}:{dependency.port} ({error})")
             sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+
+
+def wait_for_result_backend_role(
+    result_backend_url: str, deadline: float, sleep: Callable[[float], None] = time.sleep
+) -> None:
+    """A worker waits until it can log in as the result backend's role and see Celery's table.
+
+    `migrate` creates that role (provision_result_backend) in a scheduler task, while a deploy starts new workers
+    at the same time: a worker taking tasks before the role exists fails each one inside Celery (storing the
+    STARTED state), and the task stays queued until `[scheduler] task_queued_timeout`.
+    """
+    import psycopg2
+
+    url = result_backend_url.removeprefix("db+").replace("postgresql+psycopg2://", "postgresql://", 1)
+    announced = False
+    while True:
+        try:
+            _can_read_results(psycopg2, url)
+            return
+        except psycopg2.Error as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            if time.monotonic() >= deadline:
+                raise EntrypointError(
+                    f"cannot use the result backend ({RESULT_BACKEND_VAR}) as its own role: {reason}. `migrate` "
+                    "creates that role and Celery's tables; check that it ran (the scheduler task's log)",
+                    EX_UNAVAILABLE,
+                ) from None
+            if not announced:
+                _log(f"waiting for the result backend's role and tables, which migrate creates ({reason})")
+                announced = True
+            sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+
+
+def _can_read_results(psycopg2, url: str) -> None:
+    connection = psycopg2.connect(url, connect_timeout=5)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM celery_taskmeta LIMIT 0")
+    finally:
+        connection.close()
 
 
 def _flag(env: Mapping[str, str], variable: str, default: bool) -> bool:
@@ -348,6 +392,12 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
                     provision_result_backend(env[DATABASE_URL_VAR], env[RESULT_BACKEND_VAR])
             _log("migration done, admin user present")
             return 0
+        if (
+            not reads_metadata_db(role.name)
+            and env.get(RESULT_BACKEND_VAR)
+            and _flag(env, WAIT_FOR_MIGRATIONS_VAR, True)
+        ):
+            wait_for_result_backend_role(env[RESULT_BACKEND_VAR], deadline)
         # A sidecar (the autoscaler) starts no Airflow: it waits for its database, then retries its queries.
         if role.kind is Kind.AIRFLOW and reads_metadata_db(role.name) and _flag(env, WAIT_FOR_MIGRATIONS_VAR, True):
             _run(

@@ -147,6 +147,12 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def main_process_pss(pid: int) -> float:
+    """PSS (MiB) of the Celery main process: the worker tree without its pool children (the entrypoint execs
+    `airflow celery worker`, so the supervised pid is the main process)."""
+    return psutil.Process(pid).memory_full_info().pss / 2**20
+
+
 def peak_tree_rss(argv: list[str], env: dict[str, str], timeout: float = 120) -> tuple[float, int]:
     """Peak RSS (MiB) summed over a command's process tree, sampled every 20 ms; and its exit code."""
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -316,6 +322,10 @@ def main() -> None:
         time.sleep(20)  # settle: nothing starting, nothing running
         idle = [tree_memory(pid)[1] for pid in worker_pids(cluster, [])]
         rows.append(("idle worker (Celery main + 16 pool children), PSS", f"{mean(idle):.0f} MiB", "mean of 2"))
+        mains = [main_process_pss(pid) for pid in worker_pids(cluster, [])]
+        rows.append(("idle worker: the Celery main process alone, PSS", f"{mean(mains):.0f} MiB", "mean of 2"))
+        child = (mean(idle) - mean(mains)) / SLOTS
+        rows.append(("idle worker: one idle pool child, PSS", f"{child:.0f} MiB", "(idle - main) / 16"))
         for role_name in (DAG_PROCESSOR.name, TRIGGERER.name):
             rss, pss = tree_memory(program_pid(cluster, role_name))
             rows.append((f"idle {role_name}, RSS / PSS", f"{rss:.0f} / {pss:.0f} MiB", ""))

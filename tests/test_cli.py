@@ -101,4 +101,5 @@ def test_plan_errors_are_one_line_and_exit_1(monkeypatch):
     bad = CliRunner().invoke(main, ["plan", "dev", "--config", "workerConcurrency=999"])
 
     assert region.exit_code == 1 and "no prices for region 'ap-south-1'" in region.output
-    assert bad.exit_code == 1 and "worker_concurrency=999 is not valid: a whole number from 1 to 256" in bad.output
+    assert bad.exit_code == 1
+    assert "airflow-celery:workerConcurrency=999 is not valid: a whole number from 1 to 256" in bad.output

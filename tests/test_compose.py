@@ -259,3 +259,12 @@ def test_env_file_in_a_missing_directory_is_a_clear_error(tmp_path):
     with pytest.raises(compose.ComposeError, match="does not exist"):
         compose.write_env_file(tmp_path / "nope" / ".env")
     assert not (tmp_path / "nope").exists()
+
+
+def test_compose_postgres_has_room_for_three_workers_and_every_role():
+    from airflow_celery.cluster.limits import connection_budget
+
+    services = yaml.safe_load((Path(__file__).resolve().parents[1] / "docker-compose.yaml").read_text())["services"]
+    command = services["postgres"]["command"]
+    limit = int(command[command.index("-c") + 1].removeprefix("max_connections="))
+    assert limit > connection_budget(compose.COMPOSE_CAPACITY).steady > 100

@@ -183,6 +183,7 @@ def test_a_worker_never_waits_for_the_metadata_schema(monkeypatch):
     ran = []
     monkeypatch.setattr(entrypoint, "wait_for", lambda dependency, timeout: None)
     monkeypatch.setattr(entrypoint, "_run", ran.append)
+    monkeypatch.setattr(entrypoint, "wait_for_result_backend_role", lambda url, deadline: ran.append(url))
     monkeypatch.setattr(entrypoint.os, "execvp", lambda file, argv: ran.append(argv))
     env = {
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+postgresql://a:b@db.internal:5432/x",
@@ -190,7 +191,8 @@ def test_a_worker_never_waits_for_the_metadata_schema(monkeypatch):
     }
 
     assert main(["worker"], env) == 0
-    assert ran == [["airflow", "celery", "worker"]]
+    # It waits for its own database role instead (created by migrate), then starts.
+    assert ran == ["db+postgresql://a:b@db.internal:5432/x", ["airflow", "celery", "worker"]]
 
 
 def test_the_autoscaler_waits_for_its_database_only_then_runs_the_cloudwatch_loop(monkeypatch):
@@ -222,3 +224,54 @@ def test_migrate_runs_every_command_under_the_migrate_lock_of_its_database(monke
            "AIRFLOW_CELERY_ADMIN_PASSWORD": "pw"}  # fmt: skip
     assert main(["migrate"], env) == 0
     assert events == [("lock", url), ("run", 2), ("unlock", url)]
+
+
+class _FakePsycopg2:
+    """psycopg2's connect, failing as a missing role does until `fails` attempts have been made."""
+
+    class Error(Exception):
+        pass
+
+    def __init__(self, fails: int):
+        self.fails, self.urls = fails, []
+
+    def connect(self, url, connect_timeout):
+        self.urls.append(url)
+        if len(self.urls) <= self.fails:
+            raise self.Error('FATAL:  password authentication failed for user "celery_results"')
+        return _FakeConnection()
+
+
+class _FakeConnection:
+    def cursor(self):
+        return contextlib.nullcontext(type("Cursor", (), {"execute": lambda self, sql: None})())
+
+    def close(self):
+        pass
+
+
+def test_a_worker_waits_until_its_result_backend_role_exists(monkeypatch, capsys):
+    fake = _FakePsycopg2(fails=2)
+    monkeypatch.setitem(__import__("sys").modules, "psycopg2", fake)
+    slept = []
+    entrypoint.wait_for_result_backend_role("db+postgresql://celery_results:pw@db:5432/airflow", 1e12, slept.append)
+    assert fake.urls == ["postgresql://celery_results:pw@db:5432/airflow"] * 3
+    assert len(slept) == 2
+    assert "waiting for the result backend's role" in capsys.readouterr().err
+
+
+def test_a_worker_whose_result_backend_role_never_appears_says_what_creates_it(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "psycopg2", _FakePsycopg2(fails=10**6))
+    with pytest.raises(EntrypointError, match=r"password authentication failed .* `migrate` creates that role"):
+        entrypoint.wait_for_result_backend_role("db+postgresql://celery_results:pw@db:5432/airflow", 0, lambda s: None)
+
+
+def test_a_result_backend_that_never_answers_gets_the_database_hint():
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    dependency = parse_dependency("AIRFLOW__CELERY__RESULT_BACKEND", {"AIRFLOW__CELERY__RESULT_BACKEND":
+                                  f"db+postgresql://u:p@127.0.0.1:{port}/x"})  # fmt: skip
+    with pytest.raises(EntrypointError, match="the result backend lives in the metadata database"):
+        wait_for(dependency, 0, lambda s: None)

@@ -4,14 +4,16 @@ Every check happens in `resolve_args`, before the component registers anything, 
 one ConfigError naming the field, the value and what is allowed.
 """
 
-from __future__ import annotations
-
 import difflib
+import inspect
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict, get_args, get_origin, get_type_hints, is_typeddict
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Union, get_args, get_origin, is_typeddict
+
+import pulumi
 
 from airflow_celery.aws.rds_limits import INSTANCE_CLASS_MEMORY_GIB, max_connections, smallest_class_for
 from airflow_celery.cluster import ROLES, ROLES_BY_NAME, Kind, is_fargate_size, role
@@ -52,8 +54,17 @@ class ConfigError(ValueError):
         super().__init__(f"{key}={value!r} is not valid: {allowed}")
 
 
-class RoleSizeArgs(TypedDict):
-    """A Fargate task size for one role."""
+class RedisMode(StrEnum):
+    """Where the Celery broker (Redis) runs."""
+
+    FARGATE = "fargate"
+    """A Redis container on Fargate: the cheap default."""
+    ELASTICACHE = "elasticache"
+    """An ElastiCache replication group with TLS and an AUTH token."""
+
+
+class RoleSizeArgs(TypedDict, total=False):
+    """A Fargate task size for one role. Either field may be left out: it keeps the role's default."""
 
     cpu: int
     """CPU units (1024 = 1 vCPU): 256, 512, 1024, 2048, 4096, 8192 or 16384."""
@@ -61,28 +72,38 @@ class RoleSizeArgs(TypedDict):
     """Memory in MiB; must be a size Fargate allows with `cpu`."""
 
 
+# The annotations below are read at run time twice: by resolve_args (the checks) and by Pulumi's schema inference
+# (airflow_celery/aws/provider.py, for every other Pulumi language), which accepts neither `Literal` nor unions
+# other than pulumi.Input; hence no `from __future__ import annotations` in this module. Type checkers still see
+# the plain strings Python callers have always passed.
+if TYPE_CHECKING:
+    RedisModeArg = RedisMode | Literal["fargate", "elasticache"]
+else:
+    RedisModeArg = RedisMode
+
+
 class AirflowCeleryClusterArgs(TypedDict, total=False):
     """Arguments of AirflowCeleryCluster. Every field is optional; the defaults make a small dev cluster."""
 
-    vpc_id: str
+    vpc_id: pulumi.Input[str]
     """An existing VPC to deploy into. Give `public_subnet_ids` and `private_subnet_ids` with it.
     Without it, a VPC is created across 2 availability zones with public and private subnets and NAT."""
-    public_subnet_ids: list[str]
+    public_subnet_ids: list[pulumi.Input[str]]
     """Subnets of `vpc_id` for the load balancer (at least 2, in different availability zones)."""
-    private_subnet_ids: list[str]
+    private_subnet_ids: list[pulumi.Input[str]]
     """Subnets of `vpc_id` for the tasks, the database and Redis (at least 2). Tasks get no public IP."""
     vpc_cidr: str
     """CIDR block of the VPC created when `vpc_id` is not given. Default 10.0.0.0/16; /16 to /24."""
     allowed_cidrs: list[str]
     """CIDR blocks that may reach the load balancer on 443 and 80. Default ["0.0.0.0/0"]."""
-    certificate_arn: str
+    certificate_arn: pulumi.Input[str]
     """ACM certificate ARN for HTTPS on the load balancer. Without it the UI is served over plain HTTP,
     with a loud warning."""
     domain_name: str
     """The DNS name people open the UI at, e.g. airflow.example.com: a record you point at the load balancer,
     covered by the certificate. Airflow's base URL and the outputs use it; without it they use the load
     balancer's own name, which no certificate can cover."""
-    image: str
+    image: pulumi.Input[str]
     """A pushed image to run instead of building `image/`, pinned by digest (name@sha256:...; a tag may precede
     the digest). A tag alone is refused: it can move, and every role must run the same code."""
     build_context: str
@@ -102,7 +123,7 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     worker_scale_in_cooldown: int
     """Seconds a lower worker count must be wanted before workers are stopped, 60-3600. Default 300."""
     worker_capacity: str
-    """Where workers run: "fargate" (on-demand, the default), "fargate-spot" (about 70 % cheaper; a reclaimed
+    """Where workers run: "fargate" (on-demand, the default), "fargate-spot" (AWS advertises up to 70 % off; a reclaimed
     worker gets SIGTERM and 120 s) or "mixed" (worker_min_count on-demand, the rest Spot)."""
     worker_concurrency: int
     """Task slots per worker (AIRFLOW__CELERY__WORKER_CONCURRENCY), 1-256. Default 16. `[core] parallelism`
@@ -124,7 +145,7 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     triggerer, worker, flower, redis). Defaults come from the cluster description."""
     log_retention_days: int
     """CloudWatch log retention for every role, one of the values CloudWatch allows. Default 30."""
-    redis_mode: Literal["fargate", "elasticache"]
+    redis_mode: RedisModeArg
     """Run the broker as a Fargate service ("fargate", the cheap default) or as an ElastiCache
     replication group with TLS and an AUTH token ("elasticache")."""
     redis_node_type: str
@@ -150,9 +171,6 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     """Username of the Airflow admin (and of Flower's basic auth). Default "admin"."""
     tags: dict[str, str]
     """Tags added to every taggable resource."""
-
-
-RedisMode = Literal["fargate", "elasticache"]
 
 
 @dataclass(frozen=True)
@@ -185,7 +203,7 @@ class ClusterConfig:
     role_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Role name -> (cpu, memory), for every role that runs on Fargate."""
     log_retention_days: int = 30
-    redis_mode: RedisMode = "fargate"
+    redis_mode: RedisMode = RedisMode.FARGATE
     redis_node_type: str = "cache.t4g.small"
     db_instance_class: str = "db.t4g.small"
     db_allocated_storage: int = 20
@@ -264,14 +282,34 @@ _ENGINE_VERSION = re.compile(r"(?P<major>\d+)(?:\.\d+)?")
 _ADMIN_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 _TAG_TEXT = re.compile(r"[\w .:/=+\-@]*")
 
-# Arguments that may be Pulumi Outputs (ids and ARNs of resources created in the same program); their
-# format is checked only when they are plain strings.
-_OUTPUT_FIELDS = frozenset({"vpc_id", "public_subnet_ids", "private_subnet_ids", "certificate_arn", "image"})
+
+def arg_annotations() -> dict[str, Any]:
+    """Each argument's annotation as declared, pulumi.Input[...] included."""
+    return inspect.get_annotations(AirflowCeleryClusterArgs)
 
 
 def arg_types() -> dict[str, Any]:
-    """Each argument's declared type, read from the AirflowCeleryClusterArgs annotations."""
-    return get_type_hints(AirflowCeleryClusterArgs)
+    """Each argument's plain type: its annotation with pulumi.Input[T] read as T (list[Input[str]] -> list[str])."""
+    return {key: plain_type(annotation) for key, annotation in arg_annotations().items()}
+
+
+def input_of(annotation: Any) -> Any | None:
+    """T for a pulumi.Input[T] (T, Awaitable[T] or an Output of T: a value that may be known only at deploy time)."""
+    if get_origin(annotation) is Union:
+        awaited = [get_args(arg)[0] for arg in get_args(annotation) if get_origin(arg) is Awaitable]
+        if awaited:
+            return awaited[0]
+    return None
+
+
+def plain_type(annotation: Any) -> Any:
+    """The annotation without its pulumi.Input wrappers."""
+    inner = input_of(annotation)
+    if inner is not None:
+        return plain_type(inner)
+    if get_origin(annotation) is list:
+        return list[plain_type(get_args(annotation)[0])]
+    return annotation
 
 
 def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] | None) -> ClusterConfig:
@@ -300,6 +338,7 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
         worker_min_count=worker_min,
         worker_max_count=worker_max,
         role_sizes=_role_sizes(given),
+        redis_mode=RedisMode(given.get("redis_mode", RedisMode.FARGATE)),
     )
     _check_worker_density(config)
     _check_health_checked_memory(config)
@@ -308,7 +347,7 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
     return config
 
 
-_DERIVED = frozenset({"worker_count", "worker_min_count", "worker_max_count", "role_sizes"})
+_DERIVED = frozenset({"worker_count", "worker_min_count", "worker_max_count", "role_sizes", "redis_mode"})
 
 
 def _frozen(value: Any) -> Any:
@@ -341,11 +380,11 @@ def _check_shape(args: object) -> dict[str, Any]:
         return {}
     if not isinstance(args, Mapping):
         raise ConfigError("args", args, "a dict of AirflowCeleryClusterArgs (or None for the defaults)")
-    types = arg_types()
+    types = arg_annotations()
     for key, value in args.items():
         if key not in types:
             raise ConfigError(str(key), value, _unknown_key_hint(str(key), types))
-        _check_type(key, value, types[key], outputs_allowed=key in _OUTPUT_FIELDS)
+        _check_type(key, value, types[key])
     return dict(args)
 
 
@@ -357,14 +396,16 @@ def _unknown_key_hint(key: str, known: Mapping[str, Any]) -> str:
 
 
 def _is_output(value: object) -> bool:
-    import pulumi  # lazily: the local runner imports ConfigError without needing Pulumi
-
     return isinstance(value, pulumi.Output)
 
 
-def _check_type(key: str, value: object, expected: Any, outputs_allowed: bool = False) -> None:
-    if outputs_allowed and _is_output(value) and get_origin(expected) is not list:
-        return
+def _check_type(key: str, value: object, expected: Any) -> None:
+    """Check `value` against an annotation of AirflowCeleryClusterArgs; a pulumi.Input may be an Output."""
+    inner = input_of(expected)
+    if inner is not None:
+        if not _is_output(value):
+            _check_type(key, value, inner)
+        return  # an Output: its value is known only at deploy time, and its format is checked there by AWS
     origin = get_origin(expected)
     if expected is bool:
         _require(isinstance(value, bool), key, value, "true or false (a bool, not a string or a number)")
@@ -372,10 +413,10 @@ def _check_type(key: str, value: object, expected: Any, outputs_allowed: bool = 
         _require(isinstance(value, int) and not isinstance(value, bool), key, value, _int_hint(value))
     elif expected is str:
         _require(isinstance(value, str) and value.strip() != "", key, value, "a non-empty string")
-    elif origin is Literal:
-        _require(value in get_args(expected), key, value, f"one of {', '.join(map(repr, get_args(expected)))}")
+    elif isinstance(expected, type) and issubclass(expected, StrEnum):
+        _require(value in list(expected), key, value, f"one of {', '.join(repr(str(m)) for m in expected)}")
     elif origin is list:
-        _check_list(key, value, get_args(expected)[0], outputs_allowed)
+        _check_list(key, value, get_args(expected)[0])
     elif origin is dict:
         _check_dict(key, value, get_args(expected)[1])
     elif is_typeddict(expected):
@@ -392,12 +433,12 @@ def _int_hint(value: object) -> str:
     return "a whole number"
 
 
-def _check_list(key: str, value: object, item_type: Any, outputs_allowed: bool) -> None:
-    if outputs_allowed and _is_output(value):
+def _check_list(key: str, value: object, item_type: Any) -> None:
+    if _is_output(value):
         raise ConfigError(key, value, "a list whose items may be Outputs, not one Output of a whole list")
     _require(isinstance(value, list | tuple), key, value, "a list of strings")
     for index, item in enumerate(value):  # type: ignore[arg-type]
-        _check_type(f"{key}[{index}]", item, item_type, outputs_allowed)
+        _check_type(f"{key}[{index}]", item, item_type)
 
 
 def _check_dict(key: str, value: object, value_type: Any) -> None:
@@ -408,7 +449,7 @@ def _check_dict(key: str, value: object, value_type: Any) -> None:
 
 
 def _check_typed_dict(key: str, value: object, expected: Any) -> None:
-    fields = get_type_hints(expected)
+    fields = inspect.get_annotations(expected)
     _require(isinstance(value, Mapping), key, value, f"a mapping with the keys {', '.join(fields)}")
     for item_key, item in value.items():  # type: ignore[union-attr]
         if item_key not in fields:
@@ -637,7 +678,8 @@ def _check_execution_api_cpu(config: ClusterConfig) -> None:
         config.api_server_count,
         f"enough api-servers for {parallelism(capacity)} running tasks' heartbeats "
         f"(every {min_heartbeat_interval(capacity)} s): they take {execution_api_cores(capacity):.2f} cores "
-        f"(measured {MEASURED_ON}), at most half of each api-server's {vcpu:g} vCPU; add api-servers, or give "
+        f"(measured {MEASURED_ON}), at most half of each api-server's {vcpu:g} vCPU with one api-server lost; "
+        "add api-servers, or give "
         "them more CPU (role_sizes.api-server.cpu)",
     )
 

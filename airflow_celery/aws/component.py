@@ -3,9 +3,8 @@
 This module only wires the per-concern modules together; each AWS concern lives in its own module.
 """
 
-from __future__ import annotations
-
 import dataclasses
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
@@ -44,20 +43,34 @@ OUTPUT_NAMES = (
 )
 
 
+# Pulumi's schema inference (airflow_celery/aws/provider.py) reads the `args` annotation and refuses unions;
+# type checkers see the `None` Python callers may pass.
+if TYPE_CHECKING:
+    OptionalArgs = AirflowCeleryClusterArgs | None
+else:
+    OptionalArgs = AirflowCeleryClusterArgs
+
+
 class AirflowCeleryCluster(pulumi.ComponentResource):
     """Airflow 3.3 + CeleryExecutor on ECS Fargate: RDS, Redis, an ALB, one service per role."""
 
     airflow_url: pulumi.Output[str]
+    """The Airflow UI and API: domain_name, or the load balancer's own DNS name; https with a certificate."""
     flower_url: pulumi.Output[str]
+    """Flower, the Celery monitor, behind basic auth (the admin user): the Airflow URL followed by /flower/."""
     ecr_repository_url: pulumi.Output[str]
+    """The ECR repository the image is pushed to (built from image/ unless `image` is given)."""
     cluster_name: pulumi.Output[str]
+    """The ECS cluster running one service per role."""
     db_endpoint: pulumi.Output[str]
+    """The RDS PostgreSQL endpoint (host:port), reachable only from the cluster's tasks."""
     admin_password_secret_arn: pulumi.Output[str]
+    """The Secrets Manager secret holding the Airflow admin's generated password (its ARN, never the value)."""
 
     def __init__(
         self,
         name: str,
-        args: AirflowCeleryClusterArgs | None = None,
+        args: OptionalArgs = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         # Validate first: bad input raises one ConfigError before anything is registered.

@@ -4,20 +4,22 @@ The config keys are the camelCase forms of the AirflowCeleryClusterArgs field na
 `workerCount`), derived here and nowhere else; `Pulumi.yaml` declares each one with its type, default and
 description. `args_from_config` reads each key with the reader its declared type calls for, so a value of the
 wrong type fails with one ConfigError naming the config key (`airflow-celery:workerCount`), before anything
-is created. Validation of the values themselves is `resolve_args`'s job.
+is created. Validation of the values themselves is `resolve_args`'s job; `validated_args_from_config` runs
+both for the program and names a refused value by its config key too (`airflow-celery:roleSizes.worker`).
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal, get_origin
+from typing import Any, get_origin
 
 import pulumi
 import yaml
 
-from airflow_celery.aws.args import AirflowCeleryClusterArgs, ConfigError, arg_types
+from airflow_celery.aws.args import AirflowCeleryClusterArgs, ConfigError, arg_types, resolve_args
 
 PROJECT = "airflow-celery"
 NAME_KEY = "name"
@@ -54,6 +56,45 @@ def component_name(config: pulumi.Config, stack: str) -> str:
     return config.get(NAME_KEY) or f"airflow-{stack}"
 
 
+def validated_args_from_config(config: pulumi.Config, stack: str) -> tuple[str, AirflowCeleryClusterArgs]:
+    """The component's name and arguments from the stack config, checked by resolve_args before anything exists.
+
+    A bad value raises one ConfigError naming the config key the user wrote (`airflow-celery:workerCount`), not
+    the Python argument (`worker_count`) the component would name.
+    """
+    name = component_name(config, stack)
+    args = args_from_config(config)
+    try:
+        resolve_args(name, args)
+    except ConfigError as error:
+        raise in_schema_terms(error, f"{config.name}:") from None
+    return name, args
+
+
+_LEADING_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_SNAKE_ARG = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+
+
+def in_schema_terms(error: ConfigError, prefix: str = "") -> ConfigError:
+    """The same error in the words of a stack file or another Pulumi language: camelCase keys.
+
+    Its key becomes `prefix` + the camelCase key (`role_sizes.worker` -> `airflow-celery:roleSizes.worker`);
+    argument names in the explanation become camelCase too (`worker_count` -> `workerCount`).
+    """
+    arg_names = set(arg_types())
+    match = _LEADING_NAME.match(error.key)
+    key = error.key
+    if match and (match[0] in arg_names or match[0] == NAME_KEY):
+        key = prefix + camel_case(match[0]) + error.key[match.end() :]
+    return ConfigError(key, error.value, camel_case_args(error.allowed))
+
+
+def camel_case_args(text: str) -> str:
+    """`text` with every snake_case argument name in camelCase (`worker_max_count` -> `workerMaxCount`)."""
+    arg_names = set(arg_types())
+    return _SNAKE_ARG.sub(lambda m: camel_case(m[0]) if m[0] in arg_names else m[0], text)
+
+
 def args_from_config(config: pulumi.Config) -> AirflowCeleryClusterArgs:
     """The arguments set in the stack config (with Pulumi.yaml's defaults), each read as its declared type."""
     check_known_keys(config.name, stack_config_keys())
@@ -74,7 +115,7 @@ def _read(config: pulumi.Config, key: str, expected: Any) -> Any:
             return config.get_bool(key)
         if expected is int:
             return config.get_int(key)
-        if expected is str or get_origin(expected) is Literal:
+        if isinstance(expected, type) and issubclass(expected, str):  # str, and str-valued enums (RedisMode)
             return config.get(key)
         return _read_structured(config, key, list if get_origin(expected) is list else dict)
     except pulumi.ConfigTypeError as error:

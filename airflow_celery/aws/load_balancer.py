@@ -28,10 +28,11 @@ TARGET_GROUP_PREFIXES = {API_SERVER.name: "api-", FLOWER.name: "flowr-"}
 TARGET_CHECK_INTERVAL = 10
 TARGET_CHECK_TIMEOUT = 5
 TARGET_HEALTHY_THRESHOLD = 2
-TARGET_UNHEALTHY_THRESHOLD = 2
+TARGET_UNHEALTHY_THRESHOLD = 3
 """The load balancer's own view of each target, tighter than the container check (30 s x 5): with 2 or more
-api-servers, a dead one leaves the rotation within 20 s, and a new one of a rolling deploy enters it 20 s after it
-answers; ECS stops an old task only once its replacement is healthy here (minimumHealthyPercent 100)."""
+api-servers, a dead one leaves the rotation within 30 s (3 checks: one slow answer under a burst of task starts
+does not take a busy one out), and a new one of a rolling deploy enters it 20 s after it answers; ECS stops an
+old task only once its replacement is healthy here (minimumHealthyPercent 100)."""
 DEREGISTRATION_DELAY = 30
 """Seconds a draining target keeps its in-flight requests before ECS stops it. The api-server's requests are short
 (UI pages, REST calls, log fetches from workers bounded by [api] log_fetch_timeout_sec, 5 s); the workers' execution

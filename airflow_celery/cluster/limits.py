@@ -21,7 +21,7 @@ DEFAULT_DB_POOL_SIZE = 5
 """`[database] sql_alchemy_pool_size`, Airflow's default: connections an engine keeps open."""
 DEFAULT_DB_MAX_OVERFLOW = 3
 """`[database] sql_alchemy_max_overflow`. Airflow's default is 10; with it, one api-server task could hold
-80 connections and a two-task prod cluster overruns a db.m7g.large during a deploy (see `connection_budget`)."""
+61 connections (2 uvicorn workers x 2 engines x 15, and its master process) instead of 33."""
 
 ROLLING_DEPLOY_FACTOR = 2
 """ECS services deploy with maximumPercent 200 (aws/ecs.py): old and new tasks hold connections together
@@ -110,15 +110,22 @@ def connection_budget(capacity: Capacity) -> ConnectionBudget:
     - A Celery worker's result backend keeps one engine per forked pool child (celery/backends/database/
       session.py, SessionManager.get_engine when `forked`); a child runs one task at a time, so it holds one
       connection. The main process uses NullPool: one short-lived connection.
-    - Flower talks only to Redis. The migrate job runs in a scheduler task before its scheduler starts.
+    - The api-server's master process keeps the connection its CLI start-up opened (`@action_cli` checks the
+      database and logs the command: utils/cli.py), next to its uvicorn workers' engines.
+    - The scheduler also reads task states from the result backend (celery_executor_utils.py,
+      BulkStateFetcher): Celery's NullPool engine in a process that is not forked, one connection at a time.
+    - The dag-processor's and the triggerer's health check (`airflow jobs check`, every 30 s) opens one.
+    - Flower talks only to Redis. The migrate job runs in a scheduler task before its scheduler starts, with
+      two connections (its advisory lock and Airflow's engine), fewer than the scheduler's line.
     """
     per_engine = capacity.db_pool_size + capacity.db_max_overflow
     lines = (
-        BudgetLine(API_SERVER.name, capacity.api_servers * capacity.api_workers, 2 * per_engine,
-                   "sync and async engines in each uvicorn worker"),
-        BudgetLine(SCHEDULER.name, capacity.schedulers, per_engine, "sync engine (migrate runs before it)"),
-        BudgetLine(DAG_PROCESSOR.name, 1, per_engine, "sync engine"),
-        BudgetLine(TRIGGERER.name, capacity.triggerers, per_engine, "sync engine"),
+        BudgetLine(API_SERVER.name, capacity.api_servers, capacity.api_workers * 2 * per_engine + 1,
+                   "sync and async engines in each uvicorn worker, one for the master process"),
+        BudgetLine(SCHEDULER.name, capacity.schedulers, per_engine + 1,
+                   "sync engine and the result backend's states (migrate runs before it)"),
+        BudgetLine(DAG_PROCESSOR.name, 1, per_engine + 1, "sync engine and its health check"),
+        BudgetLine(TRIGGERER.name, capacity.triggerers, per_engine + 1, "sync engine and its health check"),
         BudgetLine(WORKER.name, capacity.max_workers, capacity.worker_concurrency + 1,
                    "result backend: one per pool child, one for the main process"),
         BudgetLine(FLOWER.name, 1, 0, "broker only"),
@@ -164,5 +171,19 @@ def execution_api_cores(capacity: Capacity) -> float:
 
 
 def min_api_server_vcpu(capacity: Capacity) -> float:
-    """vCPU each api-server needs so that the execution API takes at most EXECUTION_API_CPU_SHARE of it."""
-    return execution_api_cores(capacity) / capacity.api_servers / EXECUTION_API_CPU_SHARE
+    """vCPU each api-server needs so that the execution API takes at most EXECUTION_API_CPU_SHARE of it, with one
+    api-server lost (of 2 or more): the others then carry every heartbeat."""
+    survivors = max(1, capacity.api_servers - 1)
+    return execution_api_cores(capacity) / survivors / EXECUTION_API_CPU_SHARE
+
+
+TOOL_CONNECTIONS = 10
+"""Room on a one-host database (local mode, compose) for a psql session, the CLI and tests beside the cluster."""
+POSTGRES_DEFAULT_MAX_CONNECTIONS = 100
+
+
+def single_host_max_connections(capacity: Capacity) -> int:
+    """`max_connections` for the PostgreSQL of local mode and compose, whose default of 100 a few workers with many
+    slots overrun: every process's worst case (no rolling deploy on one host), the reserved ones and some room."""
+    budget = connection_budget(capacity)
+    return max(POSTGRES_DEFAULT_MAX_CONNECTIONS, budget.steady + budget.reserved + TOOL_CONNECTIONS)

@@ -173,10 +173,21 @@ def validate_up_options(
     )
 
 
+def local_capacity(options: UpOptions) -> Capacity:
+    """The local cluster's processes: one api-server with one uvicorn worker, the schedulers and workers asked for."""
+    return Capacity(
+        api_servers=1,
+        api_workers=1,
+        schedulers=options.schedulers,
+        max_workers=options.workers,
+        worker_concurrency=options.concurrency,
+    )
+
+
 def cluster_settings(options: UpOptions, airflow_home: Path, node_host: str) -> ClusterSettings:
     """The env contract's settings for a cluster whose every endpoint is on 127.0.0.1."""
     api_port = options.ports["api-server.http"]
-    capacity = Capacity(max_workers=options.workers, worker_concurrency=options.concurrency)
+    capacity = local_capacity(options)
     return ClusterSettings(
         execution_api_url=f"http://127.0.0.1:{api_port}/execution/",
         dags_folder=str(options.dags_dir),

@@ -17,6 +17,7 @@ from airflow_celery.cluster import (
     Role,
     role_environment,
 )
+from airflow_celery.cluster.limits import POSTGRES_DEFAULT_MAX_CONNECTIONS
 from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, SCHEDULER, WORKER
 from airflow_celery.local.state import StatePaths
 
@@ -83,7 +84,14 @@ def _contract_program(
     )
 
 
-def postgres_program(settings: ClusterSettings, paths: StatePaths, path: str, pg_bin: Path, as_root: bool) -> Program:
+def postgres_program(
+    settings: ClusterSettings,
+    paths: StatePaths,
+    path: str,
+    pg_bin: Path,
+    as_root: bool,
+    max_connections: int = POSTGRES_DEFAULT_MAX_CONNECTIONS,
+) -> Program:
     """postgres in the foreground; INT is PostgreSQL's fast shutdown (TERM waits for every client to leave).
 
     It listens on its unix socket only: the TCP port belongs to `postgres_tls_program`, which requires TLS
@@ -96,6 +104,7 @@ def postgres_program(settings: ClusterSettings, paths: StatePaths, path: str, pg
         "-p", str(port),
         "-k", str(paths.pg_socket_dir),
         "-c", f"hba_file={paths.pg_hba_file}",
+        "-c", f"max_connections={max_connections}",
     )  # fmt: skip
     return Program(
         name=POSTGRES.name,
@@ -153,11 +162,12 @@ def build_programs(
     pg_bin: Path,
     as_root: bool,
     schedulers: int = 1,
+    max_connections: int = POSTGRES_DEFAULT_MAX_CONNECTIONS,
 ) -> list[Program]:
     """Every program of the cluster, in start order. Several schedulers are numbered like workers."""
     instances = {WORKER.name: workers, SCHEDULER.name: schedulers if schedulers > 1 else 0}
     programs = [
-        postgres_program(settings, paths, path, pg_bin, as_root),
+        postgres_program(settings, paths, path, pg_bin, as_root, max_connections),
         postgres_tls_program(settings, paths, path),
         _contract_program(REDIS, settings, paths, path, argv=REDIS.command, priority=100),
         _contract_program(MIGRATE, settings, paths, path, one_shot=True, priority=200),

@@ -19,10 +19,11 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from airflow_celery.cluster import ClusterSettings, CommandCheck, SecretName
+from airflow_celery.cluster.limits import single_host_max_connections
 from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, WORKER, Kind
 from airflow_celery.local import binaries, health, postgres, supervisor
 from airflow_celery.local.errors import LocalError
-from airflow_celery.local.options import UpOptions, cluster_settings
+from airflow_celery.local.options import UpOptions, cluster_settings, local_capacity
 from airflow_celery.local.ports import check_ports_free
 from airflow_celery.local.programs import POSTGRES_TLS_PROGRAM, Program, build_programs
 from airflow_celery.local.state import (
@@ -86,6 +87,7 @@ def _programs(paths: StatePaths, options: UpOptions, node_host: str) -> list[Pro
         binaries.postgres_bin_dir(),
         running_as_root(),
         options.schedulers,
+        single_host_max_connections(local_capacity(options)),
     )
 
 

@@ -13,7 +13,7 @@ from pulumi.runtime import set_all_config
 
 from airflow_celery.aws import offline, pulumi_cli
 from airflow_celery.aws.args import ClusterConfig, ConfigError, resolve_args
-from airflow_celery.aws.config import PROJECT, args_from_config, component_name
+from airflow_celery.aws.config import PROJECT, validated_args_from_config
 from airflow_celery.plan import PlanError
 
 REGION_KEY = "aws:region"
@@ -58,9 +58,8 @@ def read_stack(project_dir: Path, stack: str, overrides: tuple[str, ...] = ()) -
     config_values = engine_config(project_dir, stack, parse_overrides(overrides))
     set_all_config(config_values, secret_keys=[])
     try:
-        config = pulumi.Config(PROJECT)
-        args = dict(args_from_config(config))
-        name = component_name(config, stack)
+        name, checked = validated_args_from_config(pulumi.Config(PROJECT), stack)  # errors name the config key
+        args = dict(checked)
         resolved = resolve_args(name, args)
     finally:
         set_all_config({}, secret_keys=[])

@@ -12,6 +12,9 @@ from airflow_celery.aws.args import (
     MAX_NAME_LENGTH,
     ClusterConfig,
     ConfigError,
+    RedisMode,
+    arg_annotations,
+    input_of,
     resolve_args,
 )
 from airflow_celery.cluster import ROLES, Kind, is_fargate_size, role
@@ -372,6 +375,28 @@ def test_one_output_of_a_whole_subnet_list_is_refused():
         resolve_args("airflow", {"vpc_id": VPC, "public_subnet_ids": PUBLIC, "private_subnet_ids": subnets})
 
     assert caught.value.key == "private_subnet_ids"
+
+
+def test_the_arguments_that_may_be_outputs_are_those_annotated_pulumi_input():
+    may_be_outputs = {
+        key for key, annotation in arg_annotations().items() if input_of(annotation) or "Awaitable" in str(annotation)
+    }
+
+    assert may_be_outputs == {"vpc_id", "public_subnet_ids", "private_subnet_ids", "certificate_arn", "image"}
+
+
+@pytest.mark.parametrize("mode", ["elasticache", RedisMode.ELASTICACHE])
+def test_redis_mode_takes_the_string_or_the_enum(mode):
+    config = resolve_args("airflow", {"redis_mode": mode})
+
+    assert config.redis_mode is RedisMode.ELASTICACHE
+    assert config.redis_mode == "elasticache"
+
+
+def test_a_role_size_may_override_cpu_or_memory_alone():
+    config = resolve_args("airflow", {"role_sizes": {"worker": {"memory": 4096}}})
+
+    assert config.role_sizes["worker"] == (role("worker").size.cpu, 4096)
 
 
 @pytest.mark.parametrize(

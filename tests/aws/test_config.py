@@ -17,7 +17,9 @@ from airflow_celery.aws.config import (
     args_from_config,
     component_name,
     config_key,
+    in_schema_terms,
     load_project,
+    validated_args_from_config,
 )
 from tests.aws.harness import stack_engine_config
 from tests.aws.pulumi_cli import read_back, validate_config_value
@@ -197,3 +199,46 @@ def test_prod_certificate_is_in_the_stack_region():
     flat = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
 
     assert flat[f"{PROJECT}:certificateArn"].split(":")[3] == flat["aws:region"]
+
+
+# --- errors in the user's words ------------------------------------------------------------------------------
+
+
+def test_a_refused_config_value_names_the_config_key_and_camel_cases_the_explanation(stack_config):
+    config = stack_config({"workerMinCount": 5, "workerCount": 2})
+
+    with pytest.raises(ConfigError) as caught:
+        validated_args_from_config(config, "dev")
+
+    assert caught.value.key == f"{PROJECT}:workerMinCount"
+    assert str(caught.value) == f"{PROJECT}:workerMinCount=5 is not valid: at most workerCount (2)"
+
+
+def test_the_same_value_from_python_keeps_the_argument_name():
+    with pytest.raises(ConfigError) as caught:
+        resolve_args("airflow-dev", {"worker_min_count": 5, "worker_count": 2})
+
+    assert str(caught.value) == "worker_min_count=5 is not valid: at most worker_count (2)"
+
+
+def test_valid_config_gives_the_name_and_the_args(stack_config):
+    name, args = validated_args_from_config(stack_config({"workerConcurrency": 8, "name": "etl"}), "dev")
+
+    assert (name, args) == ("etl", {"worker_concurrency": 8})
+
+
+@pytest.mark.parametrize(
+    ("key", "renamed"),
+    [
+        ("role_sizes.api-server", "roleSizes.api-server"),
+        ("public_subnet_ids[1]", "publicSubnetIds[1]"),
+        ("tags.cost_center", "tags.cost_center"),  # a user's own map key is left as written
+        ("name", "name"),
+        ("args", "args"),  # not a config key: left alone
+    ],
+)
+def test_nested_keys_keep_their_path_after_the_argument(key, renamed):
+    error = in_schema_terms(ConfigError(key, "x", "redis_mode is 'fargate'; see image and redis_node_type"))
+
+    assert error.key == renamed
+    assert error.allowed == "redisMode is 'fargate'; see image and redisNodeType"

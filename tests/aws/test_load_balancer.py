@@ -139,13 +139,13 @@ def test_the_fixed_response_is_one_elbv2_accepts(built):
 
 
 def test_target_health_is_tighter_than_the_container_check_and_drains_before_stop(built):
-    """A dead api-server leaves the rotation in 2 x 10 s, well inside the ~31 s each Task SDK call keeps retrying
-    (5 attempts, [workers] execution_api_retries); a draining one keeps 30 s for its in-flight requests."""
+    """A dead api-server leaves the UI's rotation in 3 x 10 s, a new one enters it in 2 x 10 s, both well inside
+    the container check's 5 x 30 s; a draining one keeps 30 s for its in-flight requests."""
     (component,) = built.components
     for group in _groups(built, component.name).values():
         check = group.inputs["healthCheck"]
-        assert check["interval"] * check["unhealthyThreshold"] == 20
+        assert check["interval"] * check["unhealthyThreshold"] == 30
         assert check["interval"] * check["healthyThreshold"] == 20
         assert check["timeout"] < check["interval"]
         assert group.inputs["deregistrationDelay"] == 30
-    assert API_SERVER.health.interval * API_SERVER.health.retries > 20
+    assert API_SERVER.health.interval * API_SERVER.health.retries > 30

@@ -151,8 +151,10 @@ def test_stack_tags_reach_every_tagged_resource(deployed):
         # workerMaxCount has no type in Pulumi.yaml, so the CLI passes "two" on and the program refuses it.
         pytest.param({"workerMaxCount": "two"}, f"{PROJECT}:workerMaxCount", id="wrong-type"),
         pytest.param({"wokerCount": 2}, f"{PROJECT}:wokerCount", id="unknown-key"),
-        pytest.param({"workerMinCount": 5}, "worker_min_count", id="bad-value"),
-        pytest.param({"name": "Airflow_Dev"}, "name", id="bad-name"),
+        # A value resolve_args refuses is named by the config key the user wrote, not the Python argument.
+        pytest.param({"workerMinCount": 5}, f"{PROJECT}:workerMinCount", id="bad-value"),
+        pytest.param({"name": "Airflow_Dev"}, f"{PROJECT}:name", id="bad-name"),
+        pytest.param({"roleSizes": {"worker": {"cpu": 1000}}}, f"{PROJECT}:roleSizes.worker", id="bad-nested-value"),
     ],
 )
 def test_bad_stack_config_stops_the_program_before_any_resource(monkeypatch, overrides, key):
@@ -173,7 +175,7 @@ def test_prod_as_shipped_is_refused_until_its_placeholders_are_replaced(monkeypa
     with pytest.raises(ConfigError, match="replace it in the stack file") as caught:
         harness.run_program(PROGRAM, "prod", config)
 
-    assert caught.value.key == "certificate_arn"
+    assert caught.value.key == f"{PROJECT}:certificateArn"
     (mocks,) = remembered
     assert mocks.records == []
 

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-UV = shutil.which("uv")
-pytestmark = [pytest.mark.skipif(UV is None, reason="uv is not installed"), pytest.mark.timeout(120)]
+pytestmark = pytest.mark.timeout(120)
+
+
+def find_uv() -> Path:
+    """uv beside the Python running the tests: `make venv` installs it into .venv/bin, which is not on PATH
+    under `make test` or CI. PATH is the fallback; without uv the test fails, it never skips."""
+    beside = Path(sys.executable).parent / "uv"
+    if beside.is_file():
+        return beside
+    found = shutil.which("uv")
+    assert found is not None, f"uv is neither beside {sys.executable} nor on PATH: run `make venv`"
+    return Path(found)
+
+
+UV = find_uv()
 
 
 def run(*argv: str | Path, cwd: Path | None = None) -> str:
@@ -43,19 +57,42 @@ def test_wheel_holds_the_package_and_not_the_tests(wheel):
     assert not [name for name in names if name.startswith("tests/")]
 
 
-def test_fresh_venv_imports_the_component_from_the_wheel(wheel, tmp_path):
-    venv = tmp_path / "venv"
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> Path:
+    """The Python of a fresh venv with only the wheel (and its dependencies) installed."""
+    venv = tmp_path_factory.mktemp("fresh") / "venv"
     run(UV, "venv", "--quiet", "--python", "3.11", venv)
     python = venv / "bin" / "python"
     run(UV, "pip", "install", "--quiet", "--python", python, wheel)
+    return python
 
+
+@pytest.fixture(scope="module")
+def probed(installed, tmp_path_factory) -> tuple[str, str]:
+    """What the fresh venv imports from, and the schema it infers (one interpreter: importing pulumi_aws
+    without bytecode takes seconds)."""
     probe = (
         "import airflow_celery, pulumi\n"
         "from airflow_celery import AirflowCeleryCluster, ConfigError\n"
         "from airflow_celery.aws.config import args_from_config\n"
+        "from airflow_celery.aws.provider import schema_text\n"
         "assert issubclass(AirflowCeleryCluster, pulumi.ComponentResource)\n"
         "print(airflow_celery.__file__)\n"
+        "print(schema_text(), end='')\n"
     )
-    location = run(python, "-c", probe, cwd=tmp_path).strip()
+    location, _, schema = run(installed, "-c", probe, cwd=tmp_path_factory.mktemp("elsewhere")).partition("\n")
+    return location, schema
 
-    assert location.startswith(str(venv)), f"imported from {location}, not from the wheel"
+
+def test_fresh_venv_imports_the_component_from_the_wheel(installed, probed):
+    location, _ = probed
+
+    assert location.startswith(str(installed.parents[1])), f"imported from {location}, not from the wheel"
+
+
+def test_fresh_venv_infers_the_committed_schema(probed):
+    """The installed package still has the source the schema's descriptions are read from (analyzer.py reads
+    docstrings with inspect.getsource), and infers exactly schema.json."""
+    _, schema = probed
+
+    assert schema == (ROOT / "schema.json").read_text()

@@ -120,7 +120,12 @@ def test_airflow_derived_async_url_breaks_asyncpg_and_the_composed_one_does_not(
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     urls = compose_secrets(
-        {SecretName.DATABASE_PASSWORD: "pw", SecretName.REDIS_PASSWORD: "r", SecretName.FLOWER_PASSWORD: "f"},
+        {
+            SecretName.DATABASE_PASSWORD: "pw",
+            SecretName.REDIS_PASSWORD: "r",
+            SecretName.FLOWER_PASSWORD: "f",
+            SecretName.RESULT_BACKEND_PASSWORD: "rb",
+        },
         DatabaseEndpoint("127.0.0.1", closed_port, sslmode="require"),
         BrokerEndpoint("cache", tls=True),
         "admin",

@@ -141,3 +141,14 @@ def test_several_schedulers_each_get_a_program_and_their_own_health_port(tmp_pat
     port_var = "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT"
     assert schedulers["scheduler-1"].env[port_var] == str(options.ports["scheduler.health"])
     assert schedulers["scheduler-2"].env[port_var] == str(options.ports["scheduler.health"] + 1)
+
+
+def test_postgres_is_started_with_room_for_every_slot(tmp_path):
+    from airflow_celery.cluster.limits import connection_budget
+    from airflow_celery.local.options import local_capacity, validate_up_options
+    from airflow_celery.local.runner import _programs
+
+    options = validate_up_options(8, 64, tmp_path / "state", tmp_path)
+    postgres = next(p for p in _programs(StatePaths(options.state_dir), options, "testhost") if p.name == "postgres")
+    setting = next(arg for arg in postgres.argv if arg.startswith("max_connections="))
+    assert int(setting.split("=")[1]) > connection_budget(local_capacity(options)).steady

@@ -127,7 +127,14 @@ def test_spot_and_arm_are_priced_where_a_service_uses_them():
     _fake_service(mocks, "worker", 3, 1024, 2048, "ARM64", mixed)
     _fake_service(mocks, "scheduler", 1, 512, 1024, "X86_64")
     config = resolve_args(
-        "x", {"worker_count": 3, "worker_min_count": 1, "worker_max_count": 5, "worker_concurrency": 4}
+        "x",
+        {
+            "worker_count": 3,
+            "worker_min_count": 1,
+            "worker_max_count": 5,
+            "worker_concurrency": 4,
+            "db_instance_class": "db.t4g.medium",
+        },
     )
 
     lines = {line.item: line for line in fargate_lines(mocks, config, prices_for("us-east-1"))}

@@ -35,8 +35,8 @@ def test_overrides_are_yaml_values_namespaced_to_the_project():
 @pytest.mark.parametrize(
     ("overrides", "key"),
     [
-        pytest.param({"workerConcurrency": 999}, "worker_concurrency", id="out-of-range"),
-        pytest.param({"redisMode": "memcached"}, "redis_mode", id="not-a-choice"),
+        pytest.param({"workerConcurrency": 999}, "airflow-celery:workerConcurrency", id="out-of-range"),
+        pytest.param({"redisMode": "memcached"}, "airflow-celery:redisMode", id="not-a-choice"),
         pytest.param({"wokerCount": 2}, "airflow-celery:wokerCount", id="unknown-key"),
     ],
 )
@@ -55,7 +55,7 @@ def test_prod_as_shipped_is_refused_like_pulumi_up():
     with pytest.raises(ConfigError, match="replace it in the stack file") as caught:
         make_plan(PROJECT_DIR, "prod")
 
-    assert caught.value.key == "certificate_arn"
+    assert caught.value.key == "airflow-celery:certificateArn"
     assert read_stack(PROJECT_DIR, "prod", PROD_OVERRIDES).config.db_multi_az is True
 
 

@@ -1,0 +1,142 @@
+"""AirflowCeleryCluster as a Pulumi component provider, for programs in TypeScript, Go, C#, Java and YAML.
+
+The Pulumi engine runs `provider/__main__.py` (PulumiPlugin.yaml, runtime python) as a resource plugin: it
+asks for the package schema (GetSchema) and constructs each AirflowCeleryCluster a program declares
+(Construct). pulumi.provider.experimental infers the schema from AirflowCeleryClusterArgs and the component's
+output annotations (analyzer.py) and maps the engine's camelCase inputs to the Python names (component.py,
+ComponentProvider.map_input_properties). `ClusterProvider` is that ComponentProvider with three corrections:
+
+- Numbers reach Construct as floats (the wire has one number type), and the SDK's int conversion is
+  overwritten with the float before the component sees it. An integer argument's whole float becomes an int
+  again; 1.5 stays, for resolve_args to refuse as "a whole number".
+- A ConfigError names what the user wrote in their language (`workerCount`, `roleSizes.worker`) and is
+  reported as an invalid input property, as the engine expects of a bad input.
+- Descriptions are the argument docstrings with their indentation removed and argument names camelCased.
+
+`make schema` writes the schema to schema.json; tests/aws/test_provider.py fails when the two differ.
+"""
+
+import inspect
+import json
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, get_args, get_origin, is_typeddict
+
+import pulumi
+from pulumi.errors import InputPropertyError
+from pulumi.provider import ConstructResult
+from pulumi.provider import main as serve
+from pulumi.provider.experimental.analyzer import ComponentDefinition
+from pulumi.provider.experimental.component import ComponentProvider
+from pulumi.provider.server import ComponentInitError
+
+from airflow_celery import __version__
+from airflow_celery.aws.args import ConfigError, arg_annotations, arg_types, input_of
+from airflow_celery.aws.component import TYPE_TOKEN, AirflowCeleryCluster
+from airflow_celery.aws.config import PROJECT, camel_case_args, in_schema_terms
+
+PACKAGE = PROJECT
+"""The package name: the first part of every type token (airflow-celery:index:AirflowCeleryCluster)."""
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema.json"
+
+
+class ClusterProvider(ComponentProvider):
+    """The inferred component provider for AirflowCeleryCluster, with the corrections the module describes."""
+
+    def __init__(self) -> None:
+        super().__init__([AirflowCeleryCluster], PACKAGE, version=__version__)
+        self.schema = json.dumps(tidy(json.loads(self.schema or "{}")))
+
+    def map_inputs(self, inputs: pulumi.Inputs, component_def: ComponentDefinition) -> pulumi.Inputs:
+        mapped = super().map_inputs(inputs, component_def)
+        annotations = arg_annotations()
+        return {key: whole_numbers(value, annotations.get(key)) for key, value in mapped.items()}
+
+    def construct(
+        self,
+        name: str,
+        resource_type: str,
+        inputs: pulumi.Inputs,
+        options: pulumi.ResourceOptions | None = None,
+    ) -> ConstructResult:
+        try:
+            return super().construct(name, resource_type, inputs, options)
+        except ComponentInitError as error:
+            if not isinstance(error.inner, ConfigError):
+                raise
+            renamed = in_schema_terms(error.inner)
+            if _argument_of(error.inner.key) is None:
+                raise ComponentInitError(renamed) from None  # the resource name: not an input property
+            raise InputPropertyError(renamed.key, str(renamed)) from None
+
+
+def whole_numbers(value: Any, annotation: Any) -> Any:
+    """`value` with each float that stands for an int argument as that int (2.0 -> 2; 1.5 stays 1.5)."""
+    inner = input_of(annotation)
+    if inner is not None:
+        return value if isinstance(value, pulumi.Output) else whole_numbers(value, inner)
+    if annotation is int:
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+    origin = get_origin(annotation)
+    if origin is list and isinstance(value, list):
+        return [whole_numbers(item, get_args(annotation)[0]) for item in value]
+    if origin is dict and isinstance(value, Mapping):
+        return {key: whole_numbers(item, get_args(annotation)[1]) for key, item in value.items()}
+    if is_typeddict(annotation) and isinstance(value, Mapping):
+        fields = inspect.get_annotations(annotation)
+        return {key: whole_numbers(item, fields.get(key)) for key, item in value.items()}
+    return value
+
+
+def _argument_of(key: str) -> str | None:
+    """The argument an error key starts with (`role_sizes.worker` -> role_sizes), or None (e.g. `name`)."""
+    match = re.match(r"[a-z][a-z0-9_]*", key)
+    return match[0] if match and match[0] in arg_types() else None
+
+
+def tidy(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every description without its docstring indentation, with argument names in camelCase."""
+
+    def describe(text: str) -> str:
+        return camel_case_args(inspect.cleandoc(text))
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: describe(v) if k == "description" and isinstance(v, str) else walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    return walk(schema)
+
+
+def schema() -> dict[str, Any]:
+    """The package schema exactly as GetSchema returns it."""
+    return json.loads(ClusterProvider().schema or "{}")
+
+
+def schema_text() -> str:
+    """schema.json's content: the schema, indented, keys in the order the inference gives them."""
+    return json.dumps(schema(), indent=2) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the provider over gRPC as the engine starts a plugin: `python provider/ ENGINE_ADDRESS [flags]`.
+
+    Prints the port it listens on (127.0.0.1 only) and serves until the engine stops it. This is
+    component_provider_host with ClusterProvider in place of the plain ComponentProvider.
+    """
+    serve(ClusterProvider(), sys.argv[1:] if argv is None else argv)
+
+
+def write_schema() -> int:
+    """`make schema`: write schema.json."""
+    SCHEMA_PATH.write_text(schema_text())
+    print(f"wrote {SCHEMA_PATH} ({TYPE_TOKEN})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(write_schema())
