@@ -56,7 +56,19 @@ def local() -> None:
 
 
 @local.command()
-@click.option("--workers", type=int, default=2, show_default=True, help="Celery workers (1-8).")
+@click.option(
+    "--workers",
+    default="2",
+    show_default=True,
+    help="Celery workers: N (1-8, fixed) or MIN:MAX (0-8, autoscaled with the queue, like ECS).",
+)
+@click.option(
+    "--scale-in-cooldown",
+    type=int,
+    default=60,
+    show_default=True,
+    help="With --workers MIN:MAX: seconds a lower count must be wanted before a worker stops (5-3600).",
+)
 @click.option("--concurrency", type=int, default=4, show_default=True, help="Task slots per worker (1-64).")
 @click.option(
     "--schedulers",
@@ -90,7 +102,8 @@ def local() -> None:
 )
 @friendly_errors
 def up(
-    workers: int,
+    workers: str,
+    scale_in_cooldown: int,
     concurrency: int,
     schedulers: int,
     state_dir: Path,
@@ -102,7 +115,9 @@ def up(
     from airflow_celery.local.options import validate_up_options
     from airflow_celery.local.runner import up as run_up
 
-    options = validate_up_options(workers, concurrency, state_dir, dags_dir, ports, health_timeout, schedulers)
+    options = validate_up_options(
+        workers, concurrency, state_dir, dags_dir, ports, health_timeout, schedulers, scale_in_cooldown
+    )
     run_up(options, console, options.health_timeout)
 
 

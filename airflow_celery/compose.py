@@ -230,7 +230,11 @@ def render_service(service: Role, references: dict[SecretName, str]) -> dict[str
 def _service_order() -> list[Role]:
     """Backing services first, then the migration, then the Airflow roles in the description's order."""
     rank = {Kind.DATABASE: 0, Kind.BROKER: 1, Kind.JOB: 2, Kind.AIRFLOW: 3}
-    return sorted(ROLES, key=lambda r: rank[r.kind])
+    return sorted(COMPOSE_ROLES, key=lambda r: rank[r.kind])
+
+
+COMPOSE_ROLES = tuple(r for r in ROLES if r.kind is not Kind.SIDECAR)
+"""Every role but the autoscaler: compose runs a fixed number of workers and has nothing to scale them with."""
 
 
 def render_compose() -> dict[str, Any]:

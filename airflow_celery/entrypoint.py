@@ -398,7 +398,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             and _flag(env, WAIT_FOR_MIGRATIONS_VAR, True)
         ):
             wait_for_result_backend_role(env[RESULT_BACKEND_VAR], deadline)
-        if reads_metadata_db(role.name) and _flag(env, WAIT_FOR_MIGRATIONS_VAR, True):
+        # A sidecar (the autoscaler) starts no Airflow: it waits for its database, then retries its queries.
+        if role.kind is Kind.AIRFLOW and reads_metadata_db(role.name) and _flag(env, WAIT_FOR_MIGRATIONS_VAR, True):
             _run(
                 [
                     "airflow",

@@ -72,7 +72,18 @@ def test_plan_prints_tables_and_json(monkeypatch):
         assert heading in text.output
 
     result = CliRunner().invoke(
-        main, ["plan", "dev", "--json", "--config", "workerCount=2", "--config", "dbInstanceClass=db.t4g.medium"]
+        main,
+        [
+            "plan",
+            "dev",
+            "--json",
+            "--config",
+            "workerCount=2",
+            "--config",
+            "workerMaxCount=2",
+            "--config",
+            "dbInstanceClass=db.t4g.medium",
+        ],
     )
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)

@@ -20,7 +20,6 @@ import yaml
 from airflow_celery import compose
 from airflow_celery.cluster import (
     ENTRYPOINT_ROLES,
-    ROLES,
     CommandCheck,
     HttpCheck,
     Kind,
@@ -29,6 +28,7 @@ from airflow_celery.cluster import (
     role_environment,
 )
 from airflow_celery.cluster.secrets import GENERATED
+from airflow_celery.compose import COMPOSE_ROLES
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yaml"
@@ -121,7 +121,7 @@ def test_compose_fills_in_the_same_environment_as_the_env_contract(tmp_path, env
     secrets = generated | compose_secrets(generated, compose.DATABASE, compose.BROKER, compose.SETTINGS.admin_username)
     assert secrets[SecretName.BROKER_URL].endswith("@redis:6379/0")
     assert "@postgres:5432/airflow" in secrets[SecretName.DATABASE_URL]
-    for role in ROLES:
+    for role in COMPOSE_ROLES:
         if role.kind is Kind.DATABASE:
             continue
         expected = role_environment(role.name, compose.SETTINGS).resolve(secrets)
@@ -133,11 +133,13 @@ def test_compose_fills_in_the_same_environment_as_the_env_contract(tmp_path, env
 
 
 def test_one_service_per_role(document):
-    assert set(document["services"]) == {role.name for role in ROLES}
+    assert set(document["services"]) == {role.name for role in COMPOSE_ROLES}
 
 
 def test_airflow_services_share_one_image_built_from_the_repo_root(document):
     for role in ENTRYPOINT_ROLES:
+        if role.kind is Kind.SIDECAR:
+            continue
         service = document["services"][role.name]
         assert service["image"] == "airflow-celery:local"
         assert service["build"] == {"context": ".", "dockerfile": "image/Dockerfile"}
@@ -150,13 +152,13 @@ def test_backing_services(document):
     assert postgres["image"] == "postgres:17"
     assert set(postgres["environment"]) == {"POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD"}
     assert "pg_isready" in postgres["healthcheck"]["test"][1]
-    redis_role = next(r for r in ROLES if r.name == "redis")
+    redis_role = next(r for r in COMPOSE_ROLES if r.name == "redis")
     assert redis["image"] == redis_role.image
     assert [part.replace("$$", "$") for part in redis["command"]] == list(redis_role.command)
 
 
 def test_health_checks_come_from_the_description(document):
-    for role in ROLES:
+    for role in COMPOSE_ROLES:
         test = document["services"][role.name].get("healthcheck", {}).get("test")
         if role.health is None:
             assert test is None, role.name
@@ -218,7 +220,7 @@ def test_workers_reach_the_execution_api_by_service_name(document):
 
 
 def test_every_secret_is_a_required_variable_reference(document):
-    for role in ROLES:
+    for role in COMPOSE_ROLES:
         service_env = document["services"][role.name]["environment"]
         for variable in role_environment(role.name, compose.SETTINGS).secrets:
             assert "${AIRFLOW_CELERY_" in service_env[variable], f"{role.name}.{variable}"

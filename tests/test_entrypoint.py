@@ -195,6 +195,19 @@ def test_a_worker_never_waits_for_the_metadata_schema(monkeypatch):
     assert ran == ["db+postgresql://a:b@db.internal:5432/x", ["airflow", "celery", "worker"]]
 
 
+def test_the_autoscaler_waits_for_its_database_only_then_runs_the_cloudwatch_loop(monkeypatch):
+    """A sidecar imports no Airflow: no check-migrations; it retries its query until the schema is there."""
+    ran, waited = [], []
+    monkeypatch.setattr(entrypoint, "wait_for", lambda dependency, timeout: waited.append(dependency.variable))
+    monkeypatch.setattr(entrypoint, "_run", ran.append)
+    monkeypatch.setattr(entrypoint.os, "execvp", lambda file, argv: ran.append(argv))
+    env = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://a:b@db.internal:5432/x"}
+
+    assert main(["autoscaler"], env) == 0
+    assert waited == ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert ran == [["python", "-m", "airflow_celery.autoscaler", "cloudwatch"]]
+
+
 def test_migrate_runs_every_command_under_the_migrate_lock_of_its_database(monkeypatch, listening_port):
     events = []
 

@@ -47,6 +47,7 @@ from airflow_celery.cluster.reliability import (
     TASK_RETRY_DELAY_RANGE,
 )
 from airflow_celery.cluster.roles import API_SERVER, DAG_PROCESSOR, REDIS, TRIGGERER, WORKER
+from airflow_celery.cluster.scaling import DEFAULT_SCALE_IN_COOLDOWN
 
 
 class ConfigError(ValueError):
@@ -118,11 +119,18 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     ecr_force_delete: bool
     """Let `pulumi destroy` delete the ECR repository with its images. Default False."""
     worker_count: int
-    """Desired number of Celery worker tasks. Default 1; between worker_min_count and worker_max_count."""
+    """Workers at the first deploy. Default 1; between worker_min_count and worker_max_count. With autoscaling
+    (min < max) later deploys leave the running count alone: the autoscaler owns it."""
     worker_min_count: int
-    """Fewest workers the service may scale to. Default: worker_count."""
+    """Fewest workers the autoscaler may scale in to; 0 lets an idle cluster run no worker. Default: worker_count."""
     worker_max_count: int
-    """Most workers the service may scale to. Default: worker_count."""
+    """Most workers the autoscaler may scale out to. Default: worker_count. With min < max, workers follow the
+    queue: ceil((queued + running) / worker_concurrency)."""
+    worker_scale_in_cooldown: int
+    """Seconds a lower worker count must be wanted before workers are stopped, 60-3600. Default 300."""
+    worker_capacity: str
+    """Where workers run: "fargate" (on-demand, the default), "fargate-spot" (AWS advertises up to 70 % off; a reclaimed
+    worker gets SIGTERM and 120 s) or "mixed" (worker_min_count on-demand, the rest Spot)."""
     worker_concurrency: int
     """Task slots per worker (AIRFLOW__CELERY__WORKER_CONCURRENCY), 1-256. Default 16. `[core] parallelism`
     and the default pool follow: worker_max_count x worker_concurrency."""
@@ -196,6 +204,8 @@ class ClusterConfig:
     worker_count: int = 1
     worker_min_count: int = 1
     worker_max_count: int = 1
+    worker_scale_in_cooldown: int = DEFAULT_SCALE_IN_COOLDOWN
+    worker_capacity: str = "fargate"
     worker_concurrency: int = 16
     default_task_retries: int = DEFAULT_TASK_RETRIES
     default_task_retry_delay_seconds: int = DEFAULT_TASK_RETRY_DELAY_SECONDS
@@ -233,6 +243,11 @@ class ClusterConfig:
             db_pool_size=self.db_pool_size,
             db_max_overflow=self.db_max_overflow,
         )
+
+    @property
+    def autoscaling(self) -> bool:
+        """Workers follow the queue when they may vary: the autoscaler and Application Auto Scaling are on."""
+        return self.worker_min_count < self.worker_max_count
 
     @property
     def https(self) -> bool:
@@ -325,6 +340,8 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
     _check_int_range(given, "default_task_retries", *TASK_RETRIES_RANGE, " (tries after the first)")
     _check_int_range(given, "default_task_retry_delay_seconds", *TASK_RETRY_DELAY_RANGE,
                      " seconds (Airflow's max_task_retry_delay)")  # fmt: skip
+    _check_int_range(given, "worker_scale_in_cooldown", 60, 3600, " seconds")
+    _check_choice(given, "worker_capacity", WORKER_CAPACITIES, "places workers run")
     _check_counts(given)
     _check_choice(given, "log_retention_days", CLOUDWATCH_RETENTION_DAYS, "days CloudWatch Logs allows")
     _check_broker(given)
@@ -599,6 +616,9 @@ def _worker_counts(given: Mapping[str, Any]) -> tuple[int, int, int]:
     _require(count <= maximum, "worker_max_count", maximum, f"at least worker_count ({count})")
     _require(maximum >= 1, "worker_max_count", maximum, "at least 1: without a worker no task ever runs")
     return count, minimum, maximum
+
+
+WORKER_CAPACITIES = ("fargate", "fargate-spot", "mixed")
 
 
 API_WORKERS = 2

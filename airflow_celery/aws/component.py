@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
-from airflow_celery.aws import broker, database, discovery, ecs, iam, image, load_balancer, logs, network
+from airflow_celery.autoscaler.cloudwatch import namespace as metric_namespace
+from airflow_celery.aws import broker, database, discovery, ecs, iam, image, load_balancer, logs, network, scaling
 from airflow_celery.aws import secrets as cluster_secrets
 from airflow_celery.aws.args import AirflowCeleryClusterArgs, ClusterConfig, resolve_args
 from airflow_celery.aws.context import BuildContext
@@ -18,7 +19,17 @@ from airflow_celery.aws.task_definition import TaskInputs
 from airflow_celery.cluster.edges import LOAD_BALANCER
 from airflow_celery.cluster.env import ClusterSettings
 from airflow_celery.cluster.limits import min_heartbeat_interval, parallelism
-from airflow_celery.cluster.roles import AIRFLOW_SERVICES, API_SERVER, MIGRATE, POSTGRES, REDIS, Role
+from airflow_celery.cluster.roles import (
+    AIRFLOW_SERVICES,
+    API_SERVER,
+    AUTOSCALER,
+    MIGRATE,
+    POSTGRES,
+    REDIS,
+    SCHEDULER,
+    WORKER,
+    Role,
+)
 from airflow_celery.cluster.secrets import SecretName
 
 TYPE_TOKEN = "airflow-celery:index:AirflowCeleryCluster"
@@ -93,6 +104,10 @@ def settings_template(config: ClusterConfig) -> ClusterSettings:
         serve_logs=True,
         admin_username=config.admin_username,
         jwt_issuer=jwt_issuer(config.name),
+        worker_min_count=config.worker_min_count,
+        worker_max_count=config.worker_max_count,
+        scale_in_cooldown=config.worker_scale_in_cooldown,
+        metric_namespace=metric_namespace(config.name) if config.autoscaling else None,
     )
 
 
@@ -115,7 +130,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
     repo = image.repository(ctx)
     image_ref = image.image_reference(ctx, repo)
     roles = ecs_roles(config)
-    log_groups = logs.log_groups(ctx, [*roles, MIGRATE])
+    log_groups = logs.log_groups(ctx, [*roles, MIGRATE, *([AUTOSCALER] if config.autoscaling else [])])
     bucket = logs.task_log_bucket(ctx)
     template = settings_template(config)
     alb = load_balancer.load_balancer(
@@ -123,12 +138,15 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
     )
     execution = iam.execution_roles(ctx, roles, stored.arns)
     registered = [API_SERVER.name, *([REDIS.name] if config.redis_mode == "fargate" else [])]
+    ecs_cluster = ecs.cluster(ctx)
     wiring = ecs.ServiceWiring(
-        cluster=ecs.cluster(ctx),
+        cluster=ecs_cluster,
+        capacity_providers=ecs.capacity_providers(ctx, ecs_cluster),
         private_subnet_ids=net.private_subnet_ids,
         security_groups=groups,
         execution_roles={name: role for name, (role, _) in execution.items()},
         task_role=iam.task_role(ctx, bucket),
+        role_task_roles=_role_task_roles(ctx, bucket, ecs_cluster),
         target_groups=alb.target_groups,
         discovery={name: discovery.discovery_service(ctx, namespace, name) for name in registered},
         task_depends_on=[*stored.versions, *(grant for _, grants in execution.values() for grant in grants)],
@@ -136,7 +154,9 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
     )
     inputs = _task_inputs(ctx, template, image_ref, alb.url, net.cidrs, bucket, stored, log_groups)
     for r in roles:
-        ecs.service(ctx, r, ecs.task_definition(ctx, r, inputs, wiring), wiring)
+        service = ecs.service(ctx, r, ecs.task_definition(ctx, r, inputs, wiring), wiring)
+        if r is WORKER and config.autoscaling:
+            scaling.worker_autoscaling(ctx, ecs_cluster, service, metric_namespace(config.name))
 
     return {
         "airflow_url": alb.url,
@@ -146,6 +166,14 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         "db_endpoint": db.endpoint,
         "admin_password_secret_arn": stored.arns[SecretName.ADMIN_PASSWORD],
     }
+
+
+def _role_task_roles(ctx: BuildContext, bucket: aws.s3.Bucket, ecs_cluster: aws.ecs.Cluster) -> dict[str, aws.iam.Role]:
+    """Workers protect their own tasks from scale-in; with autoscaling, the scheduler's task publishes metrics."""
+    found = {WORKER.name: iam.worker_task_role(ctx, bucket, ecs_cluster)}
+    if ctx.config.autoscaling:
+        found[SCHEDULER.name] = iam.scheduler_task_role(ctx, bucket, metric_namespace(ctx.name))
+    return found
 
 
 def _broker(

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from airflow_celery.aws.context import BuildContext
+from airflow_celery.aws.scaling import capacity_provider_strategy
 from airflow_celery.aws.task_definition import TaskInputs, container_definitions_json
 from airflow_celery.cluster.roles import API_SERVER, SCHEDULER, TRIGGERER, Kind, Role
 
@@ -22,6 +23,9 @@ class ServiceWiring:
     execution_roles: dict[str, aws.iam.Role]
     """Per role: ECS starts its tasks with it, and it may read exactly that role's secrets."""
     task_role: aws.iam.Role
+    role_task_roles: dict[str, aws.iam.Role] = field(default_factory=dict)
+    """Roles whose task does more than the shared task role allows (scheduler: metrics; worker: protection)."""
+    capacity_providers: aws.ecs.ClusterCapacityProviders | None = None
     target_groups: dict[str, aws.lb.TargetGroup] = field(default_factory=dict)
     discovery: dict[str, aws.servicediscovery.Service] = field(default_factory=dict)
     task_depends_on: list[pulumi.Resource] = field(default_factory=list)
@@ -35,6 +39,16 @@ def cluster(ctx: BuildContext) -> aws.ecs.Cluster:
         ctx.child_name("cluster"),
         settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
         tags=ctx.tags("cluster"),
+        opts=ctx.opts(),
+    )
+
+
+def capacity_providers(ctx: BuildContext, ecs_cluster: aws.ecs.Cluster) -> aws.ecs.ClusterCapacityProviders:
+    """Fargate and Fargate Spot on the cluster: the worker service picks between them (config worker_capacity)."""
+    return aws.ecs.ClusterCapacityProviders(
+        ctx.child_name("capacity-providers"),
+        cluster_name=ecs_cluster.name,
+        capacity_providers=["FARGATE", "FARGATE_SPOT"],
         opts=ctx.opts(),
     )
 
@@ -71,7 +85,7 @@ def task_definition(
             operating_system_family="LINUX", cpu_architecture="X86_64"
         ),
         execution_role_arn=wiring.execution_roles[r.name].arn,
-        task_role_arn=wiring.task_role.arn,
+        task_role_arn=wiring.role_task_roles.get(r.name, wiring.task_role).arn,
         container_definitions=inputs.apply(lambda plain: container_definitions_json(r, plain)),
         tags=ctx.tags(r.name, "task"),
         opts=ctx.opts(depends_on=wiring.task_depends_on),
@@ -80,12 +94,15 @@ def task_definition(
 
 def service(ctx: BuildContext, r: Role, definition: aws.ecs.TaskDefinition, wiring: ServiceWiring) -> aws.ecs.Service:
     balanced = r.name in wiring.target_groups
+    depends_on = [*(wiring.service_depends_on if balanced else [])]
+    if r.scalable and wiring.capacity_providers is not None:
+        depends_on.append(wiring.capacity_providers)
     return aws.ecs.Service(
         ctx.child_name(r.name, "service"),
         cluster=wiring.cluster.arn,
         task_definition=definition.arn,
         desired_count=desired_count(ctx, r),
-        launch_type="FARGATE",
+        **_placement(ctx, r),
         platform_version="LATEST",
         network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
             subnets=wiring.private_subnet_ids,
@@ -102,8 +119,20 @@ def service(ctx: BuildContext, r: Role, definition: aws.ecs.TaskDefinition, wiri
         propagate_tags="SERVICE",
         wait_for_steady_state=False,
         tags=ctx.tags(r.name, "service"),
-        opts=ctx.opts(depends_on=wiring.service_depends_on if balanced else None),
+        opts=pulumi.ResourceOptions.merge(
+            ctx.opts(depends_on=depends_on or None),
+            # Application Auto Scaling owns the worker count once it scales: the next `pulumi up` must not reset it.
+            pulumi.ResourceOptions(ignore_changes=["desiredCount"] if r.scalable and ctx.config.autoscaling else None),
+        ),
     )
+
+
+def _placement(ctx: BuildContext, r: Role) -> dict:
+    """Workers run on the capacity providers worker_capacity names; every other role on plain Fargate."""
+    if r.scalable:
+        strategy = capacity_provider_strategy(ctx.config.worker_capacity, ctx.config.worker_min_count)
+        return {"capacity_provider_strategies": strategy}
+    return {"launch_type": "FARGATE"}
 
 
 def _deployment_limits(r: Role) -> dict[str, int]:

@@ -94,18 +94,67 @@ def execution_role(
     return role, [managed, secrets]
 
 
-def task_role(ctx: BuildContext, bucket: aws.s3.Bucket) -> aws.iam.Role:
+def task_role(ctx: BuildContext, bucket: aws.s3.Bucket, role_name: str | None = None) -> aws.iam.Role:
+    """What the containers of a task may do: task logs in S3 (shared), plus a role's own grants (see below)."""
+    parts = (role_name, "task-role") if role_name else ("task-role",)
     role = aws.iam.Role(
-        ctx.child_name("task-role"),
+        ctx.child_name(*parts),
         assume_role_policy=_assume_by_ecs_tasks(),
-        description=f"airflow-celery {ctx.name}: what Airflow itself may do (task logs in S3)",
-        tags=ctx.tags("task-role"),
+        description=f"airflow-celery {ctx.name}: what Airflow {role_name or 'itself'} may do (task logs in S3"
+        + (" and more)" if role_name else ")"),
+        tags=ctx.tags(*parts),
         opts=ctx.opts(),
     )
     aws.iam.RolePolicy(
-        ctx.child_name("task-role-logs"),
+        ctx.child_name(*parts[:-1], "task-role-logs"),
         role=role.id,
         policy=bucket.arn.apply(task_log_policy),
+        opts=ctx.opts(),
+    )
+    return role
+
+
+def publish_metrics_policy(namespace: str) -> str:
+    """PutMetricData into exactly one namespace (the action has no resource: the condition key scopes it)."""
+    statement = {
+        "Effect": "Allow",
+        "Action": ["cloudwatch:PutMetricData"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def task_protection_policy(cluster_arn: str) -> str:
+    """UpdateTaskProtection on the cluster's own tasks (arn:...:task/<cluster>/<id>), nothing else.
+
+    The ECS agent's endpoint calls only ecs:UpdateTaskProtection for a PUT, with the task role's credentials
+    (aws/amazon-ecs-agent, ecs-agent/tmds/handlers/taskprotection/v1/handlers/handlers.go); the worker never
+    GETs, so ecs:GetTaskProtection is not granted."""
+    tasks = cluster_arn.replace(":cluster/", ":task/", 1) + "/*"
+    statement = {"Effect": "Allow", "Action": ["ecs:UpdateTaskProtection"], "Resource": [tasks]}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def scheduler_task_role(ctx: BuildContext, bucket: aws.s3.Bucket, namespace: str) -> aws.iam.Role:
+    """The scheduler's task also runs the autoscaler sidecar, which publishes to the deployment's namespace."""
+    role = task_role(ctx, bucket, "scheduler")
+    aws.iam.RolePolicy(
+        ctx.child_name("scheduler", "task-role-metrics"),
+        role=role.id,
+        policy=publish_metrics_policy(namespace),
+        opts=ctx.opts(),
+    )
+    return role
+
+
+def worker_task_role(ctx: BuildContext, bucket: aws.s3.Bucket, cluster: aws.ecs.Cluster) -> aws.iam.Role:
+    """A worker protects its own task from scale-in while it holds a task (autoscaler/protection.py)."""
+    role = task_role(ctx, bucket, "worker")
+    aws.iam.RolePolicy(
+        ctx.child_name("worker", "task-role-protection"),
+        role=role.id,
+        policy=cluster.arn.apply(task_protection_policy),
         opts=ctx.opts(),
     )
     return role

@@ -61,6 +61,8 @@ class Recorded:
     registered_outputs: dict[str, Any] | None = None
     """What the resource passed to `register_outputs` (components), with secrets unwrapped."""
     secret_output_names: set[str] = field(default_factory=set)
+    ignore_changes: list[str] = field(default_factory=list)
+    """The resource option `ignore_changes`, as the engine receives it (camelCase property names)."""
 
 
 def _seed(name: str, purpose: str) -> bytes:
@@ -192,6 +194,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 inputs=dict(inputs),
                 outputs=_unwrap_secrets(dict(outputs), "", set()),
                 secret_inputs=secret_inputs,
+                ignore_changes=list(request.ignoreChanges),
             )
         )
 
@@ -346,6 +349,7 @@ _OUTPUT_BUILDERS = {
     "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace": _dns_namespace,
     "aws:ecs/cluster:Cluster": _named(),
     "aws:ecs/taskDefinition:TaskDefinition": _task_definition,
+    "aws:ecs/service:Service": _named(),
     "aws:iam/role:Role": _named(),
     "aws:s3/bucket:Bucket": _s3_bucket,
     "aws:s3/bucketV2:BucketV2": _s3_bucket,

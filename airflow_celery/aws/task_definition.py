@@ -49,6 +49,18 @@ def jobs_running_with(role_name: str) -> tuple[Role, ...]:
     return tuple(r for r in ROLES if r.kind is Kind.JOB and r.runs_with == role_name)
 
 
+def sidecars_running_with(role_name: str, settings: ClusterSettings) -> tuple[Role, ...]:
+    """The SIDECAR roles in `role_name`'s task: the autoscaler in the scheduler's, when workers autoscale."""
+    if not settings.autoscaling:
+        return ()
+    return tuple(r for r in ROLES if r.kind is Kind.SIDECAR and r.runs_with == role_name)
+
+
+SIDECAR_RESTART = {"enabled": True, "restartAttemptPeriod": 60}
+"""A sidecar that exits is restarted in place (ECS container restart policy) instead of stopping the task:
+it is not essential, and the scheduler next to it must keep running."""
+
+
 def health_check(r: Role, settings: ClusterSettings) -> dict[str, Any] | None:
     """The description's health check as an ECS container health check."""
     check = r.health
@@ -108,6 +120,9 @@ def container_definition(r: Role, inputs: TaskInputs, *, essential: bool = True)
         container["healthCheck"] = check
     if r.stop_timeout is not None:
         container["stopTimeout"] = r.stop_timeout
+    if r.kind is Kind.SIDECAR:
+        container["memoryReservation"] = r.size.memory
+        container["restartPolicy"] = dict(SIDECAR_RESTART)
     return container
 
 
@@ -117,7 +132,11 @@ def task_containers(r: Role, inputs: TaskInputs) -> list[dict[str, Any]]:
     main = container_definition(r, inputs)
     if jobs:
         main["dependsOn"] = [{"containerName": job["name"], "condition": "SUCCESS"} for job in jobs]
-    return [main, *jobs]
+    sidecars = [
+        container_definition(sidecar, inputs, essential=False)
+        for sidecar in sidecars_running_with(r.name, inputs.settings)
+    ]
+    return [main, *jobs, *sidecars]
 
 
 def container_definitions_json(r: Role, inputs: TaskInputs) -> str:

@@ -56,6 +56,7 @@ EDGES: tuple[Edge, ...] = (
     Edge("worker", "postgres", "postgres", "Celery result backend (db+postgresql)"),
     Edge("scheduler", "postgres", "postgres", "metadata database"),
     Edge("scheduler", "redis", "redis", "sends tasks to the Celery broker"),
+    Edge("autoscaler", "postgres", "postgres", "counts queued and running task instances"),
     Edge("migrate", "postgres", "postgres", "schema migration and the admin user"),
     Edge("dag-processor", "postgres", "postgres", "writes parsed DAGs; in-process execution API"),
     Edge("triggerer", "postgres", "postgres", "trigger state; in-process execution API"),

@@ -20,6 +20,7 @@ from airflow_celery.cluster.reliability import (
 )
 from airflow_celery.cluster.roles import (
     API_SERVER,
+    AUTOSCALER,
     DAG_PROCESSOR,
     FLOWER,
     MIGRATE,
@@ -31,6 +32,7 @@ from airflow_celery.cluster.roles import (
     Kind,
     role,
 )
+from airflow_celery.cluster.scaling import DEFAULT_SCALE_IN_COOLDOWN
 from airflow_celery.cluster.secrets import SecretName
 
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
@@ -43,6 +45,16 @@ WAIT_FOR_MIGRATIONS_VAR = "AIRFLOW_CELERY_WAIT_FOR_MIGRATIONS"
 WAIT_TIMEOUT_VAR = "AIRFLOW_CELERY_WAIT_TIMEOUT"
 ADMIN_USERNAME_VAR = "AIRFLOW_CELERY_ADMIN_USERNAME"
 ADMIN_PASSWORD_VAR = "AIRFLOW_CELERY_ADMIN_PASSWORD"
+# Read by the autoscaler (airflow_celery/autoscaler/) and the workers' scale-in protection.
+WORKERS_MIN_VAR = "AIRFLOW_CELERY_WORKERS_MIN"
+WORKERS_MAX_VAR = "AIRFLOW_CELERY_WORKERS_MAX"
+SCALE_IN_COOLDOWN_VAR = "AIRFLOW_CELERY_SCALE_IN_COOLDOWN"
+METRIC_NAMESPACE_VAR = "AIRFLOW_CELERY_METRIC_NAMESPACE"
+CONCURRENCY_VAR = "AIRFLOW__CELERY__WORKER_CONCURRENCY"
+CELERY_CONFIG_VAR = "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"
+WORKER_CELERY_CONFIG = "airflow_celery.autoscaler.protection.CELERY_CONFIG"
+"""Airflow's own Celery config, imported through our module so that importing it hooks the scale-in protection
+into the worker (celery_executor_utils.get_celery_configuration reads [celery] celery_config_options)."""
 
 # The secrets every Airflow container must share: a mismatch breaks encrypted connections
 # (fernet), fails every task with "Signature verification failed" (JWT) or 403s log fetches (secret key).
@@ -100,6 +112,16 @@ class ClusterSettings:
     admin_username: str = "admin"
     node_host: str = "%h"
     """Host part of local workers' Celery node names."""
+    worker_min_count: int = 1
+    worker_max_count: int = 1
+    scale_in_cooldown: int = DEFAULT_SCALE_IN_COOLDOWN
+    """Seconds a lower worker count must be wanted before workers stop (cluster/scaling.py)."""
+    metric_namespace: str | None = None
+    """CloudWatch namespace the autoscaler publishes to (ECS); None locally."""
+
+    @property
+    def autoscaling(self) -> bool:
+        return self.worker_min_count < self.worker_max_count
 
     def port(self, role_name: str, port_name: str, instance: int | None = None) -> int:
         """A port's number: an override keyed "role.port" (or "role-N.port" for instance N of a role that runs
@@ -142,7 +164,7 @@ def _airflow_common(settings: ClusterSettings) -> dict[str, str]:
         # them to the scheduler as client_defaults: every Airflow role gets the same values.
         "AIRFLOW__CORE__DEFAULT_TASK_RETRIES": str(settings.default_task_retries),
         "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": str(settings.default_task_retry_delay),
-        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(settings.worker_concurrency),
+        CONCURRENCY_VAR: str(settings.worker_concurrency),
         # Airflow's default parallelism (32) caps the cluster whatever the worker count; migrate sets the
         # default pool to the same number (it is read only when the pool is created).
         "AIRFLOW__CORE__PARALLELISM": str(settings.parallelism),
@@ -194,7 +216,7 @@ def _role_specific(role_name: str, settings: ClusterSettings, instance: int | No
     if role_name == WORKER.name:
         # The official image's dumb-init kills the whole process group on SIGTERM unless SETSID=0;
         # with it, Celery gets the signal alone and shuts down warm.
-        env = {"DUMB_INIT_SETSID": "0"}
+        env = {"DUMB_INIT_SETSID": "0", CELERY_CONFIG_VAR: WORKER_CELERY_CONFIG}
         if instance is not None:
             env[NODE_NAME_VAR] = f"worker-{instance}@{settings.node_host}"
         return env
@@ -206,9 +228,27 @@ def _role_specific(role_name: str, settings: ClusterSettings, instance: int | No
         }
     if role_name == MIGRATE.name:
         return {ADMIN_USERNAME_VAR: settings.admin_username}
+    if role_name == AUTOSCALER.name:
+        return _autoscaler(settings)
     if role_name == REDIS.name:
         return {"REDIS_PORT": str(settings.port(REDIS.name, "redis")), "REDIS_BIND": settings.bind_host}
     return {}
+
+
+def _autoscaler(settings: ClusterSettings) -> dict[str, str]:
+    """The decision's inputs (cluster/scaling.py) and, on ECS, where to publish it."""
+    env = {
+        WORKERS_MIN_VAR: str(settings.worker_min_count),
+        WORKERS_MAX_VAR: str(settings.worker_max_count),
+        CONCURRENCY_VAR: str(settings.worker_concurrency),
+        SCALE_IN_COOLDOWN_VAR: str(settings.scale_in_cooldown),
+        WAIT_TIMEOUT_VAR: str(settings.wait_timeout),
+    }
+    if settings.metric_namespace:
+        env[METRIC_NAMESPACE_VAR] = settings.metric_namespace
+    if settings.aws_region:
+        env["AWS_DEFAULT_REGION"] = settings.aws_region
+    return env
 
 
 def _behind_proxy(settings: ClusterSettings) -> dict[str, str]:
@@ -264,6 +304,8 @@ ROLE_SECRETS: dict[str, dict[str, SecretName]] = {
     # Also creates the result backend's own database role, whose password it reads from that URL.
     MIGRATE.name: {**_FERNET, **_METADATA_DB, ADMIN_PASSWORD_VAR: SecretName.ADMIN_PASSWORD,
                    RESULT_BACKEND_VAR: SecretName.RESULT_BACKEND_URL},
+    # Counts task instances with a plain SQLAlchemy engine: no Airflow, no async engine, no fernet.
+    AUTOSCALER.name: {DATABASE_URL_VAR: SecretName.DATABASE_URL},
     REDIS.name: {"REDIS_PASSWORD": SecretName.REDIS_PASSWORD},
 }  # fmt: skip
 """Exactly the secrets each role reads, and nothing else: the AWS renderer injects these and lets each role's

@@ -116,6 +116,7 @@ def connection_budget(capacity: Capacity) -> ConnectionBudget:
     - The scheduler also reads task states from the result backend (celery_executor_utils.py,
       BulkStateFetcher): Celery's NullPool engine in a process that is not forked, one connection at a time.
     - The dag-processor's and the triggerer's health check (`airflow jobs check`, every 30 s) opens one.
+    - The autoscaler sidecar in each scheduler task counts task instances over one NullPool connection.
     - Flower talks only to Redis. The migrate job runs in a scheduler task before its scheduler starts, with
       two connections (its advisory lock and Airflow's engine), fewer than the scheduler's line.
     """
@@ -123,8 +124,8 @@ def connection_budget(capacity: Capacity) -> ConnectionBudget:
     lines = (
         BudgetLine(API_SERVER.name, capacity.api_servers, capacity.api_workers * 2 * per_engine + 1,
                    "sync and async engines in each uvicorn worker, one for the master process"),
-        BudgetLine(SCHEDULER.name, capacity.schedulers, per_engine + 1,
-                   "sync engine and the result backend's states (migrate runs before it)"),
+        BudgetLine(SCHEDULER.name, capacity.schedulers, per_engine + 2,
+                   "sync engine, the result backend's states and the autoscaler's counts (migrate runs before it)"),
         BudgetLine(DAG_PROCESSOR.name, 1, per_engine + 1, "sync engine and its health check"),
         BudgetLine(TRIGGERER.name, capacity.triggerers, per_engine + 1, "sync engine and its health check"),
         BudgetLine(WORKER.name, capacity.max_workers, capacity.worker_concurrency + 1,

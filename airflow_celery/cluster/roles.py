@@ -20,6 +20,7 @@ class Kind(StrEnum):
     JOB = "job"  # an Airflow one-shot run through the entrypoint before the others start
     BROKER = "broker"  # the Celery broker (Redis)
     DATABASE = "database"  # the metadata database (PostgreSQL): RDS in the cloud, embedded locally
+    SIDECAR = "sidecar"  # a small loop of ours next to another role: in its ECS task, its own program locally
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,23 @@ MIGRATE = Role(
     runs_with="scheduler",
 )
 
+AUTOSCALER = Role(
+    name="autoscaler",
+    kind=Kind.SIDECAR,
+    command=("python", "-m", "airflow_celery.autoscaler", "cloudwatch"),
+    summary="Counts queued and running task instances and decides the worker count (cluster/scaling.py): "
+    "publishes both to CloudWatch on ECS, starts and stops worker programs locally",
+    # Alive while its loop is: every round touches the heartbeat file (autoscaler/loop.py).
+    health=CommandCheck(
+        'test $(( $(date +%s) - $(stat -c %Y "${AIRFLOW_CELERY_AUTOSCALER_HEARTBEAT:-/tmp/autoscaler.alive}") ))'
+        " -lt 120"
+    ),
+    # A few MiB of Python, SQLAlchemy and boto3 inside the scheduler's task (a memory reservation, not a task
+    # size): no task of its own, no cost at zero workers. Not essential: ECS restarts it if it stops.
+    size=Size(0, 128),
+    runs_with="scheduler",
+)
+
 REDIS = Role(
     name="redis",
     kind=Kind.BROKER,
@@ -260,6 +278,7 @@ ROLES: tuple[Role, ...] = (
     WORKER,
     FLOWER,
     MIGRATE,
+    AUTOSCALER,
     REDIS,
     POSTGRES,
 )
@@ -269,7 +288,9 @@ ROLES_BY_NAME: dict[str, Role] = {role.name: role for role in ROLES}
 # The long-running Airflow processes, in the order they are started.
 AIRFLOW_SERVICES: tuple[Role, ...] = tuple(role for role in ROLES if role.kind is Kind.AIRFLOW)
 # Every role that runs our image through the entrypoint.
-ENTRYPOINT_ROLES: tuple[Role, ...] = tuple(role for role in ROLES if role.kind in (Kind.AIRFLOW, Kind.JOB))
+ENTRYPOINT_ROLES: tuple[Role, ...] = tuple(
+    role for role in ROLES if role.kind in (Kind.AIRFLOW, Kind.JOB, Kind.SIDECAR)
+)
 
 
 def role(name: str) -> Role:

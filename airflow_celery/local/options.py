@@ -13,6 +13,10 @@ from airflow_celery.cluster.limits import MAX_SCHEDULERS, Capacity, min_heartbea
 from airflow_celery.local.errors import LocalError
 
 WORKERS_RANGE = range(1, 9)
+MIN_WORKERS_RANGE = range(0, 9)
+COOLDOWN_RANGE = range(5, 3601)
+LOCAL_SCALE_IN_COOLDOWN = 60
+"""Seconds before the local autoscaler stops a worker it no longer needs (the cloud default is 300)."""
 CONCURRENCY_RANGE = range(1, 65)
 SCHEDULERS_RANGE = range(1, MAX_SCHEDULERS + 1)
 # The ports local mode binds, as "role.port" keys of ClusterSettings.ports. The worker and triggerer log
@@ -33,12 +37,42 @@ MAX_SOCKET_PATH = 107
 @dataclass(frozen=True)
 class UpOptions:
     workers: int
+    """Worker programs defined: the fixed count, or the most the autoscaler may run."""
     concurrency: int
     state_dir: Path
     dags_dir: Path
     ports: Mapping[str, int] = field(default_factory=dict)
     health_timeout: int = 120
     schedulers: int = 1
+    min_workers: int | None = None
+    """With `--workers MIN:MAX`: the fewest workers; None for a fixed count."""
+    scale_in_cooldown: int = LOCAL_SCALE_IN_COOLDOWN
+
+    @property
+    def autoscaling(self) -> bool:
+        return self.min_workers is not None and self.min_workers < self.workers
+
+    @property
+    def initial_workers(self) -> int:
+        """Workers started by `up`: the minimum when autoscaling (the autoscaler adds the rest)."""
+        return self.min_workers if self.autoscaling and self.min_workers is not None else self.workers
+
+
+def parse_workers(value: str | int) -> tuple[int | None, int]:
+    """`--workers N` (a fixed count) or `--workers MIN:MAX` (autoscaling): (min or None, max)."""
+    text = str(value).strip()
+    low, sep, high = text.partition(":")
+    if not sep:
+        if not text.isdigit():
+            raise LocalError(f"--workers={text!r} is not a number of workers or MIN:MAX, e.g. 2 or 1:3")
+        return None, int(text)
+    if not (low.isdigit() and high.isdigit()):
+        raise LocalError(f"--workers={text!r}: MIN:MAX takes two whole numbers, e.g. 1:3")
+    minimum, maximum = int(low), int(high)
+    _check_range("--workers MIN", minimum, MIN_WORKERS_RANGE)
+    if minimum > maximum:
+        raise LocalError(f"--workers={text!r}: MIN ({minimum}) must not be above MAX ({maximum})")
+    return minimum, maximum
 
 
 def resolve_ports(overrides: Mapping[str, int], schedulers: int = 1) -> dict[str, int]:
@@ -105,16 +139,19 @@ def _check_dags_dir(dags_dir: Path) -> None:
 
 
 def validate_up_options(
-    workers: int,
+    workers: int | str,
     concurrency: int,
     state_dir: str | Path,
     dags_dir: str | Path,
     ports: Iterable[str] = (),
     health_timeout: int = 120,
     schedulers: int = 1,
+    scale_in_cooldown: int = LOCAL_SCALE_IN_COOLDOWN,
 ) -> UpOptions:
     """Every argument checked, in the order given, with the first problem raised as one clear error."""
+    min_workers, workers = parse_workers(workers)
     _check_range("--workers", workers, WORKERS_RANGE)
+    _check_range("--scale-in-cooldown", scale_in_cooldown, COOLDOWN_RANGE)
     _check_range("--concurrency", concurrency, CONCURRENCY_RANGE)
     _check_range("--health-timeout", health_timeout, HEALTH_TIMEOUT_RANGE)
     _check_range("--schedulers", schedulers, SCHEDULERS_RANGE)
@@ -124,7 +161,15 @@ def validate_up_options(
     _check_dags_dir(dags)
     overrides = parse_port_overrides(ports)
     return UpOptions(
-        workers, concurrency, state, dags, resolve_ports(overrides, schedulers), health_timeout, schedulers
+        workers,
+        concurrency,
+        state,
+        dags,
+        resolve_ports(overrides, schedulers),
+        health_timeout,
+        schedulers,
+        min_workers,
+        scale_in_cooldown,
     )
 
 
@@ -157,4 +202,7 @@ def cluster_settings(options: UpOptions, airflow_home: Path, node_host: str) -> 
         min_heartbeat_interval=min_heartbeat_interval(capacity),
         api_workers=1,
         node_host=node_host,
+        worker_min_count=options.initial_workers,
+        worker_max_count=options.workers,
+        scale_in_cooldown=options.scale_in_cooldown,
     )

@@ -18,7 +18,7 @@ from airflow_celery.cluster import (
     role_environment,
 )
 from airflow_celery.cluster.limits import POSTGRES_DEFAULT_MAX_CONNECTIONS
-from airflow_celery.cluster.roles import MIGRATE, POSTGRES, REDIS, SCHEDULER, WORKER
+from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, SCHEDULER, WORKER
 from airflow_celery.local.state import StatePaths
 
 DEFAULT_STOP_WAIT = 30
@@ -141,6 +141,19 @@ def postgres_tls_program(settings: ClusterSettings, paths: StatePaths, path: str
     )
 
 
+AUTOSCALER_INTERVAL = 3
+"""Seconds between two rounds of the local autoscaler: a local worker starts in seconds, not minutes."""
+
+
+def autoscaler_program(settings: ClusterSettings, paths: StatePaths, path: str) -> Program:
+    """The description's autoscaler with the local sink: it starts and stops this state dir's worker programs."""
+    argv = (sys.executable, "-m", "airflow_celery.autoscaler", "supervisor", str(paths.root))
+    program = _contract_program(AUTOSCALER, settings, paths, path, argv=argv, priority=600)
+    extra = {"AIRFLOW_CELERY_AUTOSCALER_INTERVAL": str(AUTOSCALER_INTERVAL),
+             "AIRFLOW_CELERY_AUTOSCALER_HEARTBEAT": str(paths.run / "autoscaler.alive")}  # fmt: skip
+    return Program(**{**program.__dict__, "env": {**program.env, **extra}})
+
+
 def build_programs(
     settings: ClusterSettings,
     workers: int,
@@ -165,4 +178,6 @@ def build_programs(
             programs += [_contract_program(role, settings, paths, path, instance=i) for i in range(1, count + 1)]
         else:
             programs.append(_contract_program(role, settings, paths, path))
+    if settings.autoscaling:
+        programs.append(autoscaler_program(settings, paths, path))
     return programs

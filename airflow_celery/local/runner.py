@@ -22,7 +22,7 @@ from rich.table import Table
 
 from airflow_celery.cluster import ClusterSettings, CommandCheck, SecretName
 from airflow_celery.cluster.limits import single_host_max_connections
-from airflow_celery.cluster.roles import MIGRATE, POSTGRES, REDIS, Kind
+from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, WORKER, Kind
 from airflow_celery.local import binaries, health, postgres, supervisor
 from airflow_celery.local.errors import LocalError
 from airflow_celery.local.lock import state_dir_lock
@@ -190,8 +190,17 @@ def _start(cluster: Cluster, console: Console, health_timeout: float) -> None:
         pg_bin, paths, cluster.options.ports["postgres.postgres"], cluster.secrets[SecretName.DATABASE_PASSWORD]
     )
     _run_migrate(cluster, console)
-    services = [p for p in programs if p.role.kind is Kind.AIRFLOW]
+    services = [p for p in programs if p.role.kind is Kind.AIRFLOW and not _left_to_autoscaler(cluster, p)]
     _start_and_wait(cluster, services, console, "Airflow roles", health_timeout, watched=infra + services)
+    sidecars = [p for p in programs if p.role.kind is Kind.SIDECAR]
+    if sidecars:
+        _start_and_wait(cluster, sidecars, console, "autoscaler", health_timeout, watched=infra + services + sidecars)
+
+
+def _left_to_autoscaler(cluster: Cluster, program: Program) -> bool:
+    """A worker program above the minimum: `up` defines it, the autoscaler starts it when the queue needs it."""
+    options = cluster.options
+    return program.role is WORKER and options.autoscaling and (program.instance or 0) > options.initial_workers
 
 
 def _run_migrate(cluster: Cluster, console: Console) -> None:
@@ -343,6 +352,8 @@ def status(state_dir: Path) -> list[ProgramStatus]:
             done = state == "EXITED" and info["exitstatus"] == 0
             return ProgramStatus(program.name, state, pid, done, "finished" if done else "did not finish cleanly")
         if state != "RUNNING":
+            if program.role is WORKER and cluster.options.autoscaling and state in ("STOPPED", "EXITED", "STOPPING"):
+                return ProgramStatus(program.name, state, pid, True, "stopped by the autoscaler (not needed now)")
             return ProgramStatus(program.name, state, pid, False, "not running")
         result = health.check_program(program, cluster.settings, cluster.secrets, cluster.base_env)
         return ProgramStatus(program.name, state, pid, result.healthy, result.detail)
@@ -407,7 +418,11 @@ def _stop_programs(paths: StatePaths, console: Console) -> None:
         wait = max(p.stopwaitsecs for p in programs) + 10
     except (LocalError, ValueError, KeyError):  # a damaged cluster.json must not keep `down` from stopping
         wait = 130
-    for infra, names in ((False, by_priority[False]), (True, by_priority[True])):
+    # The autoscaler first: it must not start a worker while the workers are being stopped.
+    sidecars = [name for name in by_priority[False] if infos[name]["group"] == AUTOSCALER.name]
+    if sidecars:
+        supervisor.stop_and_wait(paths, sidecars, 30)
+    for infra, names in ((False, [n for n in by_priority[False] if n not in sidecars]), (True, by_priority[True])):
         with console.status(f"stopping {', '.join(names)}"):
             left = supervisor.stop_and_wait(paths, names, wait if not infra else 40)
         if left:

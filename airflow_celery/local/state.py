@@ -24,7 +24,7 @@ from pathlib import Path
 from airflow_celery.cluster import BrokerEndpoint, DatabaseEndpoint, SecretName, compose_secrets, generate_secrets
 from airflow_celery.cluster.secrets import GENERATED
 from airflow_celery.local.errors import LocalError
-from airflow_celery.local.options import UpOptions
+from airflow_celery.local.options import LOCAL_SCALE_IN_COOLDOWN, UpOptions
 
 ADMIN_USERNAME = "admin"
 
@@ -186,6 +186,8 @@ def save_options(paths: StatePaths, options: UpOptions, node_host: str) -> None:
         "dags_dir": str(options.dags_dir),
         "ports": dict(options.ports),
         "node_host": node_host,
+        "min_workers": options.min_workers,
+        "scale_in_cooldown": options.scale_in_cooldown,
     }
     paths.cluster.write_text(json.dumps(data, indent=2, sort_keys=True))
 
@@ -205,5 +207,7 @@ def load_options(paths: StatePaths) -> tuple[UpOptions, str]:
         dags_dir=Path(data["dags_dir"]),
         ports=data["ports"],
         schedulers=data.get("schedulers", 1),
+        min_workers=data.get("min_workers"),
+        scale_in_cooldown=data.get("scale_in_cooldown", LOCAL_SCALE_IN_COOLDOWN),
     )
     return options, data["node_host"]

@@ -307,7 +307,10 @@ def fargate_lines(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPr
             kind = ("Spot" if provider == "FARGATE_SPOT" else "on-demand") + (", ARM" if arch == "ARM64" else "")
             bounds = None
             if role_name == "worker" and (config.worker_min_count, config.worker_max_count) != (count, count):
-                bounds = (_money(per_task * config.worker_min_count), _money(per_task * config.worker_max_count))
+                # This provider's share of the tasks at min and at max (a mixed strategy fills its base first).
+                low = capacity_split(config.worker_min_count, strategies).get(provider, 0.0)
+                high = capacity_split(config.worker_max_count, strategies).get(provider, 0.0)
+                bounds = (_money(per_task * low), _money(per_task * high))
             lines.append(
                 CostLine(
                     "Fargate",

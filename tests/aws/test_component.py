@@ -27,6 +27,8 @@ UNTAGGABLE = {
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:secretsmanager/secretVersion:SecretVersion",
+    "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders",
+    "aws:appautoscaling/policy:Policy",
 }
 
 
@@ -62,7 +64,8 @@ def test_one_service_and_task_definition_per_role_redis_only_on_fargate(dev, pro
 
 def test_one_log_group_per_role_with_the_configured_retention(dev, prod):
     expected = {r.name for r in AIRFLOW_SERVICES} | {MIGRATE.name}
-    for mocks, cluster, extra, days in ((dev, DEV_NAME, {REDIS.name}, 30), (prod, PROD_NAME, set(), 90)):
+    # prod autoscales (3 to 6 workers): its scheduler task runs the autoscaler, which logs to its own group.
+    for mocks, cluster, extra, days in ((dev, DEV_NAME, {REDIS.name}, 30), (prod, PROD_NAME, {"autoscaler"}, 90)):
         groups = mocks.of_type(LOG_GROUP)
         assert {g.name.removeprefix(f"{cluster}-").removesuffix("-logs") for g in groups} == expected | extra
         assert {g.inputs["retentionInDays"] for g in groups} == {days}
@@ -122,7 +125,11 @@ def test_worker_desired_count_follows_config(dev, prod):
 def test_services_are_private_fargate_with_circuit_breaker_rollback(built):
     for service in built.of_type(SERVICE):
         inputs = service.inputs
-        assert inputs["launchType"] == "FARGATE"
+        if service.name.endswith("-worker-service"):  # workers run on the capacity providers of worker_capacity
+            assert "launchType" not in inputs
+            assert {s["capacityProvider"] for s in inputs["capacityProviderStrategies"]} <= {"FARGATE", "FARGATE_SPOT"}
+        else:
+            assert inputs["launchType"] == "FARGATE"
         assert inputs["networkConfiguration"]["assignPublicIp"] is False
         assert inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
 
@@ -218,9 +225,13 @@ def test_task_role_is_separate_and_limited_to_the_log_prefix(dev):
         (("s3:ListBucket",), (bucket_arn,)),
         (("s3:GetObject", "s3:PutObject"), (f"{bucket_arn}/logs/*",)),
     }
+    own = {f"{DEV_NAME}-worker-task": f"{DEV_NAME}-worker-task-role"}  # scale-in protection (test_scaling.py)
     for task in dev.of_type(TASK):
-        assert task.inputs["taskRoleArn"] == task_role.outputs["arn"]
+        role = dev.one("aws:iam/role:Role", own[task.name]) if task.name in own else task_role
+        assert task.inputs["taskRoleArn"] == role.outputs["arn"]
         assert task.inputs["executionRoleArn"] != task.inputs["taskRoleArn"]
+    worker_logs = dev.one("aws:iam/rolePolicy:RolePolicy", f"{DEV_NAME}-worker-task-role-logs").inputs["policy"]
+    assert json.loads(worker_logs) == policy
 
 
 def test_cloud_map_names_api_server_and_redis(dev, prod):

@@ -85,7 +85,9 @@ def test_migrate_runs_inside_the_scheduler_task(deployed):
 
     names = [c["name"] for c in deployed.mocks.container_definitions(scheduler)]
 
-    assert names == ["scheduler", "migrate"]
+    # With autoscaling (min < max), the autoscaler runs next to the scheduler (aws/scaling.py).
+    autoscales = bool(deployed.mocks.of_type("aws:appautoscaling/target:Target"))
+    assert names == ["scheduler", "migrate", *(["autoscaler"] if autoscales else [])]
     assert role("migrate").runs_with == "scheduler"
 
 

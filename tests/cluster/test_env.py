@@ -2,7 +2,7 @@ import pytest
 
 from airflow_celery.cluster import AIRFLOW_SERVICES, ENTRYPOINT_ROLES, ClusterSettings, SecretName, role_environment
 from airflow_celery.cluster.env import NODE_NAME_VAR, SHARED_SECRETS, secret_names_used
-from airflow_celery.cluster.roles import ROLES
+from airflow_celery.cluster.roles import ROLES, Kind
 
 SETTINGS = ClusterSettings(execution_api_url="http://api-server.airflow.internal:8080/execution/")
 
@@ -22,6 +22,8 @@ LEAST_PRIVILEGE = {
     "migrate": {"fernet-key", "database-url", "database-async-url", "admin-password", "result-backend-url"},
     "redis": {"redis-password"},
     "postgres": set(),
+    # Counts task instances with plain SQLAlchemy: no async engine, no fernet.
+    "autoscaler": {"database-url"},
 }
 
 
@@ -30,7 +32,7 @@ def test_each_role_gets_exactly_the_secrets_it_reads(r):
     assert {str(name) for name in env(r.name).secrets.values()} == LEAST_PRIVILEGE[r.name]
 
 
-@pytest.mark.parametrize("r", ENTRYPOINT_ROLES, ids=lambda r: r.name)
+@pytest.mark.parametrize("r", [r for r in ENTRYPOINT_ROLES if r.kind is not Kind.SIDECAR], ids=lambda r: r.name)
 def test_a_shared_secret_comes_from_one_variable_wherever_it_is_read(r):
     e = env(r.name)
     for variable, secret in SHARED_SECRETS.items():
@@ -73,12 +75,12 @@ def test_secrets_follow_the_edges():
     with_broker = {r.name for r in ROLES if "AIRFLOW__CELERY__BROKER_URL" in env(r.name).secrets}
     assert with_broker == {"scheduler", "worker", "flower"}
     with_db = {r.name for r in ROLES if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in env(r.name).secrets}
-    assert with_db == {"api-server", "scheduler", "dag-processor", "triggerer", "migrate"}
+    assert with_db == {"api-server", "scheduler", "dag-processor", "triggerer", "migrate", "autoscaler"}
     with_result_backend = {r.name for r in ROLES if "AIRFLOW__CELERY__RESULT_BACKEND" in env(r.name).secrets}
     assert with_result_backend == {"scheduler", "worker", "migrate"}  # migrate creates its role
     # Every process that sets up Airflow's ORM builds the async engine too (airflow.settings.configure_orm).
     with_async_db = {r.name for r in ROLES if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC" in env(r.name).secrets}
-    assert with_async_db == with_db
+    assert with_async_db == with_db - {"autoscaler"}  # the autoscaler sets up no ORM: one plain sync engine
     assert env("flower").secrets["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"] is SecretName.FLOWER_BASIC_AUTH
     assert env("redis").secrets == {"REDIS_PASSWORD": SecretName.REDIS_PASSWORD}
     assert env("postgres").secrets == {}
@@ -189,7 +191,7 @@ def test_uvicorn_takes_scheme_and_client_from_trusted_proxies_only():
     assert call("198.51.100.7") == {"scheme": "http", "client": "198.51.100.7"}  # anyone else
 
 
-@pytest.mark.parametrize("r", ENTRYPOINT_ROLES, ids=lambda r: r.name)
+@pytest.mark.parametrize("r", [r for r in ENTRYPOINT_ROLES if r.kind in (Kind.AIRFLOW, Kind.JOB)], ids=lambda r: r.name)
 def test_every_airflow_role_gets_the_same_default_task_retries(r):
     """Read where DAGs are parsed and by the scheduler (through the serialized DAG): one value for all."""
     e = env(r.name, default_task_retries=3, default_task_retry_delay=42).plain

@@ -44,10 +44,11 @@ def test_budget_by_hand_for_prod_at_max():
     lines = {line.role: line.connections for line in budget.lines}
 
     # api-server: 2 tasks x (2 uvicorn workers x (sync + async) x (5 + 3) + the master process's one)
-    # scheduler: (5 + 3) + the result backend's states; dag-processor, triggerer: (5 + 3) + the health check
-    assert lines == {"api-server": 66, "scheduler": 18, "dag-processor": 9, "triggerer": 18, "worker": 170, "flower": 0}
-    assert budget.total == 281 * ROLLING_DEPLOY_FACTOR + RESERVED_CONNECTIONS == 567
-    assert "567 = (api-server 2 x 33" in budget.describe()
+    # scheduler task: (5 + 3) + the result backend's states + the autoscaler sidecar's counts;
+    # dag-processor, triggerer: (5 + 3) + the health check
+    assert lines == {"api-server": 66, "scheduler": 20, "dag-processor": 9, "triggerer": 18, "worker": 170, "flower": 0}
+    assert budget.total == 283 * ROLLING_DEPLOY_FACTOR + RESERVED_CONNECTIONS == 571
+    assert "571 = (api-server 2 x 33" in budget.describe()
 
 
 def test_budget_grows_with_every_count():

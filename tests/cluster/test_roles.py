@@ -14,7 +14,7 @@ def test_every_long_running_role_has_a_health_check():
 
 def test_default_sizes_are_fargate_sizes():
     for r in ROLES:
-        if r.kind is not Kind.DATABASE:
+        if r.kind not in (Kind.DATABASE, Kind.SIDECAR):  # a sidecar's size is a reservation in its host's task
             assert is_fargate_size(r.size.cpu, r.size.memory), (r.name, r.size)
 
 
@@ -39,7 +39,7 @@ def test_airflow_3_roles_and_commands():
         "flower": ("airflow", "celery", "flower"),
     }
     assert role("migrate").command == ("airflow", "db", "migrate")
-    assert {r.name for r in ENTRYPOINT_ROLES} == {*commands, "migrate"}
+    assert {r.name for r in ENTRYPOINT_ROLES} == {*commands, "migrate", "autoscaler"}
 
 
 def test_only_workers_scale_and_they_get_the_fargate_maximum_stop_timeout():

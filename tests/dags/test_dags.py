@@ -54,7 +54,7 @@ def shape(tmp_path_factory) -> dict:
 
 def test_dags_import_without_errors(shape):
     assert shape["import_errors"] == {}
-    assert shape["dag_ids"] == [FEATURES, DEMO]
+    assert shape["dag_ids"] == [FEATURES, "autoscaling_burst", DEMO]
 
 
 def test_demo_has_the_shape_of_seed_000(shape):

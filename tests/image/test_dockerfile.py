@@ -173,7 +173,12 @@ def test_copied_files_exist():
 
 def test_copies_only_the_entrypoint_subset_of_the_package():
     package_sources = sorted(s for c in copies() for s in c.sources if s.startswith("airflow_celery"))
-    assert package_sources == ["airflow_celery/__init__.py", "airflow_celery/cluster/", "airflow_celery/entrypoint.py"]
+    assert package_sources == [
+        "airflow_celery/__init__.py",
+        "airflow_celery/autoscaler/",  # the autoscaler sidecar and the workers' scale-in protection
+        "airflow_celery/cluster/",
+        "airflow_celery/entrypoint.py",
+    ]
 
 
 def test_dags_land_in_the_dags_folder_of_the_env_contract():

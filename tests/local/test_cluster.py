@@ -28,6 +28,7 @@ MISSING = [name for name in NEEDED if not importlib.util.find_spec(name)]
 if MISSING:
     pytest.skip(f"local mode needs {', '.join(MISSING)}: pip install 'airflow-celery[local]'", allow_module_level=True)
 
+from airflow_celery.local import supervisor  # noqa: E402
 from airflow_celery.local.api import AirflowApi, RunResult, follow_run  # noqa: E402
 from airflow_celery.local.ports import port_is_free  # noqa: E402
 from airflow_celery.local.state import StatePaths  # noqa: E402
@@ -38,6 +39,7 @@ DAGS = REPO / "dags"
 TEST_DAGS = Path(__file__).resolve().parent / "dags"
 PORT_KEYS = ("postgres.postgres", "redis.redis", "api-server.http", "scheduler.health", "flower.http")
 UP_TIMEOUT = 600
+MIN_WORKERS, MAX_WORKERS, SCALE_IN_COOLDOWN = 2, 3, 15
 # The machine may be shared and busy: give every health check more than the 120 s default.
 HEALTH_TIMEOUT = 300
 
@@ -94,18 +96,10 @@ def cluster(tmp_path_factory):
         shutil.copy(dag_file, dags)
     ports = dict(zip(PORT_KEYS, free_ports(len(PORT_KEYS)), strict=True))
     port_args = [arg for key, number in ports.items() for arg in ("--port", f"{key}={number}")]
-    up_args = [
-        "local",
-        "up",
-        "--workers",
-        "2",
-        "--concurrency",
-        "4",
-        "--schedulers",
-        "2",
-        "--state-dir",
-        str(state_dir),
-    ]
+    # Two workers, and a third the autoscaler starts for a burst (test_autoscaler_...); a short cool-down keeps
+    # the test quick. The demo's five tasks fit the two minimum workers, so it runs on exactly those.
+    up_args = ["local", "up", "--workers", f"{MIN_WORKERS}:{MAX_WORKERS}", "--concurrency", "4", "--schedulers", "2"]
+    up_args += ["--scale-in-cooldown", str(SCALE_IN_COOLDOWN), "--state-dir", str(state_dir)]
     up_args += ["--dags-dir", str(dags), "--health-timeout", str(HEALTH_TIMEOUT), *port_args]
     try:
         result = cli(*up_args, timeout=UP_TIMEOUT)
@@ -294,6 +288,43 @@ def test_login_behind_tls_sets_a_secure_token_cookie_and_plain_http_does_not(clu
     assert not _is_secure(plain["_token"])
 
 
+def _running_workers(cluster: Cluster) -> set[str]:
+    infos = supervisor.process_infos(StatePaths(cluster.state_dir))
+    return {name for name, info in infos.items() if name.startswith("worker-") and info["statename"] == "RUNNING"}
+
+
+def test_autoscaler_grows_to_max_for_a_burst_kills_nothing_and_shrinks_back(cluster):
+    """24 tasks x 10 s on 2 workers x 4 slots: the autoscaler (cluster/scaling.py, run under supervisord) starts
+    the third worker, every task succeeds at its first try (no worker was killed under a task), and after the
+    run the workers go back to the minimum within the cool-down plus a margin."""
+    dag_id = "autoscaling_burst"
+    api = cluster.api()
+    seen: set[str] = set()
+    try:
+        api.wait_for_dag(dag_id)
+        assert _running_workers(cluster) == {"worker-1", "worker-2"}
+        run_id, _ = api.trigger(dag_id)
+        deadline = time.monotonic() + 240
+        while (state := api.run(dag_id, run_id)["state"]) not in ("success", "failed"):
+            seen |= _running_workers(cluster)
+            assert time.monotonic() < deadline, f"the burst did not end in 240 s (workers seen: {sorted(seen)})"
+            time.sleep(1)
+        ended = time.monotonic()
+        tis = api.task_instances(dag_id, run_id)
+    finally:
+        api.close()
+    assert seen == {"worker-1", "worker-2", "worker-3"}, "the autoscaler never started the third worker"
+    assert state == "success"
+    assert len(tis) == 24
+    assert {(ti.state, ti.try_number) for ti in tis} == {("success", 1)}, [
+        (t.task_id, t.state, t.try_number) for t in tis
+    ]
+    # Scale-in: the cool-down, plus a round of the autoscaler and the worker's warm shutdown.
+    while _running_workers(cluster) != {"worker-1", "worker-2"}:
+        assert time.monotonic() - ended < SCALE_IN_COOLDOWN + 45, f"still running: {_running_workers(cluster)}"
+        time.sleep(1)
+
+
 def _sql(cluster: Cluster, sql: str, database: str = "airflow") -> list[tuple]:
     connection = _db_connect(cluster, "require") if database == "airflow" else _db_connect_to(cluster, database)
     try:
@@ -365,7 +396,10 @@ def test_two_concurrent_migrates_on_a_fresh_database_both_succeed(cluster, tmp_p
                            capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert check.returncode == 0, check.stdout + check.stderr
     assert _sql(cluster, "SELECT count(*) FROM ab_user WHERE username = 'admin'", "migrate_race") == [(1,)]
-    assert _sql(cluster, "SELECT slots FROM slot_pool WHERE pool = 'default_pool'", "migrate_race") == [(8,)]
+    # parallelism: the most workers (the autoscaler's max) x 4 slots
+    assert _sql(cluster, "SELECT slots FROM slot_pool WHERE pool = 'default_pool'", "migrate_race") == [
+        (MAX_WORKERS * 4,)
+    ]
 
 
 def test_status_reports_everything_up(cluster):

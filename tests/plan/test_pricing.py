@@ -21,7 +21,8 @@ def test_dev_estimate_by_hand(dev_plan):
     assert lines["scheduler (0.5 vCPU, 2 GiB, on-demand)"] == 21.26
     assert lines["dag-processor (0.5 vCPU, 1 GiB, on-demand)"] == 18.02  # (0.02024 + 0.004445) * 730
     assert lines["triggerer (0.5 vCPU, 1 GiB, on-demand)"] == 18.02
-    assert lines["worker (1 vCPU, 3 GiB, on-demand)"] == 39.28  # (0.04048 + 3*0.004445) * 730 = 39.28495
+    # dev's worker runs on Fargate Spot: 0.3 x on-demand (the table's placeholder), 0.3 * 39.28495 = 11.785
+    assert lines["worker (1 vCPU, 3 GiB, Spot)"] == 11.79
     assert lines["flower (0.25 vCPU, 0.5 GiB, on-demand)"] == 9.01  # (0.01012 + 0.0022225) * 730
     assert lines["redis (1 vCPU, 2 GiB, on-demand)"] == 36.04  # (0.04048 + 0.00889) * 730
     assert lines["PostgreSQL db.t4g.small, single-AZ"] == 23.36  # 0.032 * 730
@@ -35,8 +36,8 @@ def test_dev_estimate_by_hand(dev_plan):
     assert lines["secrets (API calls only at task start: negligible)"] == 4.00  # 10 * 0.40
     assert lines["addresses (NAT Elastic IPs, load balancer nodes)"] == 10.95  # 3 IPs * 0.005 * 730
     assert len(lines) == 17
-    # 162.89 Fargate + 25.66 RDS + 33.75 NAT + 22.27 ALB + 3.55 logs + 4.00 secrets + 10.95 IPv4
-    assert dev_plan.cost.total == 263.07
+    # 135.40 Fargate + 25.66 RDS + 33.75 NAT + 22.27 ALB + 3.55 logs + 4.00 secrets + 10.95 IPv4
+    assert dev_plan.cost.total == 235.58
 
 
 def test_prod_estimate_rows(prod_plan):
@@ -47,7 +48,9 @@ def test_prod_estimate_rows(prod_plan):
     assert lines["Redis cache.t4g.medium nodes (primary + replicas)"].quantity == "2 x 730 h"
     worker = lines["worker (1 vCPU, 3 GiB, on-demand)"]
     assert worker.quantity == "2 tasks x 730 h"
-    assert worker.range_usd == (78.57, 392.85)  # 2 and 10 workers at 39.28495 each
+    # workerCapacity mixed: the 2 of workerMinCount on-demand at any count, workers 3 to 10 on Spot
+    assert worker.range_usd == (78.57, 78.57)
+    assert lines["worker (1 vCPU, 3 GiB, Spot)"].range_usd == (0.0, 94.29)  # 8 x 0.3 x 39.28495
     assert not any(line.item.startswith("redis (") for line in prod_plan.cost.lines)  # no Fargate Redis
     assert prod_plan.cost.unverified  # db.m7g.large and cache.t4g.medium are marked unverified
 

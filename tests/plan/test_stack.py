@@ -14,7 +14,7 @@ PROGRAM = PROJECT_DIR / "__main__.py"
 
 
 def test_stack_file_values_and_overrides_reach_the_arguments():
-    stack = read_stack(PROJECT_DIR, "dev", ("workerCount=2", "airflow-celery:workerConcurrency=8"))
+    stack = read_stack(PROJECT_DIR, "dev", ("workerCount=2", "workerMaxCount=2", "airflow-celery:workerConcurrency=8"))
 
     assert stack.region == "us-east-1"
     assert stack.name == "airflow-dev"
