@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -23,26 +22,19 @@ from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from benchmark import free_ports  # noqa: E402
 
 from airflow_celery.cluster import SecretName  # noqa: E402
 from airflow_celery.local import runner, supervisor  # noqa: E402
 from airflow_celery.local.api import AirflowApi, RunResult, follow_run  # noqa: E402
-from airflow_celery.local.options import BOUND_PORTS, validate_up_options  # noqa: E402
+from airflow_celery.local.options import validate_up_options  # noqa: E402
 from airflow_celery.local.state import ADMIN_USERNAME  # noqa: E402
 
 DAG_ID, CONCURRENCY, MIN_WORKERS, MAX_WORKERS, COOLDOWN = "autoscaling_burst", 2, 1, 3, 20
 HEALTH_TIMEOUT, RUN_TIMEOUT, SHRINK_TIMEOUT = 300, 600.0, 180.0
 console = Console(highlight=False, width=150)
-
-
-def free_ports() -> list[str]:
-    sockets = [socket.socket() for _ in BOUND_PORTS]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [f"{key}={s.getsockname()[1]}" for key, s in zip(BOUND_PORTS, sockets, strict=True)]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def running_workers(cluster: runner.Cluster) -> int:

@@ -38,11 +38,14 @@ from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from benchmark import free_ports  # noqa: E402
 
 from airflow_celery.cluster import SecretName  # noqa: E402
 from airflow_celery.local import runner, supervisor  # noqa: E402
 from airflow_celery.local.api import AirflowApi, RunResult, TaskTimes, follow_run  # noqa: E402
-from airflow_celery.local.options import BOUND_PORTS, validate_up_options  # noqa: E402
+from airflow_celery.local.options import validate_up_options  # noqa: E402
 from airflow_celery.local.state import ADMIN_USERNAME  # noqa: E402
 
 WORKERS, SLOTS = 2, 8
@@ -423,18 +426,6 @@ CASES = (
     Case(8, "a task exceeding its worker's memory", "it fails with a reason; worker and others live on",
          case_memory),
 )  # fmt: skip
-
-
-def free_ports() -> list[str]:
-    import socket
-
-    sockets = [socket.socket() for _ in BOUND_PORTS]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [f"{key}={s.getsockname()[1]}" for key, s in zip(BOUND_PORTS, sockets, strict=True)]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def make_dags_dir(root: Path) -> Path:
