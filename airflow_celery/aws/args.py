@@ -167,7 +167,7 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     db_allocated_storage: int
     """RDS storage in GiB, 20-65536. Default 20."""
     db_engine_version: str
-    """RDS PostgreSQL major version, 13-17. Default "16"."""
+    """RDS PostgreSQL major version, 15-17. Default "16"."""
     db_multi_az: bool
     """Run RDS in multi-AZ mode. Default False."""
     db_deletion_protection: bool
@@ -270,7 +270,10 @@ MAX_TAGS = 40
 CLOUDWATCH_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
-POSTGRES_MAJORS = range(13, 18)
+POSTGRES_MAJORS = range(15, 18)
+"""From 15, PUBLIC may no longer CREATE in schema public, so the result backend's role (entrypoint.py,
+provision_result_backend) gets row access to Celery's tables and nothing else; 13 and 14 are past or at the
+PostgreSQL community's end of life."""
 
 FARGATE_ROLES: tuple[str, ...] = tuple(r.name for r in ROLES if r.kind in (Kind.AIRFLOW, Kind.BROKER))
 """The roles that run as Fargate services and so take a size. The migrate job runs inside the scheduler's task."""
