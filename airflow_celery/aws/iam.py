@@ -11,7 +11,7 @@ import pulumi_aws as aws
 from airflow_celery.aws.context import BuildContext
 from airflow_celery.aws.logs import TASK_LOG_PREFIX
 from airflow_celery.cluster.env import secrets_of
-from airflow_celery.cluster.roles import ENTRYPOINT_ROLES, Role
+from airflow_celery.cluster.roles import ENTRYPOINT_ROLES, SCHEDULER, Role
 from airflow_celery.cluster.secrets import SecretName
 
 EXECUTION_POLICY = "policy/service-role/AmazonECSTaskExecutionRolePolicy"
@@ -66,6 +66,20 @@ def execution_roles(
     }
 
 
+SHARED_EXECUTION_ROLE_HEIR = SCHEDULER.name
+"""Stacks deployed before one execution role per task had a single shared one: the scheduler's takes it over
+(Pulumi aliases), so that role is updated in place rather than deleted while old tasks, or a circuit-breaker
+rollback to the previous task definitions, may still use it."""
+
+
+def _inherited(ctx: BuildContext, role_name: str, suffix: str) -> pulumi.ResourceOptions:
+    if role_name != SHARED_EXECUTION_ROLE_HEIR:
+        return ctx.opts()
+    return pulumi.ResourceOptions.merge(
+        ctx.opts(), pulumi.ResourceOptions(aliases=[pulumi.Alias(name=ctx.child_name(suffix))])
+    )
+
+
 def execution_role(
     ctx: BuildContext, role_name: str, secret_arns: Sequence[pulumi.Output[str]]
 ) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
@@ -76,20 +90,20 @@ def execution_role(
         assume_role_policy=_assume_by_ecs_tasks(),
         description=f"airflow-celery {ctx.name}: ECS pulls images, writes logs, reads the {role_name} secrets",
         tags=ctx.tags(role_name, "execution-role"),
-        opts=ctx.opts(),
+        opts=_inherited(ctx, role_name, "execution-role"),
     )
     partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent)).partition
     managed = aws.iam.RolePolicyAttachment(
         ctx.child_name(role_name, "execution-role-ecs"),
         role=role.name,
         policy_arn=partition.apply(lambda p: f"arn:{p}:iam::aws:{EXECUTION_POLICY}"),
-        opts=ctx.opts(),
+        opts=_inherited(ctx, role_name, "execution-role-ecs"),
     )
     secrets = aws.iam.RolePolicy(
         ctx.child_name(role_name, "execution-role-secrets"),
         role=role.id,
         policy=pulumi.Output.all(*secret_arns).apply(read_secrets_policy),
-        opts=ctx.opts(),
+        opts=_inherited(ctx, role_name, "execution-role-secrets"),
     )
     return role, [managed, secrets]
 

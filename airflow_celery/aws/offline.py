@@ -63,6 +63,8 @@ class Recorded:
     secret_output_names: set[str] = field(default_factory=set)
     ignore_changes: list[str] = field(default_factory=list)
     """The resource option `ignore_changes`, as the engine receives it (camelCase property names)."""
+    aliases: list[str] = field(default_factory=list)
+    """The resource option `aliases`: the names (alias specs) or URNs the engine is told this resource had."""
 
 
 def _seed(name: str, purpose: str) -> bytes:
@@ -195,6 +197,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 outputs=_unwrap_secrets(dict(outputs), "", set()),
                 secret_inputs=secret_inputs,
                 ignore_changes=list(request.ignoreChanges),
+                aliases=_alias_names(request),
             )
         )
 
@@ -206,6 +209,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
         outputs = rpc.deserialize_properties(request.outputs) if request.HasField("outputs") else {}
         record.registered_outputs = _unwrap_secrets(dict(outputs or {}), "", secret_paths)
         record.secret_output_names = {path.split(".")[0] for path in secret_paths}
+
+
+def _alias_names(request: Any) -> list[str]:
+    """Aliases as sent: alias specs (name, when given) where the monitor supports them, else URNs."""
+    names = [alias.spec.name for alias in getattr(request, "aliases", []) if alias.HasField("spec") and alias.spec.name]
+    names += [alias.urn for alias in getattr(request, "aliases", []) if alias.urn]
+    return names + list(getattr(request, "aliasURNs", []))
 
 
 def _is_secret_wrapper(value: Any) -> bool:

@@ -226,3 +226,15 @@ def test_the_async_database_url_is_stored_and_read_by_every_database_role(built)
     assert with_db == 5  # api-server, scheduler, dag-processor, triggerer and migrate (Airflow 3 workers use none)
     api_server = built.one("aws:ecs/taskDefinition:TaskDefinition", f"{component.name}-api-server-task")
     assert arn in _execution_policy_resources(built, api_server.inputs["executionRoleArn"])
+
+
+def test_the_scheduler_execution_role_takes_over_the_single_shared_one_of_earlier_stacks(built):
+    """Aliases tell the engine that the scheduler's role, attachment and policy were the shared ones, so an
+    existing stack updates them in place instead of deleting a role that old tasks may still use."""
+    (component,) = built.components
+    name = component.name
+    aliased = {r.name: r.aliases for r in built.records if r.aliases}
+    assert aliased == {
+        f"{name}-scheduler-{suffix}": [f"{name}-{suffix}"]
+        for suffix in ("execution-role", "execution-role-ecs", "execution-role-secrets")
+    }
