@@ -38,7 +38,7 @@ from airflow_celery.cluster import (
     role_environment,
 )
 from airflow_celery.cluster.edges import talks_to
-from airflow_celery.cluster.limits import Capacity, min_heartbeat_interval, parallelism, single_host_max_connections
+from airflow_celery.cluster.limits import Capacity, capacity_settings, single_host_max_connections
 from airflow_celery.cluster.roles import API_SERVER, MIGRATE, POSTGRES, REDIS, REDIS_DATA, ROLES
 from airflow_celery.cluster.secrets import GENERATED
 from airflow_celery.local.errors import LocalError
@@ -65,8 +65,7 @@ COMPOSE_MAX_WORKERS = 3
 COMPOSE_CAPACITY = Capacity(max_workers=COMPOSE_MAX_WORKERS)
 SETTINGS = ClusterSettings(
     execution_api_url=f"http://{API_SERVER.name}:{API_SERVER.port('http').number}/execution/",
-    parallelism=parallelism(COMPOSE_CAPACITY),
-    min_heartbeat_interval=min_heartbeat_interval(COMPOSE_CAPACITY),
+    **capacity_settings(COMPOSE_CAPACITY),
     # depends_on orders the services after `migrate`; no role needs to wait for the schema itself.
     wait_for_migrations=False,
 )

@@ -18,7 +18,7 @@ from airflow_celery.aws.security_groups import security_groups
 from airflow_celery.aws.task_definition import TaskInputs
 from airflow_celery.cluster.edges import LOAD_BALANCER
 from airflow_celery.cluster.env import ClusterSettings
-from airflow_celery.cluster.limits import min_heartbeat_interval, parallelism
+from airflow_celery.cluster.limits import capacity_settings
 from airflow_celery.cluster.roles import (
     AIRFLOW_SERVICES,
     API_SERVER,
@@ -92,14 +92,9 @@ def settings_template(config: ClusterConfig) -> ClusterSettings:
     """The env contract's settings known before deploy; URLs, bucket and region are filled in later."""
     return ClusterSettings(
         execution_api_url=discovery.execution_api_url(discovery.namespace_name(config.name)),
-        worker_concurrency=config.worker_concurrency,
+        **capacity_settings(config.capacity),
         default_task_retries=config.default_task_retries,
         default_task_retry_delay=config.default_task_retry_delay_seconds,
-        api_workers=config.capacity.api_workers,
-        parallelism=parallelism(config.capacity),
-        min_heartbeat_interval=min_heartbeat_interval(config.capacity),
-        db_pool_size=config.db_pool_size,
-        db_max_overflow=config.db_max_overflow,
         wait_for_migrations=True,
         serve_logs=True,
         admin_username=config.admin_username,

@@ -63,6 +63,18 @@ def parallelism(capacity: Capacity) -> int:
     return max(1, capacity.max_workers) * capacity.worker_concurrency
 
 
+def capacity_settings(capacity: Capacity) -> dict[str, int]:
+    """The env contract's settings (ClusterSettings fields) that follow from the capacity, for every renderer."""
+    return {
+        "worker_concurrency": capacity.worker_concurrency,
+        "api_workers": capacity.api_workers,
+        "parallelism": parallelism(capacity),
+        "min_heartbeat_interval": min_heartbeat_interval(capacity),
+        "db_pool_size": capacity.db_pool_size,
+        "db_max_overflow": capacity.db_max_overflow,
+    }
+
+
 def default_pool_slots(capacity: Capacity) -> int:
     """Slots of `default_pool`, where every task without a pool runs: as many as the executor may run."""
     return parallelism(capacity)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from airflow_celery.cluster import ClusterSettings
 from airflow_celery.cluster.edges import port_of
-from airflow_celery.cluster.limits import MAX_SCHEDULERS, Capacity, min_heartbeat_interval, parallelism
+from airflow_celery.cluster.limits import MAX_SCHEDULERS, Capacity, capacity_settings
 from airflow_celery.local.errors import LocalError
 
 WORKERS_RANGE = range(1, 9)
@@ -187,7 +187,6 @@ def local_capacity(options: UpOptions) -> Capacity:
 def cluster_settings(options: UpOptions, airflow_home: Path, node_host: str) -> ClusterSettings:
     """The env contract's settings for a cluster whose every endpoint is on 127.0.0.1."""
     api_port = options.ports["api-server.http"]
-    capacity = local_capacity(options)
     return ClusterSettings(
         execution_api_url=f"http://127.0.0.1:{api_port}/execution/",
         dags_folder=str(options.dags_dir),
@@ -197,10 +196,7 @@ def cluster_settings(options: UpOptions, airflow_home: Path, node_host: str) -> 
         ports=dict(options.ports),
         serve_logs=False,
         wait_for_migrations=False,
-        worker_concurrency=options.concurrency,
-        parallelism=parallelism(capacity),
-        min_heartbeat_interval=min_heartbeat_interval(capacity),
-        api_workers=1,
+        **capacity_settings(local_capacity(options)),
         node_host=node_host,
         worker_min_count=options.initial_workers,
         worker_max_count=options.workers,
