@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from airflow_celery.cluster.edges import talks_to
@@ -39,6 +40,9 @@ from airflow_celery.cluster.env import (
     reads_metadata_db,
 )
 from airflow_celery.cluster.roles import ENTRYPOINT_ROLES, MIGRATE, TRIGGERER, WAIT_BUDGET, WORKER, Kind, Role
+
+if TYPE_CHECKING:
+    import sqlalchemy
 
 EX_USAGE = 64
 EX_CONFIG = 78
@@ -247,8 +251,9 @@ LOCK_POLL_SECONDS = 2.0
 
 
 @contextlib.contextmanager
-def migrate_lock(database_url: str, deadline: float) -> Iterator[None]:
-    """Hold a PostgreSQL advisory lock for the whole migrate, so that concurrent ones run one after the other.
+def migrate_lock(database_url: str, deadline: float) -> Iterator[sqlalchemy.Connection]:
+    """Hold a PostgreSQL advisory lock for the whole migrate, so that concurrent ones run one after the other;
+    yields the connection that holds it, for migrate's own statements.
 
     Several scheduler tasks each run `migrate` first, all at once on a first deploy. Airflow's `db migrate` locks
     only its own schema step: on an empty database, `initdb` (airflow/utils/db.py) creates the core tables under
@@ -264,7 +269,7 @@ def migrate_lock(database_url: str, deadline: float) -> Iterator[None]:
             _acquire(connection, sqlalchemy.text("SELECT pg_try_advisory_lock(:id)"), deadline)
             connection.commit()  # the lock is the session's: no transaction stays open while migrate runs
             try:
-                yield
+                yield connection
             finally:
                 connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATE_LOCK_ID})
                 connection.commit()
@@ -289,7 +294,7 @@ RESULT_BACKEND_SEQUENCES = ("task_id_sequence", "taskset_id_sequence")
 """Celery's result backend tables and their id sequences (celery/backends/database/models.py, Task and TaskSet)."""
 
 
-def provision_result_backend(database_url: str, result_backend_url: str) -> None:
+def provision_result_backend(connection: sqlalchemy.Connection, result_backend_url: str) -> None:
     """Give the result backend its own login role, with rights on Celery's tables and nothing else.
 
     Workers hold the result backend's URL: with the metadata database's user in it, any task could read every
@@ -297,31 +302,22 @@ def provision_result_backend(database_url: str, result_backend_url: str) -> None
     Celery's tables as Celery itself would (`ResultModelBase.metadata.create_all`, which Celery's SessionManager
     then finds present), the role with the URL's password (sent as a SCRAM verifier made by libpq, never in
     plain text), and grants it row access to those tables and their sequences only. Run on every migrate, it
-    also resets the password to the stored one.
+    also resets the password to the stored one. `connection` is the metadata user's, the one holding the
+    migrate lock.
     """
-    import sqlalchemy
     from celery.backends.database.models import ResultModelBase
     from psycopg2 import sql
     from psycopg2.extensions import encrypt_password
 
     parts = urlsplit(result_backend_url.removeprefix("db+"))
     user, password = unquote(parts.username or ""), unquote(parts.password or "")
-    if not user or not password or user == urlsplit(database_url).username:
+    if not user or not password or user == connection.engine.url.username:
         _log("result backend uses the metadata database's user: no separate role to provision")
         return
-    engine = sqlalchemy.create_engine(database_url, poolclass=sqlalchemy.pool.NullPool)
-    try:
-        ResultModelBase.metadata.create_all(engine)
-        connection = engine.raw_connection()
-        try:
-            _grant_result_backend_role(
-                connection, sql, user, encrypt_password(password, user, connection.driver_connection)
-            )
-            connection.commit()
-        finally:
-            connection.close()
-    finally:
-        engine.dispose()
+    ResultModelBase.metadata.create_all(connection)
+    driver = connection.connection.driver_connection
+    _grant_result_backend_role(driver, sql, user, encrypt_password(password, user, driver))
+    connection.commit()
     _log(f"result backend role {user} can use {', '.join(RESULT_BACKEND_TABLES)} only")
 
 
@@ -386,10 +382,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             wait_for(dependency, _remaining(deadline))
         if role.kind is Kind.JOB:
             commands = migrate_commands(env)
-            with migrate_lock(env[DATABASE_URL_VAR], deadline):
+            with migrate_lock(env[DATABASE_URL_VAR], deadline) as connection:
                 run_airflow_cli(commands)
                 if env.get(RESULT_BACKEND_VAR):
-                    provision_result_backend(env[DATABASE_URL_VAR], env[RESULT_BACKEND_VAR])
+                    provision_result_backend(connection, env[RESULT_BACKEND_VAR])
             _log("migration done, admin user present")
             return 0
         if (
