@@ -8,3 +8,16 @@ def options(tmp_path):
     dags = tmp_path / "dags"
     dags.mkdir()
     return validate_up_options(2, 4, tmp_path / "state", dags)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory):
+    """The one real local cluster every integration test shares (tests/local/cluster_support.py)."""
+    from tests.local.cluster_support import running_cluster
+
+    yield from running_cluster(tmp_path_factory)
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked `last` (they stop the shared cluster, or need it untouched by others) run after all others."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)

@@ -1,6 +1,7 @@
 """The real local cluster, end to end: `airflow-celery local up|trigger|status|down` as a user runs them.
 
-Takes 2-4 minutes on 2 cores. Skipped, with the reason, when the local extra is not installed.
+The cluster is the session's shared one (conftest.py, cluster_support.py). Skipped, with the reason, when the
+local extra is not installed.
 """
 
 from __future__ import annotations
@@ -9,13 +10,11 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import psutil
@@ -33,81 +32,7 @@ from airflow_celery.local.api import AirflowApi, RunResult, follow_run  # noqa: 
 from airflow_celery.local.ports import port_is_free  # noqa: E402
 from airflow_celery.local.state import StatePaths  # noqa: E402
 from airflow_celery.local.supervisor import process_infos, processes_of  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[2]
-DAGS = REPO / "dags"
-TEST_DAGS = Path(__file__).resolve().parent / "dags"
-PORT_KEYS = ("postgres.postgres", "redis.redis", "api-server.http", "scheduler.health", "flower.http")
-UP_TIMEOUT = 600
-MIN_WORKERS, MAX_WORKERS, SCALE_IN_COOLDOWN = 2, 3, 15
-# The machine may be shared and busy: give every health check more than the 120 s default.
-HEALTH_TIMEOUT = 300
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def cli(*args: str, timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "airflow_celery", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO,
-        check=False,
-    )
-
-
-class Cluster:
-    def __init__(self, state_dir: Path, ports: dict[str, int], dags: Path):
-        self.state_dir = state_dir
-        self.ports = ports
-        self.dags = dags
-        self.secrets = json.loads((state_dir / "secrets.json").read_text())
-
-    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        return cli(*args, "--state-dir", str(self.state_dir), timeout=timeout)
-
-    @property
-    def state_dir_paths(self) -> StatePaths:
-        return StatePaths(self.state_dir)
-
-    def api(self) -> AirflowApi:
-        return AirflowApi(f"http://127.0.0.1:{self.ports['api-server.http']}", "admin", self.secrets["admin-password"])
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    if not (DAGS / "celery_parallel_demo.py").exists():
-        pytest.skip(f"{DAGS}/celery_parallel_demo.py is not there yet")
-    state_dir = tmp_path_factory.mktemp("local") / "state"
-    # The project's DAGs and the fault tests' own (tests/local/dags), in one folder.
-    dags = state_dir.parent / "dags"
-    shutil.copytree(DAGS, dags, ignore=shutil.ignore_patterns("__pycache__"))
-    for dag_file in TEST_DAGS.glob("*.py"):
-        shutil.copy(dag_file, dags)
-    ports = dict(zip(PORT_KEYS, free_ports(len(PORT_KEYS)), strict=True))
-    port_args = [arg for key, number in ports.items() for arg in ("--port", f"{key}={number}")]
-    # Two workers, and a third the autoscaler starts for a burst (test_autoscaler_...); a short cool-down keeps
-    # the test quick. The demo's five tasks fit the two minimum workers, so it runs on exactly those.
-    up_args = ["local", "up", "--workers", f"{MIN_WORKERS}:{MAX_WORKERS}", "--concurrency", "4", "--schedulers", "2"]
-    up_args += ["--scale-in-cooldown", str(SCALE_IN_COOLDOWN), "--state-dir", str(state_dir)]
-    up_args += ["--dags-dir", str(dags), "--health-timeout", str(HEALTH_TIMEOUT), *port_args]
-    try:
-        result = cli(*up_args, timeout=UP_TIMEOUT)
-        assert result.returncode == 0, f"local up failed:\n{result.stdout}\n{result.stderr}"
-        yield Cluster(state_dir, ports, dags)
-    finally:
-        down = cli("local", "down", "--purge", "--state-dir", str(state_dir), timeout=300)
-        print(down.stdout, down.stderr)
+from tests.local.cluster_support import DAGS, MAX_WORKERS, SCALE_IN_COOLDOWN, Cluster  # noqa: E402
 
 
 def _run_and_fetch(cluster: Cluster, dag_id: str, timeout: int) -> tuple[subprocess.CompletedProcess, str, dict]:
@@ -410,6 +335,7 @@ def test_status_reports_everything_up(cluster):
     assert "unhealthy" not in result.stdout
 
 
+@pytest.mark.last
 def test_up_when_already_up_is_refused(cluster):
     result = cluster.cli("local", "up", "--dags-dir", str(cluster.dags), timeout=120)
     assert result.returncode == 1
@@ -506,8 +432,9 @@ def test_sigkill_of_a_scheduler_is_survived_and_no_task_runs_twice(cluster):
     assert all(_tries_done(cluster, run_id, t.task_id) == 1 for t in result.tasks)
 
 
+@pytest.mark.last
 def test_down_leaves_nothing_behind(cluster):
-    """Last in the module: stops the cluster (the fixture's `down --purge` then only removes files)."""
+    """Last in the session (marker `last`): stops the cluster (the fixture's `down --purge` then only removes files)."""
     pids_before = [p.pid for p in processes_of(cluster.state_dir)]
     assert len(pids_before) >= 10, "expected supervisord, postgres, redis and the Airflow roles"
     result = cluster.cli("local", "down", timeout=300)

@@ -28,7 +28,7 @@ HEALTH_TIMEOUT = 240
 
 @pytest.fixture
 def cluster(tmp_path):
-    from tests.local.test_cluster import free_ports
+    from tests.local.cluster_support import free_ports
 
     dags = tmp_path / "dags"
     dags.mkdir()

@@ -1,0 +1,96 @@
+"""The shared real local cluster of the integration tests: one `airflow-celery local up` per test session.
+
+Every integration test file under tests/local uses the session-scoped `cluster` fixture (conftest.py), so the
+suite pays for one start-up (about a minute on 2 cores), not one per file. A test that injects a fault or
+changes the cluster (stops a program, kills a process) must leave it as it found it: supervisord restarts
+killed programs; a test that stops one starts it again.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from airflow_celery.local.api import AirflowApi
+from airflow_celery.local.state import StatePaths
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS = REPO / "dags"
+TEST_DAGS = Path(__file__).resolve().parent / "dags"
+PORT_KEYS = ("postgres.postgres", "redis.redis", "api-server.http", "scheduler.health", "flower.http")
+UP_TIMEOUT = 600
+MIN_WORKERS, MAX_WORKERS, SCALE_IN_COOLDOWN = 2, 3, 15
+# The machine may be shared and busy: give every health check more than the 120 s default.
+HEALTH_TIMEOUT = 300
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def cli(*args: str, timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "airflow_celery", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        check=False,
+    )
+
+
+class Cluster:
+    def __init__(self, state_dir: Path, ports: dict[str, int], dags: Path):
+        self.state_dir = state_dir
+        self.ports = ports
+        self.dags = dags
+        self.secrets = json.loads((state_dir / "secrets.json").read_text())
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return cli(*args, "--state-dir", str(self.state_dir), timeout=timeout)
+
+    @property
+    def state_dir_paths(self) -> StatePaths:
+        return StatePaths(self.state_dir)
+
+    def api(self) -> AirflowApi:
+        return AirflowApi(f"http://127.0.0.1:{self.ports['api-server.http']}", "admin", self.secrets["admin-password"])
+
+
+def running_cluster(tmp_path_factory):
+    """Start the shared cluster; yield it; `down --purge` afterwards (a generator for the session fixture)."""
+    if not (DAGS / "celery_parallel_demo.py").exists():
+        pytest.skip(f"{DAGS}/celery_parallel_demo.py is not there yet")
+    state_dir = tmp_path_factory.mktemp("local") / "state"
+    # The project's DAGs and the integration tests' own (tests/local/dags), in one folder.
+    dags = state_dir.parent / "dags"
+    shutil.copytree(DAGS, dags, ignore=shutil.ignore_patterns("__pycache__"))
+    for dag_file in TEST_DAGS.glob("*.py"):
+        shutil.copy(dag_file, dags)
+    ports = dict(zip(PORT_KEYS, free_ports(len(PORT_KEYS)), strict=True))
+    port_args = [arg for key, number in ports.items() for arg in ("--port", f"{key}={number}")]
+    # Two workers, and a third the autoscaler starts for a burst (test_autoscaler_...); a short cool-down keeps
+    # the test quick. The demo's five tasks fit the two minimum workers, so it runs on exactly those.
+    up_args = ["local", "up", "--workers", f"{MIN_WORKERS}:{MAX_WORKERS}", "--concurrency", "4", "--schedulers", "2"]
+    up_args += ["--scale-in-cooldown", str(SCALE_IN_COOLDOWN), "--state-dir", str(state_dir)]
+    up_args += ["--dags-dir", str(dags), "--health-timeout", str(HEALTH_TIMEOUT), *port_args]
+    try:
+        result = cli(*up_args, timeout=UP_TIMEOUT)
+        assert result.returncode == 0, f"local up failed:\n{result.stdout}\n{result.stderr}"
+        yield Cluster(state_dir, ports, dags)
+    finally:
+        down = cli("local", "down", "--purge", "--state-dir", str(state_dir), timeout=300)
+        print(down.stdout, down.stderr)
