@@ -168,6 +168,13 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     """RDS storage in GiB, 20-65536. Default 20."""
     db_engine_version: str
     """RDS PostgreSQL major version, 15-17. Default "16"."""
+    db_allow_major_version_upgrade: bool
+    """Let this `pulumi up` change db_engine_version's major version (16 -> 17). Default False: RDS then refuses a
+    major change, so an edited version can never upgrade a production database by surprise. Set it for the
+    upgrade, and back to false after."""
+    db_max_allocated_storage: int
+    """Most GiB RDS storage autoscaling may grow to, from db_allocated_storage to 65536; 0 turns it off.
+    Default 4 x db_allocated_storage."""
     db_multi_az: bool
     """Run RDS in multi-AZ mode. Default False."""
     db_deletion_protection: bool
@@ -222,6 +229,8 @@ class ClusterConfig:
     db_instance_class: str = "db.t4g.small"
     db_allocated_storage: int = 20
     db_engine_version: str = "16"
+    db_allow_major_version_upgrade: bool = False
+    db_max_allocated_storage: int | None = None
     db_multi_az: bool = False
     db_deletion_protection: bool = False
     db_skip_final_snapshot: bool = False
@@ -718,6 +727,7 @@ def _check_database(given: Mapping[str, Any]) -> None:
     )
     _check_int_range(given, "db_allocated_storage", 20, 65536, " GiB (the RDS gp storage limits)")
     _check_int_range(given, "db_backup_retention_days", 1, 35, " (RDS automated backups; they are always on)")
+    _check_max_allocated_storage(given)
     version = given.get("db_engine_version")
     if version is not None:
         match = _ENGINE_VERSION.fullmatch(version)
@@ -727,6 +737,21 @@ def _check_database(given: Mapping[str, Any]) -> None:
             version,
             f"a supported PostgreSQL major version, {POSTGRES_MAJORS[0]}-{POSTGRES_MAJORS[-1]} (e.g. '16' or '16.4')",
         )
+
+
+def _check_max_allocated_storage(given: Mapping[str, Any]) -> None:
+    """RDS storage autoscaling: 0 (off), or a ceiling at least the allocated size (ModifyDBInstance
+    MaxAllocatedStorage)."""
+    ceiling = given.get("db_max_allocated_storage")
+    if ceiling is None:
+        return
+    allocated = given.get("db_allocated_storage", 20)
+    _require(
+        ceiling == 0 or allocated <= ceiling <= 65536,
+        "db_max_allocated_storage",
+        ceiling,
+        f"0 (storage autoscaling off) or a size in GiB from db_allocated_storage ({allocated}) to 65536",
+    )
 
 
 def _role_sizes(given: Mapping[str, Any]) -> dict[str, tuple[int, int]]:

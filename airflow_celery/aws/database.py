@@ -1,4 +1,9 @@
-"""The metadata database: RDS PostgreSQL in the private subnets, encrypted, backed up, never public."""
+"""The metadata database: RDS PostgreSQL in the private subnets, encrypted, backed up, never public.
+
+gp3 storage (the gp2 price, with a 3000 IOPS baseline that does not depend on the size) that RDS grows by itself
+up to `db_max_allocated_storage`; Performance Insights on its free tier (7 days of history, where the class
+supports it); the server log and the upgrade log exported to CloudWatch Logs.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from airflow_celery.aws.args import ClusterConfig
 from airflow_celery.aws.context import BuildContext
 from airflow_celery.cluster.roles import POSTGRES
 from airflow_celery.cluster.secrets import DatabaseEndpoint
@@ -13,6 +19,30 @@ from airflow_celery.cluster.secrets import DatabaseEndpoint
 # Database name and user of the metadata DB: the same defaults compose_secrets builds the URLs with.
 _DEFAULTS = DatabaseEndpoint(host="")
 DB_PORT = POSTGRES.port("postgres").number
+
+
+STORAGE_TYPE = "gp3"
+PERFORMANCE_INSIGHTS_FREE_DAYS = 7
+"""The free tier of Performance Insights (Database Insights Standard): 7 days of history."""
+NO_PERFORMANCE_INSIGHTS = frozenset({"db.t3.micro", "db.t3.small", "db.t4g.micro", "db.t4g.small"})
+"""Classes Database Insights (Performance Insights) does not support on RDS: docs.aws.amazon.com/AmazonRDS/latest/
+UserGuide/USER_DatabaseInsights.Engines.html (instance class restrictions; db.t2 is not an option here)."""
+LOG_EXPORTS = ("postgresql", "upgrade")
+"""The log types RDS for PostgreSQL publishes to CloudWatch Logs (AWS docs, USER_LogAccess.Concepts.PostgreSQL:
+"postgresql" and "upgrade"); the provider checks the names against its own list (rds instance schema)."""
+STORAGE_GROWTH = 4
+"""Storage autoscaling may grow the disk to this multiple of db_allocated_storage unless given."""
+
+
+def performance_insights_supported(instance_class: str) -> bool:
+    return instance_class not in NO_PERFORMANCE_INSIGHTS
+
+
+def max_allocated_storage(config: ClusterConfig) -> int:
+    """The ceiling RDS storage autoscaling may grow to: the given one, or STORAGE_GROWTH x the allocated size."""
+    if config.db_max_allocated_storage is not None:
+        return config.db_max_allocated_storage
+    return min(65536, config.db_allocated_storage * STORAGE_GROWTH)
 
 
 def database(
@@ -35,6 +65,8 @@ def database(
         engine_version=config.db_engine_version,
         instance_class=config.db_instance_class,
         allocated_storage=config.db_allocated_storage,
+        storage_type=STORAGE_TYPE,
+        max_allocated_storage=max_allocated_storage(config),
         db_name=_DEFAULTS.name,
         username=_DEFAULTS.user,
         password=password,
@@ -50,8 +82,14 @@ def database(
         final_snapshot_identifier=None if config.db_skip_final_snapshot else _final_snapshot_name(ctx),
         copy_tags_to_snapshot=True,
         auto_minor_version_upgrade=True,
-        # dbEngineVersion 16 -> 17 is refused without it; when it happens is apply_immediately's choice.
-        allow_major_version_upgrade=True,
+        # RDS refuses a major change (16 -> 17) without it. Off unless the user says this `pulumi up` changes the
+        # major (db_allow_major_version_upgrade): a program cannot see the deployed version to compare with.
+        allow_major_version_upgrade=config.db_allow_major_version_upgrade,
+        performance_insights_enabled=performance_insights_supported(config.db_instance_class),
+        performance_insights_retention_period=(
+            PERFORMANCE_INSIGHTS_FREE_DAYS if performance_insights_supported(config.db_instance_class) else None
+        ),
+        enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
         apply_immediately=config.apply_immediately,
         tags=ctx.tags("db"),
         opts=ctx.opts(),

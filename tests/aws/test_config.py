@@ -27,8 +27,8 @@ from tests.aws.pulumi_cli import read_back, validate_config_value
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "prod")
 PULUMI_TYPES = {"string", "integer", "boolean", "array", "object"}
-UNTYPED_INTEGERS = {"workerMinCount", "workerMaxCount"}
-"""Declared without a type: no integer default can mean "follow workerCount" (see Pulumi.yaml)."""
+UNTYPED_INTEGERS = {"workerMinCount", "workerMaxCount", "dbMaxAllocatedStorage"}
+"""Declared without a type: no integer default can mean "follow workerCount" or "4 x dbAllocatedStorage"."""
 
 
 def declarations() -> dict:
