@@ -100,6 +100,13 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     """Subnets of `vpc_id` for the tasks, the database and Redis (at least 2). Tasks get no public IP."""
     vpc_cidr: str
     """CIDR block of the VPC created when `vpc_id` is not given. Default 10.0.0.0/16; /16 to /24."""
+    nat_per_zone: bool
+    """One NAT gateway in each availability zone, so losing a zone leaves the other its way out (ECR, Secrets
+    Manager, CloudWatch). Default False: one NAT gateway for both zones (dev). Only for a VPC created here."""
+    interface_endpoints: bool
+    """Interface VPC endpoints for ECR (api, dkr), Secrets Manager and CloudWatch Logs, so task starts do not
+    depend on a NAT gateway. Default False (they cost per zone and hour; `plan` prices them). Only for a VPC
+    created here; the S3 gateway endpoint (free) is always created there."""
     allowed_cidrs: list[str]
     """CIDR blocks that may reach the load balancer on 443 and 80. Default ["0.0.0.0/0"]."""
     certificate_arn: pulumi.Input[str]
@@ -201,6 +208,8 @@ class ClusterConfig:
     public_subnet_ids: tuple[str, ...] = ()
     private_subnet_ids: tuple[str, ...] = ()
     vpc_cidr: str = "10.0.0.0/16"
+    nat_per_zone: bool = False
+    interface_endpoints: bool = False
     allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     certificate_arn: str | None = None
     domain_name: str | None = None
@@ -566,6 +575,9 @@ def _ipv4_network(key: str, value: str) -> ipaddress.IPv4Network:
 def _check_existing_vpc(given: Mapping[str, Any]) -> None:
     """vpc_id and both subnet lists come together; multi-AZ RDS and the ALB need 2 subnets in each list."""
     subnet_keys = ("public_subnet_ids", "private_subnet_ids")
+    if "vpc_id" in given:
+        for key in ("nat_per_zone", "interface_endpoints"):
+            _require(not given.get(key), key, given.get(key), "false with vpc_id: it shapes only a VPC created here")
     if "vpc_id" not in given:
         for key in subnet_keys:
             if key in given:

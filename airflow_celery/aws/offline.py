@@ -111,6 +111,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.invokes: list[str] = []
         self._pending: dict[tuple[str, str], dict[str, Any]] = {}
         self.version_salts: dict[str, str] = {}
+        self.zones_without: dict[str, set[str]] = {}
+        """EC2 instance type -> zone IDs that do not offer it (getInstanceTypeOfferings); every zone offers the rest."""
         """SecretVersion resource name -> a salt that stands for a new value of that secret (a rotation)."""
 
     # --- the engine's side -------------------------------------------------------------------------
@@ -122,10 +124,24 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         self.invokes.append(args.token)
+        if args.token == OFFERINGS_INVOKE:
+            return self._offerings(args.args), []
         answer = _invokes(self.region).get(args.token)
         if answer is None:
             raise NotImplementedError(f"RecordingMocks has no answer for invoke {args.token}; add one to offline.py")
         return dict(answer), []
+
+    def _offerings(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """DescribeInstanceTypeOfferings by zone ID: each asked type in every zone but those in zones_without."""
+        asked = [value for f in request.get("filters", []) if f["name"] == "instance-type" for value in f["values"]]
+        zone_ids = _zone_ids(self.region)
+        pairs = [(t, zone) for t in asked for zone in zone_ids if zone not in self.zones_without.get(t, set())]
+        return {
+            "id": self.region,
+            "instanceTypes": [t for t, _ in pairs],
+            "locations": [zone for _, zone in pairs],
+            "locationTypes": ["availability-zone-id"] * len(pairs),
+        }
 
     def _computed_outputs(self, type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         computed: dict[str, Any] = {}
@@ -372,14 +388,25 @@ _OUTPUT_BUILDERS = {
 }
 
 
+OFFERINGS_INVOKE = "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings"
+
+
+def _zone_names(region: str) -> list[str]:
+    return list(AVAILABILITY_ZONES) if region == REGION else [f"{region}{zone}" for zone in "abc"]
+
+
+def _zone_ids(region: str) -> list[str]:
+    prefix = "use1-" if region == REGION else f"{region}-"
+    return [f"{prefix}az{i + 1}" for i in range(len(_zone_names(region)))]
+
+
 def _invokes(region: str) -> dict[str, dict[str, Any]]:
     """The answers of the provider functions the component invokes, for `region`."""
-    zones = list(AVAILABILITY_ZONES) if region == REGION else [f"{region}{zone}" for zone in "abc"]
     return {
         "aws:index/getAvailabilityZones:getAvailabilityZones": {
             "id": region,
-            "names": zones,
-            "zoneIds": [f"az{i + 1}" if region != REGION else f"use1-az{i + 1}" for i in range(len(zones))],
+            "names": _zone_names(region),
+            "zoneIds": _zone_ids(region),
             "groupNames": [region],
         },
         "aws:ecr/getAuthorizationToken:getAuthorizationToken": {
@@ -476,14 +503,17 @@ def build_component(
     stack: str = "dev",
     rotated: Iterable[str] = (),
     region: str = REGION,
+    zones_without: Mapping[str, Iterable[str]] | None = None,
 ) -> RecordingMocks:
     """Build one AirflowCeleryCluster under mocks; return the mocks once every output has resolved.
 
-    `rotated` names SecretVersion resources whose value is new in this build (they get a new version id).
+    `rotated` names SecretVersion resources whose value is new in this build (they get a new version id);
+    `zones_without` maps an EC2 instance type to the zone IDs that do not offer it.
     """
     from airflow_celery.aws.component import AirflowCeleryCluster
 
     mocks = RecordingMocks(region)
+    mocks.zones_without = {t: set(zones) for t, zones in (zones_without or {}).items()}
     mocks.version_salts = {version: "rotated" for version in rotated}
     _install(mocks, stack, None)
 

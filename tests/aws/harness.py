@@ -18,6 +18,7 @@ from airflow_celery.aws.offline import (  # noqa: F401 - re-exported for the tes
     ECR_PASSWORD,
     GIVEN_VPC_CIDRS,
     GIVEN_VPC_ID,
+    OFFERINGS_INVOKE,
     PROJECT,
     REGION,
     Recorded,

@@ -150,8 +150,8 @@ def test_a_given_vpc_creates_no_network(prod):
 
 def test_created_vpc_spans_two_zones_with_nat_for_private_subnets(dev):
     subnets = dev.of_type("aws:ec2/subnet:Subnet")
-    assert len({s.inputs["availabilityZone"] for s in subnets if "-private-" in s.name}) == 2
-    assert len({s.inputs["availabilityZone"] for s in subnets if "-public-" in s.name}) == 2
+    assert len({s.inputs["availabilityZoneId"] for s in subnets if "-private-" in s.name}) == 2
+    assert len({s.inputs["availabilityZoneId"] for s in subnets if "-public-" in s.name}) == 2
     nat = dev.one("aws:ec2/natGateway:NatGateway")
     public_ids = {s.id for s in subnets if "-public-" in s.name}
     assert nat.inputs["subnetId"] in public_ids

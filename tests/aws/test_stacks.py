@@ -246,7 +246,8 @@ def test_dev_applies_database_changes_at_once(dev_stack):
     database = dev_stack.mocks.one(assertions.RDS_INSTANCE).inputs
 
     assert database["applyImmediately"] is True
-    assert database["allowMajorVersionUpgrade"] is True
+    # A major version change needs dbAllowMajorVersionUpgrade in the same `pulumi up`, in dev too.
+    assert database["allowMajorVersionUpgrade"] is False
 
 
 def test_prod_waits_for_the_maintenance_window(prod_stack):
@@ -255,12 +256,12 @@ def test_prod_waits_for_the_maintenance_window(prod_stack):
 
     assert database["applyImmediately"] is False
     assert broker["applyImmediately"] is False
-    # A major engine upgrade (dbEngineVersion 16 -> 17) is refused by RDS without this.
-    assert database["allowMajorVersionUpgrade"] is True
+    # A major engine upgrade (dbEngineVersion 16 -> 17) needs dbAllowMajorVersionUpgrade: never by surprise.
+    assert database["allowMajorVersionUpgrade"] is False
 
 
 def test_a_major_engine_upgrade_is_allowed_and_applied_when_asked(monkeypatch):
-    upgraded = deploy("prod", dbEngineVersion="17", applyImmediately=True)
+    upgraded = deploy("prod", dbEngineVersion="17", applyImmediately=True, dbAllowMajorVersionUpgrade=True)
     database = upgraded.mocks.one(assertions.RDS_INSTANCE).inputs
     broker = upgraded.mocks.one("aws:elasticache/replicationGroup:ReplicationGroup").inputs
 

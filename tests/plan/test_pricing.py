@@ -26,7 +26,7 @@ def test_dev_estimate_by_hand(dev_plan):
     assert lines["flower (0.25 vCPU, 0.5 GiB, on-demand)"] == 9.01  # (0.01012 + 0.0022225) * 730
     assert lines["redis (1 vCPU, 2 GiB, on-demand)"] == 36.04  # (0.04048 + 0.00889) * 730
     assert lines["PostgreSQL db.t4g.small, single-AZ"] == 23.36  # 0.032 * 730
-    assert lines["storage 20 GiB gp2, single-AZ"] == 2.30  # 20 * 0.115
+    assert lines["storage 20 GiB gp3, single-AZ"] == 2.30  # 20 * 0.115
     assert lines["NAT gateway"] == 32.85  # 0.045 * 730
     assert lines["NAT data processed (assumed)"] == 0.90  # 20 GB * 0.045
     assert lines["application load balancer"] == 16.43  # 0.0225 * 730 = 16.425
@@ -44,7 +44,7 @@ def test_prod_estimate_rows(prod_plan):
     lines = {line.item: line for line in prod_plan.cost.lines}
 
     assert lines["PostgreSQL db.m7g.large, multi-AZ (primary + standby)"].quantity == "2 x 730 h"
-    assert lines["storage 100 GiB gp2, multi-AZ (primary + standby)"].monthly_usd == 23.00  # 2 * 100 * 0.115
+    assert lines["storage 100 GiB gp3, multi-AZ (primary + standby)"].monthly_usd == 23.00  # 2 * 100 * 0.115
     assert lines["Redis cache.t4g.medium nodes (primary + replicas)"].quantity == "2 x 730 h"
     worker = lines["worker (1 vCPU, 3 GiB, on-demand)"]
     assert worker.quantity == "2 tasks x 730 h"
