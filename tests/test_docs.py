@@ -27,7 +27,7 @@ def test_readme_config_reference_is_current():
 def test_config_reference_lists_every_key_with_its_default():
     table = docs.config_reference()
     assert "| `workerCount` | integer | `1` |" in table
-    assert "| `allowedCidrs` | array | `[0.0.0.0/0]` |" in table
+    assert "| `allowedCidrs` | array | - |" in table  # unset: the created VPC's own range (internal)
     assert "| `certificateArn` | string | - |" in table
 
 

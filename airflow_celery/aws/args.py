@@ -108,7 +108,13 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     depend on a NAT gateway. Default False (they cost per zone and hour; `plan` prices them). Only for a VPC
     created here; the S3 gateway endpoint (free) is always created there."""
     allowed_cidrs: list[str]
-    """CIDR blocks that may reach the load balancer on 443 and 80. Default ["0.0.0.0/0"]."""
+    """CIDR blocks that may reach the load balancer on 443 and 80. When every block is private (RFC 1918), the load
+    balancer is internal, in the private subnets; otherwise internet-facing. Default: the created VPC's own
+    vpc_cidr (an internal load balancer nobody outside the VPC reaches); required with vpc_id, and in a production
+    stack (db_deletion_protection or certificate_arn), where 0.0.0.0/0 is refused."""
+    flower_on_load_balancer: bool
+    """Serve Flower (which can revoke tasks and shut workers down) on the load balancer at /flower/, behind basic
+    auth. Default False: Flower is reached only through an ECS Exec port forward (README, "Reaching the UI")."""
     certificate_arn: pulumi.Input[str]
     """ACM certificate ARN for HTTPS on the load balancer. Without it the UI is served over plain HTTP,
     with a loud warning."""
@@ -210,7 +216,8 @@ class ClusterConfig:
     vpc_cidr: str = "10.0.0.0/16"
     nat_per_zone: bool = False
     interface_endpoints: bool = False
-    allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    allowed_cidrs: tuple[str, ...] = ()
+    flower_on_load_balancer: bool = False
     certificate_arn: str | None = None
     domain_name: str | None = None
     image: str | None = None
@@ -270,6 +277,28 @@ class ClusterConfig:
     @property
     def https(self) -> bool:
         return self.certificate_arn is not None
+
+    @property
+    def load_balancer_cidrs(self) -> tuple[str, ...]:
+        """Who may reach the load balancer: allowed_cidrs, or the created VPC's own range."""
+        return self.allowed_cidrs or (self.vpc_cidr,)
+
+    @property
+    def internal_load_balancer(self) -> bool:
+        """Internal (private subnets, no public address) when nobody outside private address space may reach it."""
+        return all(_is_vpc_private(cidr) for cidr in self.load_balancer_cidrs)
+
+
+VPC_PRIVATE_RANGES = tuple(
+    ipaddress.ip_network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+"""The ranges a VPC, a VPN or a peered network uses (RFC 1918, and RFC 6598 that VPCs accept as well). Python's
+`is_private` would also count the documentation ranges, which stand for public addresses."""
+
+
+def _is_vpc_private(cidr: str) -> bool:
+    network = ipaddress.ip_network(cidr)
+    return any(network.subnet_of(private) for private in VPC_PRIVATE_RANGES)
 
 
 # --- validation ---------------------------------------------------------------------------------------------
@@ -526,7 +555,7 @@ def _check_network(given: Mapping[str, Any]) -> None:
         _require(16 <= network.prefixlen <= 24, "vpc_cidr", given["vpc_cidr"], "a prefix from /16 to /24")
     allowed_cidrs = given.get("allowed_cidrs")
     if allowed_cidrs is not None:
-        _require(len(allowed_cidrs) > 0, "allowed_cidrs", allowed_cidrs, "at least one CIDR block, e.g. 0.0.0.0/0")
+        _require(len(allowed_cidrs) > 0, "allowed_cidrs", allowed_cidrs, "at least one CIDR block, e.g. 203.0.113.7/32")
         for index, cidr in enumerate(allowed_cidrs):
             _ipv4_network(f"allowed_cidrs[{index}]", cidr)
     _check_existing_vpc(given)
@@ -537,6 +566,42 @@ def _check_network(given: Mapping[str, Any]) -> None:
         given, "domain_name", _DOMAIN_NAME, "a lowercase DNS name such as airflow.example.com, without scheme or path"
     )
     _check_not_placeholder(given)
+    _check_no_open_door(given)
+
+
+PRODUCTION_SIGNS = ("db_deletion_protection", "certificate_arn")
+"""A stack that protects its database from deletion or serves HTTPS is treated as production."""
+
+
+def _production_sign(given: Mapping[str, Any]) -> str | None:
+    return next((key for key in PRODUCTION_SIGNS if given.get(key)), None)
+
+
+def _check_no_open_door(given: Mapping[str, Any]) -> None:
+    """Production names who may reach it, and never the whole internet; a given VPC names it too (the default,
+    the created VPC's own range, does not exist there)."""
+    cidrs = given.get("allowed_cidrs")
+    sign = _production_sign(given)
+    if cidrs is None:
+        why = f"{sign} is set, so this stack is treated as production" if sign else "vpc_id is given"
+        _require(
+            sign is None and "vpc_id" not in given,
+            "allowed_cidrs",
+            cidrs,
+            f"required here ({why}): the CIDR blocks of your offices or VPN that may reach the load balancer, "
+            "e.g. [203.0.113.0/24]; private blocks only make the load balancer internal",
+        )
+        return
+    if sign is None:
+        return
+    for index, cidr in enumerate(cidrs):
+        _require(
+            not cidr.endswith("/0"),
+            f"allowed_cidrs[{index}]",
+            cidr,
+            f"a range narrower than the whole internet: {sign} is set, so this stack is treated as production, "
+            "and its admin login and API must not be open to everyone (list your offices' or VPN's blocks)",
+        )
 
 
 def _check_not_placeholder(given: Mapping[str, Any]) -> None:

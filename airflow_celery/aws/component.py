@@ -23,6 +23,7 @@ from airflow_celery.cluster.roles import (
     AIRFLOW_SERVICES,
     API_SERVER,
     AUTOSCALER,
+    FLOWER,
     MIGRATE,
     POSTGRES,
     REDIS,
@@ -57,7 +58,8 @@ class AirflowCeleryCluster(pulumi.ComponentResource):
     airflow_url: pulumi.Output[str]
     """The Airflow UI and API: domain_name, or the load balancer's own DNS name; https with a certificate."""
     flower_url: pulumi.Output[str]
-    """Flower, the Celery monitor, behind basic auth (the admin user): the Airflow URL followed by /flower/."""
+    """Flower, the Celery monitor, behind basic auth (the admin user): the Airflow URL followed by /flower/ with
+    flower_on_load_balancer, else http://localhost:5555/flower/ through the ECS Exec port forward (README)."""
     ecr_repository_url: pulumi.Output[str]
     """The ECR repository the image is pushed to (built from image/ unless `image` is given)."""
     cluster_name: pulumi.Output[str]
@@ -106,6 +108,17 @@ def settings_template(config: ClusterConfig) -> ClusterSettings:
     )
 
 
+FLOWER_PORT_FORWARD_URL = "http://localhost:5555{prefix}/"
+"""Where Flower answers on the operator's machine through the ECS Exec port forward the README shows."""
+
+
+def flower_url(config: ClusterConfig, alb_url: str, prefix: str) -> str:
+    """Flower on the load balancer, or on localhost through the port forward when it is off the load balancer."""
+    if config.flower_on_load_balancer:
+        return f"{alb_url}{prefix}/"
+    return FLOWER_PORT_FORWARD_URL.format(prefix=prefix)
+
+
 def jwt_issuer(name: str) -> str:
     """Unique per deployment: the Pulumi project, the stack and the component's name."""
     return f"airflow-celery:{pulumi.get_project()}/{pulumi.get_stack()}/{name}"
@@ -129,7 +142,11 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
     bucket = logs.task_log_bucket(ctx)
     template = settings_template(config)
     alb = load_balancer.load_balancer(
-        ctx, net.public_subnet_ids, net.vpc_id, groups[LOAD_BALANCER], template.flower_url_prefix
+        ctx,
+        {"public": net.public_subnet_ids, "private": net.private_subnet_ids},
+        net.vpc_id,
+        groups[LOAD_BALANCER],
+        template.flower_url_prefix,
     )
     execution = iam.execution_roles(ctx, roles, stored.arns)
     registered = [API_SERVER.name, *([REDIS.name] if config.redis_mode == "fargate" else [])]
@@ -146,6 +163,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         discovery={name: discovery.discovery_service(ctx, namespace, name) for name in registered},
         task_depends_on=[*stored.versions, *(grant for _, grants in execution.values() for grant in grants)],
         service_depends_on=alb.routing,
+        exec_roles=frozenset({FLOWER.name}),
     )
     inputs = _task_inputs(ctx, template, image_ref, alb.url, net.cidrs, bucket, stored, log_groups)
     for r in roles:
@@ -155,7 +173,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
 
     return {
         "airflow_url": alb.url,
-        "flower_url": alb.url.apply(lambda url: f"{url}{template.flower_url_prefix}/"),
+        "flower_url": alb.url.apply(lambda url: flower_url(config, url, template.flower_url_prefix)),
         "ecr_repository_url": repo.repository_url,
         "cluster_name": wiring.cluster.name,
         "db_endpoint": db.endpoint,
@@ -164,8 +182,9 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
 
 
 def _role_task_roles(ctx: BuildContext, bucket: aws.s3.Bucket, ecs_cluster: aws.ecs.Cluster) -> dict[str, aws.iam.Role]:
-    """Workers protect their own tasks from scale-in; with autoscaling, the scheduler's task publishes metrics."""
-    found = {WORKER.name: iam.worker_task_role(ctx, bucket, ecs_cluster)}
+    """Workers protect their own tasks from scale-in; with autoscaling, the scheduler's task publishes metrics;
+    Flower only opens ECS Exec channels."""
+    found = {WORKER.name: iam.worker_task_role(ctx, bucket, ecs_cluster), FLOWER.name: iam.flower_task_role(ctx)}
     if ctx.config.autoscaling:
         found[SCHEDULER.name] = iam.scheduler_task_role(ctx, bucket, metric_namespace(ctx.name))
     return found

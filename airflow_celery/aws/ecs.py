@@ -32,6 +32,8 @@ class ServiceWiring:
     """Secret values: a task must not start before they exist."""
     service_depends_on: list[pulumi.Resource] = field(default_factory=list)
     """Listeners: ECS rejects a target group that no load balancer uses yet."""
+    exec_roles: frozenset[str] = frozenset()
+    """Roles whose tasks accept ECS Exec sessions (Flower's port forward); their task role grants the channels."""
 
 
 def cluster(ctx: BuildContext) -> aws.ecs.Cluster:
@@ -115,6 +117,7 @@ def service(ctx: BuildContext, r: Role, definition: aws.ecs.TaskDefinition, wiri
         # The load balancer's checks count only once the container's own deadline has passed.
         health_check_grace_period_seconds=r.health.deadline if balanced and r.health else None,
         service_registries=_registry(r, wiring),
+        enable_execute_command=r.name in wiring.exec_roles,
         enable_ecs_managed_tags=True,
         propagate_tags="SERVICE",
         wait_for_steady_state=False,

@@ -172,3 +172,31 @@ def worker_task_role(ctx: BuildContext, bucket: aws.s3.Bucket, cluster: aws.ecs.
         opts=ctx.opts(),
     )
     return role
+
+
+EXEC_ACTIONS = (
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
+"""What the task role needs for ECS Exec, and so for a port forward into the task (AWS docs, ECS Developer Guide,
+"Monitor Amazon ECS containers with ECS Exec", IAM permissions); these actions take no resource ARN."""
+
+
+def exec_policy() -> str:
+    statement = {"Effect": "Allow", "Action": list(EXEC_ACTIONS), "Resource": "*"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def flower_task_role(ctx: BuildContext) -> aws.iam.Role:
+    """Flower's task may open the ECS Exec channels of the port forward, and nothing else: it writes no task logs."""
+    role = aws.iam.Role(
+        ctx.child_name("flower", "task-role"),
+        assume_role_policy=_assume_by_ecs_tasks(),
+        description=f"airflow-celery {ctx.name}: Flower, reached only through an ECS Exec port forward",
+        tags=ctx.tags("flower", "task-role"),
+        opts=ctx.opts(),
+    )
+    aws.iam.RolePolicy(ctx.child_name("flower", "task-role-exec"), role=role.id, policy=exec_policy(), opts=ctx.opts())
+    return role

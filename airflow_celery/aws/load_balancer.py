@@ -1,7 +1,12 @@
-"""The only way in: an internet-facing ALB sending / to the api-server and /flower* to Flower."""
+"""The only way in: an ALB sending / to the api-server (and /flower* to Flower when flower_on_load_balancer).
+
+Internet-facing in the public subnets when allowed_cidrs names a public range; internal, in the private subnets,
+when every allowed range is private (the default: the created VPC's own range).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -62,24 +67,39 @@ def http_check(r: Role) -> HttpCheck:
 
 def load_balancer(
     ctx: BuildContext,
-    public_subnet_ids: list[pulumi.Input[str]],
+    subnet_ids: Mapping[str, list[pulumi.Input[str]]],
     vpc_id: pulumi.Input[str],
     security_group: aws.ec2.SecurityGroup,
     flower_url_prefix: str,
 ) -> LoadBalancer:
+    """`subnet_ids` by tier ("public", "private"): an internal load balancer lives in the private ones."""
+    internal = ctx.config.internal_load_balancer
     alb = aws.lb.LoadBalancer(
         ctx.child_name("alb"),
-        internal=False,
+        internal=internal,
         load_balancer_type="application",
-        subnets=public_subnet_ids,
+        subnets=subnet_ids["private" if internal else "public"],
         security_groups=[security_group.id],
         drop_invalid_header_fields=True,
         tags=ctx.tags("alb"),
         opts=ctx.opts(),
     )
-    groups = {r.name: _target_group(ctx, vpc_id, r) for r in (API_SERVER, FLOWER)}
+    served = (API_SERVER, FLOWER) if ctx.config.flower_on_load_balancer else (API_SERVER,)
+    groups = {r.name: _target_group(ctx, vpc_id, r) for r in served}
     serving, listeners = _listeners(ctx, alb, groups[API_SERVER.name])
-    flower_rule = aws.lb.ListenerRule(
+    denials = [_deny_execution_api(ctx, serving)]
+    if ctx.config.flower_on_load_balancer:
+        denials.append(_flower_rule(ctx, serving, groups[FLOWER.name], flower_url_prefix))
+    scheme = "https" if ctx.config.https else "http"
+    host = pulumi.Output.from_input(ctx.config.domain_name) if ctx.config.domain_name else alb.dns_name
+    url = host.apply(lambda name: f"{scheme}://{name}")
+    return LoadBalancer(alb, groups, listeners, [*listeners, *denials], url)
+
+
+def _flower_rule(
+    ctx: BuildContext, serving: aws.lb.Listener, group: aws.lb.TargetGroup, flower_url_prefix: str
+) -> aws.lb.ListenerRule:
+    return aws.lb.ListenerRule(
         ctx.child_name("flower-rule"),
         listener_arn=serving.arn,
         priority=FLOWER_RULE_PRIORITY,
@@ -88,15 +108,10 @@ def load_balancer(
                 path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=[f"{flower_url_prefix}*"])
             )
         ],
-        actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=groups[FLOWER.name].arn)],
+        actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=group.arn)],
         tags=ctx.tags("flower-rule"),
         opts=ctx.opts(),
     )
-    denials = [_deny_execution_api(ctx, serving)]
-    scheme = "https" if ctx.config.https else "http"
-    host = pulumi.Output.from_input(ctx.config.domain_name) if ctx.config.domain_name else alb.dns_name
-    url = host.apply(lambda name: f"{scheme}://{name}")
-    return LoadBalancer(alb, groups, listeners, [*listeners, flower_rule, *denials], url)
 
 
 def _deny_execution_api(ctx: BuildContext, listener: aws.lb.Listener) -> aws.lb.ListenerRule:

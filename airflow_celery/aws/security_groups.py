@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from airflow_celery.aws.args import ClusterConfig
 from airflow_celery.aws.context import BuildContext
 from airflow_celery.cluster.edges import EDGES, INTERNET, LOAD_BALANCER, Edge, edges_from
-from airflow_celery.cluster.roles import ROLES, Kind, role
+from airflow_celery.cluster.roles import FLOWER, ROLES, Kind, role
 
 # Every role that runs in its own task (or is RDS/ElastiCache) has a group; a JOB uses its host task's.
 SECURITY_GROUP_NODES: tuple[str, ...] = (*(r.name for r in ROLES if r.runs_with is None), LOAD_BALANCER)
@@ -49,10 +50,18 @@ def security_group_of(node: str) -> str:
     return found.runs_with or found.name
 
 
-def ingress_rules(allowed_cidrs: Sequence[str]) -> list[IngressRule]:
+def unused_edges(config: ClusterConfig) -> frozenset[tuple[str, str]]:
+    """(source, target) edges of the description that this stack leaves closed: the load balancer -> Flower unless
+    Flower is served there (flower_on_load_balancer)."""
+    return frozenset() if config.flower_on_load_balancer else frozenset({(LOAD_BALANCER, FLOWER.name)})
+
+
+def ingress_rules(allowed_cidrs: Sequence[str], closed: frozenset[tuple[str, str]] = frozenset()) -> list[IngressRule]:
     """The rules EDGES imply: one per distinct (source group, target group, port); internet edges per CIDR."""
     rules: dict[tuple[str, str, int], list[str]] = {}
     for edge in EDGES:
+        if (edge.source, edge.target) in closed:
+            continue
         for origin in _origins(edge, allowed_cidrs):
             key = (origin, security_group_of(edge.target), edge.port_number)
             rules.setdefault(key, [])
@@ -85,13 +94,15 @@ def _rule(origin: str, target: str, port: int, whys: list[str], *, from_cidr: bo
 def security_groups(ctx: BuildContext, vpc_id: pulumi.Input[str]) -> dict[str, aws.ec2.SecurityGroup]:
     """The groups, keyed by node name, with their ingress rules from EDGES and allow-all egress."""
     groups = {node: _group(ctx, vpc_id, node) for node in SECURITY_GROUP_NODES}
-    for rule in ingress_rules(ctx.config.allowed_cidrs):
+    closed = unused_edges(ctx.config)
+    for rule in ingress_rules(ctx.config.load_balancer_cidrs, closed):
         _ingress(ctx, groups, rule)
     for node, group in groups.items():
         if node in OPEN_EGRESS_NODES:
             _egress_anywhere(ctx, node, group)
     for edge in edges_from(LOAD_BALANCER):
-        _egress_to(ctx, groups, LOAD_BALANCER, edge)
+        if (edge.source, edge.target) not in closed:
+            _egress_to(ctx, groups, LOAD_BALANCER, edge)
     return groups
 
 

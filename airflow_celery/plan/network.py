@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from airflow_celery.aws.args import ClusterConfig
 from airflow_celery.aws.offline import RecordingMocks
-from airflow_celery.aws.security_groups import ingress_rules
+from airflow_celery.aws.security_groups import ingress_rules, unused_edges
 
 INGRESS_TYPE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 
@@ -32,7 +32,7 @@ class Network:
 def describe(mocks: RecordingMocks, config: ClusterConfig) -> Network:
     matrix = [
         Reach(rule.source or rule.cidr or "?", rule.target, rule.port, rule.description, rule.cidr is not None)
-        for rule in ingress_rules(config.allowed_cidrs)
+        for rule in ingress_rules(config.load_balancer_cidrs, unused_edges(config))
     ]
     return Network(matrix=matrix, public=_public_facts(mocks))
 
@@ -45,7 +45,8 @@ def _public_facts(mocks: RecordingMocks) -> list[str]:
             facts.append(f"load balancer port {int(rule.inputs['fromPort'])} is open to {cidr}")
     for balancer in mocks.of_type("aws:lb/loadBalancer:LoadBalancer"):
         where = "internal" if balancer.inputs.get("internal") else "internet-facing"
-        facts.append(f"the load balancer is {where}, in {len(balancer.inputs.get('subnets', []))} public subnets")
+        tier = "private" if balancer.inputs.get("internal") else "public"
+        facts.append(f"the load balancer is {where}, in {len(balancer.inputs.get('subnets', []))} {tier} subnets")
     public_tasks = [
         service.name
         for service in mocks.of_type("aws:ecs/service:Service")

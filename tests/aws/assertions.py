@@ -13,7 +13,9 @@ from typing import Any
 
 from airflow_celery.aws import offline
 from airflow_celery.cluster import EDGES, INTERNET, ROLES_BY_NAME, Kind, is_fargate_size, role
+from airflow_celery.cluster.edges import LOAD_BALANCER
 from airflow_celery.cluster.env import SHARED_SECRETS, secrets_of
+from airflow_celery.cluster.roles import FLOWER
 from tests.aws import harness
 from tests.aws.harness import Recorded, RecordingMocks
 
@@ -78,10 +80,13 @@ def group_of(node: str) -> str:
     return role(node).runs_with or node
 
 
-def expected_ingress(allowed_cidrs: Iterable[str]) -> set[tuple[str, str, int]]:
-    """(origin, target group, port) for every edge; the internet is each allowed CIDR."""
+def expected_ingress(allowed_cidrs: Iterable[str], flower_on_load_balancer: bool) -> set[tuple[str, str, int]]:
+    """(origin, target group, port) for every edge; the internet is each allowed CIDR. The load balancer reaches
+    Flower only when it serves it."""
     expected = set()
     for edge in EDGES:
+        if (edge.source, edge.target) == (LOAD_BALANCER, FLOWER.name) and not flower_on_load_balancer:
+            continue
         origins = list(allowed_cidrs) if edge.source == INTERNET else [group_of(edge.source)]
         for origin in origins:
             expected.add((origin, group_of(edge.target), edge.port_number))
@@ -100,9 +105,11 @@ def recorded_ingress(mocks: RecordingMocks) -> set[tuple[str, str, int]]:
     return found
 
 
-def assert_ingress_is_the_edges(mocks: RecordingMocks, allowed_cidrs: Iterable[str]) -> None:
+def assert_ingress_is_the_edges(
+    mocks: RecordingMocks, allowed_cidrs: Iterable[str], flower_on_load_balancer: bool = False
+) -> None:
     """Every ingress rule comes from an edge, and every edge has its rule: nothing more, nothing less."""
-    found, expected = recorded_ingress(mocks), expected_ingress(allowed_cidrs)
+    found, expected = recorded_ingress(mocks), expected_ingress(allowed_cidrs, flower_on_load_balancer)
     assert found == expected, f"extra: {sorted(found - expected)}; missing: {sorted(expected - found)}"
 
 
@@ -199,9 +206,10 @@ def assert_database_encrypted_and_private(mocks: RecordingMocks) -> Recorded:
     return database
 
 
-def assert_core(mocks: RecordingMocks, allowed_cidrs: Iterable[str]) -> None:
-    """The checks every deployable cluster must pass, whatever its config."""
-    assert_ingress_is_the_edges(mocks, allowed_cidrs)
+def assert_core(mocks: RecordingMocks, allowed_cidrs: Iterable[str], flower_on_load_balancer: bool = False) -> None:
+    """The checks every deployable cluster must pass, whatever its config. `allowed_cidrs`: who reaches the load
+    balancer (the created VPC's range when the stack names nobody)."""
+    assert_ingress_is_the_edges(mocks, allowed_cidrs, flower_on_load_balancer)
     assert_no_secret_in_plain_sight(mocks)
     assert_task_definitions_valid_for_ecs(mocks)
     assert_fargate_sizes(mocks)

@@ -369,7 +369,8 @@ def test_worker_count_min_and_max_defaults(args, expected):
 
 
 def test_existing_vpc_and_lists_are_kept_as_tuples():
-    config = resolve_args("airflow", {"vpc_id": VPC, "public_subnet_ids": PUBLIC, "private_subnet_ids": PRIVATE})
+    given = {"vpc_id": VPC, "public_subnet_ids": PUBLIC, "private_subnet_ids": PRIVATE, "allowed_cidrs": ["10.0.0.0/8"]}
+    config = resolve_args("airflow", given)
 
     assert config.vpc_id == VPC
     assert config.public_subnet_ids == tuple(PUBLIC)
@@ -380,7 +381,10 @@ def test_outputs_are_accepted_for_resource_ids_created_in_the_same_program():
     vpc_id = pulumi.Output.from_input(VPC)
     subnets = [pulumi.Output.from_input(s) for s in PRIVATE]
 
-    config = resolve_args("airflow", {"vpc_id": vpc_id, "public_subnet_ids": PUBLIC, "private_subnet_ids": subnets})
+    config = resolve_args(
+        "airflow",
+        {"vpc_id": vpc_id, "public_subnet_ids": PUBLIC, "private_subnet_ids": subnets, "allowed_cidrs": ["10.0.0.0/8"]},
+    )
 
     assert config.vpc_id is vpc_id
     assert config.private_subnet_ids == tuple(subnets)
@@ -432,7 +436,7 @@ def test_images_pinned_by_digest_are_accepted(image):
 def test_https_follows_the_certificate():
     arn = "arn:aws:acm:eu-west-1:210987654321:certificate/0a1b2c3d-0000-4000-8000-000000000001"
 
-    assert resolve_args("airflow", {"certificate_arn": arn}).https
+    assert resolve_args("airflow", {"certificate_arn": arn, "allowed_cidrs": ["192.0.2.0/24"]}).https
     assert not resolve_args("airflow", None).https
 
 
@@ -441,3 +445,40 @@ def test_longest_allowed_name_is_accepted():
 
     assert len(name) <= MAX_NAME_LENGTH
     assert resolve_args(name, None).name == name
+
+
+# --- no open doors ------------------------------------------------------------------------------------------
+
+CERTIFICATE = "arn:aws:acm:eu-west-1:210987654321:certificate/0a1b2c3d-0000-4000-8000-000000000001"
+
+
+@pytest.mark.parametrize("sign", [{"certificate_arn": CERTIFICATE}, {"db_deletion_protection": True}])
+def test_production_must_name_who_reaches_it(sign):
+    with pytest.raises(ConfigError, match=r"allowed_cidrs=None .*required here .*treated as production"):
+        resolve_args("airflow", sign)
+
+
+@pytest.mark.parametrize("sign", [{"certificate_arn": CERTIFICATE}, {"db_deletion_protection": True}])
+def test_production_open_to_the_whole_internet_is_refused(sign):
+    with pytest.raises(ConfigError) as caught:
+        resolve_args("airflow", {**sign, "allowed_cidrs": ["192.0.2.0/24", "0.0.0.0/0"]})
+    assert (caught.value.key, caught.value.value) == ("allowed_cidrs[1]", "0.0.0.0/0")
+    assert "narrower than the whole internet" in caught.value.allowed
+
+
+def test_a_dev_stack_may_still_open_itself_on_purpose():
+    assert resolve_args("airflow", {"allowed_cidrs": ["0.0.0.0/0"]}).internal_load_balancer is False
+
+
+def test_the_default_is_an_internal_load_balancer_reached_from_the_vpc_only():
+    config = resolve_args("airflow", None)
+    assert config.allowed_cidrs == ()
+    assert config.load_balancer_cidrs == ("10.0.0.0/16",)
+    assert config.internal_load_balancer is True
+    assert resolve_args("airflow", {"allowed_cidrs": ["10.8.0.0/16", "172.16.0.0/12"]}).internal_load_balancer
+    assert not resolve_args("airflow", {"allowed_cidrs": ["10.8.0.0/16", "198.51.100.7/32"]}).internal_load_balancer
+
+
+def test_a_given_vpc_must_name_who_reaches_the_load_balancer():
+    with pytest.raises(ConfigError, match=r"allowed_cidrs=None .*required here \(vpc_id is given\)"):
+        resolve_args("airflow", {"vpc_id": VPC, "public_subnet_ids": PUBLIC, "private_subnet_ids": PRIVATE})

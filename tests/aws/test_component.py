@@ -49,7 +49,7 @@ def test_dev_creates_every_expected_resource(dev):
         "aws:ec2/natGateway:NatGateway",
     ):
         assert len(dev.of_type(type_token)) == 1, type_token
-    assert len(dev.of_type("aws:lb/targetGroup:TargetGroup")) == 2
+    assert len(dev.of_type("aws:lb/targetGroup:TargetGroup")) == 1  # the api-server's; Flower is off it in dev
     assert dev.of_type("aws:lb/listener:Listener")
     assert dev.of_type("aws:secretsmanager/secret:Secret")
 
@@ -89,7 +89,9 @@ def test_outputs_are_registered_and_set_on_the_component(built):
     # prod names its domain; dev has none, so people reach the load balancer by its own DNS name
     expected_host = PROD_ARGS["domain_name"] if component.name == PROD_NAME else alb.outputs["dnsName"]
     assert outputs["airflow_url"].split("://", 1)[1] == expected_host
-    assert outputs["flower_url"] == f"{outputs['airflow_url']}/flower/"
+    # prod serves Flower on the load balancer; dev only through the ECS Exec port forward
+    flower = f"{outputs['airflow_url']}/flower/" if component.name == PROD_NAME else "http://localhost:5555/flower/"
+    assert outputs["flower_url"] == flower
     assert outputs["ecr_repository_url"] == built.one("aws:ecr/repository:Repository").outputs["repositoryUrl"]
     assert outputs["cluster_name"] == built.one("aws:ecs/cluster:Cluster").outputs["name"]
     assert outputs["db_endpoint"] == built.one("aws:rds/instance:Instance").outputs["endpoint"]
@@ -157,7 +159,9 @@ def test_created_vpc_spans_two_zones_with_nat_for_private_subnets(dev):
     assert nat.inputs["subnetId"] in public_ids
     private_route = dev.one("aws:ec2/route:Route", f"{DEV_NAME}-private-default")
     assert private_route.inputs["natGatewayId"] == nat.id
-    assert dev.one("aws:lb/loadBalancer:LoadBalancer").inputs["subnets"] == sorted(public_ids)
+    # dev's load balancer is internal (test_load_balancer.py), in the private subnets
+    private_ids = {s.id for s in subnets if "-private-" in s.name}
+    assert set(dev.one("aws:lb/loadBalancer:LoadBalancer").inputs["subnets"]) == private_ids
 
 
 def test_every_task_runs_the_pushed_image_by_digest(built):
@@ -225,7 +229,10 @@ def test_task_role_is_separate_and_limited_to_the_log_prefix(dev):
         (("s3:ListBucket",), (bucket_arn,)),
         (("s3:GetObject", "s3:PutObject"), (f"{bucket_arn}/logs/*",)),
     }
-    own = {f"{DEV_NAME}-worker-task": f"{DEV_NAME}-worker-task-role"}  # scale-in protection (test_scaling.py)
+    own = {
+        f"{DEV_NAME}-worker-task": f"{DEV_NAME}-worker-task-role",  # scale-in protection (test_scaling.py)
+        f"{DEV_NAME}-flower-task": f"{DEV_NAME}-flower-task-role",  # ECS Exec only (test_flower_exec)
+    }
     for task in dev.of_type(TASK):
         role = dev.one("aws:iam/role:Role", own[task.name]) if task.name in own else task_role
         assert task.inputs["taskRoleArn"] == role.outputs["arn"]
@@ -286,7 +293,7 @@ def test_load_balancer_grace_is_the_containers_health_deadline(built):
     from airflow_celery.cluster.roles import STARTUP_DEADLINE
 
     component = built.components[0].name
-    for role_name in ("api-server", "flower"):
+    for role_name in ("api-server", "flower") if component == PROD_NAME else ("api-server",):
         service = built.one("aws:ecs/service:Service", f"{component}-{role_name}-service").inputs
         assert service["healthCheckGracePeriodSeconds"] == STARTUP_DEADLINE
     for _, container in built.all_containers():

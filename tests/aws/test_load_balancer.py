@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import botocore.session
 
-from airflow_celery.aws.load_balancer import NO_CERTIFICATE_WARNING, NO_DOMAIN_WARNING
+from airflow_celery.aws.iam import EXEC_ACTIONS
+from airflow_celery.aws.load_balancer import FLOWER_RULE_PRIORITY, NO_CERTIFICATE_WARNING, NO_DOMAIN_WARNING
 from airflow_celery.cluster.roles import API_SERVER, FLOWER
 from tests.aws import harness
 from tests.aws.conftest import DEV_NAME, PROD_ARGS, PROD_DOMAIN, PROD_NAME
@@ -14,16 +16,36 @@ from tests.aws.conftest import DEV_NAME, PROD_ARGS, PROD_DOMAIN, PROD_NAME
 LISTENER = "aws:lb/listener:Listener"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
+SERVICE = "aws:ecs/service:Service"
 
 
 def _groups(mocks, cluster):
     return {g.name.removeprefix(f"{cluster}-").removesuffix("-tg"): g for g in mocks.of_type(TARGET_GROUP)}
 
 
-def test_alb_is_internet_facing(built):
-    alb = built.one("aws:lb/loadBalancer:LoadBalancer").inputs
+def test_alb_is_internet_facing_only_for_public_allowed_cidrs(dev, prod):
+    """prod names public office ranges: internet-facing, in the public subnets. dev names nobody: its load balancer
+    is internal, in the private subnets, open only to the VPC's own range."""
+    alb = prod.one("aws:lb/loadBalancer:LoadBalancer").inputs
+    assert (alb["internal"], alb["loadBalancerType"]) == (False, "application")
+    assert alb["subnets"] == PROD_ARGS["public_subnet_ids"]
+    alb = dev.one("aws:lb/loadBalancer:LoadBalancer").inputs
+    assert alb["internal"] is True
+    private = sorted(s.id for s in dev.of_type("aws:ec2/subnet:Subnet") if "-private-" in s.name)
+    assert sorted(alb["subnets"]) == private
+    open_to = {
+        r.inputs.get("cidrIpv4") for r in dev.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    }
+    assert "0.0.0.0/0" not in open_to and "10.0.0.0/16" in open_to
+
+
+def test_setting_a_public_address_makes_an_internet_facing_load_balancer():
+    mocks = harness.build_component("mine", {"allowed_cidrs": ["198.51.100.7/32"]})
+    alb = mocks.one("aws:lb/loadBalancer:LoadBalancer").inputs
     assert alb["internal"] is False
-    assert alb["loadBalancerType"] == "application"
+    assert sorted(alb["subnets"]) == sorted(
+        s.id for s in mocks.of_type("aws:ec2/subnet:Subnet") if "-public-" in s.name
+    )
 
 
 def test_without_certificate_http_forwards_and_warns(dev):
@@ -48,7 +70,8 @@ def test_with_certificate_https_serves_and_http_redirects(prod):
     assert prod.warnings == []
 
 
-def test_target_groups_use_ip_targets_and_the_description_health_checks(built):
+def test_target_groups_use_ip_targets_and_the_description_health_checks(prod):
+    built = prod
     (component,) = built.components
     groups = _groups(built, component.name)
     assert set(groups) == {API_SERVER.name, FLOWER.name}
@@ -61,8 +84,33 @@ def test_target_groups_use_ip_targets_and_the_description_health_checks(built):
     assert groups[FLOWER.name].inputs["healthCheck"]["path"] == "/flower/healthcheck"
 
 
-def test_flower_rule_on_the_serving_listener(dev, prod):
-    for mocks, cluster, port in ((dev, DEV_NAME, 80), (prod, PROD_NAME, 443)):
+def test_flower_is_off_the_load_balancer_by_default(dev):
+    assert set(_groups(dev, DEV_NAME)) == {API_SERVER.name}
+    assert not [r for r in dev.of_type(LISTENER_RULE) if r.name.endswith("flower-rule")]
+    assert "loadBalancers" not in dev.one("aws:ecs/service:Service", f"{DEV_NAME}-flower-service").inputs
+
+
+def test_flower_is_reached_through_ecs_exec_with_only_the_exec_channels(dev):
+    services = {s.name.removeprefix(f"{DEV_NAME}-").removesuffix("-service"): s for s in dev.of_type(SERVICE)}
+    assert {name for name, s in services.items() if s.inputs.get("enableExecuteCommand")} == {FLOWER.name}
+    task = dev.one("aws:ecs/taskDefinition:TaskDefinition", f"{DEV_NAME}-flower-task").inputs
+    role = dev.one("aws:iam/role:Role", f"{DEV_NAME}-flower-task-role")
+    assert task["taskRoleArn"] == role.outputs["arn"]
+    policies = [p for p in dev.of_type("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == role.id]
+    (policy,) = policies
+    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+    assert sorted(statement["Action"]) == sorted(EXEC_ACTIONS) and statement["Resource"] == "*"
+
+
+def test_ecs_takes_execute_command_per_service():
+    """CreateService takes enableExecuteCommand (botocore's ecs model). The four ssmmessages actions are from the
+    ECS Exec documentation; botocore ships no ssmmessages model to check them against."""
+    ecs = botocore.session.get_session().get_service_model("ecs")
+    assert "enableExecuteCommand" in ecs.operation_model("CreateService").input_shape.members
+
+
+def test_flower_rule_on_the_serving_listener(prod):
+    for mocks, cluster, port in ((prod, PROD_NAME, 443),):
         rule = mocks.one(LISTENER_RULE, f"{cluster}-flower-rule").inputs
         serving = next(x for x in mocks.of_type(LISTENER) if x.inputs["port"] == port)
         assert rule["listenerArn"] == serving.outputs["arn"]
@@ -73,7 +121,7 @@ def test_flower_rule_on_the_serving_listener(dev, prod):
 def test_services_behind_the_load_balancer(built):
     (component,) = built.components
     groups = _groups(built, component.name)
-    for r in (API_SERVER, FLOWER):
+    for r in (API_SERVER, FLOWER) if component.name == PROD_NAME else (API_SERVER,):
         service = built.one("aws:ecs/service:Service", f"{component.name}-{r.name}-service")
         (attachment,) = service.inputs["loadBalancers"]
         assert attachment == {
@@ -112,7 +160,7 @@ def test_execution_api_gets_a_fixed_404_on_every_listener_that_forwards(built):
     rules = [
         r for r in built.of_type(LISTENER_RULE) if "/execution/*" in r.inputs["conditions"][0]["pathPattern"]["values"]
     ]
-    flower_priority = next(r for r in built.of_type(LISTENER_RULE) if r.name.endswith("flower-rule")).inputs["priority"]
+    flower_priority = FLOWER_RULE_PRIORITY
 
     assert listeners
     assert sorted(r.inputs["listenerArn"] for r in rules) == sorted(x.outputs["arn"] for x in listeners)

@@ -26,7 +26,9 @@ LONGEST = "a" * (MAX_NAME_LENGTH - 4) + "-b2c"
 
 @pytest.fixture(scope="module")
 def longest():
-    return harness.build_component(LONGEST, {"redis_mode": "elasticache"}, stack="prod")
+    return harness.build_component(
+        LONGEST, {"redis_mode": "elasticache", "flower_on_load_balancer": True}, stack="prod"
+    )
 
 
 @pytest.mark.parametrize(("token", "limit"), NAME_LIMITS.items(), ids=lambda v: str(v))

@@ -75,11 +75,12 @@ def test_database_subnet_group_uses_the_given_private_subnets(mocks):
     assert mocks.one(assertions.RDS_INSTANCE).inputs["multiAz"] is True
 
 
-def test_load_balancer_uses_the_given_public_subnets(mocks):
+def test_an_internal_load_balancer_uses_the_given_private_subnets(mocks):
+    """allowed_cidrs names only the VPC's private range: nobody outside reaches the load balancer."""
     load_balancer = mocks.one("aws:lb/loadBalancer:LoadBalancer")
 
-    assert load_balancer.inputs["subnets"] == mocks.stack_outputs["publicSubnetIds"]
-    assert load_balancer.inputs["internal"] is False
+    assert load_balancer.inputs["subnets"] == mocks.stack_outputs["privateSubnetIds"]
+    assert load_balancer.inputs["internal"] is True
 
 
 def test_the_given_image_runs_and_nothing_is_built(mocks):
@@ -90,5 +91,5 @@ def test_the_given_image_runs_and_nothing_is_built(mocks):
 
 
 def test_core_checks(mocks):
-    assertions.assert_core(mocks, ["0.0.0.0/0"])
+    assertions.assert_core(mocks, ["10.42.0.0/16"])
     assert mocks.stack_outputs["airflowUrl"].startswith("http")

@@ -30,10 +30,13 @@ def _node_of_group(mocks: harness.RecordingMocks, cluster: str) -> dict[str, str
     return {g.id: g.name.removeprefix(f"{cluster}-").removesuffix("-sg") for g in mocks.of_type(SG)}
 
 
-def _expected_rules(allowed_cidrs: list[str]) -> set[tuple[str, str, int]]:
-    """(source node or CIDR, target node, port), derived here directly from EDGES."""
+def _expected_rules(allowed_cidrs: list[str], flower_on_load_balancer: bool) -> set[tuple[str, str, int]]:
+    """(source node or CIDR, target node, port), derived here directly from EDGES; the load balancer reaches Flower
+    only when it serves it."""
     expected = set()
     for edge in EDGES:
+        if (edge.source, edge.target) == (LOAD_BALANCER, "flower") and not flower_on_load_balancer:
+            continue
         target_role = ROLES_BY_NAME.get(edge.target)
         target = (target_role.runs_with or target_role.name) if target_role else edge.target
         if edge.source == INTERNET:
@@ -66,12 +69,13 @@ def test_one_group_per_role_and_one_for_the_load_balancer(built):
 
 @pytest.mark.parametrize(
     ("fixture", "cluster", "cidrs"),
-    [("dev", DEV_NAME, ["0.0.0.0/0"]), ("prod", PROD_NAME, PROD_ARGS["allowed_cidrs"])],
+    [("dev", DEV_NAME, ["10.0.0.0/16"]), ("prod", PROD_NAME, PROD_ARGS["allowed_cidrs"])],
 )
 def test_ingress_rules_are_exactly_the_edges(request, fixture, cluster, cidrs):
+    """dev names nobody: only its VPC's own range reaches the (internal) load balancer, never 0.0.0.0/0."""
     recorded = _recorded_rules(request.getfixturevalue(fixture), cluster)
     assert len(recorded) == len(set(recorded)), "one rule per distinct (source, target, port)"
-    assert set(recorded) == _expected_rules(cidrs)
+    assert set(recorded) == _expected_rules(cidrs, flower_on_load_balancer=fixture == "prod")
 
 
 def test_migrate_edges_use_the_scheduler_group(dev):
@@ -105,7 +109,11 @@ def test_egress_is_open_only_for_tasks_and_follows_the_edges_for_the_load_balanc
         for e in egress
         if nodes[e.inputs["securityGroupId"]] == LOAD_BALANCER
     }
-    assert from_balancer == {(e.target, e.port_number) for e in EDGES if e.source == LOAD_BALANCER}
+    served = {e.target for e in EDGES if e.source == LOAD_BALANCER}
+    served -= set() if component.name == PROD_NAME else {"flower"}  # Flower is on dev's load balancer only by option
+    assert from_balancer == {
+        (e.target, e.port_number) for e in EDGES if e.source == LOAD_BALANCER and e.target in served
+    }
     assert "postgres" not in {nodes[e.inputs["securityGroupId"]] for e in egress}
 
 

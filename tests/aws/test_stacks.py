@@ -111,7 +111,8 @@ def test_changing_worker_count_changes_the_worker_service(stack):
 
 
 def test_core_checks(deployed):
-    assertions.assert_core(deployed.mocks, deployed.setting("allowedCidrs"))
+    allowed = deployed.setting("allowedCidrs") or [deployed.setting("vpcCidr")]
+    assertions.assert_core(deployed.mocks, allowed, deployed.setting("flowerOnLoadBalancer"))
 
 
 def test_task_sizes_are_the_description_defaults(deployed):

@@ -28,6 +28,8 @@ airflow = AirflowCeleryCluster(
         "public_subnet_ids": [subnet.id for subnet in public],
         "private_subnet_ids": [subnet.id for subnet in private],
         "image": IMAGE,
+        # Required with vpc_id: who may reach the load balancer. The VPC's own range: an internal one.
+        "allowed_cidrs": ["10.42.0.0/16"],
         "db_multi_az": True,
         "tags": {"team": "data"},
     },

@@ -34,10 +34,11 @@ def test_dev_estimate_by_hand(dev_plan):
     assert lines["ingestion (assumed 1 GB per task)"] == 3.50  # 7 tasks * 1 GB * 0.50
     assert lines["storage (7 days kept)"] == 0.05  # 7 GB * 7/30 * 0.03 = 0.049
     assert lines["secrets (API calls only at task start: negligible)"] == 4.00  # 10 * 0.40
-    assert lines["addresses (NAT Elastic IPs, load balancer nodes)"] == 10.95  # 3 IPs * 0.005 * 730
+    # the NAT's address only: dev's load balancer is internal (no public address)
+    assert lines["addresses (NAT Elastic IPs, load balancer nodes)"] == 3.65  # 1 IP * 0.005 * 730
     assert len(lines) == 17
-    # 135.40 Fargate + 25.66 RDS + 33.75 NAT + 22.27 ALB + 3.55 logs + 4.00 secrets + 10.95 IPv4
-    assert dev_plan.cost.total == 235.58
+    # 135.40 Fargate + 25.66 RDS + 33.75 NAT + 22.27 ALB + 3.55 logs + 4.00 secrets + 3.65 IPv4
+    assert dev_plan.cost.total == 228.28
 
 
 def test_prod_estimate_rows(prod_plan):
