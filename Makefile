@@ -4,12 +4,13 @@
 #   make unit    the quick tests only (no local cluster, no Airflow start-ups)
 #   make docs    regenerates docs/cluster.md, the README's config reference and docker-compose.yaml
 #   make schema  regenerates schema.json, the component's Pulumi package schema (provider/)
+#   make pin-base-image  writes the registry's digest of image/Dockerfile's base tag into its FROM line
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: venv test unit lint local down docs schema
+.PHONY: venv test unit lint local down docs schema pin-base-image
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +45,9 @@ docs: venv
 
 schema: venv
 	$(BIN)/python -m airflow_celery.aws.provider
+
+# Needs Docker with buildx and the network: asks the registry for the digest of the base image's tag.
+pin-base-image:
+	tag=$$(sed -nE 's/^FROM (apache\/airflow:[^@ ]+).*/\1/p' image/Dockerfile); \
+	digest=$$(docker buildx imagetools inspect "$$tag" --format '{{json .Manifest.Digest}}' | tr -d '"'); \
+	test -n "$$digest" && sed -i -E "s|^FROM apache/airflow:[^ ]+|FROM $$tag@$$digest|" image/Dockerfile

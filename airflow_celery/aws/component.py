@@ -105,6 +105,7 @@ def settings_template(config: ClusterConfig) -> ClusterSettings:
         worker_max_count=config.worker_max_count,
         scale_in_cooldown=config.worker_scale_in_cooldown,
         metric_namespace=metric_namespace(config.name) if config.autoscaling else None,
+        database_ca_file=database.RDS_CA_BUNDLE,
     )
 
 

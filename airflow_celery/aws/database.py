@@ -21,6 +21,10 @@ _DEFAULTS = DatabaseEndpoint(host="")
 DB_PORT = POSTGRES.port("postgres").number
 
 
+VERIFY_FULL = "verify-full"
+RDS_CA_BUNDLE = "/opt/airflow-celery/rds-global-bundle.pem"
+"""Where image/Dockerfile puts AWS's RDS CA bundle (every RDS CA of every region,
+https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem); tests/image checks the two agree."""
 STORAGE_TYPE = "gp3"
 PERFORMANCE_INSIGHTS_FREE_DAYS = 7
 """The free tier of Performance Insights (Database Insights Standard): 7 days of history."""
@@ -103,9 +107,14 @@ def _final_snapshot_name(ctx: BuildContext) -> pulumi.Output[str]:
 
 
 def endpoint(instance: aws.rds.Instance) -> pulumi.Output[DatabaseEndpoint]:
-    """Where Airflow reaches the database; RDS requires TLS here (sslmode=require)."""
+    """Where Airflow reaches the database: TLS with the server verified against the RDS CA bundle in the image."""
     return instance.address.apply(
         lambda host: DatabaseEndpoint(
-            host=host, port=DB_PORT, name=_DEFAULTS.name, user=_DEFAULTS.user, sslmode="require"
+            host=host,
+            port=DB_PORT,
+            name=_DEFAULTS.name,
+            user=_DEFAULTS.user,
+            sslmode=VERIFY_FULL,
+            sslrootcert=RDS_CA_BUNDLE,
         )
     )

@@ -35,6 +35,7 @@ from airflow_celery.cluster.roles import (
 from airflow_celery.cluster.scaling import DEFAULT_SCALE_IN_COOLDOWN
 from airflow_celery.cluster.secrets import SecretName
 
+DATABASE_CA_VAR = "PGSSLROOTCERT"
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 HOST_IP_CALLABLE = "airflow.utils.net.get_host_ip_address"
 
@@ -118,6 +119,9 @@ class ClusterSettings:
     """Seconds a lower worker count must be wanted before workers stop (cluster/scaling.py)."""
     metric_namespace: str | None = None
     """CloudWatch namespace the autoscaler publishes to (ECS); None locally."""
+    database_ca_file: str | None = None
+    """The CA bundle the database's certificate is verified against (PGSSLROOTCERT): asyncpg reads it only from
+    there (cluster/secrets.py); libpq also finds it in the URL."""
 
     @property
     def autoscaling(self) -> bool:
@@ -180,6 +184,8 @@ def _airflow_common(settings: ClusterSettings) -> dict[str, str]:
     }
     if settings.public_base_url:
         env["AIRFLOW__API__BASE_URL"] = settings.public_base_url
+    if settings.database_ca_file:
+        env[DATABASE_CA_VAR] = settings.database_ca_file
     if settings.airflow_home:
         env["AIRFLOW_HOME"] = settings.airflow_home
     if settings.base_log_folder:

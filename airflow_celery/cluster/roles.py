@@ -139,7 +139,12 @@ CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
 EXECUTION_API_PATH = "/execution/"
 """Where the api-server serves the Task Execution API (airflow/api_fastapi/app.py mounts it at /execution).
 Only workers call it, over the private network; the load balancer answers it with 404."""
-REDIS_IMAGE = "redis:7.4.2-alpine"
+REDIS_IMAGE = (
+    "public.ecr.aws/docker/library/redis:7.4.2-alpine"
+    "@sha256:02419de7eddf55aa5bcf49efb74e88fa8d931b4d77c07eff8a6b2144472b6952"
+)
+"""Docker's official Redis image through Amazon ECR Public (no anonymous Docker Hub pull limit through a shared NAT
+address), pinned by the digest of its multi-architecture index, so x86 and ARM tasks run the same release."""
 REDIS_DATA = "/data"
 """The redis image's working directory (and VOLUME): where the append-only file lives."""
 

@@ -9,6 +9,11 @@ one by switching the driver to asyncpg and keeping the query (`_get_async_conn_u
 has no `sslmode` keyword (`connect() got an unexpected keyword argument 'sslmode'`): it takes the same
 mode names as `ssl` (`asyncpg.connect_utils._parse_connect_dsn_and_args`), and SQLAlchemy's asyncpg
 dialect passes the URL query to `asyncpg.connect` as keywords (`create_connect_args`).
+
+Both verify the server (`verify-full`: a certificate chaining to the CA bundle, for the host name in the URL).
+libpq takes the bundle from the URL (`sslrootcert`); asyncpg has no such keyword either, and reads it from
+`PGSSLROOTCERT` when `ssl` is a mode name (`_parse_connect_dsn_and_args`), so the env contract sets that
+variable to the same file (cluster/env.py, `database_ca_file`).
 """
 
 from __future__ import annotations
@@ -88,7 +93,9 @@ class DatabaseEndpoint:
     name: str = "airflow"
     user: str = "airflow"
     sslmode: str | None = None
-    """libpq's sslmode ("require" on RDS and in local mode), or None for a plain connection (docker-compose)."""
+    """libpq's sslmode ("verify-full" on RDS and in local mode), or None for a plain connection (docker-compose)."""
+    sslrootcert: str | None = None
+    """The CA bundle the server's certificate must chain to (the RDS bundle in the image; the local CA)."""
 
 
 @dataclass(frozen=True)
@@ -99,8 +106,11 @@ class BrokerEndpoint:
     db: int = 0
 
 
-def _query(key: str, sslmode: str | None) -> str:
-    return f"?{key}={sslmode}" if sslmode else ""
+def _query(key: str, sslmode: str | None, sslrootcert: str | None = None) -> str:
+    if not sslmode:
+        return ""
+    root = f"&sslrootcert={quote(sslrootcert, safe='/')}" if sslrootcert else ""
+    return f"?{key}={sslmode}{root}"
 
 
 def compose_secrets(
@@ -114,8 +124,10 @@ def compose_secrets(
     db_auth = f"{quote(database.user, safe='')}:{db_password}"
     db_where = f"{database.host}:{database.port}/{database.name}"
     results_auth = f"{RESULT_BACKEND_USER}:{quote(generated[SecretName.RESULT_BACKEND_PASSWORD], safe='')}"
-    libpq_tls = _query("sslmode", database.sslmode)  # psycopg2, and the Celery result backend through it
-    asyncpg_tls = _query("ssl", database.sslmode)  # asyncpg: the same mode names, under the name `ssl`
+    # psycopg2, and the Celery result backend through it: the mode and the CA bundle.
+    libpq_tls = _query("sslmode", database.sslmode, database.sslrootcert)
+    # asyncpg: the same mode names under the name `ssl`; the bundle comes from PGSSLROOTCERT (no keyword for it).
+    asyncpg_tls = _query("ssl", database.sslmode)
     scheme = "rediss" if broker.tls else "redis"
     tls_query = "?ssl_cert_reqs=CERT_REQUIRED" if broker.tls else ""
     redis_password = quote(generated[SecretName.REDIS_PASSWORD], safe="")

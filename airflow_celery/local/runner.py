@@ -62,7 +62,7 @@ class Cluster:
 
     @property
     def settings(self) -> ClusterSettings:
-        return cluster_settings(self.options, self.paths.airflow_home, self.node_host)
+        return cluster_settings(self.options, self.paths.airflow_home, self.node_host, self.paths.database_ca_file)
 
     def url(self, port_key: str, path: str = "") -> str:
         return f"http://127.0.0.1:{self.options.ports[port_key]}{path}"
@@ -82,7 +82,7 @@ def base_environment(paths: StatePaths) -> dict[str, str]:
 
 
 def _programs(paths: StatePaths, options: UpOptions, node_host: str) -> list[Program]:
-    settings = cluster_settings(options, paths.airflow_home, node_host)
+    settings = cluster_settings(options, paths.airflow_home, node_host, paths.database_ca_file)
     return build_programs(
         settings,
         options.workers,

@@ -25,6 +25,7 @@ from airflow_celery.cluster import BrokerEndpoint, DatabaseEndpoint, SecretName,
 from airflow_celery.cluster.secrets import GENERATED
 from airflow_celery.local.errors import LocalError
 from airflow_celery.local.options import LOCAL_SCALE_IN_COOLDOWN, UpOptions
+from airflow_celery.local.tls import CERT_NAME
 
 ADMIN_USERNAME = "admin"
 
@@ -82,6 +83,11 @@ class StatePaths:
     def pg_conf_dir(self) -> Path:
         """The server certificate, its key and pg_hba.conf, all written by `local up`."""
         return self.root / "pgconf"
+
+    @property
+    def database_ca_file(self) -> Path:
+        """What clients verify the local PostgreSQL's certificate against: the self-signed certificate itself."""
+        return self.pg_conf_dir / CERT_NAME
 
     @property
     def pg_hba_file(self) -> Path:
@@ -162,8 +168,11 @@ def all_secrets(paths: StatePaths, ports: Mapping[str, int]) -> dict[str, str]:
     generated = load_generated_secrets(paths)
     composed = compose_secrets(
         generated,
-        # The local PostgreSQL requires TLS on TCP, like RDS: the same URL shapes in both places.
-        DatabaseEndpoint("127.0.0.1", ports["postgres.postgres"], sslmode="require"),
+        # The local PostgreSQL requires TLS on TCP, like RDS, and clients verify it against its own certificate:
+        # the same URL shapes in both places.
+        DatabaseEndpoint(
+            "127.0.0.1", ports["postgres.postgres"], sslmode="verify-full", sslrootcert=str(paths.database_ca_file)
+        ),
         BrokerEndpoint("127.0.0.1", ports["redis.redis"]),
         ADMIN_USERNAME,
     )

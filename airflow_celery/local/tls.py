@@ -1,9 +1,10 @@
 """A self-signed certificate for the local PostgreSQL's TLS port (pg_tls), so local mode requires TLS like RDS.
 
-Clients connect with `sslmode=require` (psycopg2, the Celery result backend) and `ssl=require` (asyncpg):
-encrypted, without verifying the certificate, which is what the same URLs do against RDS. The key is an
-EC P-256 key (fast to make; PostgreSQL's OpenSSL accepts it). It is made once per state dir and made
-again when it is about to expire.
+Clients connect with `sslmode=verify-full&sslrootcert=<this certificate>` (psycopg2, the Celery result backend)
+and `ssl=verify-full` with PGSSLROOTCERT (asyncpg), as they do against RDS with its CA bundle: the certificate,
+self-signed, is its own CA, and names 127.0.0.1 (and localhost), the host in the URLs. The key is an EC P-256 key
+(fast to make; PostgreSQL's OpenSSL accepts it). It is made once per state dir and made again when it is about
+to expire.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+CERT_NAME = "server.crt"
+"""The server's certificate, and the clients' CA file (verify-full)."""
 VALID_DAYS = 825
 RENEW_DAYS = 30
 """A certificate with fewer days than this left is replaced on the next `local up`."""
@@ -67,7 +70,7 @@ def _still_valid(cert_file: Path, key_file: Path, now: datetime.datetime) -> boo
 def ensure_server_tls(directory: Path, host: str) -> ServerTls:
     """The certificate and key in `directory`, made if missing or expiring; the key is readable by its owner only."""
     directory.mkdir(mode=0o700, exist_ok=True)
-    tls = ServerTls(cert_file=directory / "server.crt", key_file=directory / "server.key")
+    tls = ServerTls(cert_file=directory / CERT_NAME, key_file=directory / "server.key")
     if not _still_valid(tls.cert_file, tls.key_file, datetime.datetime.now(datetime.UTC)):
         cert_pem, key_pem = self_signed_certificate(host)
         tls.key_file.unlink(missing_ok=True)

@@ -70,13 +70,18 @@ def test_composed_urls_point_at_the_real_endpoints(dev, prod):
     values = _values(dev, DEV_NAME)
     password = dev.one("random:index/randomPassword:RandomPassword", f"{DEV_NAME}-database-password").outputs["result"]
     assert (
-        values[SecretName.DATABASE_URL]
-        == f"postgresql+psycopg2://airflow:{password}@{db_host}:5432/airflow?sslmode=require"
+        values[SecretName.DATABASE_URL] == f"postgresql+psycopg2://airflow:{password}@{db_host}:5432/airflow"
+        "?sslmode=verify-full&sslrootcert=/opt/airflow-celery/rds-global-bundle.pem"
     )
+    # asyncpg takes the bundle from PGSSLROOTCERT, which every Airflow container gets (test_tls_verify.py)
     assert (
         values[SecretName.DATABASE_ASYNC_URL]
-        == f"postgresql+asyncpg://airflow:{password}@{db_host}:5432/airflow?ssl=require"
+        == f"postgresql+asyncpg://airflow:{password}@{db_host}:5432/airflow?ssl=verify-full"
     )
+    for _, container in dev.all_containers():
+        if container["name"] not in ("redis",):
+            env = {e["name"]: e["value"] for e in container.get("environment", [])}
+            assert env["PGSSLROOTCERT"] == "/opt/airflow-celery/rds-global-bundle.pem", container["name"]
     assert values[SecretName.RESULT_BACKEND_URL].startswith("db+postgresql://celery_results:")
     assert values[SecretName.BROKER_URL].startswith("redis://:")
     assert values[SecretName.BROKER_URL].endswith(f"@redis.{DEV_NAME}.airflow.internal:6379/0")

@@ -72,3 +72,14 @@ def test_api_server_check_also_covers_the_execution_api_workers_need():
         "curl --fail --silent --show-error --output /dev/null http://localhost:8080/api/v2/version && "
         "curl --fail --silent --show-error --output /dev/null http://localhost:8080/execution/health"
     )
+
+
+def test_redis_image_comes_from_ecr_public_pinned_by_digest():
+    """No anonymous Docker Hub pulls (rate-limited per NAT address); a digest, so every task runs one release."""
+    import re
+
+    from airflow_celery.cluster.roles import REDIS_IMAGE
+
+    match = re.fullmatch(r"public\.ecr\.aws/docker/library/redis:(?P<tag>[\w.-]+)@sha256:[0-9a-f]{64}", REDIS_IMAGE)
+    assert match is not None, REDIS_IMAGE
+    assert role("redis").image == REDIS_IMAGE

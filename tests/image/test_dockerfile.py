@@ -122,11 +122,23 @@ def test_hadolint_is_a_real_linter(tmp_path):
 # --- versions ---------------------------------------------------------------------------------------
 
 
-def test_base_image_tag_is_the_pyproject_airflow_version():
+BASE_IMAGE = re.compile(
+    r"apache/airflow:(?P<version>\d+\.\d+\.\d+)(?:-python(?P<python>3\.\d+))?@sha256:(?P<digest>[0-9a-f]{64})"
+)
+
+
+def test_base_image_is_the_pyproject_airflow_version_pinned_by_digest():
     (base,) = instructions("FROM")
-    image, _, tag = base.arguments.partition(":")
-    assert image == "apache/airflow"
-    assert tag == pinned_version(local_extra()["apache-airflow"])
+    match = BASE_IMAGE.fullmatch(base.arguments)
+    assert match is not None, f"FROM {base.arguments}: name it apache/airflow:<version>[-pythonX.Y]@sha256:<digest>"
+    assert match["version"] == pinned_version(local_extra()["apache-airflow"])
+
+
+def test_the_makefile_can_look_the_digest_up_again():
+    """`make pin-base-image` asks the registry for the tag's digest and writes it into the FROM line."""
+    makefile = (REPO / "Makefile").read_text()
+    assert "pin-base-image:" in makefile
+    assert "docker buildx imagetools inspect" in makefile
 
 
 def test_requirements_pins_equal_the_local_extra():
@@ -145,15 +157,66 @@ def test_celery_is_below_5_7():
     assert "redis" in image_requirements()["celery"].extras
 
 
-def test_requirements_are_installed_with_airflow_held_at_the_image_version():
-    (requirements_copy,) = [c for c in copies() if c.sources == ("image/requirements.txt",)]
-    installs = [i.arguments for i in instructions("RUN") if "pip install" in i.arguments]
-    assert installs == [
-        f'pip install --no-cache-dir "apache-airflow==${{AIRFLOW_VERSION}}" -r {requirements_copy.destination}'
-    ]
+def test_requirements_are_installed_under_the_base_images_constraints():
+    """One install step: image/constrained_install.py with the constraints file the base image was built with
+    (Airflow's constraints for this release and the image's Python) and the copied requirements."""
+    (copy,) = [c for c in copies() if "image/requirements.txt" in c.sources]
+    assert "image/constrained_install.py" in copy.sources
+    installs = [i.arguments for i in instructions("RUN") if "install" in i.arguments]
+    script = f"{copy.destination.rstrip('/')}/constrained_install.py"
+    requirements = f"{copy.destination.rstrip('/')}/requirements.txt"
+    assert installs == [f'python {script} "${{HOME}}/constraints.txt" {requirements}']
     assert INSTRUCTIONS.index(instructions("USER")[0]) < INSTRUCTIONS.index(instructions("RUN")[0]), (
         "pip must run as the airflow user"
     )
+
+
+def _constrained_install():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("constrained_install", REPO / "image" / "constrained_install.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_our_pins_replace_the_constraints_for_the_same_names_and_keep_every_other():
+    installer = _constrained_install()
+    constraints = (
+        "# generated\nApache_Airflow_Providers-FAB==2.0.0\ncelery==5.5.3\nkombu==5.5.4\napache-airflow==3.3.2\n"
+    )
+    names = installer.pinned_names(REQUIREMENTS.read_text())
+    assert names == {installer.canonical(name) for name in image_requirements()}
+    kept = installer.without(constraints, names)
+    assert kept == "# generated\nkombu==5.5.4\n"
+
+
+def test_the_installer_holds_airflow_and_passes_the_filtered_constraints(tmp_path, monkeypatch):
+    installer = _constrained_install()
+    calls = []
+    monkeypatch.setattr(installer.subprocess, "run", lambda command, check: calls.append(command) or _Done())
+    monkeypatch.setenv("AIRFLOW_VERSION", "3.3.2")
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text("celery==5.5.3\nkombu==5.5.4\n")
+    assert installer.main(["x", str(constraints), str(REQUIREMENTS)]) == 0
+    (command,) = calls
+    assert command[1:5] == ["-m", "pip", "install", "--no-cache-dir"]
+    assert command[5] == "apache-airflow==3.3.2" and command[6:8] == ["-r", str(REQUIREMENTS)]
+    assert Path(command[command.index("--constraint") + 1]).read_text() == "kombu==5.5.4\n"
+
+
+class _Done:
+    returncode = 0
+
+
+def test_the_rds_ca_bundle_lands_where_the_database_urls_look_for_it():
+    from airflow_celery.aws.database import RDS_CA_BUNDLE
+
+    (add,) = instructions("ADD")
+    words = add.arguments.split()
+    assert words[-2] == "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+    assert words[-1] == RDS_CA_BUNDLE
+    assert "--chmod=0444" in words  # a URL's file is otherwise root-only (0600): the airflow user must read it
 
 
 # --- user, files, entrypoint -----------------------------------------------------------------------

@@ -23,9 +23,10 @@ def test_secrets_file_is_private_and_reused(tmp_path):
     assert stat.S_IMODE(paths.root.stat().st_mode) in (0o700, 0o711)
     second = all_secrets(paths, {"postgres.postgres": 25432, "redis.redis": 26379})
     assert {k: second[k] for k in GENERATED} == {k: first[k] for k in GENERATED}
-    assert second["database-url"].endswith("127.0.0.1:25432/airflow?sslmode=require")  # TLS, as on RDS
-    assert second["database-async-url"].endswith("127.0.0.1:25432/airflow?ssl=require")
-    assert second["result-backend-url"].endswith("?sslmode=require")
+    # TLS with the server verified, as on RDS (tests/local/test_tls_verify.py)
+    assert "127.0.0.1:25432/airflow?sslmode=verify-full&sslrootcert=" in second["database-url"]
+    assert second["database-async-url"].endswith("127.0.0.1:25432/airflow?ssl=verify-full")
+    assert "?sslmode=verify-full&sslrootcert=" in second["result-backend-url"]
     assert second["broker-url"].endswith("@127.0.0.1:26379/0")
     assert json.loads(paths.secrets.read_text()) == second
 
