@@ -126,9 +126,11 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     """A pushed image to run instead of building `image/`, pinned by digest (name@sha256:...; a tag may precede
     the digest). A tag alone is refused: it can move, and every role must run the same code."""
     build_context: str
-    """Docker build context for the image. Default "." (the project root, holding image/ and dags/)."""
+    """A directory holding dags/ (and, to change the image, image/ with its Dockerfile and requirements.txt):
+    the DAGs baked into the image. Relative to the program's directory. Default: the project this package was
+    loaded from (its own image/ and dags/). The package's entrypoint files are added to the build either way."""
     dockerfile: str
-    """Dockerfile path, relative to the working directory. Default "image/Dockerfile"."""
+    """Dockerfile path, relative to the directory holding image/. Default "image/Dockerfile"."""
     ecr_force_delete: bool
     """Let `pulumi destroy` delete the ECR repository with its images. Default False."""
     worker_count: int
@@ -221,7 +223,7 @@ class ClusterConfig:
     certificate_arn: str | None = None
     domain_name: str | None = None
     image: str | None = None
-    build_context: str = "."
+    build_context: str | None = None
     dockerfile: str = "image/Dockerfile"
     ecr_force_delete: bool = False
     worker_count: int = 1
@@ -676,9 +678,29 @@ def _check_subnet(key: str, subnet: Any, seen: dict[str, str]) -> None:
     seen[subnet] = key
 
 
+def _check_build_context(given: Mapping[str, Any]) -> None:
+    """Without a pushed image, the image is built: its DAGs and Dockerfile must be there now, not minutes into
+    `pulumi up` (airflow_celery/aws/build_context.py assembles the context)."""
+    if "image" in given:
+        return
+    from airflow_celery.aws import build_context
+
+    found = build_context.sources(given.get("build_context"))
+    lacking = build_context.missing(found, given.get("dockerfile", "image/Dockerfile"))
+    key = "build_context" if given.get("build_context") or str(found.dags) in lacking else "dockerfile"
+    _require(
+        not lacking,
+        key,
+        given.get(key),
+        f"a directory holding dags/ (and optionally image/Dockerfile); missing: {', '.join(lacking)}; relative "
+        "paths are taken from the program's directory, or give a pushed `image` by digest instead",
+    )
+
+
 def _check_image(given: Mapping[str, Any]) -> None:
     image = given.get("image")
     if not isinstance(image, str):
+        _check_build_context(given)
         return
     match = _IMAGE.fullmatch(image)
     _require(

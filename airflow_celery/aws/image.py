@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 
+from airflow_celery.aws import build_context
 from airflow_celery.aws.context import BuildContext
 
 KEEP_IMAGES = 20
@@ -51,12 +52,13 @@ def image_reference(ctx: BuildContext, repo: aws.ecr.Repository) -> pulumi.Outpu
     token = aws.ecr.get_authorization_token_output(
         registry_id=repo.registry_id, opts=pulumi.InvokeOutputOptions(parent=ctx.parent)
     )
+    found = build_context.sources(ctx.config.build_context)
+    staged = build_context.stage(found)
+    dockerfile = staged / ctx.config.dockerfile  # under image/ (resolve_args checks it)
     image = docker.Image(
         ctx.child_name("image"),
         image_name=repo.repository_url.apply(lambda url: f"{url}:{IMAGE_TAG}"),
-        build=docker.DockerBuildArgs(
-            context=ctx.config.build_context, dockerfile=ctx.config.dockerfile, platform=PLATFORM
-        ),
+        build=docker.DockerBuildArgs(context=str(staged), dockerfile=str(dockerfile), platform=PLATFORM),
         registry=docker.RegistryArgs(
             server=repo.repository_url,
             username=token.user_name,

@@ -173,8 +173,8 @@ def test_every_task_runs_the_pushed_image_by_digest(built):
 
 def test_image_is_built_from_the_dockerfile_with_ecr_credentials(dev):
     image = dev.one(DOCKER_IMAGE)
-    assert image.inputs["build"]["dockerfile"] == "image/Dockerfile"
-    assert image.inputs["build"]["context"] == "."
+    context = image.inputs["build"]["context"]
+    assert image.inputs["build"]["dockerfile"] == f"{context}/image/Dockerfile"  # staged (test_build_context.py)
     assert image.inputs["imageName"].startswith(dev.one("aws:ecr/repository:Repository").outputs["repositoryUrl"])
     assert image.inputs["registry"]["password"] == harness.ECR_PASSWORD
     assert "registry" in image.secret_inputs

@@ -122,25 +122,32 @@ def test_airflow3_features_succeeds_through_the_triggerer_and_wait_streams_its_e
     assert list(task_dir.glob("attempt=1.log.trigger.*")), sorted(p.name for p in task_dir.iterdir())
 
 
-def _db_connect(cluster: Cluster, sslmode: str):
+def _db_connect(cluster: Cluster, sslmode: str, **extra: str):
     import psycopg2
 
     url = cluster.secrets["database-url"].replace("postgresql+psycopg2://", "postgresql://")
-    # The keyword arguments override the URL's sslmode=require.
-    return psycopg2.connect(url, sslmode=sslmode, connect_timeout=10)
+    # The keyword arguments override the URL's sslmode=verify-full (and its sslrootcert, when given).
+    return psycopg2.connect(url, sslmode=sslmode, connect_timeout=10, **extra)
 
 
 def test_postgres_refuses_plain_tcp_and_the_cluster_runs_over_tls(cluster):
     """The database's TCP port (postgres-tls in front of the server's unix socket) speaks only TLS; every
-    Airflow role reaches the database through it, with the same URL shapes as on RDS."""
+    Airflow role reaches the database through it, with the same URL shapes as on RDS, and verifies the server's
+    certificate (verify-full against the state dir's certificate); another CA is refused in the handshake."""
     import psycopg2
 
-    assert cluster.secrets["database-url"].endswith("?sslmode=require")
-    assert cluster.secrets["database-async-url"].endswith("?ssl=require")
-    assert cluster.secrets["result-backend-url"].endswith("?sslmode=require")
+    from airflow_celery.local.tls import ensure_server_tls
+
+    ca = str(cluster.state_dir / "pgconf" / "server.crt")
+    assert cluster.secrets["database-url"].endswith(f"?sslmode=verify-full&sslrootcert={ca}")
+    assert cluster.secrets["database-async-url"].endswith("?ssl=verify-full")
+    assert cluster.secrets["result-backend-url"].endswith(f"?sslmode=verify-full&sslrootcert={ca}")
     with pytest.raises(psycopg2.OperationalError, match="TLS is required"):
         _db_connect(cluster, "disable")
-    connection = _db_connect(cluster, "require")
+    other_ca = ensure_server_tls(cluster.state_dir / "another-ca", "127.0.0.1").cert_file
+    with pytest.raises(psycopg2.OperationalError, match="certificate verify failed"):
+        _db_connect(cluster, "verify-full", sslrootcert=str(other_ca))
+    connection = _db_connect(cluster, "verify-full")
     try:
         assert connection.info.ssl_in_use
         assert connection.info.ssl_attribute("protocol") in ("TLSv1.2", "TLSv1.3")
