@@ -146,6 +146,17 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     worker_capacity: str
     """Where workers run: "fargate" (on-demand, the default), "fargate-spot" (AWS advertises up to 70 % off; a reclaimed
     worker gets SIGTERM and 120 s) or "mixed" (worker_min_count on-demand, the rest Spot)."""
+    role_capacity: dict[str, str]
+    """Where each other Airflow service runs, keyed by role (api-server, scheduler, dag-processor, triggerer,
+    flower): "fargate" (on-demand, the default) or "fargate-spot" (cheaper; a reclaimed task gets SIGTERM and
+    120 s, and ECS starts a new one). Workers use worker_capacity. Redis is not offered: a reclaimed broker takes
+    its queue with it."""
+    cpu_architecture: str
+    """"X86_64" (the default) or "ARM64" (Graviton, about 20 % cheaper on Fargate) for every role; the image is
+    built for that platform (building ARM64 on an x86 machine needs Docker's QEMU emulation)."""
+    container_insights: bool
+    """ECS Container Insights on the cluster (per-task CPU, memory and network metrics). Default True; its
+    metrics are billed as CloudWatch custom metrics, which `plan` counts."""
     worker_concurrency: int
     """Task slots per worker (AIRFLOW__CELERY__WORKER_CONCURRENCY), 1-256. Default 16. `[core] parallelism`
     and the default pool follow: worker_max_count x worker_concurrency."""
@@ -231,6 +242,9 @@ class ClusterConfig:
     worker_max_count: int = 1
     worker_scale_in_cooldown: int = DEFAULT_SCALE_IN_COOLDOWN
     worker_capacity: str = "fargate"
+    role_capacity: dict[str, str] = field(default_factory=dict)
+    cpu_architecture: str = "X86_64"
+    container_insights: bool = True
     worker_concurrency: int = 16
     default_task_retries: int = DEFAULT_TASK_RETRIES
     default_task_retry_delay_seconds: int = DEFAULT_TASK_RETRY_DELAY_SECONDS
@@ -394,6 +408,8 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
                      " seconds (Airflow's max_task_retry_delay)")  # fmt: skip
     _check_int_range(given, "worker_scale_in_cooldown", 60, 3600, " seconds")
     _check_choice(given, "worker_capacity", WORKER_CAPACITIES, "places workers run")
+    _check_role_capacity(given.get("role_capacity", {}))
+    _check_choice(given, "cpu_architecture", CPU_ARCHITECTURES, "CPU architectures Fargate runs Linux tasks on")
     _check_counts(given)
     _check_choice(given, "log_retention_days", CLOUDWATCH_RETENTION_DAYS, "days CloudWatch Logs allows")
     _check_broker(given)
@@ -730,6 +746,24 @@ def _worker_counts(given: Mapping[str, Any]) -> tuple[int, int, int]:
 
 
 WORKER_CAPACITIES = ("fargate", "fargate-spot", "mixed")
+ROLE_CAPACITIES = ("fargate", "fargate-spot")
+CPU_ARCHITECTURES = ("X86_64", "ARM64")
+SPOT_ROLES: tuple[str, ...] = tuple(r.name for r in ROLES if r.kind is Kind.AIRFLOW and not r.scalable)
+"""The services role_capacity may put on Spot: every Airflow service but the workers (worker_capacity)."""
+
+
+def _check_role_capacity(capacities: Mapping[str, Any]) -> None:
+    for role_name, capacity in capacities.items():
+        key = f"role_capacity.{role_name}"
+        if role_name == WORKER.name:
+            raise ConfigError(key, capacity, "set worker_capacity instead (it also offers 'mixed')")
+        _require(
+            role_name in SPOT_ROLES,
+            key,
+            capacity,
+            f"a role among {', '.join(SPOT_ROLES)} (Redis stays on-demand: a reclaimed broker loses its queue)",
+        )
+        _require(capacity in ROLE_CAPACITIES, key, capacity, f"one of {', '.join(ROLE_CAPACITIES)}")
 
 
 API_WORKERS = 2

@@ -37,9 +37,10 @@ class ServiceWiring:
 
 
 def cluster(ctx: BuildContext) -> aws.ecs.Cluster:
+    insights = "enabled" if ctx.config.container_insights else "disabled"
     return aws.ecs.Cluster(
         ctx.child_name("cluster"),
-        settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
+        settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value=insights)],
         tags=ctx.tags("cluster"),
         opts=ctx.opts(),
     )
@@ -84,7 +85,7 @@ def task_definition(
         network_mode="awsvpc",
         requires_compatibilities=["FARGATE"],
         runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-            operating_system_family="LINUX", cpu_architecture="X86_64"
+            operating_system_family="LINUX", cpu_architecture=ctx.config.cpu_architecture
         ),
         execution_role_arn=wiring.execution_roles[r.name].arn,
         task_role_arn=wiring.role_task_roles.get(r.name, wiring.task_role).arn,
@@ -97,7 +98,7 @@ def task_definition(
 def service(ctx: BuildContext, r: Role, definition: aws.ecs.TaskDefinition, wiring: ServiceWiring) -> aws.ecs.Service:
     balanced = r.name in wiring.target_groups
     depends_on = [*(wiring.service_depends_on if balanced else [])]
-    if r.scalable and wiring.capacity_providers is not None:
+    if (r.scalable or on_spot(ctx, r)) and wiring.capacity_providers is not None:
         depends_on.append(wiring.capacity_providers)
     return aws.ecs.Service(
         ctx.child_name(r.name, "service"),
@@ -130,11 +131,19 @@ def service(ctx: BuildContext, r: Role, definition: aws.ecs.TaskDefinition, wiri
     )
 
 
+def on_spot(ctx: BuildContext, r: Role) -> bool:
+    """A non-worker role that role_capacity puts on Fargate Spot."""
+    return ctx.config.role_capacity.get(r.name) == "fargate-spot"
+
+
 def _placement(ctx: BuildContext, r: Role) -> dict:
-    """Workers run on the capacity providers worker_capacity names; every other role on plain Fargate."""
+    """Workers run on the capacity providers worker_capacity names; other roles on Fargate Spot when role_capacity
+    says so, else on plain Fargate (a launch type, as before, so that existing services are not replaced)."""
     if r.scalable:
         strategy = capacity_provider_strategy(ctx.config.worker_capacity, ctx.config.worker_min_count)
         return {"capacity_provider_strategies": strategy}
+    if on_spot(ctx, r):
+        return {"capacity_provider_strategies": capacity_provider_strategy("fargate-spot", 0)}
     return {"launch_type": "FARGATE"}
 
 

@@ -12,7 +12,8 @@ from airflow_celery.aws import build_context
 from airflow_celery.aws.context import BuildContext
 
 KEEP_IMAGES = 20
-PLATFORM = "linux/amd64"  # matches the task definitions' runtime platform (LINUX / X86_64)
+PLATFORMS = {"X86_64": "linux/amd64", "ARM64": "linux/arm64"}
+"""The image platform of each cpu_architecture: the task definitions' runtime platform (LINUX / that CPU)."""
 IMAGE_TAG = "latest"
 
 
@@ -58,7 +59,9 @@ def image_reference(ctx: BuildContext, repo: aws.ecr.Repository) -> pulumi.Outpu
     image = docker.Image(
         ctx.child_name("image"),
         image_name=repo.repository_url.apply(lambda url: f"{url}:{IMAGE_TAG}"),
-        build=docker.DockerBuildArgs(context=str(staged), dockerfile=str(dockerfile), platform=PLATFORM),
+        build=docker.DockerBuildArgs(
+            context=str(staged), dockerfile=str(dockerfile), platform=PLATFORMS[ctx.config.cpu_architecture]
+        ),
         registry=docker.RegistryArgs(
             server=repo.repository_url,
             username=token.user_name,

@@ -32,6 +32,8 @@ CONFLICT = (
 )
 """mw1.small ($0.49 and $0.055 a worker) agrees in both sources; the larger classes do not."""
 
+BASE_CLASS = "mw1.small"
+"""MWAA's cheapest environment class: its price with no extra worker is the floor any MWAA costs."""
 TASKS_PER_WORKER: dict[str, int] = {"mw1.small": 5, "mw1.medium": 10, "mw1.large": 20}
 """Default concurrent tasks per worker of each class (CLASS_DOC)."""
 
@@ -82,15 +84,24 @@ class MwaaOption:
 @dataclass(frozen=True)
 class Comparison:
     slots: int
-    """Concurrent task slots to match: worker_count x worker_concurrency."""
+    """Concurrent task slots to match: worker_count x worker_concurrency (worker_max_count for a cluster that
+    idles at zero workers)."""
     ours_usd: float
     cheapest: MwaaOption
     options: list[MwaaOption]
+
+    base_usd: float = 0.0
+    """The cheapest MWAA environment alone (mw1.small, its one included worker), 730 h: MWAA's floor."""
 
     @property
     def ratio(self) -> float:
         """This cluster's monthly cost as a fraction of MWAA's for the same slots (0.5 = half the price)."""
         return round(self.ours_usd / self.cheapest.monthly_usd, 2)
+
+    @property
+    def base_ratio(self) -> float:
+        """This cluster's monthly cost as a fraction of MWAA's cheapest environment alone."""
+        return round(self.ours_usd / self.base_usd, 2)
 
 
 def option(environment_class: str, slots: int, prices: MwaaPrices) -> MwaaOption:
@@ -101,7 +112,8 @@ def option(environment_class: str, slots: int, prices: MwaaPrices) -> MwaaOption
 
 
 def compare(config: ClusterConfig, ours_usd: float, prices: MwaaPrices) -> Comparison:
-    slots = config.worker_count * config.worker_concurrency
+    slots = (config.worker_count or config.worker_max_count) * config.worker_concurrency
     options = [option(name, slots, prices) for name in TASKS_PER_WORKER]
     cheapest = min(options, key=lambda o: o.monthly_usd)
-    return Comparison(slots=slots, ours_usd=ours_usd, cheapest=cheapest, options=options)
+    base = option(BASE_CLASS, 0, prices).monthly_usd
+    return Comparison(slots=slots, ours_usd=ours_usd, cheapest=cheapest, options=options, base_usd=base)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from airflow_celery.autoscaler.cloudwatch import METRICS as AUTOSCALER_METRICS
 from airflow_celery.aws.args import ClusterConfig
 from airflow_celery.aws.offline import RecordingMocks
 from airflow_celery.plan import PlanError
@@ -22,12 +23,21 @@ HOURS_PER_MONTH = 730
 
 ASSUMPTIONS: dict[str, float] = {
     "log_gb_per_task_month": 1.0,
-    "nat_gb_per_month": 20.0,
-    "alb_lcu_average": 1.0,
+    "nat_api_gb_per_month": 5.0,
+    "image_gb": 1.5,
+    "deploys_per_month": 8.0,
+    "worker_starts_per_day": 2.0,
+    "alb_lcu_average": 0.1,
+    "insights_metrics_per_service": 25.0,
+    "insights_metrics_per_cluster": 12.0,
 }
-"""Usage the list prices are multiplied by. Logs: CloudWatch ingestion per running task and month. NAT:
-traffic through the NAT gateway (image pulls on every task start, Secrets Manager, S3 task logs, CloudWatch).
-ALB: average load balancer capacity units in use (a UI for a team stays well under 1)."""
+"""Usage the list prices are multiplied by; every line that uses one says "(assumed)". Logs: CloudWatch ingestion
+per running task and month. NAT: API traffic through the NAT gateways (Secrets Manager, CloudWatch, ECR's API),
+plus image pulls: each task start pulls the image (image_gb, compressed), deploys_per_month times every task
+and worker_starts_per_day times each worker the autoscaler may add; the layers come from S3, so the S3 gateway
+endpoint takes them off the NAT. ALB: average load balancer capacity units (1 LCU is 25 new connections a
+second; a UI for a team stays far below). Container Insights: metrics per service (its service and task family
+dimensions) and per cluster, each billed as a custom metric."""
 
 # --- sources --------------------------------------------------------------------------------------------------
 
@@ -67,6 +77,7 @@ IPV4_SOURCE = (
     "($0.005 per IP-hour in every region since 2024-02-01, as quoted by repost.aws and others)"
 )
 NOT_VERIFIED = "not verified: from memory of {page}; no source read confirmed it"
+PRIVATELINK_PAGE = "https://aws.amazon.com/privatelink/pricing/"
 
 
 def _unverified(page: str) -> str:
@@ -108,6 +119,13 @@ class RegionPrices:
     logs_storage_gb_month: Price
     secret_month: Price
     public_ipv4_hour: Price
+    custom_metric_month: Price = field(default_factory=lambda: _u(0.30, "metric-month", CLOUDWATCH_PAGE))
+    """CloudWatch custom metrics, first 10,000 (Container Insights and the autoscaler's metrics)."""
+    alarm_month: Price = field(default_factory=lambda: _u(0.10, "alarm-month", CLOUDWATCH_PAGE))
+    """A standard-resolution metric alarm."""
+    endpoint_hour: Price = field(default_factory=lambda: _u(0.01, "endpoint-AZ-hour", PRIVATELINK_PAGE))
+    """An interface VPC endpoint in one availability zone."""
+    endpoint_gb: Price = field(default_factory=lambda: _u(0.01, "GB", PRIVATELINK_PAGE))
 
     def all_prices(self) -> list[Price]:
         found = []
@@ -144,7 +162,8 @@ PRICES: dict[str, RegionPrices] = {
             "db.t4g.small": _p(0.032, "hour", INFRATALLY_RDS),
             "db.t4g.medium": _p(0.065, "hour", INFRATALLY_RDS),
             "db.t4g.large": Price(0.129, "hour", TF_RDS_MYSQL, verified=False),
-            "db.m7g.large": Price(0.168, "hour", TF_RDS_MYSQL, verified=False),
+            # Assumed: no source read gave RDS for PostgreSQL's db.m7g.large rate; the MySQL one stands in for it.
+            "db.m7g.large": Price(0.168, "hour", TF_RDS_MYSQL + " (an assumption for PostgreSQL)", verified=False),
             "db.m7g.xlarge": Price(0.337, "hour", TF_RDS_MYSQL, verified=False),
             "db.r7g.large": Price(0.239, "hour", TF_RDS_MYSQL, verified=False),
         },
@@ -256,13 +275,18 @@ def estimate(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices)
         *fargate_lines(mocks, config, prices),
         *database_lines(mocks, prices),
         *broker_lines(mocks, prices),
-        *nat_lines(mocks, prices),
+        *nat_lines(mocks, config, prices),
+        *endpoint_lines(mocks, prices),
         *load_balancer_lines(mocks, prices),
         *log_lines(mocks, config, prices),
         *secret_lines(mocks, prices),
         *public_ipv4_lines(mocks, prices),
+        *monitoring_lines(mocks, config, prices),
     ]
     return Estimate(region=prices.region, lines=lines)
+
+
+ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 
 
 def _money(value: float) -> float:
@@ -356,17 +380,74 @@ def broker_lines(mocks: RecordingMocks, prices: RegionPrices) -> list[CostLine]:
     return lines
 
 
-def nat_lines(mocks: RecordingMocks, prices: RegionPrices) -> list[CostLine]:
+def task_starts(mocks: RecordingMocks, config: ClusterConfig) -> float:
+    """Task starts a month (assumed): every task at each deploy, and each worker the autoscaler may add."""
+    tasks = sum(int(service.inputs.get("desiredCount", 0)) for service, _ in services(mocks, config.name).values())
+    extra_workers = config.worker_max_count - config.worker_min_count
+    return tasks * ASSUMPTIONS["deploys_per_month"] + extra_workers * ASSUMPTIONS["worker_starts_per_day"] * 30
+
+
+def image_pull_gb(mocks: RecordingMocks, config: ClusterConfig) -> float:
+    """GB of image layers through the NAT: none when an S3 gateway endpoint carries them (ECR keeps layers in S3)."""
+    gateways = [e for e in mocks.of_type(ENDPOINT) if e.inputs.get("vpcEndpointType") == "Gateway"
+                and str(e.inputs.get("serviceName", "")).endswith(".s3")]  # fmt: skip
+    return 0.0 if gateways else task_starts(mocks, config) * ASSUMPTIONS["image_gb"]
+
+
+def nat_lines(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices) -> list[CostLine]:
     gateways = len(mocks.of_type("aws:ec2/natGateway:NatGateway"))
     if not gateways:
         return []
-    traffic = ASSUMPTIONS["nat_gb_per_month"]
+    api = ASSUMPTIONS["nat_api_gb_per_month"]
+    pulls = image_pull_gb(mocks, config)
+    starts = task_starts(mocks, config)
+    via = "layers via the S3 gateway endpoint" if not pulls else f"{starts:g} starts x {ASSUMPTIONS['image_gb']:g} GB"
     return [
         CostLine("NAT", f"NAT gateway{'s' if gateways > 1 else ''}", f"{gateways} x {HOURS_PER_MONTH} h",
                  _money(gateways * prices.nat_hour.usd * HOURS_PER_MONTH), (prices.nat_hour,)),
-        CostLine("NAT", "NAT data processed (assumed)", f"{traffic:g} GB", _money(traffic * prices.nat_gb.usd),
+        CostLine("NAT", "NAT data: API calls (assumed)", f"{api:g} GB", _money(api * prices.nat_gb.usd),
                  (prices.nat_gb,)),
+        CostLine("NAT", f"NAT data: image pulls (assumed; {via})", f"{pulls:g} GB",
+                 _money(pulls * prices.nat_gb.usd), (prices.nat_gb,)),
     ]  # fmt: skip
+
+
+def endpoint_lines(mocks: RecordingMocks, prices: RegionPrices) -> list[CostLine]:
+    """Interface endpoints bill per endpoint, zone and hour; the S3 gateway endpoint is free."""
+    interface = [e for e in mocks.of_type(ENDPOINT) if e.inputs.get("vpcEndpointType") == "Interface"]
+    if not interface:
+        return []
+    endpoint_zones = sum(len(e.inputs.get("subnetIds", [])) for e in interface)
+    traffic = ASSUMPTIONS["nat_api_gb_per_month"]
+    return [
+        CostLine("VPC endpoints", f"{len(interface)} interface endpoints (ECR api/dkr, Secrets Manager, Logs)",
+                 f"{endpoint_zones} endpoint-zones x {HOURS_PER_MONTH} h",
+                 _money(endpoint_zones * prices.endpoint_hour.usd * HOURS_PER_MONTH), (prices.endpoint_hour,)),
+        CostLine("VPC endpoints", "data processed (assumed: the API traffic)", f"{traffic:g} GB",
+                 _money(traffic * prices.endpoint_gb.usd), (prices.endpoint_gb,)),
+    ]  # fmt: skip
+
+
+def monitoring_lines(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices) -> list[CostLine]:
+    """Container Insights' metrics (when on), the autoscaler's own metrics and the scaling alarms."""
+    lines = []
+    metric = prices.custom_metric_month
+    for cluster in mocks.of_type("aws:ecs/cluster:Cluster"):
+        if any(s.get("name") == "containerInsights" and s.get("value") == "enabled"
+               for s in cluster.inputs.get("settings", [])):  # fmt: skip
+            count = len(services(mocks, config.name))
+            metrics = ASSUMPTIONS["insights_metrics_per_cluster"] + count * ASSUMPTIONS["insights_metrics_per_service"]
+            lines.append(CostLine("CloudWatch", f"Container Insights metrics (assumed count, {count} services)",
+                                  f"{metrics:g} metrics", _money(metrics * metric.usd), (metric,)))  # fmt: skip
+    if config.autoscaling:
+        published = len(AUTOSCALER_METRICS)
+        lines.append(CostLine("CloudWatch", "autoscaler metrics (queued, running, desired workers)",
+                              f"{published} metrics", _money(published * metric.usd), (metric,)))  # fmt: skip
+    alarms = len(mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))
+    if alarms:
+        lines.append(CostLine("CloudWatch", "alarms (worker scaling)", f"{alarms} alarms",
+                              _money(alarms * prices.alarm_month.usd), (prices.alarm_month,)))  # fmt: skip
+    return lines
 
 
 def load_balancer_lines(mocks: RecordingMocks, prices: RegionPrices) -> list[CostLine]:

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from airflow_celery.plan import Plan
-from airflow_celery.plan.mwaa import Comparison
+from airflow_celery.plan.mwaa import BASE_CLASS, Comparison
 from airflow_celery.plan.network import Network
 from airflow_celery.plan.pricing import PRICES_AS_OF, CostLine, Estimate, Price
 from airflow_celery.plan.resources import ResourceGroups, short_type
@@ -91,7 +91,7 @@ def _range(line: CostLine) -> str:
 def _cost_notes(cost: Estimate, console: Console) -> None:
     assumed = ", ".join(f"{key}={value:g}" for key, value in cost.assumptions.items())
     console.print(f"  Assumed usage: {assumed}. Not counted: data transfer out, ECR storage, S3 task logs, "
-                  "Container Insights metrics, backups beyond the free allowance.")  # fmt: skip
+                  "Container Insights performance log events, backups beyond the free allowance.")  # fmt: skip
     if cost.unverified:
         console.print("  * a price that could not be verified from a source (see airflow_celery/plan/pricing.py).")
 
@@ -106,6 +106,8 @@ def mwaa_table(comparison: Comparison) -> Table:
         chosen = " (cheapest)" if option == comparison.cheapest else ""
         table.add_row(f"MWAA {option.environment_class}{chosen}", str(option.workers),
                       _usd(option.monthly_usd) + _mark(option.prices), f"{ratio:.2f}")  # fmt: skip
+    table.add_row(f"MWAA {BASE_CLASS} environment alone (MWAA's floor)", "1", _usd(comparison.base_usd),
+                  f"{comparison.base_ratio:.2f}")  # fmt: skip
     table.add_row("this cluster (every line above)", "", _usd(comparison.ours_usd), "")
     return table
 
@@ -153,5 +155,7 @@ def to_json(plan: Plan) -> dict[str, Any]:
             "mwaa_monthly_usd": comparison.cheapest.monthly_usd,
             "ours_monthly_usd": comparison.ours_usd,
             "ratio": comparison.ratio,
+            "base_monthly_usd": comparison.base_usd,
+            "base_ratio": comparison.base_ratio,
         },
     }  # fmt: skip

@@ -14,31 +14,71 @@ def _by_item(plan) -> dict[str, float]:
 
 
 def test_dev_estimate_by_hand(dev_plan):
-    """us-east-1, 730 h: Fargate $0.04048 per vCPU-hour and $0.004445 per GB-hour, and so on (pricing.py)."""
+    """us-east-1, 730 h. dev runs every Airflow service on Fargate Spot and ARM64: Spot is the table's placeholder
+    of 0.3 x on-demand, ARM on-demand $0.03238 per vCPU-hour and $0.00356 per GB-hour (pricing.py)."""
     lines = _by_item(dev_plan)
 
-    assert lines["api-server (0.5 vCPU, 2 GiB, on-demand)"] == 21.26  # (0.5*0.04048 + 2*0.004445) * 730
-    assert lines["scheduler (0.5 vCPU, 2 GiB, on-demand)"] == 21.26
-    assert lines["dag-processor (0.5 vCPU, 1 GiB, on-demand)"] == 18.02  # (0.02024 + 0.004445) * 730
-    assert lines["triggerer (0.5 vCPU, 1 GiB, on-demand)"] == 18.02
-    # dev's worker runs on Fargate Spot: 0.3 x on-demand (the table's placeholder), 0.3 * 39.28495 = 11.785
-    assert lines["worker (1 vCPU, 3 GiB, Spot)"] == 11.79
-    assert lines["flower (0.25 vCPU, 0.5 GiB, on-demand)"] == 9.01  # (0.01012 + 0.0022225) * 730
-    assert lines["redis (1 vCPU, 2 GiB, on-demand)"] == 36.04  # (0.04048 + 0.00889) * 730
+    assert lines["api-server (0.5 vCPU, 2 GiB, Spot, ARM)"] == 5.10  # 0.3 * (0.5*0.03238 + 2*0.00356) * 730
+    assert lines["scheduler (0.5 vCPU, 2 GiB, Spot, ARM)"] == 5.10
+    assert lines["dag-processor (0.5 vCPU, 1 GiB, Spot, ARM)"] == 4.33  # 0.3 * (0.01619 + 0.00356) * 730
+    assert lines["triggerer (0.5 vCPU, 1 GiB, Spot, ARM)"] == 4.33
+    assert lines["worker (1 vCPU, 3 GiB, Spot, ARM)"] == 0.00  # idles at zero workers; 9.43 at its one
+    assert lines["flower (0.25 vCPU, 0.5 GiB, Spot, ARM)"] == 2.16
+    assert lines["redis (0.25 vCPU, 1 GiB, on-demand, ARM)"] == 8.51  # (0.25*0.03238 + 0.00356) * 730
     assert lines["PostgreSQL db.t4g.small, single-AZ"] == 23.36  # 0.032 * 730
     assert lines["storage 20 GiB gp3, single-AZ"] == 2.30  # 20 * 0.115
     assert lines["NAT gateway"] == 32.85  # 0.045 * 730
-    assert lines["NAT data processed (assumed)"] == 0.90  # 20 GB * 0.045
+    assert lines["NAT data: API calls (assumed)"] == 0.22  # 5 GB * 0.045
+    # the S3 gateway endpoint carries the image layers: no pull crosses the NAT
+    assert lines["NAT data: image pulls (assumed; layers via the S3 gateway endpoint)"] == 0.00
     assert lines["application load balancer"] == 16.43  # 0.0225 * 730 = 16.425
-    assert lines["load balancer capacity units (assumed)"] == 5.84  # 1 LCU * 730 h * 0.008
-    assert lines["ingestion (assumed 1 GB per task)"] == 3.50  # 7 tasks * 1 GB * 0.50
-    assert lines["storage (7 days kept)"] == 0.05  # 7 GB * 7/30 * 0.03 = 0.049
+    assert lines["load balancer capacity units (assumed)"] == 0.58  # 0.1 LCU * 730 h * 0.008
+    assert lines["ingestion (assumed 1 GB per task)"] == 3.00  # 6 tasks * 1 GB * 0.50
     assert lines["secrets (API calls only at task start: negligible)"] == 4.00  # 10 * 0.40
     # the NAT's address only: dev's load balancer is internal (no public address)
     assert lines["addresses (NAT Elastic IPs, load balancer nodes)"] == 3.65  # 1 IP * 0.005 * 730
-    assert len(lines) == 17
-    # 135.40 Fargate + 25.66 RDS + 33.75 NAT + 22.27 ALB + 3.55 logs + 4.00 secrets + 3.65 IPv4
-    assert dev_plan.cost.total == 228.28
+    assert lines["autoscaler metrics (queued, running, desired workers)"] == 0.90  # 3 * 0.30
+    assert lines["alarms (worker scaling)"] == 0.10
+    assert not [item for item in lines if item.startswith("Container Insights")]  # off in dev
+    assert dev_plan.cost.total == 116.96
+
+
+def test_dev_meets_the_cost_goal_against_mwaas_floor(dev_plan):
+    """At most 0.35 x the cheapest MWAA environment alone (mw1.small, $0.49 x 730 h) while running."""
+    assert dev_plan.mwaa.base_usd == 357.70
+    assert dev_plan.cost.total <= 0.35 * dev_plan.mwaa.base_usd
+    assert dev_plan.mwaa.base_ratio == 0.33
+
+
+def test_every_usage_driven_line_says_it_is_assumed(dev_plan, prod_plan):
+    """A line whose quantity comes from ASSUMPTIONS names itself assumed; a price no source confirmed is marked."""
+    usage_driven = ("NAT data", "load balancer capacity units", "ingestion", "Container Insights", "data processed")
+    for plan in (dev_plan, prod_plan):
+        for line in plan.cost.lines:
+            if line.item.startswith(usage_driven):
+                assert "assumed" in line.item, line.item
+
+
+def test_image_pulls_cross_the_nat_without_the_s3_endpoint(dev_plan):
+    import copy
+
+    from airflow_celery.plan.pricing import ASSUMPTIONS, image_pull_gb, task_starts
+
+    mocks = copy.copy(dev_plan.mocks)  # the session's plan stays as it is
+    mocks.records = [r for r in dev_plan.mocks.records if r.type != "aws:ec2/vpcEndpoint:VpcEndpoint"]
+    starts = task_starts(mocks, dev_plan.config)
+    assert starts == 6 * 8 + 1 * 2 * 30  # every task at 8 deploys, and the one worker twice a day
+    assert image_pull_gb(mocks, dev_plan.config) == starts * ASSUMPTIONS["image_gb"]
+
+
+def test_container_insights_and_interface_endpoints_are_priced(prod_plan):
+    lines = _by_item(prod_plan)
+    # 12 cluster metrics + 6 services x 25 (assumed counts) at $0.30 a custom metric
+    assert lines["Container Insights metrics (assumed count, 6 services)"] == 48.60
+    plan = make_plan(PROJECT_DIR, "dev", ("interfaceEndpoints=true",))
+    endpoints = _by_item(plan)
+    # 4 endpoints x 2 zones x 730 h x $0.01
+    assert endpoints["4 interface endpoints (ECR api/dkr, Secrets Manager, Logs)"] == 58.40
 
 
 def test_prod_estimate_rows(prod_plan):
@@ -100,7 +140,9 @@ def test_the_readme_estimates_are_the_plans(dev_plan, prod_plan):
     assert f"price table of **{PRICES_AS_OF}**" in readme
     for plan in (dev_plan, prod_plan):
         row = f"| ${plan.cost.total:,.2f} | ${plan.mwaa.cheapest.monthly_usd:,.2f} "
-        assert row in readme and f"| {plan.mwaa.ratio:.2f} |" in readme, f"update the README's {plan.stack} row"
+        assert row in readme and f"| {plan.mwaa.ratio:.2f} | {plan.mwaa.base_ratio:.2f} |" in readme, (
+            f"update the README's {plan.stack} row"
+        )
 
 
 def _fake_service(mocks, role, count, cpu, memory, arch, strategies=None):

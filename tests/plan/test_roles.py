@@ -14,7 +14,7 @@ def test_dev_roles(dev_plan):
 
     assert rows["worker"].command == "airflow celery worker"
     assert rows["worker"].size == "1 vCPU / 3 GiB"
-    assert rows["worker"].count_text == "1 (0-1)"  # idles at zero, autoscaled
+    assert rows["worker"].count_text == "0 (0-1)"  # idles at zero, autoscaled
     assert rows["redis"].runs_on == "Fargate"
     assert rows["postgres"].size == "db.t4g.small, 20 GiB"
     assert rows["migrate"].runs_on == "scheduler task (init)"
