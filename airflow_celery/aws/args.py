@@ -88,6 +88,36 @@ else:
     RedisModeArg = RedisMode
 
 
+class HibernationArgs(TypedDict, total=False):
+    """Working hours: the cluster runs from wake to sleep on `days`, and sleeps otherwise."""
+
+    days: str
+    """The days it wakes: "MON-FRI" (the default), "MON-SAT" or "SUN-SAT"."""
+    wake: int
+    """Hour (0-23) every service starts again, and the database. Default 7."""
+    sleep: int
+    """Hour (1-23, after `wake`) every service scales to zero and the database stops. Default 19."""
+    timezone: str
+    """IANA timezone of the hours, e.g. "Europe/Berlin". Default "UTC"."""
+
+
+@dataclass(frozen=True)
+class Hibernation:
+    days: str = "MON-FRI"
+    wake: int = 7
+    sleep: int = 19
+    timezone: str = "UTC"
+
+    @property
+    def awake_hours_per_week(self) -> int:
+        return (self.sleep - self.wake) * HIBERNATION_DAYS[self.days]
+
+
+HIBERNATION_DAYS = {"MON-FRI": 5, "MON-SAT": 6, "SUN-SAT": 7}
+"""Day ranges a schedule may wake on, and how many days each is. None leaves a gap longer than the 7 days after
+which RDS starts a stopped instance by itself."""
+
+
 class AirflowCeleryClusterArgs(TypedDict, total=False):
     """Arguments of AirflowCeleryCluster. Every field is optional; the defaults make a small dev cluster."""
 
@@ -154,6 +184,10 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     cpu_architecture: str
     """"X86_64" (the default) or "ARM64" (Graviton, about 20 % cheaper on Fargate) for every role; the image is
     built for that platform (building ARM64 on an x86 machine needs Docker's QEMU emulation)."""
+    hibernation: HibernationArgs
+    """Scale every service to zero outside working hours and stop the database with it (App Auto Scaling scheduled
+    actions, EventBridge Scheduler); ElastiCache, the load balancer and NAT keep running. Unset: always on.
+    `plan` prices both."""
     container_insights: bool
     """ECS Container Insights on the cluster (per-task CPU, memory and network metrics). Default True; its
     metrics are billed as CloudWatch custom metrics, which `plan` counts."""
@@ -245,6 +279,7 @@ class ClusterConfig:
     role_capacity: dict[str, str] = field(default_factory=dict)
     cpu_architecture: str = "X86_64"
     container_insights: bool = True
+    hibernation: Hibernation | None = None
     worker_concurrency: int = 16
     default_task_retries: int = DEFAULT_TASK_RETRIES
     default_task_retry_delay_seconds: int = DEFAULT_TASK_RETRY_DELAY_SECONDS
@@ -409,6 +444,7 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
     _check_int_range(given, "worker_scale_in_cooldown", 60, 3600, " seconds")
     _check_choice(given, "worker_capacity", WORKER_CAPACITIES, "places workers run")
     _check_role_capacity(given.get("role_capacity", {}))
+    _check_hibernation(given.get("hibernation"))
     _check_choice(given, "cpu_architecture", CPU_ARCHITECTURES, "CPU architectures Fargate runs Linux tasks on")
     _check_counts(given)
     _check_choice(given, "log_retention_days", CLOUDWATCH_RETENTION_DAYS, "days CloudWatch Logs allows")
@@ -424,6 +460,7 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
         worker_max_count=worker_max,
         role_sizes=_role_sizes(given),
         redis_mode=RedisMode(given.get("redis_mode", RedisMode.FARGATE)),
+        hibernation=Hibernation(**given["hibernation"]) if "hibernation" in given else None,
     )
     _check_worker_density(config)
     _check_health_checked_memory(config)
@@ -432,7 +469,9 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
     return config
 
 
-_DERIVED = frozenset({"worker_count", "worker_min_count", "worker_max_count", "role_sizes", "redis_mode"})
+_DERIVED = frozenset(
+    {"worker_count", "worker_min_count", "worker_max_count", "role_sizes", "redis_mode", "hibernation"}
+)
 
 
 def _frozen(value: Any) -> Any:
@@ -750,6 +789,29 @@ ROLE_CAPACITIES = ("fargate", "fargate-spot")
 CPU_ARCHITECTURES = ("X86_64", "ARM64")
 SPOT_ROLES: tuple[str, ...] = tuple(r.name for r in ROLES if r.kind is Kind.AIRFLOW and not r.scalable)
 """The services role_capacity may put on Spot: every Airflow service but the workers (worker_capacity)."""
+
+
+def _check_hibernation(schedule: Mapping[str, Any] | None) -> None:
+    if schedule is None:
+        return
+    import zoneinfo
+
+    merged = {**vars(Hibernation()), **schedule}
+    _require(merged["days"] in HIBERNATION_DAYS, "hibernation.days", merged["days"],
+             f"one of {', '.join(HIBERNATION_DAYS)}")  # fmt: skip
+    _require(0 <= merged["wake"] <= 23, "hibernation.wake", merged["wake"], "an hour from 0 to 23")
+    _require(
+        merged["wake"] < merged["sleep"] <= 23,
+        "hibernation.sleep",
+        merged["sleep"],
+        f"an hour after wake ({merged['wake']}) and at most 23",
+    )
+    _require(
+        merged["timezone"] in zoneinfo.available_timezones(),
+        "hibernation.timezone",
+        merged["timezone"],
+        "an IANA timezone such as UTC or Europe/Berlin",
+    )
 
 
 def _check_role_capacity(capacities: Mapping[str, Any]) -> None:

@@ -10,7 +10,19 @@ import pulumi
 import pulumi_aws as aws
 
 from airflow_celery.autoscaler.cloudwatch import namespace as metric_namespace
-from airflow_celery.aws import broker, database, discovery, ecs, iam, image, load_balancer, logs, network, scaling
+from airflow_celery.aws import (
+    broker,
+    database,
+    discovery,
+    ecs,
+    hibernation,
+    iam,
+    image,
+    load_balancer,
+    logs,
+    network,
+    scaling,
+)
 from airflow_celery.aws import secrets as cluster_secrets
 from airflow_celery.aws.args import AirflowCeleryClusterArgs, ClusterConfig, resolve_args
 from airflow_celery.aws.context import BuildContext
@@ -167,10 +179,14 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         exec_roles=frozenset({FLOWER.name}),
     )
     inputs = _task_inputs(ctx, template, image_ref, alb.url, net.cidrs, bucket, stored, log_groups)
+    services, targets = {}, {}
     for r in roles:
-        service = ecs.service(ctx, r, ecs.task_definition(ctx, r, inputs, wiring), wiring)
+        services[r.name] = ecs.service(ctx, r, ecs.task_definition(ctx, r, inputs, wiring), wiring)
         if r is WORKER and config.autoscaling:
-            scaling.worker_autoscaling(ctx, ecs_cluster, service, metric_namespace(config.name))
+            target, _, _ = scaling.worker_autoscaling(ctx, ecs_cluster, services[r.name], metric_namespace(config.name))
+            targets[r.name] = target
+    if config.hibernation is not None:
+        hibernation.hibernate(ctx, ecs_cluster, services, targets, db)
 
     return {
         "airflow_url": alb.url,

@@ -126,9 +126,15 @@ def service(ctx: BuildContext, r: Role, definition: aws.ecs.TaskDefinition, wiri
         opts=pulumi.ResourceOptions.merge(
             ctx.opts(depends_on=depends_on or None),
             # Application Auto Scaling owns the worker count once it scales: the next `pulumi up` must not reset it.
-            pulumi.ResourceOptions(ignore_changes=["desiredCount"] if r.scalable and ctx.config.autoscaling else None),
+            # So does a hibernation schedule, for every service: a `pulumi up` at night must not wake them.
+            pulumi.ResourceOptions(ignore_changes=["desiredCount"] if scaled_elsewhere(ctx, r) else None),
         ),
     )
+
+
+def scaled_elsewhere(ctx: BuildContext, r: Role) -> bool:
+    """Application Auto Scaling owns the count: the workers' with autoscaling, every service's with hibernation."""
+    return (r.scalable and ctx.config.autoscaling) or ctx.config.hibernation is not None
 
 
 def on_spot(ctx: BuildContext, r: Role) -> bool:

@@ -310,7 +310,8 @@ def _load_balancer(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) 
 
 def _rds_instance(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     address = f"{name}.abcdefghijkl.{mocks.region}.rds.amazonaws.com"
-    return {"address": address, "endpoint": f"{address}:5432", "port": 5432}
+    # The provider names the instance (identifier) when the program does not: the resource name plus a suffix.
+    return {"address": address, "endpoint": f"{address}:5432", "port": 5432, "identifier": f"{name}-0a1b2c3d"}
 
 
 def _ecr_repository(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ traffic, load balancer capacity units) use the ASSUMPTIONS below, which the plan
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -248,6 +249,8 @@ class CostLine:
     prices: tuple[Price, ...] = ()
     range_usd: tuple[float, float] | None = None
     """For the workers: the monthly cost at worker_min_count and at worker_max_count."""
+    sleeps: bool = False
+    """Billed only while the cluster is awake: Fargate tasks, the database instance, log ingestion."""
 
 
 @dataclass(frozen=True)
@@ -255,10 +258,19 @@ class Estimate:
     region: str
     lines: list[CostLine]
     assumptions: dict[str, float] = field(default_factory=lambda: dict(ASSUMPTIONS))
+    awake_share: float | None = None
+    """With a hibernation schedule: the share of the week the cluster is awake (awake hours / 168)."""
 
     @property
     def total(self) -> float:
         return round(sum(line.monthly_usd for line in self.lines), 2)
+
+    @property
+    def total_with_schedule(self) -> float | None:
+        """The month with the hibernation schedule: lines that sleep cost only their awake share."""
+        if self.awake_share is None:
+            return None
+        return round(sum(line.monthly_usd * (self.awake_share if line.sleeps else 1) for line in self.lines), 2)
 
     @property
     def unverified(self) -> list[Price]:
@@ -283,7 +295,18 @@ def estimate(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices)
         *public_ipv4_lines(mocks, prices),
         *monitoring_lines(mocks, config, prices),
     ]
-    return Estimate(region=prices.region, lines=lines)
+    awake = config.hibernation.awake_hours_per_week / HOURS_PER_WEEK if config.hibernation else None
+    return Estimate(region=prices.region, lines=[_sleeping(line) for line in lines], awake_share=awake)
+
+
+HOURS_PER_WEEK = 168
+SLEEPING_ITEMS = ("PostgreSQL ", "ingestion")
+"""Besides Fargate: the database instance (stopped; its storage stays billed) and log ingestion."""
+
+
+def _sleeping(line: CostLine) -> CostLine:
+    sleeps = line.concern == "Fargate" or line.item.startswith(SLEEPING_ITEMS)
+    return dataclasses.replace(line, sleeps=sleeps)
 
 
 ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"

@@ -78,6 +78,10 @@ def cost_table(cost: Estimate) -> Table:
             line.concern, line.item + _range(line), line.quantity, _usd(line.monthly_usd) + _mark(line.prices)
         )
     table.add_row("", "[bold]total[/bold]", "", f"[bold]{_usd(cost.total)}[/bold]")
+    if cost.total_with_schedule is not None:
+        awake = round((cost.awake_share or 0) * 168)
+        table.add_row("", f"[bold]total with the hibernation schedule[/bold] (awake {awake} h of 168 a week)", "",
+                      f"[bold]{_usd(cost.total_with_schedule)}[/bold]")  # fmt: skip
     return table
 
 
@@ -143,6 +147,7 @@ def to_json(plan: Plan) -> dict[str, Any]:
                        "monthly_usd": line.monthly_usd, "range_usd": line.range_usd,
                        "prices": [_price(p) for p in line.prices]} for line in cost.lines],
             "total_monthly_usd": cost.total,
+            "total_monthly_usd_with_hibernation": cost.total_with_schedule,
             "assumptions": cost.assumptions,
             "unverified_prices": [_price(p) for p in cost.unverified],
         },

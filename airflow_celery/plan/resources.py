@@ -38,6 +38,7 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("aws:s3/", "logs"),
     ("aws:appautoscaling/", "scaling"),
     ("aws:cloudwatch/metricAlarm", "scaling"),
+    ("aws:scheduler/schedule", "scaling"),  # hibernation: the database stops and starts on a schedule
 )
 """Type-token prefixes, most specific first. IAM roles are ECS's (execution and task roles); the S3 bucket
 holds task logs; Cloud Map is the private DNS the tasks find each other by."""
