@@ -626,6 +626,8 @@ def _check_network(given: Mapping[str, Any]) -> None:
     _check_no_open_door(given)
 
 
+DOCUMENTATION_RANGES = tuple(ipaddress.ip_network(r) for r in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
+"""RFC 5737's ranges, reserved for documentation: a stack file's example, never someone's office."""
 PRODUCTION_SIGNS = ("db_deletion_protection", "certificate_arn")
 """A stack that protects its database from deletion or serves HTTPS is treated as production."""
 
@@ -652,6 +654,13 @@ def _check_no_open_door(given: Mapping[str, Any]) -> None:
     if sign is None:
         return
     for index, cidr in enumerate(cidrs):
+        _require(
+            not any(ipaddress.ip_network(cidr).subnet_of(r) for r in DOCUMENTATION_RANGES),
+            f"allowed_cidrs[{index}]",
+            cidr,
+            "your own offices' or VPN's ranges: this is a placeholder (an RFC 5737 documentation range); replace it "
+            "in the stack file",
+        )
         _require(
             not cidr.endswith("/0"),
             f"allowed_cidrs[{index}]",

@@ -20,7 +20,7 @@ PROD_ARGS: dict = {
     "vpc_id": "vpc-0123456789abcdef0",
     "public_subnet_ids": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
     "private_subnet_ids": ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"],
-    "allowed_cidrs": ["203.0.113.0/24", "198.51.100.0/24"],
+    "allowed_cidrs": ["81.2.69.0/24", "52.94.76.0/22"],
     "flower_on_load_balancer": True,
     "certificate_arn": "arn:aws:acm:eu-west-1:210987654321:certificate/12345678-1234-1234-1234-123456789012",
     "domain_name": PROD_DOMAIN,

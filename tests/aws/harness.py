@@ -36,6 +36,7 @@ PLACEHOLDER_REPLACEMENTS: dict[str, dict[str, str]] = {
             "arn:aws:acm:us-east-1:210987654321:certificate/9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"
         ),
         f"{PROJECT}:domainName": "airflow.data.acme-corp.io",
+        f"{PROJECT}:allowedCidrs": ["81.2.69.0/24"],
     }
 }
 """What a user puts in place of a stack file's REPLACE placeholders, which resolve_args refuses (test_args)."""

@@ -436,7 +436,7 @@ def test_images_pinned_by_digest_are_accepted(image):
 def test_https_follows_the_certificate():
     arn = "arn:aws:acm:eu-west-1:210987654321:certificate/0a1b2c3d-0000-4000-8000-000000000001"
 
-    assert resolve_args("airflow", {"certificate_arn": arn, "allowed_cidrs": ["192.0.2.0/24"]}).https
+    assert resolve_args("airflow", {"certificate_arn": arn, "allowed_cidrs": ["81.2.69.0/24"]}).https
     assert not resolve_args("airflow", None).https
 
 
@@ -461,9 +461,16 @@ def test_production_must_name_who_reaches_it(sign):
 @pytest.mark.parametrize("sign", [{"certificate_arn": CERTIFICATE}, {"db_deletion_protection": True}])
 def test_production_open_to_the_whole_internet_is_refused(sign):
     with pytest.raises(ConfigError) as caught:
-        resolve_args("airflow", {**sign, "allowed_cidrs": ["192.0.2.0/24", "0.0.0.0/0"]})
+        resolve_args("airflow", {**sign, "allowed_cidrs": ["81.2.69.0/24", "0.0.0.0/0"]})
     assert (caught.value.key, caught.value.value) == ("allowed_cidrs[1]", "0.0.0.0/0")
     assert "narrower than the whole internet" in caught.value.allowed
+
+
+@pytest.mark.parametrize("placeholder", ["192.0.2.0/24", "198.51.100.7/32", "203.0.113.0/24"])
+def test_production_refuses_a_documentation_range_left_in_the_stack_file(placeholder):
+    with pytest.raises(ConfigError, match="replace it in the stack file") as caught:
+        resolve_args("airflow", {"db_deletion_protection": True, "allowed_cidrs": [placeholder]})
+    assert caught.value.key == "allowed_cidrs[0]"
 
 
 def test_a_dev_stack_may_still_open_itself_on_purpose():
