@@ -12,7 +12,7 @@ def test_dev_slots_priced_as_mwaa_by_hand(dev_plan):
     assert comparison.cheapest.environment_class == "mw1.small"
     assert comparison.cheapest.workers == 4  # 5 tasks per mw1.small worker
     assert comparison.cheapest.monthly_usd == 478.15  # (0.49 + 3 * 0.055) * 730
-    assert comparison.ratio == 0.24  # 116.96 / 478.15
+    assert comparison.ratio == 0.26  # 124.34 / 478.15
 
 
 def test_prod_slots(prod_plan):
