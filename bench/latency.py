@@ -29,6 +29,7 @@ cluster (supervisord's process tree, exited children included) spent per task.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import shutil
@@ -51,7 +52,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from benchmark import console, free_ports, sleep_dag_source, up  # noqa: E402
 
-from airflow_celery.cluster import SecretName  # noqa: E402
+from airflow_celery.cluster import ClusterSettings, SecretName  # noqa: E402
 from airflow_celery.local import runner, supervisor  # noqa: E402
 from airflow_celery.local.api import TERMINAL_RUN_STATES, AirflowApi  # noqa: E402
 from airflow_celery.local.state import ADMIN_USERNAME  # noqa: E402
@@ -358,6 +359,21 @@ def _seconds(value: float | None) -> str:
     return "" if value is None else f"{value:.2f} s"
 
 
+def override_settings(assignments: list[str]) -> dict[str, int | float]:
+    """Experiments only: `--setting parallelism=8` replaces ClusterSettings fields in every program's environment
+    (the runner builds the env contract in this process, through local.options.cluster_settings)."""
+    overrides: dict[str, int | float] = {}
+    for assignment in assignments:
+        name, _, value = assignment.partition("=")
+        if name not in {f.name for f in dataclasses.fields(ClusterSettings)}:
+            raise SystemExit(f"--setting {assignment!r}: {name!r} is no ClusterSettings field")
+        overrides[name] = float(value) if "." in value else int(value)
+    if overrides:
+        original = runner.cluster_settings
+        runner.cluster_settings = lambda *args: dataclasses.replace(original(*args), **overrides)
+    return overrides
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, nargs="+", default=[1, 5, 200], help="tasks per run, one run each")
@@ -366,7 +382,9 @@ def main() -> None:
     parser.add_argument("--slots", type=int, default=8)
     parser.add_argument("--json", type=Path, help="write every run's summary here")
     parser.add_argument("--keep-state", action="store_true")
+    parser.add_argument("--setting", action="append", default=[], help="experiment: NAME=VALUE of ClusterSettings")
     args = parser.parse_args()
+    overrides = override_settings(args.setting)
     root = Path(tempfile.mkdtemp(prefix="aclatency-"))
     state, dags = root / "state", root / "dags"
     dags.mkdir()
@@ -391,7 +409,7 @@ def main() -> None:
             shutil.rmtree(root, ignore_errors=True)
     if args.json:
         facts = {"date": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}", "workers": args.workers, "slots": args.slots,
-                 "result_backend_query": probe}  # fmt: skip
+                 "result_backend_query": probe, "settings": overrides}  # fmt: skip
         args.json.write_text(json.dumps({**facts, "runs": results}, indent=2) + "\n")
 
 

@@ -133,7 +133,7 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     worker gets SIGTERM and 120 s) or "mixed" (worker_min_count on-demand, the rest Spot)."""
     worker_concurrency: int
     """Task slots per worker (AIRFLOW__CELERY__WORKER_CONCURRENCY), 1-256. Default 16. `[core] parallelism`
-    and the default pool follow: worker_max_count x worker_concurrency."""
+    and the default pool follow: 2 x worker_max_count x worker_concurrency, every slot running and one task waiting."""
     default_task_retries: int
     """Retries of a task that sets no `retries` itself ([core] default_task_retries), 0-10. Default 2: a task on
     a worker that is lost (Spot, scale-in, OOM) is failed after the heartbeat timeout and then retried, instead of

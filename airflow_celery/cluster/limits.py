@@ -55,12 +55,28 @@ class Capacity:
 
 
 def parallelism(capacity: Capacity) -> int:
-    """`[core] parallelism`: queued + running tasks the executor allows, cluster-wide.
+    """Tasks that can run at once, cluster-wide: every slot of the most workers (heartbeats and sizes follow it)."""
+    return max(1, capacity.max_workers) * capacity.worker_concurrency
+
+
+WAITING_TASKS_PER_SLOT = 1
+"""Tasks the scheduler may keep queued in the broker per worker slot, beside the running ones. With none (the
+executor's parallelism exactly the slots), every slot that frees waits a whole scheduler round trip for its next
+task: the scheduler's next loop reads the end from the result backend, a later loop queues the next task and sends
+it (1-2 s per task on 2 cores, bench/latency.py). With one waiting per slot a freed slot takes the next message from
+Redis at once (prefetch 1 and late acks keep it in the broker until then, where it survives a worker's loss).
+The price: a task that waits in the broker longer than `[scheduler] task_queued_timeout` (600 s), which only
+happens when every slot is busy with tasks that run longer than that, is revoked and queued again, at most
+`num_stuck_in_queued_retries` (2) times."""
+
+
+def executor_parallelism(capacity: Capacity) -> int:
+    """`[core] parallelism` and the default pool's slots: every slot running plus WAITING_TASKS_PER_SLOT queued each.
 
     Airflow's default of 32 caps the whole cluster whatever the worker count (base_executor.py:
-    `open_slots = self.parallelism - len(self.running)`), so it is exactly the slots of max workers.
+    `open_slots = self.parallelism - len(self.running)`, where running counts queued tasks too).
     """
-    return max(1, capacity.max_workers) * capacity.worker_concurrency
+    return parallelism(capacity) * (1 + WAITING_TASKS_PER_SLOT)
 
 
 def capacity_settings(capacity: Capacity) -> dict[str, int]:
@@ -68,7 +84,7 @@ def capacity_settings(capacity: Capacity) -> dict[str, int]:
     return {
         "worker_concurrency": capacity.worker_concurrency,
         "api_workers": capacity.api_workers,
-        "parallelism": parallelism(capacity),
+        "parallelism": executor_parallelism(capacity),
         "min_heartbeat_interval": min_heartbeat_interval(capacity),
         "db_pool_size": capacity.db_pool_size,
         "db_max_overflow": capacity.db_max_overflow,
@@ -76,8 +92,9 @@ def capacity_settings(capacity: Capacity) -> dict[str, int]:
 
 
 def default_pool_slots(capacity: Capacity) -> int:
-    """Slots of `default_pool`, where every task without a pool runs: as many as the executor may run."""
-    return parallelism(capacity)
+    """Slots of `default_pool`, where every task without a pool runs: as many as the executor may queue and run
+    (a pool counts queued tasks too)."""
+    return executor_parallelism(capacity)
 
 
 @dataclass(frozen=True)

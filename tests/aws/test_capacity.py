@@ -73,8 +73,9 @@ def test_prod_at_max_workers_gets_parallelism_and_pool_for_all_their_slots():
 
     for container in assertions.airflow_containers(deployed.mocks):
         env = {item["name"]: item["value"] for item in container.get("environment", [])}
-        assert env["AIRFLOW__CORE__PARALLELISM"] == str(max_workers * concurrency), container["name"]
-        assert env["AIRFLOW__CORE__DEFAULT_POOL_TASK_SLOT_COUNT"] == str(max_workers * concurrency)
+        # every slot running plus one task waiting in the broker per slot (limits.WAITING_TASKS_PER_SLOT)
+        assert env["AIRFLOW__CORE__PARALLELISM"] == str(2 * max_workers * concurrency), container["name"]
+        assert env["AIRFLOW__CORE__DEFAULT_POOL_TASK_SLOT_COUNT"] == str(2 * max_workers * concurrency)
 
 
 def test_the_error_suggests_the_smallest_class_of_the_family_that_fits():
