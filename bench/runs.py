@@ -142,3 +142,14 @@ def latency_table(latency: dict) -> str:
     lines.append("| start rate (tasks/s) | " + " | ".join(rates) + " |")
     lines.append("| cluster CPU s per task | " + " | ".join(f"{r['cpu_seconds_per_task']:.2f}" for r in runs) + " |")
     return "\n".join(lines)
+
+
+def latency_section(directory: Path = LATENCY_DIR) -> str:
+    """Every kept breakdown of bench/latency.py, oldest first, each under its file name: before and after a change."""
+    parts = []
+    for path in sorted(directory.glob("*.json")):
+        latency = json.loads(path.read_text())
+        settings = latency.get("settings") or {}
+        extra = f", settings {settings}" if settings else ""
+        parts.append(f"`{path.name}` ({latency['date']}{extra}):\n\n{latency_table(latency)}")
+    return "\n\n".join(parts)
