@@ -24,6 +24,13 @@ def _between(text: str, start: str, end: str) -> str:
     return text.split(start, 1)[1].split(end, 1)[0].strip()
 
 
+def test_readme_benchmark_table_is_the_latest_run():
+    latest = runs.latest()
+    assert latest is not None, "bench/runs/ holds no run: `python bench/benchmark.py --json`"
+    expected = runs.readme_table(runs.load_run(latest))
+    assert _between(README.read_text(), TABLE_START, TABLE_END) == expected
+
+
 def test_readme_shows_every_kept_latency_breakdown():
     assert runs.latest(runs.LATENCY_DIR) is not None, "bench/runs/latency/ holds no run: bench/latency.py --json"
     assert _between(README.read_text(), LATENCY_START, LATENCY_END) == runs.latency_section()
