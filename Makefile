@@ -1,7 +1,7 @@
 # Two commands on a fresh Linux machine with Python 3.11+ (nothing else):
 #   make local   creates .venv, starts the local cluster (2 workers) and runs the parallel demo
 #   make test    creates .venv and runs every test (unit, Pulumi mocks, and the real local cluster)
-#   make unit    the quick tests only (no local cluster, no Airflow start-ups)
+#   make unit    the quick tests only (no local cluster, no Airflow start-ups), spread over the cores (pytest-xdist)
 #   make docs    regenerates docs/cluster.md, the README's config reference and docker-compose.yaml
 #   make schema  regenerates schema.json, the component's Pulumi package schema (provider/)
 #   make pin-base-image  writes the registry's digest of image/Dockerfile's base tag into its FROM line
@@ -29,8 +29,11 @@ lint: venv
 test: lint
 	$(BIN)/pytest
 
+# The unit tests share nothing but read-only session builds, so xdist runs them on every core (at most 4: each
+# process builds the shared Pulumi mock stacks once). `make test` stays in one process: its integration tests
+# share one local cluster, which xdist would start once per process.
 unit: venv
-	$(BIN)/pytest -m "not integration and not airflow"
+	$(BIN)/pytest -m "not integration and not airflow" -n auto --maxprocesses=4
 
 local: venv
 	$(BIN)/airflow-celery local up --workers 2

@@ -1,4 +1,4 @@
-"""Benchmark of the local cluster (a script, not a test): `python bench/benchmark.py [--keep-state]`.
+"""Benchmark of the local cluster (a script, not a test): `python bench/benchmark.py [--json] [--keep-state]`.
 
 In one run it measures, on this machine:
 1. cold start (fresh state dir: initdb, migrate, every role) to all healthy, 1 worker x 4 slots;
@@ -8,7 +8,9 @@ In one run it measures, on this machine:
    40 x 5 s (ideal 25 s);
 5. the same 40 x 5 s on Airflow's LocalExecutor (parallelism 4: ideal 50 s), with scheduler, api-server and
    dag-processor started through the same entrypoint and env contract, reusing the cluster's PostgreSQL.
-It prints a table with the targets (demo <= 31.5 s, healthy <= 45 s, idle memory <= 1.8 GB).
+It prints a table with the targets (demo <= 31.5 s, healthy <= 45 s, idle memory <= 1.8 GB). With `--json` it
+also writes the figures, with the machine's facts, to bench/runs/<UTC time>.json (bench/runs.py), where
+`python bench/compare.py OLD NEW` compares two runs and the README's table is generated from the latest.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ from airflow_celery.local import runner, supervisor  # noqa: E402
 from airflow_celery.local.api import AirflowApi, RunResult, follow_run  # noqa: E402
 from airflow_celery.local.options import BOUND_PORTS, validate_up_options  # noqa: E402
 from airflow_celery.local.state import ADMIN_USERNAME  # noqa: E402
+
+sys.path.insert(0, str(REPO / "bench"))
+import runs  # noqa: E402
 
 TASKS, TASK_SECONDS, SLOTS = 40, 5, 4
 BENCH_DAG = f"bench_{TASKS}x{TASK_SECONDS}"
@@ -166,8 +171,8 @@ def stop_airflow_programs(cluster: runner.Cluster) -> None:
         raise SystemExit(f"could not stop {left}")
 
 
-def up(state: Path, dags: Path, ports: list[str], workers: int) -> tuple[runner.Cluster, float]:
-    options = validate_up_options(workers, SLOTS, state, dags, ports, HEALTH_TIMEOUT)
+def up(state: Path, dags: Path, ports: list[str], workers: int, slots: int = SLOTS) -> tuple[runner.Cluster, float]:
+    options = validate_up_options(workers, slots, state, dags, ports, HEALTH_TIMEOUT)
     started = time.monotonic()
     cluster = runner.up(options, console, HEALTH_TIMEOUT)
     return cluster, time.monotonic() - started
@@ -176,24 +181,30 @@ def up(state: Path, dags: Path, ports: list[str], workers: int) -> tuple[runner.
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep-state", action="store_true", help="keep the temporary state dir for inspection")
+    parser.add_argument("--json", action="store_true", help="also write the figures to bench/runs/<time>.json")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="acbench-"))
     state, dags, ports = root / "state", make_dags_dir(root), free_ports()
     rows: list[tuple[str, str, str, str]] = []
+    figures: dict[str, float] = {}
     local_processes: list[subprocess.Popen] = []
     try:
         cluster, cold = up(state, dags, ports, workers=1)
         rows.append(("cold start to all healthy (1 worker)", f"{cold:.1f} s", "<= 45 s", _verdict(cold <= 45)))
+        figures["cold_start_s"] = cold
         time.sleep(15)  # let start-up settle: idle means nothing running
         rss, pss = tree_memory(supervisor.supervisord_pid(cluster.paths))
         rows.append(("idle memory, 1 worker x 4 slots: RSS", f"{rss / 1024:.2f} GB", "", ""))
         rows.append(("idle memory, 1 worker x 4 slots: PSS", f"{pss / 1024:.2f} GB", "<= 1.8 GB", _verdict(pss < 1843)))
+        figures["idle_rss_gb"], figures["idle_pss_gb"] = rss / 1024, pss / 1024
         one = run_dag(cluster, BENCH_DAG)
         rows.append(_bench_row("40 x 5 s, CeleryExecutor 1 worker x 4", one, 50))
+        figures["celery_1x4_40x5_s"] = one.trigger_to_end
 
         runner.down(state, console)
         cluster, warm = up(state, dags, ports, workers=2)
         rows.append(("warm start to all healthy (2 workers)", f"{warm:.1f} s", "<= 45 s", _verdict(warm <= 45)))
+        figures["warm_start_s"] = warm
         demo = run_dag(cluster, "celery_parallel_demo")
         rows.append(
             (
@@ -203,8 +214,10 @@ def main() -> None:
                 _verdict(demo.trigger_to_end <= 31.5),
             )
         )
+        figures["demo_5x30_s"] = demo.trigger_to_end
         two = run_dag(cluster, BENCH_DAG)
         rows.append(_bench_row("40 x 5 s, CeleryExecutor 2 workers x 4", two, 25))
+        figures["celery_2x4_40x5_s"] = two.trigger_to_end
 
         stop_airflow_programs(cluster)
         local_processes = start_local_executor(cluster)
@@ -212,12 +225,15 @@ def main() -> None:
         wait_http(cluster.url("scheduler.health", "/health"), HEALTH_TIMEOUT)
         local = run_dag(cluster, BENCH_DAG)
         rows.append(_bench_row("40 x 5 s, LocalExecutor parallelism 4", local, 50))
+        figures["local_executor_40x5_s"] = local.trigger_to_end
     finally:
         stop_group(local_processes)
         runner.down(state, console, purge=not args.keep_state)
         if not args.keep_state:
             shutil.rmtree(root, ignore_errors=True)
     _print(rows)
+    if args.json:
+        console.print(f"figures written to {runs.write_run(figures)}")
 
 
 def _bench_row(label: str, result: RunResult, ideal: float) -> tuple[str, str, str, str]:

@@ -95,7 +95,8 @@ class ClusterSettings:
     worker_concurrency: int = 16
     api_workers: int = 2
     parallelism: int = 16
-    """`[core] parallelism` and the default pool's slots: limits.parallelism(), max workers x concurrency."""
+    """`[core] parallelism` and the default pool's slots: limits.executor_parallelism(), max workers x concurrency
+    (plus limits.WAITING_TASKS_PER_SLOT waiting in the broker per slot: none)."""
     db_pool_size: int = DEFAULT_DB_POOL_SIZE
     db_max_overflow: int = DEFAULT_DB_MAX_OVERFLOW
     jwt_issuer: str = "airflow-celery"

@@ -55,12 +55,30 @@ class Capacity:
 
 
 def parallelism(capacity: Capacity) -> int:
-    """`[core] parallelism`: queued + running tasks the executor allows, cluster-wide.
+    """Tasks that can run at once, cluster-wide: every slot of the most workers (heartbeats and sizes follow it)."""
+    return max(1, capacity.max_workers) * capacity.worker_concurrency
+
+
+WAITING_TASKS_PER_SLOT = 0
+"""Tasks the scheduler may keep queued in the broker per worker slot, beside the running ones: none.
+
+Measured (bench/latency.py, README Benchmark): with none, every slot that frees waits a whole scheduler round trip
+for its next task (the scheduler's next loop reads the end from the result backend, a later loop queues and sends
+the next task: 1-2 s per task on 2 cores); with one waiting per slot, 40 x 5 s on 1 worker x 4 took 13 % less.
+It stays at none because a task waiting in the broker is failed once it has waited `[scheduler]
+task_queued_timeout` three times (two re-sends, `num_stuck_in_queued_retries`): with every slot busy with tasks
+longer than that (hour-long ETL tasks filling the cluster at its max workers), the waiting ones would fail,
+where with none they wait in `scheduled`, safely, for as long as it takes. Throughput on short tasks is not worth
+a lost task."""
+
+
+def executor_parallelism(capacity: Capacity) -> int:
+    """`[core] parallelism` and the default pool's slots: every slot, plus WAITING_TASKS_PER_SLOT queued each.
 
     Airflow's default of 32 caps the whole cluster whatever the worker count (base_executor.py:
-    `open_slots = self.parallelism - len(self.running)`), so it is exactly the slots of max workers.
+    `open_slots = self.parallelism - len(self.running)`, where running counts queued tasks too).
     """
-    return max(1, capacity.max_workers) * capacity.worker_concurrency
+    return parallelism(capacity) * (1 + WAITING_TASKS_PER_SLOT)
 
 
 def capacity_settings(capacity: Capacity) -> dict[str, int]:
@@ -68,7 +86,7 @@ def capacity_settings(capacity: Capacity) -> dict[str, int]:
     return {
         "worker_concurrency": capacity.worker_concurrency,
         "api_workers": capacity.api_workers,
-        "parallelism": parallelism(capacity),
+        "parallelism": executor_parallelism(capacity),
         "min_heartbeat_interval": min_heartbeat_interval(capacity),
         "db_pool_size": capacity.db_pool_size,
         "db_max_overflow": capacity.db_max_overflow,
@@ -76,8 +94,9 @@ def capacity_settings(capacity: Capacity) -> dict[str, int]:
 
 
 def default_pool_slots(capacity: Capacity) -> int:
-    """Slots of `default_pool`, where every task without a pool runs: as many as the executor may run."""
-    return parallelism(capacity)
+    """Slots of `default_pool`, where every task without a pool runs: as many as the executor may queue and run
+    (a pool counts queued tasks too)."""
+    return executor_parallelism(capacity)
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,7 @@ def test_prod_at_max_workers_gets_parallelism_and_pool_for_all_their_slots():
 
     for container in assertions.airflow_containers(deployed.mocks):
         env = {item["name"]: item["value"] for item in container.get("environment", [])}
+        # every slot, and no task waiting in the broker behind them (limits.WAITING_TASKS_PER_SLOT)
         assert env["AIRFLOW__CORE__PARALLELISM"] == str(max_workers * concurrency), container["name"]
         assert env["AIRFLOW__CORE__DEFAULT_POOL_TASK_SLOT_COUNT"] == str(max_workers * concurrency)
 

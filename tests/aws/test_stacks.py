@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,23 @@ class Deployed:
 
 
 def deploy(stack: str, **overrides: Any) -> Deployed:
-    """`pulumi up -s <stack>` under mocks: the CLI's config merge (aws/pulumi_cli.py), then __main__.py."""
+    """`pulumi up -s <stack>` under mocks: the CLI's config merge (aws/pulumi_cli.py), then __main__.py.
+
+    A stack as its files define it is built once per test process (tests only read the recorded resources); a
+    stack with overrides is built each time."""
+    if not overrides:
+        return _deploy_as_committed(stack)
+    return _deploy(stack, overrides)
+
+
+def _deploy(stack: str, overrides: dict[str, Any]) -> Deployed:
     config = harness.stack_engine_config(stack, {f"{PROJECT}:{key}": value for key, value in overrides.items()})
     return Deployed(stack, config, harness.run_program(PROGRAM, stack, config))
+
+
+@functools.cache
+def _deploy_as_committed(stack: str) -> Deployed:
+    return _deploy(stack, {})
 
 
 @pytest.fixture(scope="module", params=STACKS)

@@ -10,9 +10,13 @@ from airflow_celery.cluster import ClusterSettings, role_environment
 from airflow_celery.cluster.limits import (
     RESERVED_CONNECTIONS,
     ROLLING_DEPLOY_FACTOR,
+    WAITING_TASKS_PER_SLOT,
     Capacity,
+    capacity_settings,
     connection_budget,
     default_pool_slots,
+    executor_parallelism,
+    min_heartbeat_interval,
     parallelism,
 )
 
@@ -21,7 +25,21 @@ from airflow_celery.cluster.limits import (
 def test_parallelism_is_every_slot_of_the_most_workers(workers, concurrency, expected):
     capacity = Capacity(max_workers=workers, worker_concurrency=concurrency)
 
-    assert parallelism(capacity) == default_pool_slots(capacity) == expected
+    assert parallelism(capacity) == expected
+
+
+@pytest.mark.parametrize(("workers", "concurrency", "slots"), [(1, 4, 4), (10, 16, 160), (3, 2, 6)])
+def test_the_executor_queues_no_more_tasks_than_there_are_slots(workers, concurrency, slots):
+    """No task waits in the broker behind busy slots, where `task_queued_timeout` would fail it; the default pool
+    counts queued tasks too, so it gets the same number."""
+    capacity = Capacity(max_workers=workers, worker_concurrency=concurrency)
+
+    assert WAITING_TASKS_PER_SLOT == 0
+    assert executor_parallelism(capacity) == default_pool_slots(capacity) == slots
+    settings = capacity_settings(capacity)
+    assert settings["parallelism"] == slots
+    # heartbeats come from running tasks only: their interval still follows the slots
+    assert settings["min_heartbeat_interval"] == min_heartbeat_interval(capacity)
 
 
 def test_the_env_contract_carries_parallelism_the_default_pool_and_the_db_pool():

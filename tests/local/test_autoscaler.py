@@ -49,7 +49,7 @@ def test_min_max_defines_max_workers_and_an_autoscaler_program(tmp_path):
 
     settings = cluster_settings(options, tmp_path / "home", "host")
     assert (settings.worker_min_count, settings.worker_max_count, settings.scale_in_cooldown) == (1, 3, 20)
-    assert settings.parallelism == 6
+    assert settings.parallelism == 6  # 3 workers x 2 slots
     programs = build_programs(settings, options.workers, StatePaths(options.state_dir), "/bin", tmp_path, False)
     names = [p.name for p in programs]
     assert [n for n in names if n.startswith("worker-")] == ["worker-1", "worker-2", "worker-3"]

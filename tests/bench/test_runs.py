@@ -1,0 +1,69 @@
+"""The kept benchmark runs: the README shows the latest, and compare.py prints ratios."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+README = BENCH.parent / "README.md"
+sys.path.insert(0, str(BENCH))
+
+import compare  # noqa: E402
+import runs  # noqa: E402
+
+TABLE_START, TABLE_END = "<!-- benchmark-table:start -->", "<!-- benchmark-table:end -->"
+LATENCY_START, LATENCY_END = "<!-- latency-table:start -->", "<!-- latency-table:end -->"
+
+
+def _between(text: str, start: str, end: str) -> str:
+    assert start in text and end in text, f"README.md has no {start} ... {end} block"
+    return text.split(start, 1)[1].split(end, 1)[0].strip()
+
+
+def test_readme_benchmark_table_is_the_latest_run():
+    latest = runs.latest()
+    assert latest is not None, "bench/runs/ holds no run: `python bench/benchmark.py --json`"
+    expected = runs.readme_table(runs.load_run(latest))
+    assert _between(README.read_text(), TABLE_START, TABLE_END) == expected
+
+
+def test_readme_shows_every_kept_latency_breakdown():
+    assert runs.latest(runs.LATENCY_DIR) is not None, "bench/runs/latency/ holds no run: bench/latency.py --json"
+    assert _between(README.read_text(), LATENCY_START, LATENCY_END) == runs.latency_section()
+
+
+def test_every_kept_run_has_the_machine_facts_and_known_figures():
+    for path in sorted(runs.RUNS_DIR.glob("*.json")):
+        run = runs.load_run(path)
+        assert {"cpu_model", "cores", "memory_gb", "python", "airflow"} <= set(run["machine"]), path
+
+
+def test_write_run_names_the_file_by_time_and_records_the_machine(tmp_path: Path):
+    when = datetime(2026, 12, 6, 4, 5, 6, tzinfo=UTC)
+    path = runs.write_run({"demo_5x30_s": 31.0}, tmp_path, when)
+    assert path.name == "2026-12-06T040506Z.json"
+    run = runs.load_run(path)
+    assert run["date"] == "2026-12-06T04:05:06Z"
+    assert run["machine"]["cores"] >= 1 and run["machine"]["airflow"]
+    assert runs.latest(tmp_path) == path
+
+
+def test_compare_prints_new_over_old_and_flags_a_regression(tmp_path: Path, capsys: pytest.CaptureFixture):
+    old = runs.write_run({"celery_2x4_40x5_s": 31.3, "demo_5x30_s": 33.0}, tmp_path, datetime(2026, 11, 22, tzinfo=UTC))
+    new = runs.write_run({"celery_2x4_40x5_s": 35.3, "demo_5x30_s": 33.0}, tmp_path, datetime(2026, 12, 6, tzinfo=UTC))
+    compare.main([str(old), str(new)])
+    out = capsys.readouterr().out
+    two_by_four = next(line for line in out.splitlines() if "2 workers x 4" in line)
+    assert "1.13" in two_by_four and "slower" in two_by_four
+    demo = next(line for line in out.splitlines() if "celery_parallel_demo" in line)
+    assert "1.00" in demo and "slower" not in demo
+
+
+def test_an_unknown_figure_is_refused(tmp_path: Path):
+    path = runs.write_run({"made_up": 1.0}, tmp_path)
+    with pytest.raises(SystemExit, match="made_up"):
+        runs.load_run(path)
