@@ -159,10 +159,18 @@ class AirflowApi:
         run = self._call("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
         return run["dag_run_id"], _parse_time(run.get("queued_at") or run.get("run_after"))
 
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        self._call("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": paused})
+
+    def dag_runs(self, dag_id: str, limit: int = PAGE) -> list[dict]:
+        """The DAG's latest runs, newest first."""
+        data = self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": limit, "order_by": "-run_after"})
+        return data["dag_runs"]
+
     def latest_run(self, dag_id: str) -> dict | None:
         """The run created last (by run_after), or None."""
-        data = self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 1, "order_by": "-run_after"})
-        return data["dag_runs"][0] if data["dag_runs"] else None
+        runs = self.dag_runs(dag_id, limit=1)
+        return runs[0] if runs else None
 
     def task_log(
         self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1, token: str | None = None

@@ -20,7 +20,7 @@ def access_lines(state_dir: Path, show_passwords: bool = False, secrets: dict[st
     def password(name: SecretName) -> str:
         if show_passwords and secrets is not None:
             return secrets[name.value]
-        return f"key {name.value!r} of {paths.secrets}"
+        return f"key {name.value!r} of {paths.secrets} (or `local info --show-passwords`)"
 
     return [
         f"UI:       {ui}",

@@ -18,6 +18,8 @@ MAX_CHUNKS = 1000
 """A bound on continuation requests for one finished log (each returns everything the reader has)."""
 TAIL_LINES = 20
 KNOWN_KEYS = {"timestamp", "event", "level", "logger", "error_detail", "chan", "sources"}
+TASK_IDENTITY_KEYS = {"dag_id", "run_id", "task_id", "map_index", "try_number", "ti_id", "filename", "lineno"}
+"""Repeated on every line of a task's log (the header names the task once); the UI hides them too."""
 
 
 def format_message(message: dict | str) -> list[str]:
@@ -34,7 +36,7 @@ def format_message(message: dict | str) -> list[str]:
         )
         if part
     )
-    extras = " ".join(f"{key}={value}" for key, value in message.items() if key not in KNOWN_KEYS)
+    extras = " ".join(f"{key}={value}" for key, value in message.items() if key not in KNOWN_KEYS | TASK_IDENTITY_KEYS)
     event = str(message.get("event", ""))
     if message.get("sources"):
         event = f"{event} {', '.join(map(str, message['sources']))}"

@@ -48,7 +48,9 @@ def trigger_dag(
         api.close()
     console.print(result_table(result))
     for task, lines in tails:
-        console.rule(f"{task.task_id} ({task.state}), try {task.try_number}: last {len(lines)} lines of its log")
+        heading = f"===== {task.task_id} ({task.state}), try {task.try_number}: last {len(lines)} lines of its log"
+        heading += " ====="
+        console.print(heading, markup=False, highlight=False)
         console.print("\n".join(lines), markup=False, highlight=False)
     if result.state != "success":
         console.print(_next_steps(state_dir, dag_id, run_id, result), markup=False, highlight=False)

@@ -41,12 +41,14 @@ def test_structured_messages_read_like_the_ui():
         "logger": "task",
         "event": "Task failed with exception",
         "ti_id": "abc",
+        "dag_id": "d",
+        "attempt": 2,
         "error_detail": [
             {"exc_type": "ValueError", "exc_value": "boom", "frames": [{"filename": "d.py", "lineno": 3, "name": "f"}]}
         ],
     }
     assert format_message(message) == [
-        "2026-12-06T03:00:00Z ERROR task: Task failed with exception ti_id=abc",
+        "2026-12-06T03:00:00Z ERROR task: Task failed with exception attempt=2",
         "Traceback (most recent call last):",
         '  File "d.py", line 3, in f',
         "ValueError: boom",
