@@ -224,7 +224,8 @@ def airflow_command(state_dir: Path, args: tuple[str, ...]) -> None:
     if code != 0:
         error_console.print(
             f"airflow {' '.join(args[:2])} exited with code {code}: Airflow's message is above. "
-            f"`airflow-celery local airflow {' '.join(args[:2])} --help` shows that command's options",
+            f"`airflow-celery local airflow {' '.join(args[:2])} --help` shows that command's options; "
+            "if it could not reach the database, check the cluster with `airflow-celery local status`",
             markup=False,
             highlight=False,
             soft_wrap=True,
