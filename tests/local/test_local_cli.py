@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 if importlib.util.find_spec("airflow") is None:
     pytest.skip("local mode needs airflow: pip install 'airflow-celery[local]'", allow_module_level=True)
 
-from tests.local.cluster_support import Cluster  # noqa: E402
+from tests.local.cluster_support import Cluster, cli  # noqa: E402
 
 EXAMPLES = Path(importlib.util.find_spec("airflow").submodule_search_locations[0]) / "example_dags"
 EXAMPLE_FILES = (
@@ -47,12 +47,17 @@ def examples(cluster: Cluster):
     (cluster.dags / BROKEN).write_text(
         "from airflow.sdk import DAG  # noqa: F401\nimport a_module_that_does_not_exist_for_the_cli_test\n"
     )
-    result = cluster.cli("local", "airflow", "dags", "reserialize", timeout=300)
+    result = _airflow(cluster, "dags", "reserialize", timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     yield cluster
     # The examples stay (their DAGs are paused unless a test triggered them); the broken file goes, and its
     # import error with the dag-processor's next scan.
     (cluster.dags / BROKEN).unlink(missing_ok=True)
+
+
+def _airflow(cluster: Cluster, *args: str, timeout: float = 120):
+    """`local airflow`: its own options come first, everything after the Airflow command goes to Airflow."""
+    return cli("local", "airflow", "--state-dir", str(cluster.state_dir), *args, timeout=timeout)
 
 
 def _trigger(cluster: Cluster, dag_id: str, *args: str) -> tuple[int, str, str]:
@@ -103,8 +108,8 @@ def test_wait_prints_a_failed_tasks_log_tail_and_the_next_step(examples):
 
 
 def test_connection_added_with_the_airflow_cli_is_read_by_a_task(examples):
-    add = examples.cli(
-        "local", "airflow", "connections", "add", "cli_probe_conn",
+    add = _airflow(
+        examples, "connections", "add", "cli_probe_conn",
         "--conn-type", "http", "--conn-host", "probe.example", "--conn-login", "probe-user",
         timeout=120,
     )  # fmt: skip
@@ -116,7 +121,7 @@ def test_connection_added_with_the_airflow_cli_is_read_by_a_task(examples):
 
 
 def test_list_import_errors_shows_the_broken_file(examples):
-    result = examples.cli("local", "airflow", "dags", "list-import-errors", "--output", "json", timeout=120)
+    result = _airflow(examples, "dags", "list-import-errors", "--output", "json")
     assert result.returncode == 0, result.stdout + result.stderr
     # Airflow's own warnings come first, on stdout too; the JSON is the last line.
     errors = json.loads(result.stdout.strip().splitlines()[-1])
