@@ -17,6 +17,8 @@ FOLLOW_POLL = 1.0
 MAX_CHUNKS = 1000
 """A bound on continuation requests for one finished log (each returns everything the reader has)."""
 TAIL_LINES = 20
+START_TIMEOUT = 600.0
+"""How long `--follow` waits for a task that has not started (queued, scheduled, waiting for upstream)."""
 KNOWN_KEYS = {"timestamp", "event", "level", "logger", "error_detail", "chan", "sources"}
 TASK_IDENTITY_KEYS = {"dag_id", "run_id", "task_id", "map_index", "try_number", "ti_id", "filename", "lineno"}
 """Repeated on every line of a task's log (the header names the task once); the UI hides them too."""
@@ -117,6 +119,8 @@ def show_logs(api: AirflowApi, request: LogRequest, out: Callable[[str], None]) 
     if not chosen:
         raise LocalError(_nothing_chosen(request, run_id, tasks))
     for task in chosen:
+        if request.follow and task.try_number < 1 and not request.try_number:
+            task = wait_until_started(api, request.dag_id, run_id, task, out)
         try_number = request.try_number or task.try_number
         if try_number < 1:
             raise LocalError(
@@ -135,6 +139,20 @@ def show_logs(api: AirflowApi, request: LogRequest, out: Callable[[str], None]) 
         else:
             for line in log_lines(api, request.dag_id, run_id, task, try_number):
                 out(line)
+
+
+def wait_until_started(
+    api: AirflowApi, dag_id: str, run_id: str, task: TaskTimes, out: Callable[[str], None]
+) -> TaskTimes:
+    """With --follow, a task that has not started yet is waited for (at most START_TIMEOUT)."""
+    out(f"waiting for {task.task_id} to start ({task.state or 'no state'}) ...")
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        time.sleep(FOLLOW_POLL)
+        current = next((t for t in api.task_instances(dag_id, run_id) if t.task_id == task.task_id), task)
+        if current.try_number >= 1:
+            return current
+    return task
 
 
 def _nothing_chosen(request: LogRequest, run_id: str, tasks: list[TaskTimes]) -> str:

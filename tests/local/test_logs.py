@@ -112,3 +112,14 @@ def test_wait_tails_are_the_last_lines_of_failed_tasks_only():
     api.logs[("bad", 1, -1)] = lines
     tails = failed_task_tails(api, "d", "r", api.tasks, lines=3)
     assert [(t.task_id, text) for t, text in tails] == [("bad", ["line 27", "line 28", "line 29"])]
+
+
+def test_follow_waits_for_a_task_that_has_not_started(monkeypatch):
+    monkeypatch.setattr("airflow_celery.local.logs.time.sleep", lambda _: None)
+    api = FakeApi([task("t", "queued", tries=0)], {("t", 1, -1): [[{"event": "ran"}]]})
+    states = iter([[task("t", "queued", tries=0)], [task("t", "running", tries=1)]])
+    api.task_instances = lambda dag_id, run_id: next(states, api.tasks)
+    out = []
+    show_logs(api, LogRequest("d", "r", "t", follow=True), out.append)
+    assert out[0] == "waiting for t to start (queued) ..."
+    assert out[-1] == "ran"
