@@ -223,8 +223,9 @@ def airflow_command(state_dir: Path, args: tuple[str, ...]) -> None:
     code = run_airflow(state_dir.expanduser().absolute(), args)
     if code != 0:
         error_console.print(
-            f"airflow {' '.join(args[:2])} exited with code {code}: Airflow's message is above. "
-            f"`airflow-celery local airflow {' '.join(args[:2])} --help` shows that command's options; "
+            f"airflow {' '.join(args[:2])} exited with code {code}; Airflow's output is above (some commands answer "
+            "with the code: `dags list-import-errors` exits 1 when it lists errors). "
+            f"`airflow-celery local airflow {' '.join(args[:2])} --help` shows the command's options; "
             "if it could not reach the database, check the cluster with `airflow-celery local status`",
             markup=False,
             highlight=False,

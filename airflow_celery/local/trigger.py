@@ -39,7 +39,7 @@ def trigger_dag(
         logical_date = options.logical_date.resolve(partitioned=bool(dag.get("timetable_partitioned")))
         run_id, triggered_at = api.trigger(dag_id, logical_date, options.conf, options.run_id)
         when = logical_date.isoformat() if logical_date else "none"
-        console.print(f"triggered {dag_id}: run {run_id} (logical date {when})")
+        console.print(f"triggered {dag_id}: run {run_id} (logical date {when})", soft_wrap=True)
         if not wait:
             return None
         result = follow_run(api, dag_id, run_id, triggered_at, timeout, console.print)
@@ -50,10 +50,10 @@ def trigger_dag(
     for task, lines in tails:
         heading = f"===== {task.task_id} ({task.state}), try {task.try_number}: last {len(lines)} lines of its log"
         heading += " ====="
-        console.print(heading, markup=False, highlight=False)
-        console.print("\n".join(lines), markup=False, highlight=False)
+        console.print(heading, markup=False, highlight=False, soft_wrap=True)
+        console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
     if result.state != "success":
-        console.print(_next_steps(state_dir, dag_id, run_id, result), markup=False, highlight=False)
+        console.print(_next_steps(state_dir, dag_id, run_id, result), markup=False, highlight=False, soft_wrap=True)
     return result
 
 

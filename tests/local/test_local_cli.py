@@ -122,7 +122,9 @@ def test_connection_added_with_the_airflow_cli_is_read_by_a_task(examples):
 
 def test_list_import_errors_shows_the_broken_file(examples):
     result = _airflow(examples, "dags", "list-import-errors", "--output", "json")
-    assert result.returncode == 0, result.stdout + result.stderr
+    # Airflow's answer is its exit code too: 1 when it lists errors (cli/commands/dag_command.py,
+    # dag_list_import_errors: `if data: sys.exit(1)`).
+    assert result.returncode == 1, result.stdout + result.stderr
     # Airflow's own warnings come first, on stdout too; the JSON is the last line.
     errors = json.loads(result.stdout.strip().splitlines()[-1])
     broken = [e for e in errors if e["filepath"].endswith(BROKEN)]
