@@ -1,4 +1,4 @@
-"""The `airflow-celery` command: the local cluster (`local up|status|trigger|down`), `plan` and compose helpers."""
+"""The `airflow-celery` command: the local cluster (`local up|status|info|trigger|logs|airflow|down`), plan, compose."""
 
 from __future__ import annotations
 
@@ -126,28 +126,127 @@ def up(
 @friendly_errors
 def status(state_dir: Path) -> None:
     """Each program's supervisor state, pid and health check; exits 1 if anything is down or unhealthy."""
+    from airflow_celery.local.info import access_lines
     from airflow_celery.local.runner import status as run_status
     from airflow_celery.local.runner import status_table
 
-    rows = run_status(state_dir.expanduser().absolute())
+    root = state_dir.expanduser().absolute()
+    rows = run_status(root)
     console.print(status_table(rows))
+    for line in access_lines(root):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     if not all(row.ok for row in rows):
         sys.exit(1)
 
 
 @local.command()
 @click.argument("dag_id")
-@click.option("--wait/--no-wait", default=False, help="Follow the run until it ends.")
+@click.option(
+    "--logical-date",
+    metavar="ISO|now|none",
+    help="The run's logical date. Default: what Airflow's UI trigger form sends, the current time to the second "
+    "(none for a DAG with a partitioned timetable), so templates with ds/logical_date render. An ISO date needs a "
+    "time zone (2026-12-06T10:00:00+00:00 or ...Z); `none` creates a run without one (`ds` then fails to render).",
+)
+@click.option("--conf", metavar="JSON", help="The run's conf, a JSON object; DAG params read it: --conf '{\"x\": 1}'.")
+@click.option(
+    "--conf-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Read the conf (a JSON object) from this file instead.",
+)
+@click.option("--run-id", help="The run's id (letters, digits, _ . ~ : + -); default: Airflow's manual__<date>.")
+@click.option(
+    "--wait/--no-wait",
+    default=False,
+    help="Follow the run until it ends; for failed tasks, print the last lines of their log.",
+)
 @click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True, help="Seconds to wait.")
 @state_dir_option
 @friendly_errors
-def trigger(dag_id: str, wait: bool, timeout: float, state_dir: Path) -> None:
-    """Unpause and trigger DAG_ID through the REST API; with --wait, print task starts/ends and the makespan."""
+def trigger(
+    dag_id: str,
+    logical_date: str | None,
+    conf: str | None,
+    conf_file: Path | None,
+    run_id: str | None,
+    wait: bool,
+    timeout: float,
+    state_dir: Path,
+) -> None:
+    """Unpause and trigger DAG_ID through the REST API, as the UI's trigger form does; with --wait, print task
+    starts/ends, the makespan and the failed tasks' logs; exit 1 unless the run succeeded."""
     from airflow_celery.local.trigger import trigger_dag
+    from airflow_celery.local.trigger_options import trigger_options
 
-    result = trigger_dag(state_dir.expanduser().absolute(), dag_id, wait, timeout, console)
+    options = trigger_options(logical_date, conf, conf_file, run_id)
+    result = trigger_dag(state_dir.expanduser().absolute(), dag_id, wait, timeout, console, options)
     if result is not None and result.state != "success":
         sys.exit(1)
+
+
+@local.command()
+@click.argument("dag_id")
+@click.argument("run_id", required=False)
+@click.argument("task_id", required=False)
+@click.option("--try", "try_number", type=click.IntRange(min=1), help="The try to show (default: the latest).")
+@click.option("--follow", is_flag=True, help="Keep printing new lines until the try ends.")
+@state_dir_option
+@friendly_errors
+def logs(dag_id: str, run_id: str | None, task_id: str | None, try_number: int | None, follow: bool, state_dir: Path):
+    """Print a task's log through the REST API. Default: the latest run of DAG_ID and its failed tasks.
+    TASK_ID `t` shows every map index of a mapped task, `t[3]` one. Pass RUN_ID `latest` to name a task of the
+    latest run."""
+    from airflow_celery.local.logs import LogRequest, show_logs
+    from airflow_celery.local.trigger import api_for
+
+    request = LogRequest(dag_id, None if run_id == "latest" else run_id, task_id, try_number, follow)
+    api = api_for(state_dir.expanduser().absolute())
+    try:
+        show_logs(api, request, lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+    finally:
+        api.close()
+
+
+@local.command(
+    name="airflow",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@state_dir_option
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@friendly_errors
+def airflow_command(state_dir: Path, args: tuple[str, ...]) -> None:
+    """Run `airflow ARGS...` against this cluster (like docker-compose's airflow-cli service), with the scheduler's
+    environment and secrets read from the state dir, never from the command line. Options for airflow-celery
+    (--state-dir) come first; `airflow-celery local airflow -- --help` shows Airflow's own help."""
+    from airflow_celery.local.airflow_cli import run_airflow
+
+    code = run_airflow(state_dir.expanduser().absolute(), args)
+    if code != 0:
+        error_console.print(
+            f"airflow {' '.join(args[:2])} exited with code {code}; Airflow's output is above (some commands answer "
+            "with the code: `dags list-import-errors` exits 1 when it lists errors). "
+            f"`airflow-celery local airflow {' '.join(args[:2])} --help` shows the command's options; "
+            "if it could not reach the database, check the cluster with `airflow-celery local status`",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    sys.exit(code)
+
+
+@local.command()
+@click.option("--show-passwords", is_flag=True, help="Print the passwords themselves, not where they are.")
+@state_dir_option
+@friendly_errors
+def info(show_passwords: bool, state_dir: Path) -> None:
+    """The UI and Flower URLs, the logins and where their passwords are kept."""
+    from airflow_celery.local.info import access_lines
+    from airflow_celery.local.state import StatePaths, read_secrets
+
+    root = state_dir.expanduser().absolute()
+    secrets = read_secrets(StatePaths(root)) if show_passwords else None
+    for line in access_lines(root, show_passwords, secrets):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @local.command()

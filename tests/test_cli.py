@@ -45,7 +45,7 @@ def test_purge_deletes_a_state_dir_that_up_created(tmp_path):
 def test_help_lists_the_commands():
     result = CliRunner().invoke(main, ["local", "--help"])
     assert result.exit_code == 0
-    for command in ("up", "status", "trigger", "down"):
+    for command in ("up", "status", "info", "trigger", "logs", "airflow", "down"):
         assert command in result.output
 
 
@@ -103,3 +103,72 @@ def test_plan_errors_are_one_line_and_exit_1(monkeypatch):
     assert region.exit_code == 1 and "no prices for region 'ap-south-1'" in region.output
     assert bad.exit_code == 1
     assert "airflow-celery:workerConcurrency=999 is not valid: a whole number from 1 to 256" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--conf", '{"x": 1,}'], "--conf is not valid JSON: Expecting property name enclosed in double quotes at"),
+        (["--logical-date", "2026-12-06T10:00"], "has no time zone"),
+        (["--logical-date", "soon"], "is not a date"),
+        (["--run-id", "a b"], "is not allowed"),
+        (["--conf", "{}", "--conf-file", "x.json"], "either --conf or --conf-file"),
+    ],
+)
+def test_bad_trigger_options_fail_before_any_request(monkeypatch, tmp_path, args, message):
+    def no_request(state_dir):
+        raise AssertionError("the API was called before the options were checked")
+
+    monkeypatch.setattr("airflow_celery.local.trigger.api_for", no_request)
+    result = CliRunner().invoke(main, ["local", "trigger", "d", *args, "--state-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_trigger_passes_the_checked_options(monkeypatch, tmp_path):
+    seen = {}
+
+    def fake_trigger(state_dir, dag_id, wait, timeout, console, options):
+        seen.update(dag_id=dag_id, options=options)
+
+    monkeypatch.setattr("airflow_celery.local.trigger.trigger_dag", fake_trigger)
+    conf = tmp_path / "conf.json"
+    conf.write_text('{"x": "from-file"}')
+    args = ["--conf-file", str(conf), "--logical-date", "2026-12-06T10:00:00Z", "--run-id", "r1"]
+    result = CliRunner().invoke(main, ["local", "trigger", "d", *args, "--state-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert seen["options"].conf == {"x": "from-file"}
+    assert seen["options"].run_id == "r1"
+    assert seen["options"].logical_date.value.isoformat() == "2026-12-06T10:00:00+00:00"
+
+
+def test_airflow_passes_every_argument_after_its_own_options(monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.setattr(
+        "airflow_celery.local.airflow_cli.run_airflow", lambda state_dir, args: seen.update(args=args) or 0
+    )
+    argv = ["local", "airflow", "--state-dir", str(tmp_path), "dags", "list", "--output", "json", "-v"]
+    result = CliRunner().invoke(main, argv)
+    assert result.exit_code == 0, result.output
+    assert seen["args"] == ("dags", "list", "--output", "json", "-v")
+
+
+def test_info_says_where_to_log_in_without_printing_passwords(tmp_path):
+    from airflow_celery.local.options import validate_up_options
+    from airflow_celery.local.state import all_secrets, save_options
+
+    (tmp_path / "dags").mkdir()
+    options = validate_up_options(2, 4, tmp_path / "state", tmp_path / "dags")
+    paths = StatePaths(options.state_dir)
+    create_state_dir(paths)
+    secrets = all_secrets(paths, options.ports)
+    save_options(paths, options, "host")
+    result = CliRunner().invoke(main, ["local", "info", "--state-dir", str(paths.root)])
+    assert result.exit_code == 0, result.output
+    assert f"http://127.0.0.1:{options.ports['api-server.http']}/" in result.output
+    assert f"http://127.0.0.1:{options.ports['flower.http']}/flower/" in result.output
+    assert "key 'admin-password' of" in result.output and str(paths.secrets) in result.output.replace("\n", "")
+    assert secrets["admin-password"] not in result.output
+    shown = CliRunner().invoke(main, ["local", "info", "--show-passwords", "--state-dir", str(paths.root)])
+    assert secrets["admin-password"] in shown.output

@@ -26,6 +26,12 @@ class TaskTimes:
     end: datetime | None
     hostname: str | None = None
     try_number: int = 0
+    map_index: int = -1
+
+    @property
+    def base_task_id(self) -> str:
+        """The task id without the `[map_index]` suffix."""
+        return self.task_id.split("[", 1)[0]
 
 
 @dataclass
@@ -53,6 +59,32 @@ class RunResult:
         return (self.finished_at - self.triggered_at).total_seconds()
 
 
+NEXT_STEPS = {
+    400: "Airflow refused the request as shown; change the value it names",
+    401: "the login expired or was refused: run the command again",
+    403: "the admin user lacks this permission: see `airflow-celery local airflow users list`",
+    404: "check the id: `airflow-celery local airflow dags list` lists the DAGs, the UI (`airflow-celery local info`) "
+    "their runs and tasks",
+    409: "it already exists: pass another --run-id, or another --logical-date (a DAG has one run per logical date)",
+    422: "the request does not match Airflow's API: the message names the field",
+}
+
+
+def _detail(response: httpx.Response) -> str:
+    """FastAPI's `detail` (a string, or a list of validation errors), else the start of the body."""
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    return str(detail)[:500] if detail else response.text[:300]
+
+
+def _next_step(response: httpx.Response) -> str:
+    if response.status_code >= 500:
+        return "the api-server failed: see logs/api-server.log in the state dir and `airflow-celery local status`"
+    return NEXT_STEPS.get(response.status_code, "see logs/api-server.log in the state dir")
+
+
 def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -70,7 +102,11 @@ class AirflowApi:
                 "see `airflow-celery local status`"
             ) from None
         if response.status_code not in (200, 201):
-            raise LocalError(f"login to {base_url}/auth/token as {username!r} failed: HTTP {response.status_code}")
+            raise LocalError(
+                f"login to {base_url}/auth/token as {username!r} failed: HTTP {response.status_code}; the password "
+                "comes from secrets.json in the state dir: is --state-dir the one `local up` used? "
+                "(`airflow-celery local info` shows it)"
+            )
         self.client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
 
     def close(self) -> None:
@@ -80,32 +116,73 @@ class AirflowApi:
         try:
             response = self.client.request(method, path, **kwargs)
         except httpx.HTTPError as error:
-            raise LocalError(f"{method} {path}: {type(error).__name__}; see `airflow-celery local status`") from None
+            raise LocalError(
+                f"{method} {path}: {type(error).__name__}; is the api-server up? see `airflow-celery local status`"
+            ) from None
         if not response.is_success:
-            raise LocalError(f"{method} {path} failed: HTTP {response.status_code} {response.text[:300]}")
+            raise LocalError(
+                f"{method} {path} failed: HTTP {response.status_code} {_detail(response)}; {_next_step(response)}"
+            )
         return response.json()
 
-    def wait_for_dag(self, dag_id: str, timeout: float = DAG_APPEAR_TIMEOUT) -> None:
-        """The dag-processor parses files in the background: a new DAG appears after a few seconds."""
+    def wait_for_dag(self, dag_id: str, timeout: float = DAG_APPEAR_TIMEOUT) -> dict:
+        """The dag-processor parses files in the background: a new DAG appears after a few seconds.
+        Returns the DAG as `GET /api/v2/dags/{dag_id}` describes it."""
         deadline = time.monotonic() + timeout
         while True:
             response = self.client.get(f"/api/v2/dags/{dag_id}")
             if response.is_success:
-                return
+                return response.json()
             if response.status_code != 404:
-                raise LocalError(f"GET /api/v2/dags/{dag_id} failed: HTTP {response.status_code}")
+                raise LocalError(
+                    f"GET /api/v2/dags/{dag_id} failed: HTTP {response.status_code} {_detail(response)}; "
+                    f"{_next_step(response)}"
+                )
             if time.monotonic() > deadline:
                 raise LocalError(
                     f"DAG {dag_id!r} did not appear within {timeout:.0f} s: is its file in the dags folder, and does "
-                    f"it import? See logs/dag-processor.log and /api/v2/importErrors. A file added after `up` is "
+                    f"it import? `airflow-celery local airflow dags list-import-errors` says why a file failed. "
+                    f"A file added after `up` is "
                     f"only found at the dag-processor's next folder scan ([dag_processor] refresh_interval, 300 s)"
                 )
             time.sleep(POLL_INTERVAL)
 
-    def trigger(self, dag_id: str) -> tuple[str, datetime]:
+    def trigger(
+        self, dag_id: str, logical_date: datetime | None = None, conf: dict | None = None, run_id: str | None = None
+    ) -> tuple[str, datetime]:
+        """Unpause (as the UI form's "unpause" box, checked by default, does) and create a manual run.
+        `logical_date` None sends JSON null: a run without a logical date (`local trigger` picks the UI's)."""
         self._call("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
-        run = self._call("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})
+        body: dict = {"logical_date": logical_date.isoformat() if logical_date else None, "conf": conf or {}}
+        if run_id:
+            body["dag_run_id"] = run_id
+        run = self._call("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
         return run["dag_run_id"], _parse_time(run.get("queued_at") or run.get("run_after"))
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        self._call("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": paused})
+
+    def dag_runs(self, dag_id: str, limit: int = PAGE) -> list[dict]:
+        """The DAG's latest runs, newest first."""
+        data = self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": limit, "order_by": "-run_after"})
+        return data["dag_runs"]
+
+    def latest_run(self, dag_id: str) -> dict | None:
+        """The run created last (by run_after), or None."""
+        runs = self.dag_runs(dag_id, limit=1)
+        return runs[0] if runs else None
+
+    def task_log(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1, token: str | None = None
+    ) -> tuple[list, str | None]:
+        """One chunk of a task's log (`GET .../taskInstances/{task_id}/logs/{try_number}`, JSON): its messages and
+        the continuation token for the lines after them (None once the log has ended)."""
+        params: dict = {"map_index": map_index}
+        if token:
+            params["token"] = token
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+        data = self._call("GET", path, params=params, headers={"Accept": "application/json"})
+        return data.get("content") or [], data.get("continuation_token")
 
     def run(self, dag_id: str, run_id: str) -> dict:
         return self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
@@ -127,6 +204,7 @@ class AirflowApi:
                 end=_parse_time(ti.get("end_date")),
                 hostname=ti.get("hostname"),
                 try_number=ti.get("try_number") or 0,
+                map_index=ti.get("map_index", -1),
             )
             for ti in found
         ]
