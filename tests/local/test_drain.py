@@ -68,52 +68,58 @@ def _group_tasks(pid: int) -> int:
 
 
 @pytest.fixture
-def autoscaler_stopped(cluster):
+def workers(cluster):
+    """The two running workers (the autoscaler's scale-in may have kept any two), with the autoscaler stopped."""
     paths = cluster.state_dir_paths
     assert supervisor.stop_and_wait(paths, ["autoscaler"], 30) == []
     try:
-        yield
+        running = sorted(
+            n for n, i in process_infos(paths).items() if n.startswith("worker-") and i["statename"] == "RUNNING"
+        )
+        assert len(running) == 2, running
+        yield running
     finally:
-        for name in ("worker-1", "worker-2"):
+        for name in running:
             Path(f"{drain_path(paths, name)}.go").unlink(missing_ok=True)
         supervisor.start(paths, "autoscaler")
 
 
-def test_a_draining_worker_takes_nothing_new_finishes_its_tasks_then_resumes_when_wanted(cluster, autoscaler_stopped):
-    """worker-2 is asked to go while it runs 4 tasks of 15 s: it stops consuming at once (4 short tasks
-    triggered after that all run on worker-1), its own tasks finish at their first try, then it says `release`;
+def test_a_draining_worker_takes_nothing_new_finishes_its_tasks_then_resumes_when_wanted(cluster, workers):
+    """One worker is asked to go while it runs 4 tasks of 15 s: it stops consuming at once (4 short tasks
+    triggered after that all run on the other), its own tasks finish at their first try, then it says `release`;
     asked to go no more, it consumes again."""
     paths = cluster.state_dir_paths
+    serving, going = workers
     api = cluster.api()
-    go = Path(f"{drain_path(paths, 'worker-2')}.go")
+    go = Path(f"{drain_path(paths, going)}.go")
     try:
         api.wait_for_dag(LONG)
         api.wait_for_dag(SHORT)
         long_run, _ = api.trigger(LONG)
         _wait(lambda: sum(t.state == "running" for t in api.task_instances(LONG, long_run)) == 8, 120, "8 running")
-        pid = process_infos(paths)["worker-2"]["pid"]
+        pid = process_infos(paths)[going]["pid"]
         assert _group_tasks(pid) == 4
         go.touch()
-        _wait(lambda: _status(cluster, "worker-2").get("consuming") is False, 10, "worker-2 stopped consuming")
-        assert _status(cluster, "worker-2")["release"] is False  # it still holds its 4 tasks
+        _wait(lambda: _status(cluster, going).get("consuming") is False, 10, "going worker stopped consuming")
+        assert _status(cluster, going)["release"] is False  # it still holds its 4 tasks
         short_run, _ = api.trigger(SHORT)
         _wait(lambda: api.run(LONG, long_run)["state"] in ("success", "failed"), 90, "the long run ended")
-        released_after = _wait(lambda: _status(cluster, "worker-2").get("release") is True, 10, "worker-2 released")
+        released_after = _wait(lambda: _status(cluster, going).get("release") is True, 10, "released")
         _wait(lambda: api.run(SHORT, short_run)["state"] in ("success", "failed"), 60, "the short run ended")
         long_tis, short_tis = api.task_instances(LONG, long_run), api.task_instances(SHORT, short_run)
-        assert process_infos(paths)["worker-2"]["pid"] == pid  # drained, not killed
+        assert process_infos(paths)[going]["pid"] == pid  # drained, not killed
         go.unlink()
-        resumed_after = _wait(lambda: _status(cluster, "worker-2").get("consuming") is True, 10, "worker-2 resumed")
+        resumed_after = _wait(lambda: _status(cluster, going).get("consuming") is True, 10, "resumed")
     finally:
         api.close()
     assert {(t.state, t.try_number) for t in long_tis} == {("success", 1)}
     assert {(t.state, t.try_number) for t in short_tis} == {("success", 1)}
     ran = _ran_on(cluster, SHORT, short_run)
-    assert ran and all(workers == ["worker-1"] for workers in ran.values()), ran
+    assert ran and all(on == [serving] for on in ran.values()), ran
     assert released_after < 10 and resumed_after < 10
 
 
-def test_a_stopped_worker_finishes_its_running_tasks(cluster, autoscaler_stopped):
+def test_a_stopped_worker_finishes_its_running_tasks(cluster, workers):
     """SIGTERM reaches the worker's main process only (stopasgroup=false): a Celery warm shutdown, so its
     running tasks finish at their first try (before, the whole process group got SIGTERM and they died)."""
     paths = cluster.state_dir_paths
@@ -121,14 +127,14 @@ def test_a_stopped_worker_finishes_its_running_tasks(cluster, autoscaler_stopped
     try:
         run_id, _ = api.trigger(LONG)
         _wait(lambda: sum(t.state == "running" for t in api.task_instances(LONG, run_id)) == 8, 120, "8 running")
-        assert _group_tasks(process_infos(paths)["worker-2"]["pid"]) == 4
+        assert _group_tasks(process_infos(paths)[workers[1]]["pid"]) == 4
         started = time.monotonic()
-        assert supervisor.stop_and_wait(paths, ["worker-2"], 60) == []
+        assert supervisor.stop_and_wait(paths, [workers[1]], 60) == []
         stopped_after = time.monotonic() - started
         _wait(lambda: api.run(LONG, run_id)["state"] in ("success", "failed"), 60, "the run ended")
         tis = api.task_instances(LONG, run_id)
     finally:
         api.close()
-        supervisor.start(paths, "worker-2")
+        supervisor.start(paths, workers[1])
     assert {(t.state, t.try_number) for t in tis} == {("success", 1)}, [(t.task_id, t.state, t.try_number) for t in tis]
     assert 5 < stopped_after < 30  # it waited for its tasks (15 s each), not for stopwaitsecs (120 s)
