@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -47,8 +48,8 @@ def _ran_on(cluster: Cluster, dag_id: str, run_id: str) -> dict[str, list[str]]:
         logs = sorted(folder.glob("attempt=*.log"))
         workers = []
         for log in logs:
-            lines = [line for line in log.read_text(errors="replace").splitlines() if MARK in line]
-            workers += [line.split(MARK, 1)[1].split()[0].strip("\"',}") for line in lines[:1]]
+            match = re.search(rf"{MARK} ([\w-]+)", log.read_text(errors="replace"))
+            workers += [match.group(1)] if match else []
         found[folder.name.removeprefix("task_id=")] = workers
     return found
 
