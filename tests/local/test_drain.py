@@ -83,6 +83,7 @@ def workers(cluster):
         for name in running:
             Path(f"{drain_path(paths, name)}.go").unlink(missing_ok=True)
         supervisor.start(paths, "autoscaler")
+        _wait(lambda: process_infos(paths)["autoscaler"]["statename"] == "RUNNING", 60, "autoscaler running")
 
 
 def test_a_draining_worker_takes_nothing_new_finishes_its_tasks_then_resumes_when_wanted(cluster, workers):
@@ -137,5 +138,8 @@ def test_a_stopped_worker_finishes_its_running_tasks(cluster, workers):
     finally:
         api.close()
         supervisor.start(paths, workers[1])
+        # as found: the worker running and consuming again before the next test looks at it
+        _wait(lambda: process_infos(paths)[workers[1]]["statename"] == "RUNNING", 120, "worker restarted")
+        _wait(lambda: _status(cluster, workers[1]).get("consuming") is True, 120, "restarted worker consuming")
     assert {(t.state, t.try_number) for t in tis} == {("success", 1)}, [(t.task_id, t.state, t.try_number) for t in tis]
     assert 5 < stopped_after < 30  # it waited for its tasks (15 s each), not for stopwaitsecs (120 s)
