@@ -144,6 +144,18 @@ class QueueSwitch:
         for queue in self.queues:
             replies = command(queue, destination=[self.node], reply=True, timeout=CONTROL_TIMEOUT)
             log.info("%s %s: %s", "add_consumer" if consume else "cancel_consumer", queue, replies)
+        if consume:
+            self._select_again()
+
+    def _select_again(self) -> None:
+        """`cancel_consumer` deselects the queue from `app.amqp.queues`, but `add_consumer` selects only a queue
+        it does not know (celery/worker/consumer/consumer.py `add_task_queue`): without this, the next consumer
+        restart (a broker reconnect) would consume nothing. A plain dict update (celery/app/amqp.py
+        `Queues.select_add`); the drain step would otherwise add the queue again a step later."""
+        known = self.consumer.app.amqp.queues
+        for name in self.queues:
+            if name in known:
+                known.select_add(known[name])
 
 
 def held_tasks() -> int:

@@ -295,3 +295,36 @@ def test_own_task_reads_the_metadata_endpoint(tmp_path):
         assert ecs_service.own_task(f"http://127.0.0.1:{server.server_address[1]}/v4/abc") == TASK
     finally:
         server.shutdown()
+
+
+def test_celery_cancel_consumer_deselects_the_queue_so_a_consumer_restart_does_not_resubscribe():
+    """QueueSwitch relies on Consumer.cancel_task_queue (celery/worker/consumer/consumer.py): it deselects the
+    queue from app.amqp.queues (a connection reset rebuilds the task consumer from that selection) and cancels
+    it on the kombu consumer, whose `queues` then no longer lists it (kombu/messaging.py cancel_by_queue)."""
+    from celery.worker.consumer.consumer import Consumer
+    from kombu.messaging import Consumer as KombuConsumer
+
+    cancel = inspect.getsource(Consumer.cancel_task_queue)
+    assert "self.app.amqp.queues.deselect(queue)" in cancel
+    assert "self.task_consumer.cancel_by_queue(queue)" in cancel
+    assert "self._queues.pop(qname, None)" in inspect.getsource(KombuConsumer.cancel_by_queue)
+    # add_consumer selects only a queue it does not know yet: QueueSwitch selects a known one again itself.
+    add = inspect.getsource(Consumer.add_task_queue)
+    assert "if queue in queues:\n            q = queues[queue]\n        else:" in add and "cset.consume()" in add
+
+
+def test_resuming_selects_the_queue_again_for_the_next_consumer_restart():
+    from celery import Celery
+
+    app = Celery("t", broker="memory://")
+    app.amqp.queues.select(["default"])
+    app.amqp.queues.deselect("default")  # what cancel_consumer did
+    assert "default" not in app.amqp.queues.consume_from
+
+    class Consumer:
+        hostname = "celery@x"
+        task_consumer = type("T", (), {"queues": [app.amqp.queues["default"]]})()
+
+    Consumer.app = type("A", (), {"amqp": app.amqp, "control": type("C", (), {"add_consumer": lambda *a, **k: []})()})()
+    protection.QueueSwitch(Consumer()).switch(True)
+    assert "default" in app.amqp.queues.consume_from
