@@ -248,6 +248,10 @@ def main() -> None:
         if not args.keep_state:
             shutil.rmtree(root, ignore_errors=True)
     console.print_json(json.dumps(figures))
+    if "lost" in figures:
+        met = (figures["lost"], figures["run_twice"], figures["superseded_code_after_switch"]) == (0, 0, 0)
+        met = met and figures["rollout_seconds"] <= LONG_SECONDS + 60
+        console.print("targets met" if met else "[red]targets NOT met")
 
 
 def report(triggered, ends: dict, found: list[dict], switch: float, drains: dict[str, float]) -> dict:
