@@ -224,7 +224,9 @@ class DrainingWorker:
             log.info("drain: %s", step.reason)
         self.last = step
         if self.report is not None:
-            self.report({"holds": holds, "going": self.going, "consuming": consuming, "release": step.release,
+            # Released only once the consumer is seen without its queues, as protection is dropped only then.
+            released = step.release and consuming is False
+            self.report({"holds": holds, "going": self.going, "consuming": consuming, "release": released,
                          "reason": step.reason, "node": self.queues.node})  # fmt: skip
         return step
 

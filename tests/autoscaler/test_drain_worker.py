@@ -123,6 +123,14 @@ def test_an_idle_worker_asked_to_go_unprotects_only_after_its_consumer_dropped_t
     assert puts[-1] is False
 
 
+def test_the_local_status_says_release_only_once_the_consumer_dropped_the_queue():
+    reports = []
+    worker = protection.DrainingWorker(lambda: 0, lambda _: True, FakeQueues(), report=reports.append)
+    worker.step()
+    worker.step()
+    assert [(r["consuming"], r["release"]) for r in reports] == [(True, False), (False, True)]
+
+
 def test_a_task_received_before_it_counts_as_reserved_keeps_the_worker_protected():
     """task_received fires before task_reserved (celery/worker/strategy.py): the mark counts as one task."""
     puts, going = [], [True]
