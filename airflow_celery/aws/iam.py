@@ -11,7 +11,7 @@ import pulumi_aws as aws
 from airflow_celery.aws.context import BuildContext
 from airflow_celery.aws.logs import TASK_LOG_PREFIX
 from airflow_celery.cluster.env import secrets_of
-from airflow_celery.cluster.roles import ENTRYPOINT_ROLES, SCHEDULER, Role
+from airflow_celery.cluster.roles import ENTRYPOINT_ROLES, SCHEDULER, WORKER, Role
 from airflow_celery.cluster.secrets import SecretName
 
 EXECUTION_POLICY = "policy/service-role/AmazonECSTaskExecutionRolePolicy"
@@ -139,15 +139,23 @@ def publish_metrics_policy(namespace: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
-def task_protection_policy(cluster_arn: str) -> str:
-    """UpdateTaskProtection on the cluster's own tasks (arn:...:task/<cluster>/<id>), nothing else.
+def worker_drain_policy(cluster_arn: str, service_name_prefix: str) -> str:
+    """What a worker's drain protocol calls (autoscaler/protection.py, autoscaler/ecs_service.py), nothing else.
 
-    The ECS agent's endpoint calls only ecs:UpdateTaskProtection for a PUT, with the task role's credentials
-    (aws/amazon-ecs-agent, ecs-agent/tmds/handlers/taskprotection/v1/handlers/handlers.go); the worker never
-    GETs, so ecs:GetTaskProtection is not granted."""
+    - ecs:UpdateTaskProtection and ecs:DescribeTasks on the cluster's own tasks (arn:...:task/<cluster>/<id>):
+      the ECS agent's endpoint calls only UpdateTaskProtection for a PUT, with the task role's credentials
+      (aws/amazon-ecs-agent, ecs-agent/tmds/handlers/taskprotection/v1/handlers/handlers.go); the worker never
+      GETs, so ecs:GetTaskProtection is not granted. DescribeTasks, once, tells the worker which service and
+      deployment started it (`group`, `startedBy`).
+    - ecs:DescribeServices on the worker service only (arn:...:service/<cluster>/<name>-*: Pulumi's auto-name
+      of the service is its resource name plus a random suffix): the PRIMARY deployment and its counts."""
     tasks = cluster_arn.replace(":cluster/", ":task/", 1) + "/*"
-    statement = {"Effect": "Allow", "Action": ["ecs:UpdateTaskProtection"], "Resource": [tasks]}
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    service = cluster_arn.replace(":cluster/", ":service/", 1) + f"/{service_name_prefix}-*"
+    statements = [
+        {"Effect": "Allow", "Action": ["ecs:DescribeTasks", "ecs:UpdateTaskProtection"], "Resource": [tasks]},
+        {"Effect": "Allow", "Action": ["ecs:DescribeServices"], "Resource": [service]},
+    ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
 def scheduler_task_role(ctx: BuildContext, bucket: aws.s3.Bucket, namespace: str) -> aws.iam.Role:
@@ -163,12 +171,14 @@ def scheduler_task_role(ctx: BuildContext, bucket: aws.s3.Bucket, namespace: str
 
 
 def worker_task_role(ctx: BuildContext, bucket: aws.s3.Bucket, cluster: aws.ecs.Cluster) -> aws.iam.Role:
-    """A worker protects its own task from scale-in while it holds a task (autoscaler/protection.py)."""
+    """A worker protects its own task and drains before it goes (cluster/drain.py, autoscaler/protection.py).
+    The service's resource name is the one aws/ecs.py `service` gives it."""
     role = task_role(ctx, bucket, "worker")
+    service_name_prefix = ctx.child_name(WORKER.name, "service")
     aws.iam.RolePolicy(
         ctx.child_name("worker", "task-role-protection"),
         role=role.id,
-        policy=cluster.arn.apply(task_protection_policy),
+        policy=cluster.arn.apply(lambda arn: worker_drain_policy(arn, service_name_prefix)),
         opts=ctx.opts(),
     )
     return role

@@ -1,21 +1,31 @@
-"""The local sink of the autoscaler: start and stop this state dir's worker programs through supervisord.
+"""The local sink of the autoscaler: start and drain this state dir's worker programs through supervisord.
 
 `local up --workers MIN:MAX` defines MAX worker programs and starts MIN; the autoscaler program (the description's
 AUTOSCALER role, run by `python -m airflow_celery.autoscaler supervisor STATE_DIR`) then calls `apply` with the
-decision of cluster/scaling.py every few seconds. A stop is supervisord's stopsignal, SIGTERM: a Celery warm
-shutdown, so the worker's running tasks finish first (stopwaitsecs is the worker's stop_timeout, 120 s).
+decision of cluster/scaling.py every few seconds.
+
+A scale-in goes through the drain protocol (cluster/drain.py), as on ECS: the least busy worker is asked to go
+(`<drain path>.go`); the worker stops consuming, finishes what it holds and says `release` in its status file;
+only then is it stopped (SIGTERM to its main process: a Celery warm shutdown with nothing left to wait for). A
+worker asked to go that is wanted again before it was stopped consumes again (the `.go` file is removed).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import re
+import time
 import xmlrpc.client
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from airflow_celery.cluster.drain import DRAIN_PROTECTION_CAP, choose_to_go
 from airflow_celery.cluster.roles import WORKER
 from airflow_celery.cluster.scaling import Load
 from airflow_celery.local import supervisor
+from airflow_celery.local.programs import drain_path
 from airflow_celery.local.state import StatePaths
 
 log = logging.getLogger("airflow_celery.autoscaler")
@@ -25,22 +35,79 @@ UP_STATES = {"STARTING", "RUNNING", "BACKOFF"}
 _WORKER_PROGRAM = re.compile(rf"{WORKER.name}-(\d+)")
 
 
+@dataclass(frozen=True)
+class WorkerStatus:
+    """What a worker last wrote about itself (protection.py `status_writer`)."""
+
+    holds: int | None = None
+    release: bool = False
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    start: list[str] = field(default_factory=list)
+    drain: list[str] = field(default_factory=list)
+    """Ask to go: they stop consuming now and are stopped once they hold nothing."""
+    resume: list[str] = field(default_factory=list)
+    """Were asked to go, are wanted again: they consume again."""
+    stop: list[str] = field(default_factory=list)
+    """Drained (released): stopped now."""
+
+
 def worker_programs(infos: dict[str, dict]) -> list[str]:
     """The worker programs supervisord knows, in instance order."""
     found = [(int(m.group(1)), name) for name in infos if (m := _WORKER_PROGRAM.fullmatch(name))]
     return [name for _, name in sorted(found)]
 
 
-def plan(infos: dict[str, dict], desired: int) -> tuple[list[str], list[str]]:
-    """(to start, to stop): start the lowest-numbered idle programs, stop the highest-numbered running ones."""
+def plan(
+    infos: dict[str, dict],
+    desired: int,
+    going: set[str] | frozenset[str] = frozenset(),
+    statuses: dict[str, WorkerStatus] | None = None,
+    now: float | None = None,
+    cap: float = DRAIN_PROTECTION_CAP,
+) -> Plan:
+    """Serving workers are the up ones not asked to go. Fewer wanted: drain the least busy serving ones. More
+    wanted: resume going ones first, then start the lowest-numbered stopped programs. A going worker is stopped
+    when its own status (written since it started) says `release`, or when it has said nothing for `cap`."""
+    statuses = statuses or {}
+    now = time.time() if now is None else now
     names = worker_programs(infos)
     up = [name for name in names if infos[name]["statename"] in UP_STATES]
     idle = [name for name in names if infos[name]["statename"] not in UP_STATES | {"STOPPING"}]
-    if desired > len(up):
-        return idle[: desired - len(up)], []
-    if desired < len(up):
-        return [], list(reversed(up))[: len(up) - desired]
-    return [], []
+    draining = [name for name in up if name in going]
+    serving = [name for name in up if name not in going]
+    result = Plan()
+    if desired > len(serving):
+        resume = draining[: desired - len(serving)]
+        draining = [name for name in draining if name not in resume]
+        result.resume.extend(resume)
+        result.start.extend(idle[: desired - len(serving) - len(resume)])
+    elif desired < len(serving):
+        current = {name: _fresh(statuses.get(name), infos[name]).holds for name in serving}
+        result.drain.extend(choose_to_go(current, len(serving) - desired))
+    for name in draining:
+        status = _fresh(statuses.get(name), infos[name])
+        if status.release or (status.at == 0.0 and now - infos[name].get("start", now) >= cap):
+            result.stop.append(name)
+    return result
+
+
+def _fresh(status: WorkerStatus | None, info: dict) -> WorkerStatus:
+    """A status written by an earlier run of the program (before its start) says nothing about this one."""
+    if status is None or status.at < info.get("start", 0):
+        return WorkerStatus()
+    return status
+
+
+def read_status(path: Path) -> WorkerStatus | None:
+    try:
+        data = json.loads(Path(f"{path}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return WorkerStatus(holds=data.get("holds"), release=bool(data.get("release")), at=float(data.get("at", 0)))
 
 
 class SupervisorSink:
@@ -51,20 +118,48 @@ class SupervisorSink:
     def from_state_dir(cls, state_dir: str | Path) -> SupervisorSink:
         return cls(StatePaths(Path(state_dir)))
 
+    def _going(self, names: list[str]) -> set[str]:
+        return {name for name in names if Path(f"{drain_path(self.paths, name)}.go").exists()}
+
     def current_workers(self) -> int | None:
+        """Serving workers: up and not asked to go."""
         infos = supervisor.process_infos(self.paths)
-        return sum(1 for name in worker_programs(infos) if infos[name]["statename"] in UP_STATES)
+        names = worker_programs(infos)
+        going = self._going(names)
+        return sum(1 for name in names if infos[name]["statename"] in UP_STATES and name not in going)
 
     def apply(self, load: Load, desired: int) -> None:
-        start, stop = plan(supervisor.process_infos(self.paths), desired)
-        server = supervisor.proxy(self.paths)
-        for name in start:
+        infos = supervisor.process_infos(self.paths)
+        names = worker_programs(infos)
+        statuses = {name: read_status(drain_path(self.paths, name)) for name in names}
+        todo = plan(infos, desired, self._going(names), {k: v for k, v in statuses.items() if v})
+        for name in todo.resume:
+            log.info("%s is wanted again: it consumes again (%d queued, %d running)", name, load.queued, load.running)
+            self._forget(name)
+        for name in todo.start:
             log.info("starting %s (%d queued, %d running)", name, load.queued, load.running)
+            self._forget(name, status=True)
             supervisor.start(self.paths, name)
-        for name in stop:
-            log.info("stopping %s with SIGTERM: a warm shutdown, its running tasks finish first", name)
-            try:
-                server.supervisor.stopProcess(name, False)  # do not wait: the next round keeps counting
-            except xmlrpc.client.Fault as fault:
-                if "NOT_RUNNING" not in fault.faultString:
-                    raise
+        for name in todo.drain:
+            log.info("draining %s: it stops taking tasks and is stopped once it holds none", name)
+            go = Path(f"{drain_path(self.paths, name)}.go")
+            go.parent.mkdir(parents=True, exist_ok=True)
+            go.touch()
+        for name in todo.stop:
+            log.info("stopping %s: drained", name)
+            self.stop(name)
+
+    def stop(self, name: str) -> None:
+        """SIGTERM to the worker's main process, without waiting: the next round keeps counting. The `.go` file
+        stays until the program is started again, so the worker does not consume again while it shuts down."""
+        try:
+            supervisor.proxy(self.paths).supervisor.stopProcess(name, False)
+        except xmlrpc.client.Fault as fault:
+            if "NOT_RUNNING" not in fault.faultString:
+                raise
+
+    def _forget(self, name: str, status: bool = False) -> None:
+        base = drain_path(self.paths, name)
+        for suffix in (".go", ".json") if status else (".go",):
+            with contextlib.suppress(FileNotFoundError):
+                Path(f"{base}{suffix}").unlink()

@@ -17,6 +17,7 @@ from airflow_celery.cluster import (
     Role,
     role_environment,
 )
+from airflow_celery.cluster.drain import DRAIN_PATH_VAR
 from airflow_celery.cluster.limits import POSTGRES_DEFAULT_MAX_CONNECTIONS
 from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, SCHEDULER, WORKER
 from airflow_celery.local.state import StatePaths
@@ -141,6 +142,23 @@ def postgres_tls_program(settings: ClusterSettings, paths: StatePaths, path: str
     )
 
 
+def worker_program(settings: ClusterSettings, paths: StatePaths, path: str, instance: int) -> Program:
+    """A Celery worker that drains before it goes (cluster/drain.py, run in the worker by autoscaler/protection.py).
+
+    Its stop signal reaches the main process only (`stopasgroup=false`): SIGTERM is then Celery's warm shutdown,
+    the pool children and the task processes they run finish their work. Sent to the whole group, as before,
+    every task process got SIGTERM too and died at once. `killasgroup` stays on (supervisor_conf.py): the SIGKILL
+    after stopwaitsecs, and `local down`'s sweep of leftover process groups, still take every child."""
+    program = _contract_program(WORKER, settings, paths, path, instance=instance, stopasgroup=False)
+    drain = {DRAIN_PATH_VAR: str(drain_path(paths, program.name))}
+    return Program(**{**program.__dict__, "env": {**program.env, **drain}})
+
+
+def drain_path(paths: StatePaths, program_name: str) -> Path:
+    """`<path>.go` asks the worker to go (the local autoscaler, a rollout); `<path>.json` is its answer."""
+    return paths.run / "drain" / program_name
+
+
 AUTOSCALER_INTERVAL = 3
 """Seconds between two rounds of the local autoscaler: a local worker starts in seconds, not minutes."""
 
@@ -173,7 +191,9 @@ def build_programs(
         _contract_program(MIGRATE, settings, paths, path, one_shot=True, priority=200),
     ]
     for role in AIRFLOW_SERVICES:
-        if instances.get(role.name):
+        if role.name == WORKER.name:
+            programs += [worker_program(settings, paths, path, i) for i in range(1, workers + 1)]
+        elif instances.get(role.name):
             count = instances[role.name]
             programs += [_contract_program(role, settings, paths, path, instance=i) for i in range(1, count + 1)]
         else:

@@ -422,11 +422,21 @@ def _stop_programs(paths: StatePaths, console: Console) -> None:
     sidecars = [name for name in by_priority[False] if infos[name]["group"] == AUTOSCALER.name]
     if sidecars:
         supervisor.stop_and_wait(paths, sidecars, 30)
+    _terminate_worker_groups(infos)
     for infra, names in ((False, [n for n in by_priority[False] if n not in sidecars]), (True, by_priority[True])):
         with console.status(f"stopping {', '.join(names)}"):
             left = supervisor.stop_and_wait(paths, names, wait if not infra else 40)
         if left:
             console.print(f"[yellow]still stopping after the wait: {', '.join(left)} (killed below)")
+
+
+def _terminate_worker_groups(infos: dict[str, dict]) -> None:
+    """`down` stops everything now: SIGTERM to each worker's whole process group, so running tasks end at once
+    instead of the warm shutdown a worker program's own stop signal starts (stopasgroup=false, for scale-in)."""
+    for name, info in infos.items():
+        if name.startswith(f"{WORKER.name}-") and info.get("pid"):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                _signal_group(os.getpgid(info["pid"]), signal.SIGTERM)
 
 
 def _kill_leftovers(paths: StatePaths, console: Console, timeout: float = 10.0) -> None:

@@ -110,7 +110,7 @@ def test_put_protection_sends_the_documented_body(agent):
     assert protection.put_protection(agent, True) is True
     assert protection.put_protection(agent, False) is True
     assert FakeAgent.received == [
-        {"path": "/api/abc/task-protection/v1/state", "ProtectionEnabled": True, "ExpiresInMinutes": 60},
+        {"path": "/api/abc/task-protection/v1/state", "ProtectionEnabled": True, "ExpiresInMinutes": 10},
         {"path": "/api/abc/task-protection/v1/state", "ProtectionEnabled": False},
     ]
 
@@ -131,36 +131,3 @@ def test_a_refusal_is_logged_never_raised(agent, answer, caplog):
 def test_an_unreachable_agent_is_logged_never_raised(caplog):
     assert protection.put_protection("http://127.0.0.1:9/api/x", True, timeout=1) is False
     assert "failed" in caplog.text
-
-
-def test_the_protector_protects_while_busy_renews_and_unprotects_when_idle():
-    busy, puts, now = [False], [], [0.0]
-    protector = protection.Protector(lambda: busy[0], lambda p: puts.append(p) or True, clock=lambda: now[0],
-                                     renew_after=100)  # fmt: skip
-    protector.step()
-    assert puts == []  # idle and unprotected: nothing to say
-    busy[0] = True
-    protector.step()
-    protector.step()
-    assert puts == [True]
-    now[0] = 150.0
-    protector.step()
-    assert puts == [True, True]  # renewed before it expires
-    busy[0] = False
-    protector.step()
-    assert puts == [True, True, False]
-
-
-def test_a_failed_put_is_tried_again():
-    results = iter([False, True])
-    puts = []
-    protector = protection.Protector(lambda: True, lambda p: puts.append(p) or next(results))
-    protector.step()
-    protector.step()
-    assert puts == [True, True] and protector.protected
-
-
-def test_without_ecs_agent_uri_nothing_starts(monkeypatch):
-    monkeypatch.delenv("ECS_AGENT_URI", raising=False)
-    monkeypatch.setattr(protection, "_protector", None)
-    assert protection.start() is None

@@ -153,11 +153,16 @@ def test_the_scheduler_may_put_metrics_only_into_its_namespace(prod):
     ]
 
 
-def test_a_worker_may_protect_only_tasks_of_its_cluster(prod):
+def test_a_worker_may_protect_and_describe_only_tasks_of_its_cluster_and_its_own_service(prod):
+    """The drain protocol's calls (autoscaler/ecs_service.py, protection.py), scoped to this cluster's tasks and
+    to the worker service, whose auto-name starts with its resource name."""
     cluster_arn = prod.one("aws:ecs/cluster:Cluster").outputs["arn"]
     tasks = cluster_arn.replace(":cluster/", ":task/") + "/*"
+    services = cluster_arn.replace(":cluster/", ":service/") + f"/{PROD_NAME}-worker-service-*"
+    assert prod.one("aws:ecs/service:Service", f"{PROD_NAME}-worker-service")
     assert _statements(prod, f"{PROD_NAME}-worker-task-role-protection") == [
-        {"Effect": "Allow", "Action": ["ecs:UpdateTaskProtection"], "Resource": [tasks]}
+        {"Effect": "Allow", "Action": ["ecs:DescribeTasks", "ecs:UpdateTaskProtection"], "Resource": [tasks]},
+        {"Effect": "Allow", "Action": ["ecs:DescribeServices"], "Resource": [services]},
     ]
 
 

@@ -251,8 +251,8 @@ def test_autoscaler_grows_to_max_for_a_burst_kills_nothing_and_shrinks_back(clus
     assert {(ti.state, ti.try_number) for ti in tis} == {("success", 1)}, [
         (t.task_id, t.state, t.try_number) for t in tis
     ]
-    # Scale-in: the cool-down, plus a round of the autoscaler and the worker's warm shutdown.
-    while _running_workers(cluster) != {"worker-1", "worker-2"}:
+    # Scale-in: the cool-down, plus the drain of the least busy worker (cluster/drain.py) and its stop.
+    while len(_running_workers(cluster)) != 2:
         assert time.monotonic() - ended < SCALE_IN_COOLDOWN + 45, f"still running: {_running_workers(cluster)}"
         time.sleep(1)
 

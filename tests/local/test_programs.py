@@ -58,7 +58,8 @@ def test_stop_settings(conf, programs):
         assert section["autostart"] == "false"
         assert section["redirect_stderr"] == "true"
         if program.name != "postgres":
-            assert section["stopasgroup"] == "true"
+            # A worker's SIGTERM goes to its main process only: Celery's warm shutdown lets tasks finish.
+            assert section["stopasgroup"] == ("false" if program.name.startswith("worker-") else "true")
             assert section["stopsignal"] == "TERM"
     assert conf["program:worker-1"]["stopwaitsecs"] == "120"
     assert conf["program:scheduler"]["stopwaitsecs"] == "30"
@@ -152,3 +153,22 @@ def test_postgres_is_started_with_room_for_every_slot(tmp_path):
     postgres = next(p for p in _programs(StatePaths(options.state_dir), options, "testhost") if p.name == "postgres")
     setting = next(arg for arg in postgres.argv if arg.startswith("max_connections="))
     assert int(setting.split("=")[1]) > connection_budget(local_capacity(options)).steady
+
+
+def test_down_terminates_each_worker_process_group_not_only_its_main_process(monkeypatch):
+    """A worker's stop signal reaches its main process only (a warm shutdown, for scale-in); `down` stops the
+    cluster now, so it signals each worker's whole group first, as supervisord did with stopasgroup=true."""
+    import os
+    import signal
+
+    from airflow_celery.local import runner
+
+    sent = []
+    monkeypatch.setattr(runner, "_signal_group", lambda group, sig: sent.append((group, sig)))
+    infos = {
+        "worker-1": {"group": "worker-1", "pid": os.getpid()},
+        "worker-2": {"group": "worker-2", "pid": 0},  # stopped
+        "scheduler": {"group": "scheduler", "pid": os.getpid()},
+    }
+    runner._terminate_worker_groups(infos)
+    assert sent == [(os.getpgid(0), signal.SIGTERM)]
