@@ -18,7 +18,7 @@ from airflow_celery.cluster import (
     role_environment,
 )
 from airflow_celery.cluster.limits import POSTGRES_DEFAULT_MAX_CONNECTIONS
-from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, SCHEDULER, WORKER
+from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, SCHEDULER, WATCHDOG, WORKER
 from airflow_celery.local.state import StatePaths
 
 DEFAULT_STOP_WAIT = 30
@@ -180,4 +180,6 @@ def build_programs(
             programs.append(_contract_program(role, settings, paths, path))
     if settings.autoscaling:
         programs.append(autoscaler_program(settings, paths, path))
+    watchdog_argv = (sys.executable, *WATCHDOG.command[1:])  # this venv's python, not the PATH's
+    programs.append(_contract_program(WATCHDOG, settings, paths, path, argv=watchdog_argv, priority=600))
     return programs
