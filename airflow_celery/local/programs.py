@@ -180,6 +180,6 @@ def build_programs(
             programs.append(_contract_program(role, settings, paths, path))
     if settings.autoscaling:
         programs.append(autoscaler_program(settings, paths, path))
-    watchdog_argv = (sys.executable, *WATCHDOG.command[1:])  # this venv's python, not the PATH's
-    programs.append(_contract_program(WATCHDOG, settings, paths, path, argv=watchdog_argv, priority=600))
+    # Through the entrypoint, as on ECS: it waits for the database and the broker (PATH has this venv's python).
+    programs.append(_contract_program(WATCHDOG, settings, paths, path, priority=600))
     return programs

@@ -12,7 +12,7 @@ from airflow_celery.local.state import StatePaths
 from airflow_celery.local.supervisor_conf import render_supervisord_conf
 
 SECRET_VALUES = {name.value: f"value-of-{name.value}" for name in SecretName}
-AIRFLOW_PROGRAMS = {"api-server", "scheduler", "dag-processor", "triggerer", "worker-1", "worker-2", "flower"}
+AIRFLOW_PROGRAMS = {"api-server", "scheduler", "dag-processor", "triggerer", "worker-1", "worker-2", "flower", "watchdog"}
 
 
 @pytest.fixture
