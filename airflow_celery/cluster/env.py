@@ -71,7 +71,7 @@ VISIBILITY_TIMEOUT = 86400
 """Seconds a message a worker took may stay unacknowledged before Redis gives it to another worker (kombu's Redis
 transport, `visibility_timeout`, checked by `restore_visible`). Airflow acknowledges late (`task_acks_late`): a
 message stays unacknowledged for as long as its task runs, so any task longer than this is delivered a second time
-while it runs (the second delivery is refused by the execution API, but holds a slot). The short side buys nothing
+while it runs (and, in the provider's own warning, the original is terminated). The short side buys nothing
 here: a lost worker's running tasks are retried by the watchdog and the heartbeat check, its not-yet-started ones
 by `task_queued_timeout`, long before any redelivery. So it is long: 24 h, the provider's own value, above any
 task we expect, now set on purpose."""
