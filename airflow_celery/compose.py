@@ -39,7 +39,7 @@ from airflow_celery.cluster import (
 )
 from airflow_celery.cluster.edges import talks_to
 from airflow_celery.cluster.limits import Capacity, capacity_settings, single_host_max_connections
-from airflow_celery.cluster.roles import API_SERVER, MIGRATE, POSTGRES, REDIS, REDIS_DATA, ROLES
+from airflow_celery.cluster.roles import API_SERVER, AUTOSCALER, MIGRATE, POSTGRES, REDIS, REDIS_DATA, ROLES
 from airflow_celery.cluster.secrets import GENERATED
 from airflow_celery.local.errors import LocalError
 
@@ -163,7 +163,7 @@ def depends_on(service: Role) -> dict[str, dict[str, str]]:
     for backend in (POSTGRES, REDIS):
         if talks_to(service.name, backend.name):
             needs[backend.name] = {"condition": "service_healthy"}
-    if service.kind is Kind.AIRFLOW:
+    if service.kind in (Kind.AIRFLOW, Kind.SIDECAR):  # the watchdog reads task_instance: the schema first
         needs[MIGRATE.name] = {"condition": "service_completed_successfully"}
     return needs
 
@@ -228,12 +228,13 @@ def render_service(service: Role, references: dict[SecretName, str]) -> dict[str
 
 def _service_order() -> list[Role]:
     """Backing services first, then the migration, then the Airflow roles in the description's order."""
-    rank = {Kind.DATABASE: 0, Kind.BROKER: 1, Kind.JOB: 2, Kind.AIRFLOW: 3}
+    rank = {Kind.DATABASE: 0, Kind.BROKER: 1, Kind.JOB: 2, Kind.AIRFLOW: 3, Kind.SIDECAR: 4}
     return sorted(COMPOSE_ROLES, key=lambda r: rank[r.kind])
 
 
-COMPOSE_ROLES = tuple(r for r in ROLES if r.kind is not Kind.SIDECAR)
-"""Every role but the autoscaler: compose runs a fixed number of workers and has nothing to scale them with."""
+COMPOSE_ROLES = tuple(r for r in ROLES if r is not AUTOSCALER)
+"""Every role but the autoscaler (compose runs a fixed number of workers and has nothing to scale them with); the
+watchdog runs as its own service, so a lost worker's tasks are retried within 90 s here too."""
 
 
 def render_compose() -> dict[str, Any]:

@@ -185,8 +185,8 @@ def test_worker_can_be_scaled(document):
         assert fixed not in worker
     assert worker["environment"]["DUMB_INIT_SETSID"] == "0"
     assert worker["stop_grace_period"] == "120s"
-    # The default Celery node name celery@<container hostname> differs per replica; the health check uses it.
-    assert "celery@$$(hostname)" in worker["healthcheck"]["test"][1]
+    # The health check reads a file inside the container (worker/liveness.py): nothing names the replica.
+    assert "AIRFLOW_CELERY_WORKER_ALIVE_FILE" in worker["healthcheck"]["test"][1]
     assert not any("container_name" in service for service in document["services"].values())
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from airflow_celery.autoscaler.counts import database_counter
 from airflow_celery.autoscaler.loop import rule_from_env, run
-from airflow_celery.cluster.env import DATABASE_URL_VAR, METRIC_NAMESPACE_VAR
+from airflow_celery.cluster.env import DATABASE_URL_VAR, DEFAULT_QUEUE, DEFAULT_QUEUE_VAR, METRIC_NAMESPACE_VAR
 
 INTERVAL_VAR = "AIRFLOW_CELERY_AUTOSCALER_INTERVAL"
 
@@ -33,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("usage: python -m airflow_celery.autoscaler cloudwatch | supervisor STATE_DIR", file=sys.stderr)
         return 64
     rule = rule_from_env(env)
-    run(rule, database_counter(env[DATABASE_URL_VAR]), sink, interval=float(env.get(INTERVAL_VAR, "30")))
+    counter = database_counter(env[DATABASE_URL_VAR], env.get(DEFAULT_QUEUE_VAR) or DEFAULT_QUEUE)
+    run(rule, counter, sink, interval=float(env.get(INTERVAL_VAR, "30")))
     return 0
 
 

@@ -7,6 +7,8 @@ plot the queue next to the workers.
 
 from __future__ import annotations
 
+import datetime
+import logging
 from typing import Any
 
 from airflow_celery.cluster.scaling import Load
@@ -16,6 +18,10 @@ RUNNING_METRIC = "RunningTasks"
 DESIRED_METRIC = "DesiredWorkers"
 METRICS = (QUEUED_METRIC, RUNNING_METRIC, DESIRED_METRIC)
 NAMESPACE_PREFIX = "AirflowCelery"
+READ_BACK_SECONDS = 600
+"""How far back a restarted autoscaler looks for its last published DesiredWorkers (two scale-in cool-downs of
+the default 300 s): an older value no longer says what runs."""
+log = logging.getLogger("airflow_celery.autoscaler")
 
 
 def namespace(cluster_name: str) -> str:
@@ -29,18 +35,43 @@ def metric_data(load: Load, desired: int) -> list[dict[str, Any]]:
 
 
 class CloudWatchSink:
-    """Knows nothing of the running workers: the last decision stands for them (Application Auto Scaling sets it)."""
+    """The last decision stands for the running workers (Application Auto Scaling sets them to it). After a restart
+    that decision is read back from the metric, once, so that the first decision is a scale-in only after the
+    cool-down like any other (cluster/scaling.py, `decide`), instead of dropping to the load's count at once."""
 
-    def __init__(self, namespace_name: str, client: Any = None):
+    def __init__(self, namespace_name: str, client: Any = None, clock: Any = None):
         if client is None:
             import boto3
 
             client = boto3.client("cloudwatch")
         self.namespace = namespace_name
         self.client = client
+        self.clock = clock or (lambda: datetime.datetime.now(datetime.UTC))
+        self.read_back = False
 
     def current_workers(self) -> int | None:
-        return None
+        if self.read_back:
+            return None
+        self.read_back = True
+        return self.last_published()
+
+    def last_published(self) -> int | None:
+        """The highest DesiredWorkers published in the last READ_BACK_SECONDS, or None (none, or unreadable)."""
+        end = self.clock()
+        try:
+            answer = self.client.get_metric_statistics(
+                Namespace=self.namespace,
+                MetricName=DESIRED_METRIC,
+                StartTime=end - datetime.timedelta(seconds=READ_BACK_SECONDS),
+                EndTime=end,
+                Period=60,
+                Statistics=["Maximum"],
+            )
+        except Exception as error:
+            log.warning("cannot read back the last DesiredWorkers (%s): the first decision follows the load", error)
+            return None
+        points = [point["Maximum"] for point in answer.get("Datapoints", [])]
+        return int(max(points)) if points else None
 
     def apply(self, load: Load, desired: int) -> None:
         self.client.put_metric_data(Namespace=self.namespace, MetricData=metric_data(load, desired))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from airflow_celery.cluster.env import CONCURRENCY_VAR, SCALE_IN_COOLDOWN_VAR, WORKERS_MAX_VAR, WORKERS_MIN_VAR
+from airflow_celery.cluster.roles import AUTOSCALER_HEARTBEAT_VAR
 from airflow_celery.cluster.scaling import DEFAULT_PUBLISH_INTERVAL, Autoscaler, Load, ScalingRule
 
 log = logging.getLogger("airflow_celery.autoscaler")
@@ -40,9 +41,10 @@ def rule_from_env(env: Mapping[str, str]) -> ScalingRule:
     return ScalingRule(**values)
 
 
-HEARTBEAT_VAR = "AIRFLOW_CELERY_AUTOSCALER_HEARTBEAT"
+HEARTBEAT_VAR = AUTOSCALER_HEARTBEAT_VAR
 DEFAULT_HEARTBEAT = "/tmp/autoscaler.alive"
-"""Touched every round: the role's health check (roles.py, AUTOSCALER) tests its age."""
+"""Touched after every round that counted and acted: the role's health check (roles.py, AUTOSCALER) tests its age,
+so an autoscaler whose every database round fails looks unhealthy and ECS restarts it."""
 
 
 def touch(path: str) -> None:
@@ -54,7 +56,6 @@ def touch(path: str) -> None:
 
 def tick(scaler: Autoscaler, count: Callable[[], Load], sink: Sink, now: float) -> int | None:
     """One round; an error is logged and the round skipped (the next one tries again)."""
-    touch(os.environ.get(HEARTBEAT_VAR, DEFAULT_HEARTBEAT))
     try:
         load = count()
         current = sink.current_workers()
@@ -65,6 +66,7 @@ def tick(scaler: Autoscaler, count: Callable[[], Load], sink: Sink, now: float) 
     except Exception as error:
         log.warning("autoscaler round failed, retrying next round: %s: %s", type(error).__name__, error)
         return None
+    touch(os.environ.get(HEARTBEAT_VAR, DEFAULT_HEARTBEAT))
     log.info("queued=%d running=%d desired=%d (%s)", load.queued, load.running, desired, scaler.reason)
     return desired
 

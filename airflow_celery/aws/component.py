@@ -34,7 +34,6 @@ from airflow_celery.cluster.limits import capacity_settings
 from airflow_celery.cluster.roles import (
     AIRFLOW_SERVICES,
     API_SERVER,
-    AUTOSCALER,
     FLOWER,
     MIGRATE,
     POSTGRES,
@@ -42,6 +41,7 @@ from airflow_celery.cluster.roles import (
     SCHEDULER,
     WORKER,
     Role,
+    sidecars_of,
 )
 from airflow_celery.cluster.secrets import SecretName
 
@@ -151,7 +151,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
     repo = image.repository(ctx)
     image_ref = image.image_reference(ctx, repo)
     roles = ecs_roles(config)
-    log_groups = logs.log_groups(ctx, [*roles, MIGRATE, *([AUTOSCALER] if config.autoscaling else [])])
+    log_groups = logs.log_groups(ctx, [*roles, MIGRATE, *sidecars_of(SCHEDULER.name, config.autoscaling)])
     bucket = logs.task_log_bucket(ctx)
     template = settings_template(config)
     alb = load_balancer.load_balancer(

@@ -129,14 +129,18 @@ def task_role(ctx: BuildContext, bucket: aws.s3.Bucket, role_name: str | None = 
 
 
 def publish_metrics_policy(namespace: str) -> str:
-    """PutMetricData into exactly one namespace (the action has no resource: the condition key scopes it)."""
-    statement = {
+    """PutMetricData into exactly one namespace (the action has no resource: the condition key scopes it), and
+    GetMetricStatistics, with which a restarted autoscaler reads back the worker count it last published
+    (autoscaler/cloudwatch.py): a read action with neither resource types nor a namespace condition key in the
+    Service Authorization Reference, so it cannot be narrowed further."""
+    publish = {
         "Effect": "Allow",
         "Action": ["cloudwatch:PutMetricData"],
         "Resource": "*",
         "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
     }
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    read_back = {"Effect": "Allow", "Action": ["cloudwatch:GetMetricStatistics"], "Resource": "*"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [publish, read_back]})
 
 
 def worker_drain_policy(cluster_arn: str, service_name_prefix: str) -> str:

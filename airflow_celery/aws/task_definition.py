@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_celery.cluster.env import ClusterSettings, role_environment
-from airflow_celery.cluster.roles import ROLES, CommandCheck, HttpCheck, Kind, Role
+from airflow_celery.cluster.roles import ROLES, CommandCheck, HttpCheck, Kind, Role, sidecars_of
 from airflow_celery.cluster.secrets import SecretName
 
 
@@ -50,10 +50,9 @@ def jobs_running_with(role_name: str) -> tuple[Role, ...]:
 
 
 def sidecars_running_with(role_name: str, settings: ClusterSettings) -> tuple[Role, ...]:
-    """The SIDECAR roles in `role_name`'s task: the autoscaler in the scheduler's, when workers autoscale."""
-    if not settings.autoscaling:
-        return ()
-    return tuple(r for r in ROLES if r.kind is Kind.SIDECAR and r.runs_with == role_name)
+    """The SIDECAR roles in `role_name`'s task: in the scheduler's, the watchdog, and the autoscaler when workers
+    autoscale (roles.py, `sidecars_of`)."""
+    return sidecars_of(role_name, settings.autoscaling)
 
 
 SIDECAR_RESTART = {"enabled": True, "restartAttemptPeriod": 60}

@@ -57,6 +57,8 @@ EDGES: tuple[Edge, ...] = (
     Edge("scheduler", "postgres", "postgres", "metadata database"),
     Edge("scheduler", "redis", "redis", "sends tasks to the Celery broker"),
     Edge("autoscaler", "postgres", "postgres", "counts queued and running task instances"),
+    Edge("watchdog", "postgres", "postgres", "reads running tasks; ages the heartbeat of a lost worker's tasks"),
+    Edge("watchdog", "redis", "redis", "asks the Celery workers what they run (inspect active)"),
     Edge("migrate", "postgres", "postgres", "schema migration and the admin user"),
     Edge("dag-processor", "postgres", "postgres", "writes parsed DAGs; in-process execution API"),
     Edge("triggerer", "postgres", "postgres", "trigger state; in-process execution API"),

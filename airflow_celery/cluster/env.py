@@ -17,6 +17,8 @@ from airflow_celery.cluster.reliability import (
     DEFAULT_TASK_RETRIES,
     DEFAULT_TASK_RETRY_DELAY_SECONDS,
     TASK_HEARTBEAT_TIMEOUT,
+    max_failed_heartbeats,
+    watchdog_stale_after,
 )
 from airflow_celery.cluster.roles import (
     API_SERVER,
@@ -28,16 +30,23 @@ from airflow_celery.cluster.roles import (
     SCHEDULER,
     TRIGGERER,
     WAIT_BUDGET,
+    WATCHDOG,
+    WATCHDOG_ALIVE_VAR,
     WORKER,
+    WORKER_ALIVE_VAR,
     Kind,
     role,
 )
-from airflow_celery.cluster.scaling import DEFAULT_SCALE_IN_COOLDOWN
+from airflow_celery.cluster.scaling import DEFAULT_SCALE_IN_COOLDOWN, TASK_QUEUED_TIMEOUT
 from airflow_celery.cluster.secrets import SecretName
 
 DATABASE_CA_VAR = "PGSSLROOTCERT"
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 HOST_IP_CALLABLE = "airflow.utils.net.get_host_ip_address"
+
+DEFAULT_QUEUE_VAR = "AIRFLOW__OPERATORS__DEFAULT_QUEUE"
+DEFAULT_QUEUE = "default"
+"""Airflow's `[operators] default_queue`: the one queue every worker consumes."""
 
 # Variables read by our entrypoint (airflow_celery/entrypoint.py), not by Airflow.
 NODE_NAME_VAR = "AIRFLOW_CELERY_NODE_NAME"
@@ -53,9 +62,22 @@ SCALE_IN_COOLDOWN_VAR = "AIRFLOW_CELERY_SCALE_IN_COOLDOWN"
 METRIC_NAMESPACE_VAR = "AIRFLOW_CELERY_METRIC_NAMESPACE"
 CONCURRENCY_VAR = "AIRFLOW__CELERY__WORKER_CONCURRENCY"
 CELERY_CONFIG_VAR = "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"
-WORKER_CELERY_CONFIG = "airflow_celery.autoscaler.protection.CELERY_CONFIG"
-"""Airflow's own Celery config, imported through our module so that importing it hooks the scale-in protection
-into the worker (celery_executor_utils.get_celery_configuration reads [celery] celery_config_options)."""
+WORKER_CELERY_CONFIG = "airflow_celery.worker.config.CELERY_CONFIG"
+"""Airflow's own Celery config, imported through our module so that importing it hooks the liveness file and the
+scale-in protection into the worker (celery_executor_utils.get_celery_configuration reads [celery]
+celery_config_options; airflow_celery/worker/config.py)."""
+
+VISIBILITY_TIMEOUT_VAR = "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT"
+VISIBILITY_TIMEOUT = 86400
+"""Seconds a message a worker took may stay unacknowledged before Redis gives it to another worker (kombu's Redis
+transport, `visibility_timeout`, checked by `restore_visible`). Airflow acknowledges late (`task_acks_late`): a
+message stays unacknowledged for as long as its task runs, so any task longer than this is delivered a second time
+while it runs (and, in the provider's own warning, the original is terminated). The short side buys nothing
+here: a lost worker's running tasks are retried by the watchdog and the heartbeat check, its not-yet-started ones
+by `task_queued_timeout`, long before any redelivery. So it is long: 24 h, the provider's own value, above any
+task we expect, now set on purpose."""
+WATCHDOG_STALE_VAR = "AIRFLOW_CELERY_WATCHDOG_STALE_AFTER"
+HEARTBEAT_TIMEOUT_VAR = "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"
 
 # The secrets every Airflow container must share: a mismatch breaks encrypted connections
 # (fernet), fails every task with "Signature verification failed" (JWT) or 403s log fetches (secret key).
@@ -163,8 +185,15 @@ def _airflow_common(settings: ClusterSettings) -> dict[str, str]:
         # ti.hostname must be an address the api-server can reach for live logs (Fargate task IPs).
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": HOST_IP_CALLABLE,
         "AIRFLOW__API_AUTH__JWT_ISSUER": settings.jwt_issuer,
-        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(settings.task_heartbeat_timeout),
+        HEARTBEAT_TIMEOUT_VAR: str(settings.task_heartbeat_timeout),
+        # The queue workers consume and the autoscaler counts; explicit, so both read the same value.
+        DEFAULT_QUEUE_VAR: DEFAULT_QUEUE,
         "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": str(settings.min_heartbeat_interval),
+        # Airflow's 3 kills a running task 12-90 s into an api-server outage (reliability.py).
+        "AIRFLOW__WORKERS__MAX_FAILED_HEARTBEATS": str(max_failed_heartbeats(settings.min_heartbeat_interval)),
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(TASK_QUEUED_TIMEOUT),
+        # Explicit: the celery provider warns in every process when it falls back to its own (default_celery.py).
+        VISIBILITY_TIMEOUT_VAR: str(VISIBILITY_TIMEOUT),
         # Read where DAGs are parsed (task SDK abstractoperator.py, DEFAULT_RETRIES); the serialized DAG carries
         # them to the scheduler as client_defaults: every Airflow role gets the same values.
         "AIRFLOW__CORE__DEFAULT_TASK_RETRIES": str(settings.default_task_retries),
@@ -226,6 +255,8 @@ def _role_specific(role_name: str, settings: ClusterSettings, instance: int | No
         env = {"DUMB_INIT_SETSID": "0", CELERY_CONFIG_VAR: WORKER_CELERY_CONFIG}
         if instance is not None:
             env[NODE_NAME_VAR] = f"worker-{instance}@{settings.node_host}"
+            # Several workers on one host (local mode): each its own liveness file.
+            env[WORKER_ALIVE_VAR] = f"{settings.airflow_home or '/tmp'}/worker-{instance}.alive"
         return env
     if role_name == FLOWER.name:
         return {
@@ -237,6 +268,8 @@ def _role_specific(role_name: str, settings: ClusterSettings, instance: int | No
         return {ADMIN_USERNAME_VAR: settings.admin_username}
     if role_name == AUTOSCALER.name:
         return _autoscaler(settings)
+    if role_name == WATCHDOG.name:
+        return _watchdog(settings)
     if role_name == REDIS.name:
         return {"REDIS_PORT": str(settings.port(REDIS.name, "redis")), "REDIS_BIND": settings.bind_host}
     return {}
@@ -250,11 +283,25 @@ def _autoscaler(settings: ClusterSettings) -> dict[str, str]:
         CONCURRENCY_VAR: str(settings.worker_concurrency),
         SCALE_IN_COOLDOWN_VAR: str(settings.scale_in_cooldown),
         WAIT_TIMEOUT_VAR: str(settings.wait_timeout),
+        # The queue the workers consume (Airflow's default, the same in every role): only its tasks are counted.
+        DEFAULT_QUEUE_VAR: DEFAULT_QUEUE,
     }
     if settings.metric_namespace:
         env[METRIC_NAMESPACE_VAR] = settings.metric_namespace
     if settings.aws_region:
         env["AWS_DEFAULT_REGION"] = settings.aws_region
+    return env
+
+
+def _watchdog(settings: ClusterSettings) -> dict[str, str]:
+    """When a running task's heartbeat counts as stale, and the timeout its heartbeat is aged by (reliability.py)."""
+    env = {
+        WATCHDOG_STALE_VAR: str(watchdog_stale_after(settings.min_heartbeat_interval)),
+        HEARTBEAT_TIMEOUT_VAR: str(settings.task_heartbeat_timeout),
+        WAIT_TIMEOUT_VAR: str(settings.wait_timeout),
+    }
+    if settings.airflow_home:  # one host, maybe several clusters (local mode): a file of its own
+        env[WATCHDOG_ALIVE_VAR] = f"{settings.airflow_home}/watchdog.alive"
     return env
 
 
@@ -313,6 +360,8 @@ ROLE_SECRETS: dict[str, dict[str, SecretName]] = {
                    RESULT_BACKEND_VAR: SecretName.RESULT_BACKEND_URL},
     # Counts task instances with a plain SQLAlchemy engine: no Airflow, no async engine, no fernet.
     AUTOSCALER.name: {DATABASE_URL_VAR: SecretName.DATABASE_URL},
+    # Reads and ages task_instance rows with a plain SQLAlchemy engine; asks the workers through the broker.
+    WATCHDOG.name: {DATABASE_URL_VAR: SecretName.DATABASE_URL, "AIRFLOW__CELERY__BROKER_URL": SecretName.BROKER_URL},
     REDIS.name: {"REDIS_PASSWORD": SecretName.REDIS_PASSWORD},
 }  # fmt: skip
 """Exactly the secrets each role reads, and nothing else: the AWS renderer injects these and lets each role's

@@ -98,6 +98,13 @@ class CommandCheck:
 HealthCheck = HttpCheck | CommandCheck
 
 
+def fresh_file_check(variable: str, default: str, max_age: int) -> CommandCheck:
+    """Healthy while the file named by `variable` (else `default`) was touched less than `max_age` seconds ago:
+    a liveness check that starts no Python, imports nothing and asks no broker (GNU and busybox `stat -c %Y`)."""
+    path = f'"${{{variable}:-{default}}}"'
+    return CommandCheck(f"test $(( $(date +%s) - $(stat -c %Y {path}) )) -lt {max_age}", timeout=10)
+
+
 @dataclass(frozen=True)
 class Size:
     """A Fargate task size: CPU units (1024 = 1 vCPU) and memory in MiB."""
@@ -147,6 +154,14 @@ REDIS_IMAGE = (
 address), pinned by the digest of its multi-architecture index, so x86 and ARM tasks run the same release."""
 REDIS_DATA = "/data"
 """The redis image's working directory (and VOLUME): where the append-only file lives."""
+
+WORKER_ALIVE_VAR = "AIRFLOW_CELERY_WORKER_ALIVE_FILE"
+WORKER_ALIVE_EVERY = 10
+"""Seconds between two touches of a worker's liveness file."""
+WORKER_ALIVE_MAX_AGE = 60
+"""A liveness file older than this fails the worker's check: six touches missed, not one slow one."""
+AUTOSCALER_HEARTBEAT_VAR = "AIRFLOW_CELERY_AUTOSCALER_HEARTBEAT"
+WATCHDOG_ALIVE_VAR = "AIRFLOW_CELERY_WATCHDOG_ALIVE_FILE"
 
 API_SERVER = Role(
     name="api-server",
@@ -198,11 +213,10 @@ WORKER = Role(
     command=("airflow", "celery", "worker"),
     summary="Celery worker: takes tasks from Redis and runs them through the Task Execution API",
     ports=(Port("logs", 8793, "live task logs for the api-server"),),
-    # Celery names a node after socket.gethostname(); `hostname` prints the same, where $HOSTNAME may be
-    # unset (Fargate). Local workers get their own names through AIRFLOW_CELERY_NODE_NAME.
-    health=CommandCheck(
-        f'celery --app {CELERY_APP} inspect ping -d "${{AIRFLOW_CELERY_NODE_NAME:-celery@$(hostname)}}"'
-    ),
+    # Alive while the Celery main process is: a thread in it touches this file (worker/liveness.py). Not `celery
+    # inspect ping`, which goes through Redis and imports Airflow: a Redis outage or a busy CPU then replaced every
+    # worker and killed every running task, though running tasks do not need Redis.
+    health=fresh_file_check(WORKER_ALIVE_VAR, "/tmp/worker.alive", WORKER_ALIVE_MAX_AGE),
     size=Size(1024, 3072),
     scalable=True,
     # SIGTERM is a Celery warm shutdown: running tasks get the Fargate maximum to finish.
@@ -235,13 +249,23 @@ AUTOSCALER = Role(
     command=("python", "-m", "airflow_celery.autoscaler", "cloudwatch"),
     summary="Counts queued and running task instances and decides the worker count (cluster/scaling.py): "
     "publishes both to CloudWatch on ECS, starts and stops worker programs locally",
-    # Alive while its loop is: every round touches the heartbeat file (autoscaler/loop.py).
-    health=CommandCheck(
-        'test $(( $(date +%s) - $(stat -c %Y "${AIRFLOW_CELERY_AUTOSCALER_HEARTBEAT:-/tmp/autoscaler.alive}") ))'
-        " -lt 120"
-    ),
+    # Alive while its loop counts: every round that counted touches the heartbeat file (autoscaler/loop.py).
+    health=fresh_file_check(AUTOSCALER_HEARTBEAT_VAR, "/tmp/autoscaler.alive", 120),
     # A few MiB of Python, SQLAlchemy and boto3 inside the scheduler's task (a memory reservation, not a task
     # size): no task of its own, no cost at zero workers. Not essential: ECS restarts it if it stops.
+    size=Size(0, 128),
+    runs_with="scheduler",
+)
+
+WATCHDOG = Role(
+    name="watchdog",
+    kind=Kind.SIDECAR,
+    command=("python", "-m", "airflow_celery.watchdog"),
+    summary="Finds running tasks that no live Celery worker holds (a lost worker) and hands them to the "
+    "scheduler's heartbeat check, which retries them within 90 s (cluster/reliability.py)",
+    # Alive while its rounds succeed: each one that reached the broker and the database touches the file.
+    health=fresh_file_check(WATCHDOG_ALIVE_VAR, "/tmp/watchdog.alive", 120),
+    # Celery (no Airflow) and SQLAlchemy inside the scheduler's task, like the autoscaler.
     size=Size(0, 128),
     runs_with="scheduler",
 )
@@ -284,6 +308,7 @@ ROLES: tuple[Role, ...] = (
     FLOWER,
     MIGRATE,
     AUTOSCALER,
+    WATCHDOG,
     REDIS,
     POSTGRES,
 )
@@ -296,6 +321,13 @@ AIRFLOW_SERVICES: tuple[Role, ...] = tuple(role for role in ROLES if role.kind i
 ENTRYPOINT_ROLES: tuple[Role, ...] = tuple(
     role for role in ROLES if role.kind in (Kind.AIRFLOW, Kind.JOB, Kind.SIDECAR)
 )
+
+
+def sidecars_of(role_name: str, autoscaling: bool) -> tuple[Role, ...]:
+    """The SIDECAR roles running with `role_name`: the watchdog always, the autoscaler when workers autoscale."""
+    return tuple(
+        r for r in ROLES if r.kind is Kind.SIDECAR and r.runs_with == role_name and (autoscaling or r is not AUTOSCALER)
+    )
 
 
 def role(name: str) -> Role:

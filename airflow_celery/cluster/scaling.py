@@ -16,10 +16,25 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from airflow_celery.cluster.roles import STARTUP_DEADLINE
+
 DEFAULT_SCALE_IN_COOLDOWN = 300
 """Seconds a lower worker count must be wanted before workers are stopped (the KEDA chart's cooldownPeriod)."""
 DEFAULT_PUBLISH_INTERVAL = 30
 """Seconds between two countings of the load: CloudWatch alarms look at 60 s periods, so twice per period."""
+METRIC_PERIOD = 60
+"""The period of the DesiredWorkers alarm (aws/scaling.py), one evaluation period."""
+
+COLD_START_SECONDS = DEFAULT_PUBLISH_INTERVAL + 2 * METRIC_PERIOD + STARTUP_DEADLINE
+"""Worst case from a task queued with zero workers to a worker taking it on Fargate (600 s): the autoscaler counts
+it within one publish interval, the alarm sees the metric at the end of its period and acts within one more
+(CloudWatch's evaluation runs after the period closes), and the new worker has the start-up deadline
+(roles.py, STARTUP_DEADLINE: 450 s) to pass its health check and consume."""
+TASK_QUEUED_TIMEOUT = 900
+"""`[scheduler] task_queued_timeout`: seconds a task may stay queued before the scheduler re-sends it (twice at
+most) and then fails it. Airflow's 600 s is exactly COLD_START_SECONDS, so a slow cold start from zero workers
+would have its first tasks re-sent (a revoke and a duplicate message) just as the worker arrives; 900 s is the cold
+start plus five minutes: room for a slow image pull. A message lost with its broker waits this long (README)."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from airflow_celery.cluster import (
 )
 from airflow_celery.cluster.drain import DRAIN_PATH_VAR
 from airflow_celery.cluster.limits import POSTGRES_DEFAULT_MAX_CONNECTIONS
-from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, SCHEDULER, WORKER
+from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, SCHEDULER, WATCHDOG, WORKER
 from airflow_celery.local.state import StatePaths
 
 DEFAULT_STOP_WAIT = 30
@@ -200,4 +200,6 @@ def build_programs(
             programs.append(_contract_program(role, settings, paths, path))
     if settings.autoscaling:
         programs.append(autoscaler_program(settings, paths, path))
+    # Through the entrypoint, as on ECS: it waits for the database and the broker (PATH has this venv's python).
+    programs.append(_contract_program(WATCHDOG, settings, paths, path, priority=600))
     return programs

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from airflow_celery.cluster import ClusterSettings, CommandCheck, SecretName
 from airflow_celery.cluster.limits import single_host_max_connections
-from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, WORKER, Kind
+from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, WATCHDOG, WORKER, Kind
 from airflow_celery.local import binaries, health, postgres, supervisor
 from airflow_celery.local.errors import LocalError
 from airflow_celery.local.lock import state_dir_lock
@@ -194,7 +194,7 @@ def _start(cluster: Cluster, console: Console, health_timeout: float) -> None:
     _start_and_wait(cluster, services, console, "Airflow roles", health_timeout, watched=infra + services)
     sidecars = [p for p in programs if p.role.kind is Kind.SIDECAR]
     if sidecars:
-        _start_and_wait(cluster, sidecars, console, "autoscaler", health_timeout, watched=infra + services + sidecars)
+        _start_and_wait(cluster, sidecars, console, "sidecars", health_timeout, watched=infra + services + sidecars)
 
 
 def _left_to_autoscaler(cluster: Cluster, program: Program) -> bool:
@@ -418,8 +418,8 @@ def _stop_programs(paths: StatePaths, console: Console) -> None:
         wait = max(p.stopwaitsecs for p in programs) + 10
     except (LocalError, ValueError, KeyError):  # a damaged cluster.json must not keep `down` from stopping
         wait = 130
-    # The autoscaler first: it must not start a worker while the workers are being stopped.
-    sidecars = [name for name in by_priority[False] if infos[name]["group"] == AUTOSCALER.name]
+    # The sidecars first: the autoscaler must not start a worker while the workers are being stopped.
+    sidecars = [name for name in by_priority[False] if infos[name]["group"] in (AUTOSCALER.name, WATCHDOG.name)]
     if sidecars:
         supervisor.stop_and_wait(paths, sidecars, 30)
     _terminate_worker_groups(infos)

@@ -149,7 +149,9 @@ def test_the_scheduler_may_put_metrics_only_into_its_namespace(prod):
             "Action": ["cloudwatch:PutMetricData"],
             "Resource": "*",
             "Condition": {"StringEquals": {"cloudwatch:namespace": f"AirflowCelery/{PROD_NAME}"}},
-        }
+        },
+        # A restarted autoscaler reads back its last decision (autoscaler/cloudwatch.py); no narrower form exists.
+        {"Effect": "Allow", "Action": ["cloudwatch:GetMetricStatistics"], "Resource": "*"},
     ]
 
 

@@ -78,10 +78,15 @@ def test_composed_urls_point_at_the_real_endpoints(dev, prod):
         values[SecretName.DATABASE_ASYNC_URL]
         == f"postgresql+asyncpg://airflow:{password}@{db_host}:5432/airflow?ssl=verify-full"
     )
+    # every container that opens the async engine; the sidecars (autoscaler, watchdog) use the psycopg2 URL only,
+    # which names the bundle itself
+    async_readers = 0
     for _, container in dev.all_containers():
-        if container["name"] not in ("redis",):
+        if any(s["name"] == "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC" for s in container.get("secrets", [])):
             env = {e["name"]: e["value"] for e in container.get("environment", [])}
             assert env["PGSSLROOTCERT"] == "/opt/airflow-celery/rds-global-bundle.pem", container["name"]
+            async_readers += 1
+    assert async_readers >= 5  # api-server, scheduler, dag-processor, triggerer, migrate
     assert values[SecretName.RESULT_BACKEND_URL].startswith("db+postgresql://celery_results:")
     assert values[SecretName.BROKER_URL].startswith("redis://:")
     assert values[SecretName.BROKER_URL].endswith(f"@redis.{DEV_NAME}.airflow.internal:6379/0")
@@ -120,7 +125,7 @@ def test_secrets_are_injected_by_arn(built):
 def test_every_airflow_container_gets_the_same_shared_secret_arns(built):
     (component,) = built.components
     stored = _stored(built, component.name)
-    airflow = [c for _, c in built.all_containers() if c["name"] not in ("redis", "autoscaler")]
+    airflow = [c for _, c in built.all_containers() if c["name"] not in ("redis", "autoscaler", "watchdog")]
     assert len(airflow) == 7
     for variable, name in SHARED_SECRETS.items():
         found = {s["valueFrom"] for c in airflow for s in c["secrets"] if s["name"] == variable}
@@ -224,8 +229,8 @@ def test_the_async_database_url_is_stored_and_read_by_every_database_role(built)
     with_db = 0
     for _, container in built.all_containers():
         refs = {s["name"]: s["valueFrom"] for s in container["secrets"]}
-        # The autoscaler sidecar counts with one plain sync engine: no ORM, no async URL.
-        if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in refs and container["name"] != "autoscaler":
+        # The sidecars (autoscaler, watchdog) use one plain sync engine: no ORM, no async URL.
+        if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in refs and container["name"] not in ("autoscaler", "watchdog"):
             with_db += 1
             assert refs["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] == arn, container["name"]
     assert with_db == 5  # api-server, scheduler, dag-processor, triggerer and migrate (Airflow 3 workers use none)

@@ -102,7 +102,8 @@ def test_migrate_runs_inside_the_scheduler_task(deployed):
 
     # With autoscaling (min < max), the autoscaler runs next to the scheduler (aws/scaling.py).
     autoscales = bool(deployed.mocks.of_type("aws:appautoscaling/target:Target"))
-    assert names == ["scheduler", "migrate", *(["autoscaler"] if autoscales else [])]
+    # The watchdog always runs there (watchdog/): a lost worker's tasks are retried within 90 s.
+    assert names == ["scheduler", "migrate", *(["autoscaler"] if autoscales else []), "watchdog"]
     assert role("migrate").runs_with == "scheduler"
 
 

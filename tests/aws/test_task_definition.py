@@ -18,6 +18,7 @@ from airflow_celery.cluster.roles import (
     MIGRATE,
     REDIS,
     SCHEDULER,
+    WATCHDOG,
     WORKER,
     CommandCheck,
     HttpCheck,
@@ -104,8 +105,8 @@ def test_scheduler_task_runs_migrate_first(built):
 def test_only_the_scheduler_task_has_more_than_one_container(built):
     for task in built.of_type(TASK):
         containers = built.container_definitions(task)
-        # The scheduler's task: migrate first, and the autoscaler when workers autoscale (min < max).
-        expected = 3 if built.of_type("aws:appautoscaling/target:Target") else 2
+        # The scheduler's task: migrate first, the watchdog, and the autoscaler when workers autoscale (min < max).
+        expected = 4 if built.of_type("aws:appautoscaling/target:Target") else 3
         assert len(containers) == (expected if task.name.endswith("-scheduler-task") else 1)
 
 
@@ -207,7 +208,7 @@ def _plain_inputs() -> TaskInputs:
         image="repo@sha256:" + "0" * 64,
         settings=settings,
         secret_arns={name: f"arn:aws:secretsmanager:::secret/{name}" for name in SecretName},
-        log_groups={r.name: f"/logs/{r.name}" for r in (*AIRFLOW_SERVICES, MIGRATE, REDIS)},
+        log_groups={r.name: f"/logs/{r.name}" for r in (*AIRFLOW_SERVICES, MIGRATE, REDIS, WATCHDOG)},
         region="eu-west-1",
     )
 

@@ -24,6 +24,7 @@ LEAST_PRIVILEGE = {
     "postgres": set(),
     # Counts task instances with plain SQLAlchemy: no async engine, no fernet.
     "autoscaler": {"database-url"},
+    "watchdog": {"database-url", "broker-url"},
 }
 
 
@@ -56,7 +57,8 @@ def test_the_core_contract():
     assert e["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == SETTINGS.execution_api_url
     assert e["AIRFLOW__CORE__HOSTNAME_CALLABLE"] == "airflow.utils.net.get_host_ip_address"
     assert e["AIRFLOW__CORE__AUTH_MANAGER"].endswith("FabAuthManager")
-    assert int(e["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"]) < 300
+    # Airflow's default: it must outlast an api-server outage; the watchdog finds lost workers sooner.
+    assert int(e["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"]) == 300
     assert e["AIRFLOW__CELERY__WORKER_CONCURRENCY"] == "16"
     assert e["DUMB_INIT_SETSID"] == "0"
 
@@ -73,14 +75,14 @@ def test_scheduler_health_check_is_on():
 
 def test_secrets_follow_the_edges():
     with_broker = {r.name for r in ROLES if "AIRFLOW__CELERY__BROKER_URL" in env(r.name).secrets}
-    assert with_broker == {"scheduler", "worker", "flower"}
+    assert with_broker == {"scheduler", "worker", "flower", "watchdog"}
     with_db = {r.name for r in ROLES if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in env(r.name).secrets}
-    assert with_db == {"api-server", "scheduler", "dag-processor", "triggerer", "migrate", "autoscaler"}
+    assert with_db == {"api-server", "scheduler", "dag-processor", "triggerer", "migrate", "autoscaler", "watchdog"}
     with_result_backend = {r.name for r in ROLES if "AIRFLOW__CELERY__RESULT_BACKEND" in env(r.name).secrets}
     assert with_result_backend == {"scheduler", "worker", "migrate"}  # migrate creates its role
     # Every process that sets up Airflow's ORM builds the async engine too (airflow.settings.configure_orm).
     with_async_db = {r.name for r in ROLES if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC" in env(r.name).secrets}
-    assert with_async_db == with_db - {"autoscaler"}  # the autoscaler sets up no ORM: one plain sync engine
+    assert with_async_db == with_db - {"autoscaler", "watchdog"}  # sidecars set up no ORM: plain sync engines
     assert env("flower").secrets["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"] is SecretName.FLOWER_BASIC_AUTH
     assert env("redis").secrets == {"REDIS_PASSWORD": SecretName.REDIS_PASSWORD}
     assert env("postgres").secrets == {}
@@ -199,10 +201,13 @@ def test_every_airflow_role_gets_the_same_default_task_retries(r):
     assert e["AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY"] == "42"
 
 
-def test_default_retries_are_production_minded_and_retry_a_lost_worker_within_90_s():
-    """Airflow's 0 fails a run on the first lost worker; the retry comes heartbeat timeout + delay after it."""
-    e = env("scheduler").plain
+@pytest.mark.parametrize("interval", [1, 5])
+def test_default_retries_are_production_minded_and_retry_a_lost_worker_within_90_s(interval):
+    """Airflow's 0 fails a run on the first lost worker; the retry comes when the watchdog has handed the task to
+    the scheduler's heartbeat check (reliability.lost_task_retry_within) plus the retry delay."""
+    from airflow_celery.cluster.reliability import lost_task_retry_within
+
+    e = env("scheduler", min_heartbeat_interval=interval).plain
     assert int(e["AIRFLOW__CORE__DEFAULT_TASK_RETRIES"]) >= 1
-    detection = 10  # [scheduler] task_instance_heartbeat_timeout_detection_interval, Airflow's default
-    waited = int(e["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"]) + detection
+    waited = lost_task_retry_within(interval)
     assert waited + int(e["AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY"]) <= 90

@@ -238,9 +238,11 @@ def test_copies_only_the_entrypoint_subset_of_the_package():
     package_sources = sorted(s for c in copies() for s in c.sources if s.startswith("airflow_celery"))
     assert package_sources == [
         "airflow_celery/__init__.py",
-        "airflow_celery/autoscaler/",  # the autoscaler sidecar and the workers' scale-in protection
+        "airflow_celery/autoscaler/",  # the autoscaler sidecar and the workers' drain protocol
         "airflow_celery/cluster/",
         "airflow_celery/entrypoint.py",
+        "airflow_celery/watchdog/",  # the watchdog sidecar (lost workers)
+        "airflow_celery/worker/",  # the worker's liveness file and Celery config hook
     ]
 
 
@@ -320,6 +322,45 @@ def test_copied_subset_imports_without_pulumi(tmp_path):
     assert Path(found["file"]).is_relative_to(pythonpath)
     assert found["roles"] == roles
     assert found["heavy"] == []
+
+
+MODULES_PROBE = """
+import importlib.util, json, sys
+sys.path.insert(0, sys.argv[1])
+specs = {name: importlib.util.find_spec(name) for name in sys.argv[2:]}
+print(json.dumps({name: spec.origin if spec else None for name, spec in specs.items()}))
+"""
+
+
+def modules_roles_run() -> list[str]:
+    """Every module of ours that a container of the image runs: each role's `python -m MODULE` and the worker's
+    `[celery] celery_config_options` module (the env contract), so a new package cannot be left out of the image."""
+    from airflow_celery.cluster.env import WORKER_CELERY_CONFIG
+
+    modules = {"airflow_celery.entrypoint", WORKER_CELERY_CONFIG.rsplit(".", 1)[0]}
+    for r in ENTRYPOINT_ROLES:
+        if r.command[:2] == ("python", "-m"):
+            modules.add(r.command[2])
+    return sorted(m for m in modules if m.startswith("airflow_celery"))
+
+
+def test_every_module_a_role_runs_is_in_the_image(tmp_path):
+    copy_into(tmp_path)
+    modules = modules_roles_run()
+    assert "airflow_celery.watchdog" in modules and "airflow_celery.worker.config" in modules
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", MODULES_PROBE, str(copied_pythonpath(tmp_path)), *modules],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    # from the copied tree, not from this checkout (the editable install is on sys.path too)
+    pythonpath = copied_pythonpath(tmp_path)
+    assert [name for name, origin in found.items() if not origin or not Path(origin).is_relative_to(pythonpath)] == []
 
 
 def test_copied_entrypoint_rejects_an_unknown_role(tmp_path):

@@ -13,6 +13,7 @@ from airflow_celery.local.supervisor_conf import render_supervisord_conf
 
 SECRET_VALUES = {name.value: f"value-of-{name.value}" for name in SecretName}
 AIRFLOW_PROGRAMS = {"api-server", "scheduler", "dag-processor", "triggerer", "worker-1", "worker-2", "flower"}
+AIRFLOW_PROGRAMS |= {"watchdog"}  # a sidecar, run through the entrypoint like the others
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ def test_the_matrix_has_every_edge_between_roles(dev_plan):
     matrix = {(r.source, r.target, r.port) for r in dev_plan.network.matrix}
     for edge in EDGES:
         if edge.source != INTERNET and (edge.source, edge.target) != ("load-balancer", "flower"):  # off dev's LB
-            # migrate and the autoscaler run in the scheduler task
-            source = "scheduler" if edge.source in ("migrate", "autoscaler") else edge.source
+            # migrate and the sidecars (autoscaler, watchdog) run in the scheduler task
+            source = "scheduler" if edge.source in ("migrate", "autoscaler", "watchdog") else edge.source
             assert (source, edge.target, edge.port_number) in matrix
     assert ("worker", "api-server", 8080) in matrix
 
