@@ -248,6 +248,13 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     of in the next maintenance window. Default False: a production database changes in its window."""
     admin_username: str
     """Username of the Airflow admin (and of Flower's basic auth). Default "admin"."""
+    monitoring: bool
+    """A CloudWatch dashboard, alarms with an SNS topic, and a failed-task metric (README "Operating the cluster").
+    Default True. Alarms on a hibernating stack would fire at every sleep, which is one reason dev turns it off.
+    `plan` prices it."""
+    alarm_email: str
+    """An email address subscribed to the alarms' SNS topic (AWS mails it a confirmation link once). Unset: the
+    topic has no subscriber; subscribe a pager or chat hook to it yourself."""
     tags: dict[str, str]
     """Tags added to every taggable resource."""
 
@@ -304,6 +311,8 @@ class ClusterConfig:
     db_backup_retention_days: int = 7
     apply_immediately: bool = False
     admin_username: str = "admin"
+    monitoring: bool = True
+    alarm_email: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -395,6 +404,7 @@ EXAMPLE_ACCOUNT = "123456789012"
 _NODE_TYPE = re.compile(r"cache\.[a-z0-9]+\.[a-z0-9]+")
 _ENGINE_VERSION = re.compile(r"(?P<major>\d+)(?:\.\d+)?")
 _ADMIN_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TAG_TEXT = re.compile(r"[\w .:/=+\-@]*")
 
 
@@ -451,6 +461,7 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
     _check_broker(given)
     _check_database(given)
     _check_pattern(given, "admin_username", _ADMIN_USERNAME, "a letter, then up to 63 letters, digits, '_', '.' or '-'")
+    _check_pattern(given, "alarm_email", _EMAIL, "an email address such as ops@example.com")
     _check_tags(given.get("tags", {}))
     config = ClusterConfig(
         name=name,

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from airflow_celery.autoscaler.cloudwatch import namespace as metric_namespace
 from airflow_celery.aws import (
+    alarms,
     broker,
     database,
     discovery,
@@ -144,7 +145,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
     generated = cluster_secrets.generate(ctx)
     db = database.database(ctx, net.private_subnet_ids, groups[POSTGRES.name], generated[SecretName.DATABASE_PASSWORD])
     namespace = discovery.private_namespace(ctx, net.vpc_id)
-    broker_endpoint = _broker(ctx, net, groups, generated)
+    broker_endpoint, redis_group = _broker(ctx, net, groups, generated)
     composed = cluster_secrets.compose(generated, database.endpoint(db), broker_endpoint, config.admin_username)
     stored = cluster_secrets.store(ctx, {**generated, **composed})
 
@@ -187,6 +188,9 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
             targets[r.name] = target
     if config.hibernation is not None:
         hibernation.hibernate(ctx, ecs_cluster, services, targets, db)
+    if config.monitoring:
+        watched = alarms.watched_of(ecs_cluster, services, db, alb.alb, alb.target_groups[API_SERVER.name], redis_group)
+        alarms.observe(ctx, watched, log_groups[SCHEDULER.name])
 
     return {
         "airflow_url": alb.url,
@@ -212,11 +216,12 @@ def _broker(
     net: network.Network,
     groups: dict[str, aws.ec2.SecurityGroup],
     generated: dict[SecretName, pulumi.Output[str]],
-) -> pulumi.Output:
+) -> tuple[pulumi.Output, aws.elasticache.ReplicationGroup | None]:
+    """The broker's endpoint, and its ElastiCache replication group (None for Redis on Fargate)."""
     if ctx.config.redis_mode == "fargate":
-        return broker.fargate_endpoint(discovery.namespace_name(ctx.name))
+        return broker.fargate_endpoint(discovery.namespace_name(ctx.name)), None
     group = broker.elasticache(ctx, net.private_subnet_ids, groups[REDIS.name], generated[SecretName.REDIS_PASSWORD])
-    return broker.elasticache_endpoint(group)
+    return broker.elasticache_endpoint(group), group
 
 
 def _task_inputs(

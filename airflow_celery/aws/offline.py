@@ -305,6 +305,7 @@ def _load_balancer(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) 
         "name": inputs.get("name") or name,
         "dnsName": f"{name}-1234567890.{mocks.region}.elb.amazonaws.com",
         "zoneId": "Z35SXDOTRQ7X7K",
+        "arnSuffix": f"app/{inputs.get('name') or name}/50dc6c495c0c9188",
     }
 
 
@@ -329,7 +330,15 @@ def _docker_image(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -
 
 
 def _replication_group(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    return {"primaryEndpointAddress": f"master.{name}.abcdef.use1.cache.amazonaws.com", "port": 6379}
+    # AWS names the member clusters `<replication group id>-001`, `-002`, ... (one per num_cache_clusters).
+    members = [f"{name}-{index:03d}" for index in range(1, int(inputs.get("numCacheClusters", 1)) + 1)]
+    return {"primaryEndpointAddress": f"master.{name}.abcdef.use1.cache.amazonaws.com", "port": 6379,
+            "memberClusters": members}  # fmt: skip
+
+
+def _target_group(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    named = inputs.get("name") or f"{inputs.get('namePrefix', '')}{name[-8:]}"
+    return {"name": named, "arnSuffix": f"targetgroup/{named}/73e2d6bc24d8a067"}
 
 
 def _named(key: str = "name") -> Any:
@@ -384,7 +393,7 @@ _OUTPUT_BUILDERS = {
     "aws:cloudwatch/logGroup:LogGroup": _named(),
     "aws:rds/subnetGroup:SubnetGroup": _named(),
     "aws:elasticache/subnetGroup:SubnetGroup": _named(),
-    "aws:lb/targetGroup:TargetGroup": _named(),
+    "aws:lb/targetGroup:TargetGroup": _target_group,
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
 }
 

@@ -124,6 +124,8 @@ class RegionPrices:
     """CloudWatch custom metrics, first 10,000 (Container Insights and the autoscaler's metrics)."""
     alarm_month: Price = field(default_factory=lambda: _u(0.10, "alarm-month", CLOUDWATCH_PAGE))
     """A standard-resolution metric alarm."""
+    dashboard_month: Price = field(default_factory=lambda: _u(3.00, "dashboard-month", CLOUDWATCH_PAGE))
+    """A CloudWatch dashboard beyond the account's free three (the plan cannot know the account's others)."""
     endpoint_hour: Price = field(default_factory=lambda: _u(0.01, "endpoint-AZ-hour", PRIVATELINK_PAGE))
     """An interface VPC endpoint in one availability zone."""
     endpoint_gb: Price = field(default_factory=lambda: _u(0.01, "GB", PRIVATELINK_PAGE))
@@ -466,10 +468,22 @@ def monitoring_lines(mocks: RecordingMocks, config: ClusterConfig, prices: Regio
         published = len(AUTOSCALER_METRICS)
         lines.append(CostLine("CloudWatch", "autoscaler metrics (queued, running, desired workers)",
                               f"{published} metrics", _money(published * metric.usd), (metric,)))  # fmt: skip
-    alarms = len(mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))
-    if alarms:
-        lines.append(CostLine("CloudWatch", "alarms (worker scaling)", f"{alarms} alarms",
-                              _money(alarms * prices.alarm_month.usd), (prices.alarm_month,)))  # fmt: skip
+    filters = len(mocks.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter"))
+    if filters:
+        lines.append(CostLine("CloudWatch", "failed task tries (metric filter on the scheduler's log)",
+                              f"{filters} metrics", _money(filters * metric.usd), (metric,)))  # fmt: skip
+    all_alarms = mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    scaling = [a for a in all_alarms if a.name.endswith("-worker-desired")]
+    if scaling:
+        lines.append(CostLine("CloudWatch", "alarms (worker scaling)", f"{len(scaling)} alarms",
+                              _money(len(scaling) * prices.alarm_month.usd), (prices.alarm_month,)))  # fmt: skip
+    for alarm in (a for a in all_alarms if a not in scaling):
+        lines.append(CostLine("CloudWatch", f"alarm {alarm.name.removeprefix(f'{config.name}-alarm-')}", "1 alarm",
+                              _money(prices.alarm_month.usd), (prices.alarm_month,)))  # fmt: skip
+    dashboards = len(mocks.of_type("aws:cloudwatch/dashboard:Dashboard"))
+    if dashboards:
+        lines.append(CostLine("CloudWatch", "dashboard (free for an account's first three)", f"{dashboards} dashboard",
+                              _money(dashboards * prices.dashboard_month.usd), (prices.dashboard_month,)))  # fmt: skip
     return lines
 
 

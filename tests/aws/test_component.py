@@ -18,6 +18,9 @@ DOCKER_IMAGE = "docker:index/image:Image"
 
 # Types whose resources carry no tags in AWS (or in the provider's schema).
 UNTAGGABLE = {
+    "aws:cloudwatch/dashboard:Dashboard",
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter",
+    "aws:sns/topicSubscription:TopicSubscription",
     "aws:ec2/route:Route",
     "aws:ec2/routeTableAssociation:RouteTableAssociation",
     "aws:ecr/lifecyclePolicy:LifecyclePolicy",
