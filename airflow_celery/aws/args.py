@@ -18,6 +18,7 @@ import pulumi
 from airflow_celery.aws.rds_limits import INSTANCE_CLASS_MEMORY_GIB, max_connections, smallest_class_for
 from airflow_celery.cluster import ROLES, ROLES_BY_NAME, Kind, is_fargate_size, role
 from airflow_celery.cluster.fargate import describe_allowed
+from airflow_celery.cluster.housekeeping import DEFAULT_RETENTION_DAYS, RETENTION_RANGE
 from airflow_celery.cluster.limits import (
     DEFAULT_DB_MAX_OVERFLOW,
     DEFAULT_DB_POOL_SIZE,
@@ -248,6 +249,9 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     of in the next maintenance window. Default False: a production database changes in its window."""
     admin_username: str
     """Username of the Airflow admin (and of Flower's basic auth). Default "admin"."""
+    db_clean_retention_days: int
+    """Days of history the daily `airflow db clean` task keeps (runs, task instances, XComs, logs, jobs, Celery
+    results), 1-3650. Default 30."""
     monitoring: bool
     """A CloudWatch dashboard, alarms with an SNS topic, and a failed-task metric (README "Operating the cluster").
     Default True. Alarms on a hibernating stack would fire at every sleep, which is one reason dev turns it off.
@@ -311,6 +315,7 @@ class ClusterConfig:
     db_backup_retention_days: int = 7
     apply_immediately: bool = False
     admin_username: str = "admin"
+    db_clean_retention_days: int = DEFAULT_RETENTION_DAYS
     monitoring: bool = True
     alarm_email: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
@@ -461,6 +466,7 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
     _check_broker(given)
     _check_database(given)
     _check_pattern(given, "admin_username", _ADMIN_USERNAME, "a letter, then up to 63 letters, digits, '_', '.' or '-'")
+    _check_int_range(given, "db_clean_retention_days", *RETENTION_RANGE, " days")
     _check_pattern(given, "alarm_email", _EMAIL, "an email address such as ops@example.com")
     _check_tags(given.get("tags", {}))
     config = ClusterConfig(

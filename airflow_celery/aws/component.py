@@ -17,6 +17,7 @@ from airflow_celery.aws import (
     discovery,
     ecs,
     hibernation,
+    housekeeping,
     iam,
     image,
     load_balancer,
@@ -188,6 +189,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
             targets[r.name] = target
     if config.hibernation is not None:
         hibernation.hibernate(ctx, ecs_cluster, services, targets, db)
+    housekeeping.housekeeping(ctx, ecs_cluster, inputs, net.private_subnet_ids, groups[SCHEDULER.name], stored.arns)
     if config.monitoring:
         watched = alarms.watched_of(ecs_cluster, services, db, alb.alb, alb.target_groups[API_SERVER.name], redis_group)
         alarms.observe(ctx, watched, log_groups[SCHEDULER.name])

@@ -51,8 +51,8 @@ def _api_request(task) -> dict:
         "networkMode": inputs["networkMode"],
         "requiresCompatibilities": inputs["requiresCompatibilities"],
         "executionRoleArn": inputs["executionRoleArn"],
-        "taskRoleArn": inputs["taskRoleArn"],
         "runtimePlatform": inputs["runtimePlatform"],
+        **({"taskRoleArn": inputs["taskRoleArn"]} if "taskRoleArn" in inputs else {}),
     }
 
 
