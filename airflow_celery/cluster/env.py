@@ -53,11 +53,6 @@ SCALE_IN_COOLDOWN_VAR = "AIRFLOW_CELERY_SCALE_IN_COOLDOWN"
 METRIC_NAMESPACE_VAR = "AIRFLOW_CELERY_METRIC_NAMESPACE"
 CONCURRENCY_VAR = "AIRFLOW__CELERY__WORKER_CONCURRENCY"
 CELERY_CONFIG_VAR = "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"
-EXTRA_CELERY_CONFIG_VAR = "AIRFLOW__CELERY__EXTRA_CELERY_CONFIG"
-TASK_EVENTS_CONFIG = '{"worker_send_task_events": true, "task_send_sent_event": true}'
-"""Flower's task view: workers send task events, the scheduler a task-sent event when it queues one. Airflow
-merges `[celery] extra_celery_config` into its Celery config (celery provider, default_celery.py). Each task
-then costs the broker about four small PUBLISHes on Redis pub/sub, dropped when no Flower listens."""
 WORKER_CELERY_CONFIG = "airflow_celery.autoscaler.protection.CELERY_CONFIG"
 """Airflow's own Celery config, imported through our module so that importing it hooks the scale-in protection
 into the worker (celery_executor_utils.get_celery_configuration reads [celery] celery_config_options)."""
@@ -174,7 +169,6 @@ def _airflow_common(settings: ClusterSettings) -> dict[str, str]:
         "AIRFLOW__CORE__DEFAULT_TASK_RETRIES": str(settings.default_task_retries),
         "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": str(settings.default_task_retry_delay),
         CONCURRENCY_VAR: str(settings.worker_concurrency),
-        EXTRA_CELERY_CONFIG_VAR: TASK_EVENTS_CONFIG,
         # Airflow's default parallelism (32) caps the cluster whatever the worker count; migrate sets the
         # default pool to the same number (it is read only when the pool is created).
         "AIRFLOW__CORE__PARALLELISM": str(settings.parallelism),
