@@ -3,7 +3,8 @@
 A child process stands for a worker's task supervisor: Airflow resolves its remote log IO from the environment
 (`airflow.sdk.log.load_remote_log_handler`, as the supervisor does), the child logs lines through the IO's own
 structlog processor, and the parent reads the stream back with GetLogEvents (the call behind the IO's `read`, which
-the api-server serves) while the child runs, then SIGKILLs its process group and reads again. The control runs Airflow's stock IO, whose lines wait a minute.
+the api-server serves) while the child runs, then SIGKILLs its process group and reads again. The control runs
+Airflow's stock IO, whose lines wait a minute.
 """
 
 from __future__ import annotations
