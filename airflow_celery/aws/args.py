@@ -249,6 +249,10 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     of in the next maintenance window. Default False: a production database changes in its window."""
     admin_username: str
     """Username of the Airflow admin (and of Flower's basic auth). Default "admin"."""
+    task_log_store: str
+    """Where task logs go: "cloudwatch" (the default: streamed every 2 s while the task runs, so a SIGKILLed or
+    reclaimed worker keeps its lines; read back by the UI) or "s3" (uploaded when the task ends: a killed worker's
+    log is lost)."""
     db_clean_retention_days: int
     """Days of history the daily `airflow db clean` task keeps (runs, task instances, XComs, logs, jobs, Celery
     results), 1-3650. Default 30."""
@@ -315,6 +319,7 @@ class ClusterConfig:
     db_backup_retention_days: int = 7
     apply_immediately: bool = False
     admin_username: str = "admin"
+    task_log_store: str = "cloudwatch"
     db_clean_retention_days: int = DEFAULT_RETENTION_DAYS
     monitoring: bool = True
     alarm_email: str | None = None
@@ -466,6 +471,7 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
     _check_broker(given)
     _check_database(given)
     _check_pattern(given, "admin_username", _ADMIN_USERNAME, "a letter, then up to 63 letters, digits, '_', '.' or '-'")
+    _check_choice(given, "task_log_store", ("cloudwatch", "s3"), "places task logs go")
     _check_int_range(given, "db_clean_retention_days", *RETENTION_RANGE, " days")
     _check_pattern(given, "alarm_email", _EMAIL, "an email address such as ops@example.com")
     _check_tags(given.get("tags", {}))

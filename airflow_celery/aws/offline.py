@@ -336,6 +336,12 @@ def _replication_group(mocks: RecordingMocks, name: str, inputs: Mapping[str, An
             "memberClusters": members}  # fmt: skip
 
 
+def _log_group(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    # The provider's LogGroup.arn has no trailing ":*" (unlike DescribeLogGroups' arn).
+    named = inputs.get("name") or name
+    return {"name": named, "arn": f"arn:aws:logs:{mocks.region}:{ACCOUNT_ID}:log-group:{named}"}
+
+
 def _target_group(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     named = inputs.get("name") or f"{inputs.get('namePrefix', '')}{name[-8:]}"
     return {"name": named, "arnSuffix": f"targetgroup/{named}/73e2d6bc24d8a067"}
@@ -390,7 +396,7 @@ _OUTPUT_BUILDERS = {
     "aws:s3/bucket:Bucket": _s3_bucket,
     "aws:s3/bucketV2:BucketV2": _s3_bucket,
     "aws:secretsmanager/secret:Secret": _named(),
-    "aws:cloudwatch/logGroup:LogGroup": _named(),
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:rds/subnetGroup:SubnetGroup": _named(),
     "aws:elasticache/subnetGroup:SubnetGroup": _named(),
     "aws:lb/targetGroup:TargetGroup": _target_group,

@@ -68,7 +68,7 @@ def test_one_service_and_task_definition_per_role_redis_only_on_fargate(dev, pro
 
 
 def test_one_log_group_per_role_with_the_configured_retention(dev, prod):
-    expected = {r.name for r in AIRFLOW_SERVICES} | {MIGRATE.name, "housekeeping"}
+    expected = {r.name for r in AIRFLOW_SERVICES} | {MIGRATE.name, "housekeeping", "task"}
     # prod autoscales (3 to 6 workers): its scheduler task runs the autoscaler, which logs to its own group.
     for mocks, cluster, extra, days in ((dev, DEV_NAME, {REDIS.name}, 30), (prod, PROD_NAME, {"autoscaler"}, 90)):
         groups = mocks.of_type(LOG_GROUP)
