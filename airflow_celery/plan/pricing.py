@@ -511,6 +511,23 @@ def log_lines(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices
                  f"{ingested:g} GB", _money(ingested * prices.logs_ingest_gb.usd), (prices.logs_ingest_gb,)),
         CostLine("CloudWatch Logs", f"storage ({retention} days kept)", f"{stored:.1f} GB-month",
                  _money(stored * prices.logs_storage_gb_month.usd), (prices.logs_storage_gb_month,)),
+        *task_log_lines(mocks, config, prices),
+    ]  # fmt: skip
+
+
+def task_log_lines(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices) -> list[CostLine]:
+    """Task logs in CloudWatch (taskLogStore cloudwatch): the assumed volume per worker the service starts with."""
+    if not [g for g in mocks.of_type("aws:cloudwatch/logGroup:LogGroup") if g.name == f"{config.name}-task-logs"]:
+        return []
+    worker = services(mocks, config.name).get("worker")
+    workers = int(worker[0].inputs.get("desiredCount", 0)) if worker else 0
+    ingested = workers * ASSUMPTIONS["log_gb_per_task_month"]
+    stored = ingested * config.log_retention_days / 30
+    return [
+        CostLine("CloudWatch Logs", f"task logs (assumed {ASSUMPTIONS['log_gb_per_task_month']:g} GB per worker), "
+                 f"ingested and {config.log_retention_days} days kept", f"{ingested:g} GB",
+                 _money(ingested * prices.logs_ingest_gb.usd + stored * prices.logs_storage_gb_month.usd),
+                 (prices.logs_ingest_gb, prices.logs_storage_gb_month)),
     ]  # fmt: skip
 
 

@@ -205,3 +205,9 @@ def test_prod_plan_lists_every_operator_alarm_the_metric_and_the_dashboard(prod_
     assert lines["dashboard (free for an account's first three)"] == 3.00
     assert lines["alarms (worker scaling)"] == 0.10
     assert not [item for item in _by_item(dev_plan) if item.startswith(("alarm ", "dashboard"))]
+
+
+def test_task_logs_in_cloudwatch_are_priced_per_worker(prod_plan):
+    """2 workers x 1 GB (assumed) ingested at $0.50, 90 days kept: 6 GB-month at $0.03 = 1.00 + 0.18."""
+    (line,) = [line for line in prod_plan.cost.lines if line.item.startswith("task logs")]
+    assert line.monthly_usd == 1.18 and "assumed" in line.item
