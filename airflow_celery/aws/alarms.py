@@ -13,11 +13,13 @@ deadline (cluster/roles.py) plus the scaling period.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pulumi
 import pulumi_aws as aws
 
 from airflow_celery.autoscaler.cloudwatch import DESIRED_METRIC, METRICS, QUEUED_METRIC, namespace
@@ -281,4 +283,60 @@ def observe(
     failed_tasks_filter(ctx, scheduler_logs)
     sns = topic(ctx)
     dashboard.dashboard(ctx, watched)
-    return sns, alarms(ctx, watched, sns)
+    created = alarms(ctx, watched, sns)
+    if ctx.config.hibernation is not None:
+        quiet_while_asleep(ctx, created)
+    return sns, created
+
+
+ACTIONS = {"disable": "disableAlarmActions", "enable": "enableAlarmActions"}
+"""EventBridge Scheduler's universal targets for CloudWatch's DisableAlarmActions and EnableAlarmActions."""
+
+
+def quiet_hours(config: ClusterConfig) -> dict[str, int]:
+    """Alarm actions go off when the stack goes to sleep, and back on an hour after it wakes: its services and
+    its database need that long to start (a worker's start-up deadline alone is 7.5 minutes)."""
+    sleep = config.hibernation
+    assert sleep is not None
+    return {"disable": sleep.sleep, "enable": min(sleep.wake + 1, sleep.sleep)}
+
+
+def quiet_while_asleep(ctx: BuildContext, created: list[aws.cloudwatch.MetricAlarm]) -> None:
+    """A hibernating stack's alarms would fire at every sleep (no scheduler, no api-server): their actions are
+    disabled on the sleep schedule and enabled after waking, by a role that may do only that to these alarms."""
+    from airflow_celery.aws.hibernation import cron
+
+    sleep = ctx.config.hibernation
+    assert sleep is not None
+    role = aws.iam.Role(
+        ctx.child_name("alarms", "quiet-role"),
+        assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+        description=f"airflow-celery {ctx.name}: EventBridge Scheduler turns alarm actions off while it sleeps",
+        tags=ctx.tags("alarms", "quiet-role"),
+        opts=ctx.opts(),
+    )  # fmt: skip
+    grant = aws.iam.RolePolicy(
+        ctx.child_name("alarms", "quiet-policy"),
+        role=role.id,
+        policy=pulumi.Output.all(*[a.arn for a in created]).apply(lambda arns: quiet_policy(list(arns))),
+        opts=ctx.opts(),
+    )
+    names = pulumi.Output.all(*[a.name for a in created]).apply(lambda found: json.dumps({"AlarmNames": found}))
+    for when, hour in quiet_hours(ctx.config).items():
+        aws.scheduler.Schedule(
+            ctx.child_name("alarms", when),
+            schedule_expression=cron(hour, sleep.days),
+            schedule_expression_timezone=sleep.timezone,
+            flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+            target=aws.scheduler.ScheduleTargetArgs(
+                arn=f"arn:aws:scheduler:::aws-sdk:cloudwatch:{ACTIONS[when]}", role_arn=role.arn, input=names
+            ),
+            opts=ctx.opts(depends_on=[grant]),
+        )
+
+
+def quiet_policy(alarm_arns: list[str]) -> str:
+    statement = {"Effect": "Allow", "Action": ["cloudwatch:DisableAlarmActions", "cloudwatch:EnableAlarmActions"],
+                 "Resource": sorted(alarm_arns)}  # fmt: skip
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})

@@ -258,8 +258,7 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     results), 1-3650. Default 30."""
     monitoring: bool
     """A CloudWatch dashboard, alarms with an SNS topic, and a failed-task metric (README "Operating the cluster").
-    Default True. Alarms on a hibernating stack would fire at every sleep, which is one reason dev turns it off.
-    `plan` prices it."""
+    Default True; on a hibernating stack the alarms' actions are off while it sleeps. `plan` prices it."""
     alarm_email: str
     """An email address subscribed to the alarms' SNS topic (AWS mails it a confirmation link once). Unset: the
     topic has no subscriber; subscribe a pager or chat hook to it yourself."""

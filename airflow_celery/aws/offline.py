@@ -336,6 +336,12 @@ def _replication_group(mocks: RecordingMocks, name: str, inputs: Mapping[str, An
             "memberClusters": members}  # fmt: skip
 
 
+def _metric_alarm(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    # Auto-named like every physical name the program leaves to the provider: the resource name plus a suffix.
+    named = inputs.get("name") or f"{name}-0a1b2c3"
+    return {"name": named, "arn": f"arn:aws:cloudwatch:{mocks.region}:{ACCOUNT_ID}:alarm:{named}"}
+
+
 def _log_group(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     # The provider's LogGroup.arn has no trailing ":*" (unlike DescribeLogGroups' arn).
     named = inputs.get("name") or name
@@ -397,6 +403,7 @@ _OUTPUT_BUILDERS = {
     "aws:s3/bucketV2:BucketV2": _s3_bucket,
     "aws:secretsmanager/secret:Secret": _named(),
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
     "aws:rds/subnetGroup:SubnetGroup": _named(),
     "aws:elasticache/subnetGroup:SubnetGroup": _named(),
     "aws:lb/targetGroup:TargetGroup": _target_group,

@@ -4,6 +4,7 @@ the metrics something publishes, the capacity limits and the scheduler's real lo
 from __future__ import annotations
 
 import inspect
+import json
 import re
 
 import botocore.session
@@ -29,6 +30,7 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 TOPIC = "aws:sns/topic:Topic"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
+POLICY = "aws:iam/rolePolicy:RolePolicy"
 
 # A recorded MetricAlarm's inputs -> PutMetricAlarm's members (botocore's cloudwatch model names).
 _MEMBERS = {
@@ -185,3 +187,32 @@ def test_the_failed_task_filter_matches_the_schedulers_real_line_for_failed_trie
     assert _matches(FAILED_TASK_PATTERN, line(TaskInstanceState.FAILED, "failed"))
     assert not _matches(FAILED_TASK_PATTERN, line(TaskInstanceState.UP_FOR_RETRY, "failed"))
     assert not _matches(FAILED_TASK_PATTERN, line(TaskInstanceState.SUCCESS, "success"))
+
+
+def test_a_hibernating_stack_turns_its_alarm_actions_off_while_it_sleeps():
+    sleepy = harness.build_component(
+        "hib", {"hibernation": {"days": "MON-FRI", "wake": 7, "sleep": 19, "timezone": "Europe/Berlin"},
+                "worker_min_count": 0, "worker_max_count": 1},
+    )  # fmt: skip
+    alarms = _observing(sleepy, "hib")
+    schedules = {s.name: s.inputs for s in sleepy.of_type("aws:scheduler/schedule:Schedule")}
+    off, on = schedules["hib-alarms-disable"], schedules["hib-alarms-enable"]
+    assert (off["scheduleExpression"], on["scheduleExpression"]) == (
+        "cron(0 19 ? * MON-FRI *)",
+        "cron(0 8 ? * MON-FRI *)",
+    )
+    assert off["target"]["arn"] == "arn:aws:scheduler:::aws-sdk:cloudwatch:disableAlarmActions"
+    assert on["target"]["arn"] == "arn:aws:scheduler:::aws-sdk:cloudwatch:enableAlarmActions"
+    expected = {"AlarmNames": sorted(a.outputs["name"] for a in alarms)}
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    for schedule in (off, on):
+        assert schedule["scheduleExpressionTimezone"] == "Europe/Berlin"
+        assert sorted(json.loads(schedule["target"]["input"])["AlarmNames"]) == expected["AlarmNames"]
+        operation = "DisableAlarmActions" if schedule is off else "EnableAlarmActions"
+        report = ParamValidator().validate(expected, model.operation_model(operation).input_shape)
+        assert not report.has_errors(), report.generate_report()
+    (statement,) = json.loads(sleepy.one(POLICY, "hib-alarms-quiet-policy").inputs["policy"])["Statement"]
+    assert statement["Action"] == ["cloudwatch:DisableAlarmActions", "cloudwatch:EnableAlarmActions"]
+    assert statement["Resource"] == sorted(a.outputs["arn"] for a in alarms)
+    assert not [s for s in harness.build_component("awake", {}).of_type("aws:scheduler/schedule:Schedule")
+                if "alarms" in s.name]  # fmt: skip
