@@ -250,6 +250,24 @@ def info(show_passwords: bool, state_dir: Path) -> None:
 
 
 @local.command()
+@click.option(
+    "--retention-days",
+    type=int,
+    default=30,
+    show_default=True,
+    help="Days of history to keep: `airflow db clean` drops older runs, task instances, XComs, logs, jobs and "
+    "Celery results (1-3650), like the component's scheduled housekeeping task.",
+)
+@state_dir_option
+@friendly_errors
+def clean(retention_days: int, state_dir: Path) -> None:
+    """Prune the metadata database: rows older than --retention-days go, the latest run of each DAG stays."""
+    from airflow_celery.local.clean import clean as run_clean
+
+    run_clean(state_dir.expanduser().absolute(), retention_days)
+
+
+@local.command()
 @click.option("--purge", is_flag=True, help="Also delete the state dir (database, logs, secrets): a clean slate.")
 @state_dir_option
 @friendly_errors

@@ -32,7 +32,7 @@ CONFIG_END = "<!-- config-reference:end -->"
 EXAMPLE_SETTINGS = ClusterSettings(
     execution_api_url="http://api-server.<namespace>:8080/execution/",
     public_base_url="https://<load balancer>",
-    remote_log_folder="s3://<log bucket>/logs",
+    remote_log_folder="cloudwatch://<task-log group ARN>",
     aws_region="<region>",
 )
 

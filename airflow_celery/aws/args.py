@@ -18,6 +18,7 @@ import pulumi
 from airflow_celery.aws.rds_limits import INSTANCE_CLASS_MEMORY_GIB, max_connections, smallest_class_for
 from airflow_celery.cluster import ROLES, ROLES_BY_NAME, Kind, is_fargate_size, role
 from airflow_celery.cluster.fargate import describe_allowed
+from airflow_celery.cluster.housekeeping import DEFAULT_RETENTION_DAYS, RETENTION_RANGE
 from airflow_celery.cluster.limits import (
     DEFAULT_DB_MAX_OVERFLOW,
     DEFAULT_DB_POOL_SIZE,
@@ -248,6 +249,19 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     of in the next maintenance window. Default False: a production database changes in its window."""
     admin_username: str
     """Username of the Airflow admin (and of Flower's basic auth). Default "admin"."""
+    task_log_store: str
+    """Where task logs go: "cloudwatch" (the default: streamed every 2 s while the task runs, so a SIGKILLed or
+    reclaimed worker keeps its lines; read back by the UI) or "s3" (uploaded when the task ends: a killed worker's
+    log is lost)."""
+    db_clean_retention_days: int
+    """Days of history the daily `airflow db clean` task keeps (runs, task instances, XComs, logs, jobs, Celery
+    results), 1-3650. Default 30."""
+    monitoring: bool
+    """A CloudWatch dashboard, alarms with an SNS topic, and a failed-task metric (README "Operating the cluster").
+    Default True; on a hibernating stack the alarms' actions are off while it sleeps. `plan` prices it."""
+    alarm_email: str
+    """An email address subscribed to the alarms' SNS topic (AWS mails it a confirmation link once). Unset: the
+    topic has no subscriber; subscribe a pager or chat hook to it yourself."""
     tags: dict[str, str]
     """Tags added to every taggable resource."""
 
@@ -304,6 +318,10 @@ class ClusterConfig:
     db_backup_retention_days: int = 7
     apply_immediately: bool = False
     admin_username: str = "admin"
+    task_log_store: str = "cloudwatch"
+    db_clean_retention_days: int = DEFAULT_RETENTION_DAYS
+    monitoring: bool = True
+    alarm_email: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -395,6 +413,7 @@ EXAMPLE_ACCOUNT = "123456789012"
 _NODE_TYPE = re.compile(r"cache\.[a-z0-9]+\.[a-z0-9]+")
 _ENGINE_VERSION = re.compile(r"(?P<major>\d+)(?:\.\d+)?")
 _ADMIN_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TAG_TEXT = re.compile(r"[\w .:/=+\-@]*")
 
 
@@ -451,6 +470,9 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
     _check_broker(given)
     _check_database(given)
     _check_pattern(given, "admin_username", _ADMIN_USERNAME, "a letter, then up to 63 letters, digits, '_', '.' or '-'")
+    _check_choice(given, "task_log_store", ("cloudwatch", "s3"), "places task logs go")
+    _check_int_range(given, "db_clean_retention_days", *RETENTION_RANGE, " days")
+    _check_pattern(given, "alarm_email", _EMAIL, "an email address such as ops@example.com")
     _check_tags(given.get("tags", {}))
     config = ClusterConfig(
         name=name,

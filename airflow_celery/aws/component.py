@@ -11,17 +11,20 @@ import pulumi_aws as aws
 
 from airflow_celery.autoscaler.cloudwatch import namespace as metric_namespace
 from airflow_celery.aws import (
+    alarms,
     broker,
     database,
     discovery,
     ecs,
     hibernation,
+    housekeeping,
     iam,
     image,
     load_balancer,
     logs,
     network,
     scaling,
+    task_logs,
 )
 from airflow_celery.aws import secrets as cluster_secrets
 from airflow_celery.aws.args import AirflowCeleryClusterArgs, ClusterConfig, resolve_args
@@ -144,7 +147,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
     generated = cluster_secrets.generate(ctx)
     db = database.database(ctx, net.private_subnet_ids, groups[POSTGRES.name], generated[SecretName.DATABASE_PASSWORD])
     namespace = discovery.private_namespace(ctx, net.vpc_id)
-    broker_endpoint = _broker(ctx, net, groups, generated)
+    broker_endpoint, redis_group = _broker(ctx, net, groups, generated)
     composed = cluster_secrets.compose(generated, database.endpoint(db), broker_endpoint, config.admin_username)
     stored = cluster_secrets.store(ctx, {**generated, **composed})
 
@@ -178,7 +181,8 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         service_depends_on=alb.routing,
         exec_roles=frozenset({FLOWER.name}),
     )
-    inputs = _task_inputs(ctx, template, image_ref, alb.url, net.cidrs, bucket, stored, log_groups)
+    inputs = _task_inputs(ctx, template, image_ref, alb.url, net.cidrs, _task_log_folder(ctx, bucket, wiring), stored,
+                          log_groups)  # fmt: skip
     services, targets = {}, {}
     for r in roles:
         services[r.name] = ecs.service(ctx, r, ecs.task_definition(ctx, r, inputs, wiring), wiring)
@@ -187,6 +191,10 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
             targets[r.name] = target
     if config.hibernation is not None:
         hibernation.hibernate(ctx, ecs_cluster, services, targets, db)
+    housekeeping.housekeeping(ctx, ecs_cluster, inputs, net.private_subnet_ids, groups[SCHEDULER.name], stored.arns)
+    if config.monitoring:
+        watched = alarms.watched_of(ecs_cluster, services, db, alb.alb, alb.target_groups[API_SERVER.name], redis_group)
+        alarms.observe(ctx, watched, log_groups[SCHEDULER.name])
 
     return {
         "airflow_url": alb.url,
@@ -196,6 +204,17 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         "db_endpoint": db.endpoint,
         "admin_password_secret_arn": stored.arns[SecretName.ADMIN_PASSWORD],
     }
+
+
+def _task_log_folder(ctx: BuildContext, bucket: aws.s3.Bucket, wiring: ecs.ServiceWiring) -> pulumi.Output[str]:
+    """The remote log folder: the task-log group (workers and the triggerer write, the api-server reads; they
+    share the task role but the worker), or the S3 bucket with task_log_store "s3"."""
+    if ctx.config.task_log_store == "s3":
+        return bucket.bucket.apply(logs.remote_log_folder)
+    group = task_logs.log_group(ctx)
+    writers = [("shared", wiring.task_role), (WORKER.name, wiring.role_task_roles[WORKER.name])]
+    task_logs.grant(ctx, group, writers=writers, readers=[("shared", wiring.task_role)])
+    return task_logs.folder(group)
 
 
 def _role_task_roles(ctx: BuildContext, bucket: aws.s3.Bucket, ecs_cluster: aws.ecs.Cluster) -> dict[str, aws.iam.Role]:
@@ -212,11 +231,12 @@ def _broker(
     net: network.Network,
     groups: dict[str, aws.ec2.SecurityGroup],
     generated: dict[SecretName, pulumi.Output[str]],
-) -> pulumi.Output:
+) -> tuple[pulumi.Output, aws.elasticache.ReplicationGroup | None]:
+    """The broker's endpoint, and its ElastiCache replication group (None for Redis on Fargate)."""
     if ctx.config.redis_mode == "fargate":
-        return broker.fargate_endpoint(discovery.namespace_name(ctx.name))
+        return broker.fargate_endpoint(discovery.namespace_name(ctx.name)), None
     group = broker.elasticache(ctx, net.private_subnet_ids, groups[REDIS.name], generated[SecretName.REDIS_PASSWORD])
-    return broker.elasticache_endpoint(group)
+    return broker.elasticache_endpoint(group), group
 
 
 def _task_inputs(
@@ -225,7 +245,7 @@ def _task_inputs(
     image_ref: pulumi.Output[str],
     public_url: pulumi.Output[str],
     vpc_cidrs: pulumi.Input[list[str]],
-    bucket: aws.s3.Bucket,
+    remote_log_folder: pulumi.Output[str],
     stored: cluster_secrets.StoredSecrets,
     log_groups: dict[str, aws.cloudwatch.LogGroup],
 ) -> pulumi.Output[TaskInputs]:
@@ -235,7 +255,7 @@ def _task_inputs(
         image=image_ref,
         url=public_url,
         vpc_cidrs=vpc_cidrs,
-        bucket=bucket.bucket,
+        remote_log_folder=remote_log_folder,
         region=region,
         arns=pulumi.Output.all(**{str(k): v for k, v in stored.arns.items()}),
         versions=pulumi.Output.all(**{str(k): v for k, v in stored.version_ids.items()}),
@@ -249,7 +269,7 @@ def _task_inputs(
                 # Only the load balancer and the workers reach the api-server (security groups), all from
                 # inside the VPC; a client's own X-Forwarded-For entries stay untrusted.
                 trusted_proxies=",".join(v["vpc_cidrs"]),
-                remote_log_folder=logs.remote_log_folder(v["bucket"]),
+                remote_log_folder=v["remote_log_folder"],
                 aws_region=v["region"],
             ),
             secret_arns={SecretName(k): arn for k, arn in v["arns"].items()},

@@ -305,6 +305,7 @@ def _load_balancer(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) 
         "name": inputs.get("name") or name,
         "dnsName": f"{name}-1234567890.{mocks.region}.elb.amazonaws.com",
         "zoneId": "Z35SXDOTRQ7X7K",
+        "arnSuffix": f"app/{inputs.get('name') or name}/50dc6c495c0c9188",
     }
 
 
@@ -329,7 +330,27 @@ def _docker_image(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -
 
 
 def _replication_group(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    return {"primaryEndpointAddress": f"master.{name}.abcdef.use1.cache.amazonaws.com", "port": 6379}
+    # AWS names the member clusters `<replication group id>-001`, `-002`, ... (one per num_cache_clusters).
+    members = [f"{name}-{index:03d}" for index in range(1, int(inputs.get("numCacheClusters", 1)) + 1)]
+    return {"primaryEndpointAddress": f"master.{name}.abcdef.use1.cache.amazonaws.com", "port": 6379,
+            "memberClusters": members}  # fmt: skip
+
+
+def _metric_alarm(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    # Auto-named like every physical name the program leaves to the provider: the resource name plus a suffix.
+    named = inputs.get("name") or f"{name}-0a1b2c3"
+    return {"name": named, "arn": f"arn:aws:cloudwatch:{mocks.region}:{ACCOUNT_ID}:alarm:{named}"}
+
+
+def _log_group(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    # The provider's LogGroup.arn has no trailing ":*" (unlike DescribeLogGroups' arn).
+    named = inputs.get("name") or name
+    return {"name": named, "arn": f"arn:aws:logs:{mocks.region}:{ACCOUNT_ID}:log-group:{named}"}
+
+
+def _target_group(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    named = inputs.get("name") or f"{inputs.get('namePrefix', '')}{name[-8:]}"
+    return {"name": named, "arnSuffix": f"targetgroup/{named}/73e2d6bc24d8a067"}
 
 
 def _named(key: str = "name") -> Any:
@@ -381,10 +402,11 @@ _OUTPUT_BUILDERS = {
     "aws:s3/bucket:Bucket": _s3_bucket,
     "aws:s3/bucketV2:BucketV2": _s3_bucket,
     "aws:secretsmanager/secret:Secret": _named(),
-    "aws:cloudwatch/logGroup:LogGroup": _named(),
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
     "aws:rds/subnetGroup:SubnetGroup": _named(),
     "aws:elasticache/subnetGroup:SubnetGroup": _named(),
-    "aws:lb/targetGroup:TargetGroup": _named(),
+    "aws:lb/targetGroup:TargetGroup": _target_group,
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
 }
 

@@ -39,6 +39,7 @@ from airflow_celery.cluster.roles import (
 )
 from airflow_celery.cluster.scaling import DEFAULT_SCALE_IN_COOLDOWN, TASK_QUEUED_TIMEOUT
 from airflow_celery.cluster.secrets import SecretName
+from airflow_celery.cluster.task_logs import LOGGING_CONFIG_PATH as TASK_LOGS_CONFIG_PATH
 
 DATABASE_CA_VAR = "PGSSLROOTCERT"
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
@@ -230,6 +231,9 @@ def _airflow_common(settings: ClusterSettings) -> dict[str, str]:
         # A task's log file is uploaded when it ends (the S3 task handler reads this key as delete_local_copy):
         # without it every log stays on the worker's disk too, until the disk is full.
         env["AIRFLOW__LOGGING__DELETE_LOCAL_LOGS"] = "True"
+        if settings.remote_log_folder.startswith("cloudwatch://"):
+            # Streams every 2 s instead of every 60 s (cluster/task_logs.py).
+            env["AIRFLOW__LOGGING__LOGGING_CONFIG_CLASS"] = TASK_LOGS_CONFIG_PATH
     return env
 
 

@@ -124,6 +124,8 @@ class RegionPrices:
     """CloudWatch custom metrics, first 10,000 (Container Insights and the autoscaler's metrics)."""
     alarm_month: Price = field(default_factory=lambda: _u(0.10, "alarm-month", CLOUDWATCH_PAGE))
     """A standard-resolution metric alarm."""
+    dashboard_month: Price = field(default_factory=lambda: _u(3.00, "dashboard-month", CLOUDWATCH_PAGE))
+    """A CloudWatch dashboard beyond the account's free three (the plan cannot know the account's others)."""
     endpoint_hour: Price = field(default_factory=lambda: _u(0.01, "endpoint-AZ-hour", PRIVATELINK_PAGE))
     """An interface VPC endpoint in one availability zone."""
     endpoint_gb: Price = field(default_factory=lambda: _u(0.01, "GB", PRIVATELINK_PAGE))
@@ -466,10 +468,22 @@ def monitoring_lines(mocks: RecordingMocks, config: ClusterConfig, prices: Regio
         published = len(AUTOSCALER_METRICS)
         lines.append(CostLine("CloudWatch", "autoscaler metrics (queued, running, desired workers)",
                               f"{published} metrics", _money(published * metric.usd), (metric,)))  # fmt: skip
-    alarms = len(mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))
-    if alarms:
-        lines.append(CostLine("CloudWatch", "alarms (worker scaling)", f"{alarms} alarms",
-                              _money(alarms * prices.alarm_month.usd), (prices.alarm_month,)))  # fmt: skip
+    filters = len(mocks.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter"))
+    if filters:
+        lines.append(CostLine("CloudWatch", "failed task tries (metric filter on the scheduler's log)",
+                              f"{filters} metrics", _money(filters * metric.usd), (metric,)))  # fmt: skip
+    all_alarms = mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    scaling = [a for a in all_alarms if a.name.endswith("-worker-desired")]
+    if scaling:
+        lines.append(CostLine("CloudWatch", "alarms (worker scaling)", f"{len(scaling)} alarms",
+                              _money(len(scaling) * prices.alarm_month.usd), (prices.alarm_month,)))  # fmt: skip
+    for alarm in (a for a in all_alarms if a not in scaling):
+        lines.append(CostLine("CloudWatch", f"alarm {alarm.name.removeprefix(f'{config.name}-alarm-')}", "1 alarm",
+                              _money(prices.alarm_month.usd), (prices.alarm_month,)))  # fmt: skip
+    dashboards = len(mocks.of_type("aws:cloudwatch/dashboard:Dashboard"))
+    if dashboards:
+        lines.append(CostLine("CloudWatch", "dashboard (free for an account's first three)", f"{dashboards} dashboard",
+                              _money(dashboards * prices.dashboard_month.usd), (prices.dashboard_month,)))  # fmt: skip
     return lines
 
 
@@ -497,6 +511,23 @@ def log_lines(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices
                  f"{ingested:g} GB", _money(ingested * prices.logs_ingest_gb.usd), (prices.logs_ingest_gb,)),
         CostLine("CloudWatch Logs", f"storage ({retention} days kept)", f"{stored:.1f} GB-month",
                  _money(stored * prices.logs_storage_gb_month.usd), (prices.logs_storage_gb_month,)),
+        *task_log_lines(mocks, config, prices),
+    ]  # fmt: skip
+
+
+def task_log_lines(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices) -> list[CostLine]:
+    """Task logs in CloudWatch (taskLogStore cloudwatch): the assumed volume per worker the service starts with."""
+    if not [g for g in mocks.of_type("aws:cloudwatch/logGroup:LogGroup") if g.name == f"{config.name}-task-logs"]:
+        return []
+    worker = services(mocks, config.name).get("worker")
+    workers = int(worker[0].inputs.get("desiredCount", 0)) if worker else 0
+    ingested = workers * ASSUMPTIONS["log_gb_per_task_month"]
+    stored = ingested * config.log_retention_days / 30
+    return [
+        CostLine("CloudWatch Logs", f"task logs (assumed {ASSUMPTIONS['log_gb_per_task_month']:g} GB per worker), "
+                 f"ingested and {config.log_retention_days} days kept", f"{ingested:g} GB",
+                 _money(ingested * prices.logs_ingest_gb.usd + stored * prices.logs_storage_gb_month.usd),
+                 (prices.logs_ingest_gb, prices.logs_storage_gb_month)),
     ]  # fmt: skip
 
 

@@ -17,6 +17,7 @@ CONCERNS: tuple[str, ...] = (
     "load balancer",
     "logs",
     "scaling",
+    "monitoring",
 )
 OTHER = "other"
 
@@ -37,7 +38,10 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("aws:cloudwatch/logGroup", "logs"),
     ("aws:s3/", "logs"),
     ("aws:appautoscaling/", "scaling"),
-    ("aws:cloudwatch/metricAlarm", "scaling"),
+    ("aws:cloudwatch/metricAlarm", "monitoring"),
+    ("aws:cloudwatch/dashboard", "monitoring"),
+    ("aws:cloudwatch/logMetricFilter", "monitoring"),
+    ("aws:sns/", "monitoring"),
     ("aws:scheduler/schedule", "scaling"),  # hibernation: the database stops and starts on a schedule
 )
 """Type-token prefixes, most specific first. IAM roles are ECS's (execution and task roles); the S3 bucket

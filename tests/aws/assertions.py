@@ -179,9 +179,12 @@ def assert_fargate_sizes(mocks: RecordingMocks) -> None:
 
 
 def airflow_containers(mocks: RecordingMocks) -> list[dict[str, Any]]:
-    """Every container that runs an Airflow role (services and the migrate job)."""
+    """Every container that runs an Airflow role (services and the migrate job); the housekeeping task's container
+    is not a role (tests/aws/test_housekeeping.py)."""
     return [
-        container for _, container in mocks.all_containers() if role(container["name"]).kind in (Kind.AIRFLOW, Kind.JOB)
+        container
+        for _, container in mocks.all_containers()
+        if container["name"] in ROLES_BY_NAME and role(container["name"]).kind in (Kind.AIRFLOW, Kind.JOB)
     ]
 
 
@@ -223,6 +226,16 @@ def services_by_role(mocks: RecordingMocks) -> dict[str, Recorded]:
     return {s.name.removeprefix(prefix).removesuffix("-service"): s for s in mocks.of_type(SERVICE)}
 
 
+ONE_OFF_TASKS = ("housekeeping",)
+"""Task definitions that run no role of the description, started on a schedule (aws/housekeeping.py)."""
+
+
+def role_task_definitions(mocks: RecordingMocks) -> list[Recorded]:
+    """The task definitions of the roles' services, without the one-off tasks."""
+    one_off = {f"{component_name(mocks)}-{name}-task" for name in ONE_OFF_TASKS}
+    return [task for task in mocks.of_type(TASK_DEFINITION) if task.name not in one_off]
+
+
 def task_definitions_by_role(mocks: RecordingMocks) -> dict[str, Recorded]:
     """Task definition per role: the role of its first (essential) container."""
-    return {mocks.container_definitions(task)[0]["name"]: task for task in mocks.of_type(TASK_DEFINITION)}
+    return {mocks.container_definitions(task)[0]["name"]: task for task in role_task_definitions(mocks)}

@@ -7,6 +7,7 @@ import json
 from airflow_celery.aws.component import OUTPUT_NAMES
 from airflow_celery.cluster.roles import AIRFLOW_SERVICES, MIGRATE, REDIS
 from tests.aws import harness
+from tests.aws.assertions import role_task_definitions
 from tests.aws.conftest import DEV_NAME, PROD_ARGS, PROD_NAME, VARIANT_ARGS
 
 JWT_ISSUER = "AIRFLOW__API_AUTH__JWT_ISSUER"
@@ -18,6 +19,10 @@ DOCKER_IMAGE = "docker:index/image:Image"
 
 # Types whose resources carry no tags in AWS (or in the provider's schema).
 UNTAGGABLE = {
+    "aws:scheduler/schedule:Schedule",
+    "aws:cloudwatch/dashboard:Dashboard",
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter",
+    "aws:sns/topicSubscription:TopicSubscription",
     "aws:ec2/route:Route",
     "aws:ec2/routeTableAssociation:RouteTableAssociation",
     "aws:ecr/lifecyclePolicy:LifecyclePolicy",
@@ -58,13 +63,14 @@ def test_one_service_and_task_definition_per_role_redis_only_on_fargate(dev, pro
     airflow = {r.name for r in AIRFLOW_SERVICES}
     assert _service_roles(dev, DEV_NAME) == airflow | {REDIS.name}
     assert _service_roles(prod, PROD_NAME) == airflow
-    assert len(dev.of_type(TASK)) == len(airflow) + 1
-    assert len(prod.of_type(TASK)) == len(airflow)
+    assert len(role_task_definitions(dev)) == len(airflow) + 1
+    assert len(role_task_definitions(prod)) == len(airflow)
 
 
 def test_one_log_group_per_role_with_the_configured_retention(dev, prod):
-    # Every scheduler task runs the watchdog sidecar, which logs to its own group.
-    expected = {r.name for r in AIRFLOW_SERVICES} | {MIGRATE.name, "watchdog"}
+    # Every scheduler task runs the watchdog sidecar, which logs to its own group; housekeeping and the task logs
+    # have theirs.
+    expected = {r.name for r in AIRFLOW_SERVICES} | {MIGRATE.name, "watchdog", "housekeeping", "task"}
     # prod autoscales (3 to 6 workers): its scheduler task runs the autoscaler, which logs to its own group.
     for mocks, cluster, extra, days in ((dev, DEV_NAME, {REDIS.name}, 30), (prod, PROD_NAME, {"autoscaler"}, 90)):
         groups = mocks.of_type(LOG_GROUP)
@@ -234,7 +240,7 @@ def test_task_role_is_separate_and_limited_to_the_log_prefix(dev):
         f"{DEV_NAME}-worker-task": f"{DEV_NAME}-worker-task-role",  # scale-in protection (test_scaling.py)
         f"{DEV_NAME}-flower-task": f"{DEV_NAME}-flower-task-role",  # ECS Exec only (test_flower_exec)
     }
-    for task in dev.of_type(TASK):
+    for task in role_task_definitions(dev):  # the housekeeping task has no task role (test_housekeeping.py)
         role = dev.one("aws:iam/role:Role", own[task.name]) if task.name in own else task_role
         assert task.inputs["taskRoleArn"] == role.outputs["arn"]
         assert task.inputs["executionRoleArn"] != task.inputs["taskRoleArn"]

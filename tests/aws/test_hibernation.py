@@ -10,6 +10,7 @@ import pytest
 
 from airflow_celery.aws.args import ConfigError, resolve_args
 from tests.aws import harness
+from tests.aws.conftest import DEV_NAME
 
 ACTION = "aws:appautoscaling/scheduledAction:ScheduledAction"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
@@ -45,7 +46,7 @@ def test_the_worker_reuses_its_scaling_target_and_no_pulumi_up_wakes_a_service(s
 
 def test_the_database_stops_and_starts_with_a_role_that_may_do_only_that(sleepy):
     db = sleepy.one("aws:rds/instance:Instance")
-    schedules = {s.name: s.inputs for s in sleepy.of_type(SCHEDULE)}
+    schedules = {s.name: s.inputs for s in sleepy.of_type(SCHEDULE) if s.name.startswith("hib-db-")}
     assert schedules["hib-db-stop"]["target"]["arn"] == "arn:aws:scheduler:::aws-sdk:rds:stopDBInstance"
     assert schedules["hib-db-start"]["target"]["arn"] == "arn:aws:scheduler:::aws-sdk:rds:startDBInstance"
     for schedule in schedules.values():
@@ -59,7 +60,8 @@ def test_the_database_stops_and_starts_with_a_role_that_may_do_only_that(sleepy)
 
 
 def test_without_a_schedule_nothing_sleeps(dev):
-    assert not dev.of_type(ACTION) and not dev.of_type(SCHEDULE)
+    assert not dev.of_type(ACTION)
+    assert [s.name for s in dev.of_type(SCHEDULE)] == [f"{DEV_NAME}-housekeeping"]  # db clean, not hibernation
 
 
 @pytest.mark.parametrize(

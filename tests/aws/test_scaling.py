@@ -21,8 +21,13 @@ SERVICE = "aws:ecs/service:Service"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 
 
+def _scaling_alarms(mocks):
+    """The alarm that drives the scaling policy (the others notify people: tests/aws/test_alarms.py)."""
+    return [a for a in mocks.of_type(ALARM) if a.name.endswith("-worker-desired")]
+
+
 def test_a_fixed_worker_count_creates_no_scaling(dev):
-    assert dev.of_type(TARGET) == dev.of_type(POLICY) == dev.of_type(ALARM) == []
+    assert dev.of_type(TARGET) == dev.of_type(POLICY) == _scaling_alarms(dev) == []
     assert dev.one(SERVICE, f"{DEV_NAME}-worker-service").ignore_changes == []
     names = [c["name"] for c in dev.container_definitions(dev.one("aws:ecs/taskDefinition:TaskDefinition",
                                                                    f"{DEV_NAME}-scheduler-task"))]  # fmt: skip
@@ -49,7 +54,7 @@ def test_the_policy_sets_exactly_the_published_count_from_min_to_max(prod):
 
 
 def test_the_alarm_follows_desired_workers_in_the_deployments_namespace_and_acts_every_minute(prod):
-    (alarm,) = prod.of_type(ALARM)
+    (alarm,) = _scaling_alarms(prod)
     (policy,) = prod.of_type(POLICY)
     assert alarm.inputs["namespace"] == namespace(PROD_NAME) == f"AirflowCelery/{PROD_NAME}"
     assert alarm.inputs["metricName"] == DESIRED_METRIC

@@ -125,7 +125,8 @@ def test_secrets_are_injected_by_arn(built):
 def test_every_airflow_container_gets_the_same_shared_secret_arns(built):
     (component,) = built.components
     stored = _stored(built, component.name)
-    airflow = [c for _, c in built.all_containers() if c["name"] not in ("redis", "autoscaler", "watchdog")]
+    airflow = [c for _, c in built.all_containers()
+               if c["name"] not in ("redis", "autoscaler", "watchdog", "housekeeping")]  # fmt: skip
     assert len(airflow) == 7
     for variable, name in SHARED_SECRETS.items():
         found = {s["valueFrom"] for c in airflow for s in c["secrets"] if s["name"] == variable}
@@ -233,7 +234,8 @@ def test_the_async_database_url_is_stored_and_read_by_every_database_role(built)
         if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in refs and container["name"] not in ("autoscaler", "watchdog"):
             with_db += 1
             assert refs["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] == arn, container["name"]
-    assert with_db == 5  # api-server, scheduler, dag-processor, triggerer and migrate (Airflow 3 workers use none)
+    # api-server, scheduler, dag-processor, triggerer, migrate and housekeeping (Airflow 3 workers use none)
+    assert with_db == 6
     api_server = built.one("aws:ecs/taskDefinition:TaskDefinition", f"{component.name}-api-server-task")
     assert arn in _execution_policy_resources(built, api_server.inputs["executionRoleArn"])
 

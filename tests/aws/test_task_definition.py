@@ -52,8 +52,8 @@ def _api_request(task) -> dict:
         "networkMode": inputs["networkMode"],
         "requiresCompatibilities": inputs["requiresCompatibilities"],
         "executionRoleArn": inputs["executionRoleArn"],
-        "taskRoleArn": inputs["taskRoleArn"],
         "runtimePlatform": inputs["runtimePlatform"],
+        **({"taskRoleArn": inputs["taskRoleArn"]} if "taskRoleArn" in inputs else {}),
     }
 
 
@@ -157,14 +157,15 @@ def test_health_check_shape_per_kind(r):
 
 def test_environment_follows_the_cluster(dev, prod):
     alb = dev.one("aws:lb/loadBalancer:LoadBalancer").outputs["dnsName"]
-    bucket = dev.one("aws:s3/bucket:Bucket").outputs["bucket"]
+    group = dev.one("aws:cloudwatch/logGroup:LogGroup", f"{DEV_NAME}-task-logs").outputs["arn"]
     env = {e["name"]: e["value"] for e in _containers(dev, DEV_NAME, WORKER.name)[WORKER.name]["environment"]}
     assert (
         env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
         == f"http://api-server.{DEV_NAME}.airflow.internal:8080/execution/"
     )
     assert env["AIRFLOW__API__BASE_URL"] == f"http://{alb}"
-    assert env["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"] == f"s3://{bucket}/logs"
+    assert env["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"] == f"cloudwatch://{group}"
+    assert env["AIRFLOW__LOGGING__LOGGING_CONFIG_CLASS"] == "airflow_celery.cluster.task_logs.LOGGING_CONFIG"
     assert env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] == "16"
     assert env["AIRFLOW_CELERY_WAIT_FOR_MIGRATIONS"] == "True"
     prod_env = {e["name"]: e["value"] for e in _containers(prod, PROD_NAME, WORKER.name)[WORKER.name]["environment"]}

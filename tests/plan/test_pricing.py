@@ -192,3 +192,22 @@ def test_spot_and_arm_are_priced_where_a_service_uses_them():
     assert spot.monthly_usd == round(2 * 730 * (0.03238 * 0.3 + 2 * 0.00356 * 0.3), 2)
     assert not spot.prices[0].verified  # Spot rates move: marked unverified
     assert lines["scheduler (0.5 vCPU, 1 GiB, on-demand)"].monthly_usd == 18.02
+
+
+def test_prod_plan_lists_every_operator_alarm_the_metric_and_the_dashboard(prod_plan, dev_plan):
+    """Each alarm $0.10, the failed-task metric $0.30 (a custom metric), the dashboard $3.00; dev has none."""
+    lines = _by_item(prod_plan)
+    alarms = {item.removeprefix("alarm ") for item in lines if item.startswith("alarm ")}
+    assert alarms == {"api-server-unhealthy", "alb-5xx", "alb-no-target", "db-cpu", "db-connections", "db-storage",
+                      "scheduler-down", "autoscaler-silent", "tasks-queued", "workers-at-max"}  # fmt: skip
+    assert all(lines[f"alarm {key}"] == 0.10 for key in alarms)
+    assert lines["failed task tries (metric filter on the scheduler's log)"] == 0.30
+    assert lines["dashboard (free for an account's first three)"] == 3.00
+    assert lines["alarms (worker scaling)"] == 0.10
+    assert not [item for item in _by_item(dev_plan) if item.startswith(("alarm ", "dashboard"))]
+
+
+def test_task_logs_in_cloudwatch_are_priced_per_worker(prod_plan):
+    """2 workers x 1 GB (assumed) ingested at $0.50, 90 days kept: 6 GB-month at $0.03 = 1.00 + 0.18."""
+    (line,) = [line for line in prod_plan.cost.lines if line.item.startswith("task logs")]
+    assert line.monthly_usd == 1.18 and "assumed" in line.item

@@ -1,0 +1,218 @@
+"""Alarms, their SNS topic and the failed-task metric under mocks, checked against botocore's cloudwatch model,
+the metrics something publishes, the capacity limits and the scheduler's real log line."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+
+from airflow_celery.autoscaler.cloudwatch import METRICS, namespace
+from airflow_celery.aws.alarms import (
+    FAILED_TASK_PATTERN,
+    FAILED_TASKS_METRIC,
+    Watched,
+    alarm_specs,
+    published_metrics,
+    queued_minutes,
+)
+from airflow_celery.aws.args import ConfigError, resolve_args
+from airflow_celery.cluster.limits import connection_budget
+from airflow_celery.cluster.roles import STARTUP_DEADLINE
+from tests.aws import harness
+from tests.aws.conftest import DEV_NAME, PROD_ARGS, PROD_NAME
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TOPIC = "aws:sns/topic:Topic"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
+POLICY = "aws:iam/rolePolicy:RolePolicy"
+
+# A recorded MetricAlarm's inputs -> PutMetricAlarm's members (botocore's cloudwatch model names).
+_MEMBERS = {
+    "alarmDescription": "AlarmDescription",
+    "namespace": "Namespace",
+    "metricName": "MetricName",
+    "statistic": "Statistic",
+    "period": "Period",
+    "evaluationPeriods": "EvaluationPeriods",
+    "datapointsToAlarm": "DatapointsToAlarm",
+    "threshold": "Threshold",
+    "comparisonOperator": "ComparisonOperator",
+    "treatMissingData": "TreatMissingData",
+    "alarmActions": "AlarmActions",
+    "okActions": "OKActions",
+}
+
+
+def _put_metric_alarm(recorded) -> dict:
+    request = {"AlarmName": recorded.name}
+    for key, member in _MEMBERS.items():
+        if key in recorded.inputs:
+            request[member] = recorded.inputs[key]
+    for member in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+        # Pulumi's wire format carries every number as a double; the provider sends these as integers.
+        if member in request:
+            assert float(request[member]).is_integer()
+            request[member] = int(request[member])
+    if recorded.inputs.get("dimensions"):
+        request["Dimensions"] = [{"Name": k, "Value": v} for k, v in recorded.inputs["dimensions"].items()]
+    return request
+
+
+def _validate(operation: str, request: dict) -> None:
+    model = botocore.session.get_session().get_service_model("cloudwatch").operation_model(operation)
+    report = ParamValidator().validate(request, model.input_shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+def _observing(mocks, name):
+    return [a for a in mocks.of_type(ALARM) if a.name.startswith(f"{name}-alarm-")]
+
+
+@pytest.mark.parametrize(("fixture", "name"), [("dev", DEV_NAME), ("prod", PROD_NAME)])
+def test_every_alarm_is_a_valid_put_metric_alarm_on_a_published_metric(request, fixture, name):
+    mocks = request.getfixturevalue(fixture)
+    config = resolve_args(name, {} if fixture == "dev" else PROD_ARGS)
+    published = published_metrics(config)
+    alarms = _observing(mocks, name)
+    assert alarms
+    for alarm in alarms:
+        _validate("PutMetricAlarm", _put_metric_alarm(alarm))
+        assert alarm.inputs["metricName"] in published[alarm.inputs["namespace"]], alarm.name
+
+
+def test_the_alarm_specs_are_valid_requests_for_every_broker_and_scaling_choice():
+    watched = Watched("c", {"api-server": "a", "scheduler": "s", "worker": "w", "redis": "r"}, "db", "app/x/1",
+                      "targetgroup/y/2", "r-001")  # fmt: skip
+    for args in (
+        {},
+        {
+            "worker_max_count": 4,
+            "db_instance_class": "db.t4g.medium",
+            "redis_mode": "elasticache",
+            "container_insights": False,
+        },
+    ):
+        config = resolve_args("airflow", args)
+        for spec in alarm_specs(config, watched):
+            _validate("PutMetricAlarm", spec.request(f"airflow-{spec.key}", ["arn:aws:sns:us-east-1:1:t"]))
+
+
+def test_prod_alarms_cover_what_the_issue_asks(prod):
+    keys = {a.name.removeprefix(f"{PROD_NAME}-alarm-") for a in _observing(prod, PROD_NAME)}
+    assert keys == {"api-server-unhealthy", "alb-5xx", "alb-no-target", "db-cpu", "db-connections", "db-storage",
+                    "scheduler-down", "autoscaler-silent", "tasks-queued", "workers-at-max"}  # fmt: skip
+
+
+def test_dev_without_autoscaling_has_no_autoscaler_alarms(dev):
+    keys = {a.name.removeprefix(f"{DEV_NAME}-alarm-") for a in _observing(dev, DEV_NAME)}
+    assert not keys & {"autoscaler-silent", "tasks-queued", "workers-at-max"}
+    assert "scheduler-down" in keys  # Container Insights is on by default
+
+
+def test_thresholds_come_from_the_config_and_the_capacity_limits(prod):
+    config = resolve_args(PROD_NAME, PROD_ARGS)
+    alarms = {a.name.removeprefix(f"{PROD_NAME}-alarm-"): a.inputs for a in _observing(prod, PROD_NAME)}
+    budget = connection_budget(config.capacity)
+    assert alarms["db-connections"]["threshold"] == budget.steady + budget.reserved
+    assert alarms["api-server-unhealthy"]["threshold"] == config.api_server_count
+    assert alarms["scheduler-down"]["threshold"] == config.scheduler_count
+    assert alarms["workers-at-max"]["threshold"] == PROD_ARGS["worker_max_count"]
+    assert alarms["db-storage"]["threshold"] == 0.1 * config.db_allocated_storage * 1024**3
+    assert alarms["tasks-queued"]["evaluationPeriods"] == queued_minutes() == -(-(STARTUP_DEADLINE + 120) // 60)
+
+
+def test_every_alarm_notifies_the_topic_and_only_an_email_given_is_subscribed(prod, dev):
+    for mocks, name in ((prod, PROD_NAME), (dev, DEV_NAME)):
+        topic = mocks.one(TOPIC, f"{name}-alarms")
+        assert topic.inputs["kmsMasterKeyId"] == "alias/aws/sns"
+        for alarm in _observing(mocks, name):
+            assert alarm.inputs["alarmActions"] == alarm.inputs["okActions"] == [topic.outputs["arn"]]
+        assert mocks.of_type(SUBSCRIPTION) == []
+    mailed = harness.build_component("mailed", {"alarm_email": "ops@example.com"})
+    subscription = mailed.one(SUBSCRIPTION, "mailed-alarms-email")
+    assert (subscription.inputs["protocol"], subscription.inputs["endpoint"]) == ("email", "ops@example.com")
+
+
+def test_a_bad_alarm_email_is_refused_naming_the_key():
+    with pytest.raises(ConfigError) as caught:
+        resolve_args("airflow", {"alarm_email": "ops at example"})
+    assert caught.value.key == "alarm_email" and "email address" in str(caught.value)
+
+
+def test_the_custom_metrics_named_are_those_the_autoscaler_and_the_metric_filter_publish(prod):
+    """The deployment's namespace holds the autoscaler's metrics (autoscaler/cloudwatch.py) and the failed-task
+    metric filter's; nothing else is named there."""
+    config = resolve_args(PROD_NAME, PROD_ARGS)
+    (metric_filter,) = prod.of_type(FILTER)
+    transformation = metric_filter.inputs["metricTransformation"]
+    assert (transformation["namespace"], transformation["name"]) == (namespace(PROD_NAME), FAILED_TASKS_METRIC)
+    scheduler_logs = prod.one("aws:cloudwatch/logGroup:LogGroup", f"{PROD_NAME}-scheduler-logs")
+    assert metric_filter.inputs["logGroupName"] == scheduler_logs.outputs["name"]
+    assert published_metrics(config)[namespace(PROD_NAME)] == {FAILED_TASKS_METRIC, *METRICS}
+
+
+def _scheduler_finished_line() -> str:
+    """The format of the scheduler's `TaskInstance Finished` line, read from the pinned Airflow source."""
+    from airflow.jobs import scheduler_job_runner
+
+    source = inspect.getsource(scheduler_job_runner)
+    start = source.index('"TaskInstance Finished:')
+    literal = source[start : source.index(")", start)]
+    return "".join(re.findall(r'"([^"]*)"', literal))
+
+
+def _matches(pattern: str, line: str) -> bool:
+    """CloudWatch Logs filter syntax for quoted terms: every term must occur in the event."""
+    return all(term in line for term in re.findall(r'"([^"]*)"', pattern))
+
+
+def test_the_failed_task_filter_matches_the_schedulers_real_line_for_failed_tries_only():
+    from airflow.utils.state import TaskInstanceState
+
+    fmt = _scheduler_finished_line().replace("%d", "%s")
+    fields = fmt.count("%s")
+    state_at = fmt[: fmt.index("state=%s")].count("%s")
+
+    def line(state, executor_state):
+        values = ["x"] * fields
+        values[state_at], values[state_at + 1], values[state_at + 2] = state, "CeleryExecutor", executor_state
+        return fmt % tuple(values)
+
+    assert _matches(FAILED_TASK_PATTERN, line(TaskInstanceState.FAILED, "failed"))
+    assert not _matches(FAILED_TASK_PATTERN, line(TaskInstanceState.UP_FOR_RETRY, "failed"))
+    assert not _matches(FAILED_TASK_PATTERN, line(TaskInstanceState.SUCCESS, "success"))
+
+
+def test_a_hibernating_stack_turns_its_alarm_actions_off_while_it_sleeps():
+    sleepy = harness.build_component(
+        "hib", {"hibernation": {"days": "MON-FRI", "wake": 7, "sleep": 19, "timezone": "Europe/Berlin"},
+                "worker_min_count": 0, "worker_max_count": 1},
+    )  # fmt: skip
+    alarms = _observing(sleepy, "hib")
+    schedules = {s.name: s.inputs for s in sleepy.of_type("aws:scheduler/schedule:Schedule")}
+    off, on = schedules["hib-alarms-disable"], schedules["hib-alarms-enable"]
+    assert (off["scheduleExpression"], on["scheduleExpression"]) == (
+        "cron(0 19 ? * MON-FRI *)",
+        "cron(0 8 ? * MON-FRI *)",
+    )
+    assert off["target"]["arn"] == "arn:aws:scheduler:::aws-sdk:cloudwatch:disableAlarmActions"
+    assert on["target"]["arn"] == "arn:aws:scheduler:::aws-sdk:cloudwatch:enableAlarmActions"
+    expected = {"AlarmNames": sorted(a.outputs["name"] for a in alarms)}
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    for schedule in (off, on):
+        assert schedule["scheduleExpressionTimezone"] == "Europe/Berlin"
+        assert sorted(json.loads(schedule["target"]["input"])["AlarmNames"]) == expected["AlarmNames"]
+        operation = "DisableAlarmActions" if schedule is off else "EnableAlarmActions"
+        report = ParamValidator().validate(expected, model.operation_model(operation).input_shape)
+        assert not report.has_errors(), report.generate_report()
+    (statement,) = json.loads(sleepy.one(POLICY, "hib-alarms-quiet-policy").inputs["policy"])["Statement"]
+    assert statement["Action"] == ["cloudwatch:DisableAlarmActions", "cloudwatch:EnableAlarmActions"]
+    assert statement["Resource"] == sorted(a.outputs["arn"] for a in alarms)
+    assert not [s for s in harness.build_component("awake", {}).of_type("aws:scheduler/schedule:Schedule")
+                if "alarms" in s.name]  # fmt: skip
