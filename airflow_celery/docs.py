@@ -43,7 +43,7 @@ def _health(role: Role) -> str:
         return " and ".join(f"`GET :{role.port(check.port).number}{path}`" for path in check.paths)
     if isinstance(check, CommandCheck):
         return f"`{_cell(check.shell)}`"
-    return "exits 0" if role.runs_with else "-"
+    return "exits 0" if role.kind is Kind.JOB else "-"
 
 
 def _cell(text: str) -> str:
@@ -73,7 +73,11 @@ def _node_id(name: str) -> str:
     return name.replace("-", "_")
 
 
-_WHERE = {Kind.DATABASE: "RDS PostgreSQL", Kind.BROKER: "Fargate task, or ElastiCache", Kind.JOB: "init container"}
+_WHERE = {
+    Kind.DATABASE: "RDS PostgreSQL",
+    Kind.BROKER: "Fargate task, or ElastiCache",
+    Kind.JOB: "one-off task, before every deploy",
+}
 
 
 def _node(role: Role) -> str:

@@ -5,8 +5,9 @@ and the local runner runs this same file. For a role it:
 
 1. waits, with a bounded retry, for the services the role has edges to (PostgreSQL, Redis), and says
    which variable and which host failed if they never answer;
-2. for `migrate`: migrates the schema and creates the admin user if missing, both through the Airflow
-   CLI in this one interpreter, then exits;
+2. for `migrate`: migrates the schema, creates the admin user if missing and resets its password when the
+   secret changed, all in this one interpreter, then exits (or, asked to by the ECS migrate step, exits
+   EX_TEMPFAIL without migrating while migrations are pending, so the services are stopped first);
 3. otherwise optionally waits for `airflow db check-migrations`, then `exec`s the role's command, so
    signals reach Airflow directly (a worker's SIGTERM is a Celery warm shutdown).
 
@@ -35,6 +36,7 @@ from airflow_celery.cluster.env import (
     NODE_NAME_VAR,
     RESULT_BACKEND_VAR,
     SERVE_LOGS_VAR,
+    STOP_FOR_MIGRATIONS_VAR,
     WAIT_FOR_MIGRATIONS_VAR,
     WAIT_TIMEOUT_VAR,
     reads_metadata_db,
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
 EX_USAGE = 64
 EX_CONFIG = 78
 EX_UNAVAILABLE = 69
+EX_TEMPFAIL = 75
+"""migrate, asked to stop for migrations: the schema is behind this Airflow; stop the services, then run me again."""
 
 HINTS = {
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
@@ -354,11 +358,69 @@ def run_airflow_cli(commands: Sequence[Sequence[str]]) -> None:
                 raise EntrypointError(f"`airflow {' '.join(argv[:2])}` failed with exit code {stop.code}", 1) from None
 
 
+def migrations_pending(connection: sqlalchemy.Connection) -> bool:
+    """Whether `db migrate` would change an existing schema: Airflow's (and FAB's) heads differ from the database's.
+
+    An empty database is not pending: nothing runs against it yet. Uses Airflow's own check (utils/db.py,
+    check_migrations: the alembic heads of the source against the database's, and each external DB manager's)."""
+    from alembic.migration import MigrationContext
+
+    if not MigrationContext.configure(connection).get_current_heads():
+        return False
+    connection.commit()
+    from airflow.utils.db import check_migrations
+
+    try:
+        check_migrations(timeout=1)
+    except TimeoutError as pending:
+        _log(f"migrations pending: {pending}")
+        return True
+    return False
+
+
+def ensure_admin_password(username: str, password: str) -> bool:
+    """Give the admin the password in the secret; True when it had another one (the secret was rotated).
+
+    `users create` leaves an existing user alone ("already exists"), so a rotated secret would never reach the
+    database. This is `airflow users reset-password` in-process (FAB's user_command.user_reset_password: the
+    security manager's reset_password, which hashes it and ends the user's sessions), never on a command line,
+    and only when the stored hash does not match (check_password)."""
+    from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+
+    with get_application_builder() as appbuilder:
+        security = appbuilder.sm
+        user = security.find_user(username=username)
+        if user is None:
+            raise EntrypointError(f"admin user {username!r} is missing after `users create`", 1)
+        if security.check_password(username, password):
+            return False
+        if not security.reset_password(user.id, password):
+            raise EntrypointError(f"could not reset the password of admin user {username!r}", 1)
+    _log(f"admin user {username}: password reset to the current secret")
+    return True
+
+
 def _run(argv: list[str]) -> None:
     _log(f"running: {' '.join(argv)}")
     result = subprocess.run(argv, check=False)
     if result.returncode != 0:
         raise EntrypointError(f"`{' '.join(argv)}` failed with exit code {result.returncode}", result.returncode)
+
+
+def migrate(env: Mapping[str, str], deadline: float) -> int:
+    """Under the migrate lock: stop here if asked to while migrations are pending, else migrate, set the pool, make
+    the admin user and its password match the secret, and provision the result backend's role."""
+    commands = migrate_commands(env)
+    with migrate_lock(env[DATABASE_URL_VAR], deadline) as connection:
+        if _flag(env, STOP_FOR_MIGRATIONS_VAR, False) and migrations_pending(connection):
+            _log("the schema is behind this Airflow: stop the services that read it, then run migrate again")
+            return EX_TEMPFAIL
+        run_airflow_cli(commands)
+        ensure_admin_password(env[ADMIN_USERNAME_VAR], env[ADMIN_PASSWORD_VAR])
+        if env.get(RESULT_BACKEND_VAR):
+            provision_result_backend(connection, env[RESULT_BACKEND_VAR])
+    _log("migration done, admin user present with the current password")
+    return 0
 
 
 def find_role(name: str) -> Role:
@@ -381,13 +443,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         for dependency in dependencies_of(role, env):
             wait_for(dependency, _remaining(deadline))
         if role.kind is Kind.JOB:
-            commands = migrate_commands(env)
-            with migrate_lock(env[DATABASE_URL_VAR], deadline) as connection:
-                run_airflow_cli(commands)
-                if env.get(RESULT_BACKEND_VAR):
-                    provision_result_backend(connection, env[RESULT_BACKEND_VAR])
-            _log("migration done, admin user present")
-            return 0
+            return migrate(env, deadline)
         if (
             not reads_metadata_db(role.name)
             and env.get(RESULT_BACKEND_VAR)

@@ -17,6 +17,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture(autouse=True)
+def admin_resets(monkeypatch):
+    """ensure_admin_password needs a real Airflow and database (tests/test_admin_password_airflow.py): recorded here."""
+    calls = []
+    monkeypatch.setattr(entrypoint, "ensure_admin_password", lambda username, password: calls.append(username))
+    return calls
+
+
 @pytest.fixture
 def listening_port():
     """A port on 127.0.0.1 that accepts connections, like a running database or broker."""
@@ -275,3 +283,48 @@ def test_a_result_backend_that_never_answers_gets_the_database_hint():
                                   f"db+postgresql://u:p@127.0.0.1:{port}/x"})  # fmt: skip
     with pytest.raises(EntrypointError, match="the result backend lives in the metadata database"):
         wait_for(dependency, 0, lambda s: None)
+
+
+def _migrate_env(port: int, **extra: str) -> dict[str, str]:
+    return {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://a:b@127.0.0.1:{port}/x",
+        "AIRFLOW_CELERY_ADMIN_USERNAME": "admin",
+        "AIRFLOW_CELERY_ADMIN_PASSWORD": "pw",
+        **extra,
+    }
+
+
+def test_migrate_resets_the_admin_password_after_creating_the_user(monkeypatch, listening_port, admin_resets):
+    ran = []
+    monkeypatch.setattr(entrypoint, "run_airflow_cli", lambda commands: ran.extend(commands))
+    monkeypatch.setattr(entrypoint, "migrate_lock", lambda url, deadline: contextlib.nullcontext())
+    assert main(["migrate"], _migrate_env(listening_port)) == 0
+    assert ran[-1][:2] == ["users", "create"] and admin_resets == ["admin"]
+
+
+@pytest.mark.parametrize(("pending", "expected"), [(True, entrypoint.EX_TEMPFAIL), (False, 0)])
+def test_asked_to_stop_for_migrations_migrate_exits_tempfail_only_while_they_are_pending(
+    monkeypatch, listening_port, pending, expected
+):
+    ran = []
+    monkeypatch.setattr(entrypoint, "run_airflow_cli", lambda commands: ran.extend(commands))
+    monkeypatch.setattr(entrypoint, "migrate_lock", lambda url, deadline: contextlib.nullcontext("connection"))
+    monkeypatch.setattr(entrypoint, "migrations_pending", lambda connection: pending)
+    env = _migrate_env(listening_port, AIRFLOW_CELERY_STOP_FOR_MIGRATIONS="true")
+    assert main(["migrate"], env) == expected
+    assert bool(ran) is not pending  # nothing migrated while the services still run
+
+
+def test_without_the_stop_flag_migrate_never_checks_for_pending_migrations(monkeypatch, listening_port):
+    monkeypatch.setattr(entrypoint, "run_airflow_cli", lambda commands: None)
+    monkeypatch.setattr(entrypoint, "migrate_lock", lambda url, deadline: contextlib.nullcontext())
+    monkeypatch.setattr(entrypoint, "migrations_pending", lambda connection: pytest.fail("checked"))
+    assert main(["migrate"], _migrate_env(listening_port)) == 0
+
+
+def test_the_runner_and_the_entrypoint_agree_on_the_stop_flag_and_its_exit_code():
+    from airflow_celery.aws import migration_runner
+    from airflow_celery.cluster.env import STOP_FOR_MIGRATIONS_VAR
+
+    assert migration_runner.STOP_FOR_MIGRATIONS_VAR == STOP_FOR_MIGRATIONS_VAR
+    assert migration_runner.EX_TEMPFAIL == entrypoint.EX_TEMPFAIL

@@ -30,6 +30,8 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("aws:ecs/", "ECS"),
     ("aws:iam/", "ECS"),
     ("aws:elasticache/", "broker"),
+    ("aws:efs/", "broker"),
+    ("aws:lambda/", "ECS"),
     ("aws:rds/", "database"),
     ("aws:secretsmanager/", "secrets"),
     ("random:", "secrets"),
@@ -40,7 +42,8 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("aws:cloudwatch/metricAlarm", "scaling"),
 )
 """Type-token prefixes, most specific first. IAM roles are ECS's (execution and task roles); the S3 bucket
-holds task logs; Cloud Map is the private DNS the tasks find each other by."""
+holds task logs; Cloud Map is the private DNS the tasks find each other by; EFS holds a Fargate Redis's
+append-only file; the Lambda function runs the migrate step (aws/migration.py)."""
 
 
 def concern_of(type_token: str) -> str:

@@ -65,7 +65,8 @@ def test_one_service_and_one_task_definition_per_role(deployed):
     expected = ecs_roles(deployed.setting("redisMode"))
 
     assert set(assertions.services_by_role(deployed.mocks)) == expected
-    assert set(assertions.task_definitions_by_role(deployed.mocks)) == expected
+    # Plus migrate's own task definition, which no service runs (the migrate step does; aws/migration.py).
+    assert set(assertions.task_definitions_by_role(deployed.mocks)) == expected | {"migrate"}
     assert len(deployed.mocks.of_type(assertions.SERVICE)) == len(expected)
 
 
@@ -80,15 +81,18 @@ def test_one_of_each_shared_resource(deployed):
     assert [c.name for c in deployed.mocks.components] == [f"airflow-{deployed.stack}"]
 
 
-def test_migrate_runs_inside_the_scheduler_task(deployed):
+def test_migrate_runs_before_every_service_not_inside_the_scheduler_task(deployed):
     scheduler = assertions.task_definitions_by_role(deployed.mocks)["scheduler"]
 
     names = [c["name"] for c in deployed.mocks.container_definitions(scheduler)]
 
     # With autoscaling (min < max), the autoscaler runs next to the scheduler (aws/scaling.py).
     autoscales = bool(deployed.mocks.of_type("aws:appautoscaling/target:Target"))
-    assert names == ["scheduler", "migrate", *(["autoscaler"] if autoscales else [])]
-    assert role("migrate").runs_with == "scheduler"
+    assert names == ["scheduler", *(["autoscaler"] if autoscales else [])]
+    assert role("migrate").runs_with is None
+    (step,) = deployed.mocks.of_type("aws:lambda/invocation:Invocation")
+    for service in deployed.mocks.of_type(assertions.SERVICE):
+        assert step.urn in service.dependencies, service.name
 
 
 def test_worker_desired_count_is_the_stack_config(deployed):
