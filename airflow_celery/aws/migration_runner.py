@@ -28,6 +28,10 @@ EX_TEMPFAIL = 75
 POLL_SECONDS = 10
 REPORT_MARGIN_SECONDS = 30
 """Stop waiting this long before Lambda's own timeout, so the failure says what was still running."""
+START_ATTEMPTS = 3
+START_RETRY_SECONDS = 20
+"""A task that never started (stop code TaskFailedToStart: image pull, secrets, ENI) is tried again: on a first
+deploy the NAT route, or IAM's view of a just-granted execution role, may lag the step by seconds."""
 
 
 class MigrationFailed(Exception):
@@ -65,7 +69,19 @@ def find_services(ecs, event: dict) -> dict[str, dict]:
 
 
 def run_migrate(ecs, event: dict, deadline: float, *, stop_for_migrations: bool) -> dict:
-    """Run the migrate task once and wait until it stops: its container's exit code, task and stop reason."""
+    """Run the migrate task until it starts (START_ATTEMPTS) and wait until it stops: its container's exit code,
+    task and stop reason."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        result = run_migrate_once(ecs, event, deadline, stop_for_migrations=stop_for_migrations)
+        if result["stopCode"] != "TaskFailedToStart" or attempt == START_ATTEMPTS or time.monotonic() >= deadline:
+            return result
+        print(f"migrate task did not start ({result['reason']}); trying again in {START_RETRY_SECONDS} s")
+        time.sleep(START_RETRY_SECONDS)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def run_migrate_once(ecs, event: dict, deadline: float, *, stop_for_migrations: bool) -> dict:
+    """Run the migrate task once and wait until it stops."""
     flag = {"name": STOP_FOR_MIGRATIONS_VAR, "value": "true" if stop_for_migrations else "false"}
     network = {"subnets": event["subnets"], "securityGroups": event["securityGroups"], "assignPublicIp": "DISABLED"}
     started = ecs.run_task(

@@ -253,8 +253,9 @@ REDIS = Role(
     name="redis",
     kind=Kind.BROKER,
     # The password comes from a secret in the environment, never from the task definition. The append-only
-    # file (in the working directory: /data in the image, the state dir locally) keeps the queue over a restart:
-    # without it, tasks waiting in Redis vanish and sit in `queued` until task_queued_timeout (600 s).
+    # file (in the working directory: /data in the image, on an EFS volume on ECS, where a restart is a new task;
+    # the state dir locally) keeps the queue over a restart: without it, tasks waiting in Redis vanish and sit in
+    # `queued` until task_queued_timeout (600 s).
     command=(
         "sh",
         "-c",

@@ -148,9 +148,10 @@ class _Context:
         return 900_000
 
 
-def _task(arn: str, status: str, exit_code: int | None = None, reason: str = "") -> dict:
+def _task(arn: str, status: str, exit_code: int | None = None, reason: str = "", stop_code: str = "") -> dict:
     container = {"name": "migrate", **({"exitCode": exit_code} if exit_code is not None else {})}
-    return {"taskArn": arn, "lastStatus": status, "containers": [container], "stoppedReason": reason}
+    task = {"taskArn": arn, "lastStatus": status, "containers": [container], "stoppedReason": reason}
+    return task | ({"stopCode": stop_code} if stop_code else {})
 
 
 def _service(desired: int, running: int = 0) -> dict:
@@ -186,7 +187,7 @@ def _list(stubber, services: list[dict]) -> None:
         )
 
 
-def _run(stubber, task_arn: str, stop_flag: str, exit_code: int, reason: str = "") -> None:
+def _run(stubber, task_arn: str, stop_flag: str, exit_code: int | None, reason: str = "", stop_code: str = "") -> None:
     stubber.add_response(
         "run_task",
         {"tasks": [{"taskArn": task_arn}], "failures": []},
@@ -204,7 +205,7 @@ def _run(stubber, task_arn: str, stop_flag: str, exit_code: int, reason: str = "
     stubber.add_response(
         "describe_tasks", {"tasks": [_task(task_arn, "RUNNING")]}, {"cluster": CLUSTER, "tasks": [task_arn]}
     )
-    stopped = _task(task_arn, "STOPPED", exit_code, reason)
+    stopped = _task(task_arn, "STOPPED", exit_code, reason, stop_code)
     stubber.add_response("describe_tasks", {"tasks": [stopped]}, {"cluster": CLUSTER, "tasks": [task_arn]})
 
 
@@ -293,3 +294,22 @@ def test_a_service_left_at_zero_by_an_earlier_failed_step_is_brought_back(ecs):
         {"cluster": CLUSTER, "service": SCHEDULER_SERVICE, "taskDefinition": NEW_SCHEDULER, "desiredCount": 1},
     )
     assert migration_runner.handler(dict(EVENT), _Context())["restoredServices"] == ["airflow-dev-scheduler-service"]
+
+
+def test_a_task_that_failed_to_start_is_tried_again(ecs, monkeypatch):
+    """On a first deploy the NAT route or a just-granted execution role may lag: ECS stops the task with
+    TaskFailedToStart (CannotPullContainerError, ResourceInitializationError) before migrate ever ran."""
+    monkeypatch.setattr(migration_runner, "START_RETRY_SECONDS", 0)
+    _list(ecs, [])
+    _run(ecs, "task/1", "false", None, "CannotPullContainerError: i/o timeout", "TaskFailedToStart")
+    _run(ecs, "task/2", "false", 0)
+    assert migration_runner.handler(dict(EVENT), _Context())["task"] == "task/2"
+
+
+def test_a_task_that_never_starts_fails_the_step_after_its_attempts(ecs, monkeypatch):
+    monkeypatch.setattr(migration_runner, "START_RETRY_SECONDS", 0)
+    _list(ecs, [])
+    for attempt in range(migration_runner.START_ATTEMPTS):
+        _run(ecs, f"task/{attempt}", "false", None, "ResourceInitializationError: secrets", "TaskFailedToStart")
+    with pytest.raises(migration_runner.MigrationFailed, match="no exit code, TaskFailedToStart"):
+        migration_runner.handler(dict(EVENT), _Context())
