@@ -154,7 +154,7 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     """Extra connections an engine may open under load ([database] sql_alchemy_max_overflow), 0-50. Default 3."""
     role_sizes: dict[str, RoleSizeArgs]
     """Per-role Fargate size overrides, keyed by role name (api-server, scheduler, dag-processor,
-    triggerer, worker, flower, redis). Defaults come from the cluster description."""
+    triggerer, worker, flower, migrate, redis). Defaults come from the cluster description."""
     log_retention_days: int
     """CloudWatch log retention for every role, one of the values CloudWatch allows. Default 30."""
     redis_mode: RedisModeArg
