@@ -226,28 +226,21 @@ DEFAULT_POOL_SLOTS_VAR = "AIRFLOW__CORE__DEFAULT_POOL_TASK_SLOT_COUNT"
 
 
 def migrate_commands(env: Mapping[str, str]) -> list[list[str]]:
-    """Airflow CLI arguments: schema migration, the default pool's slots, then the admin user (FAB leaves an
-    existing user alone).
+    """Airflow CLI arguments: schema migration, then the default pool's slots (the admin user is ensure_admin's).
 
     Airflow reads default_pool_task_slot_count only when it creates the pool (utils/db.py,
     add_default_pool_if_not_exists): setting the pool on every migrate keeps it equal to `[core] parallelism`
     when the worker count changes.
     """
-    username = env.get(ADMIN_USERNAME_VAR, "")
-    password = env.get(ADMIN_PASSWORD_VAR, "")
-    for variable, value in ((ADMIN_USERNAME_VAR, username), (ADMIN_PASSWORD_VAR, password)):
-        if not value:
+    for variable in (ADMIN_USERNAME_VAR, ADMIN_PASSWORD_VAR):
+        if not env.get(variable, ""):
             raise EntrypointError(f"{variable} is not set; migrate needs it to create the admin user")
-    create_user = [
-        "users", "create", "--role", "Admin", "--username", username, "--password", password,
-        "--firstname", "Airflow", "--lastname", "Admin", "--email", f"{username}@example.invalid",
-    ]  # fmt: skip
     pool = (
         [["pools", "set", "default_pool", env[DEFAULT_POOL_SLOTS_VAR], "Default pool"]]
         if env.get(DEFAULT_POOL_SLOTS_VAR)
         else []
     )
-    return [list(MIGRATE.command[1:]), *pool, create_user]
+    return [list(MIGRATE.command[1:]), *pool]
 
 
 MIGRATE_LOCK_ID = 0x41434D49  # "ACMI": airflow-celery migrate; Airflow's own advisory locks are small integers
@@ -378,26 +371,41 @@ def migrations_pending(connection: sqlalchemy.Connection) -> bool:
     return False
 
 
-def ensure_admin_password(username: str, password: str) -> bool:
-    """Give the admin the password in the secret; True when it had another one (the secret was rotated).
+ADMIN_ROLE = "Admin"
 
-    `users create` leaves an existing user alone ("already exists"), so a rotated secret would never reach the
-    database. This is `airflow users reset-password` in-process (FAB's user_command.user_reset_password: the
-    security manager's reset_password, which hashes it and ends the user's sessions), never on a command line,
-    and only when the stored hash does not match (check_password)."""
+
+def ensure_admin(username: str, password: str) -> str:
+    """The admin user exists with the password in the secret: "created", "reset" (the secret was rotated) or
+    "unchanged".
+
+    `airflow users create` leaves an existing user alone ("already exists"), so a rotated secret never reached the
+    database. This does what FAB's CLI does (user_command.users_create and user_reset_password: the security
+    manager's add_user, or reset_password, which hashes it and ends the user's sessions) in-process, never with the
+    password on a command line, and resets only when the stored hash does not match (check_password)."""
     from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+    from airflow.utils.providers_configuration_loader import providers_configuration_loaded
 
-    with get_application_builder() as appbuilder:
-        security = appbuilder.sm
-        user = security.find_user(username=username)
-        if user is None:
-            raise EntrypointError(f"admin user {username!r} is missing after `users create`", 1)
-        if security.check_password(username, password):
-            return False
-        if not security.reset_password(user.id, password):
-            raise EntrypointError(f"could not reset the password of admin user {username!r}", 1)
-    _log(f"admin user {username}: password reset to the current secret")
-    return True
+    @providers_configuration_loaded
+    def ensure() -> str:
+        with get_application_builder() as appbuilder:
+            security = appbuilder.sm
+            user = security.find_user(username=username)
+            if user is None:
+                role = security.find_role(ADMIN_ROLE)
+                if role is None:
+                    raise EntrypointError(f"FAB has no {ADMIN_ROLE!r} role after the migration", 1)
+                if not security.add_user(username, "Airflow", "Admin", f"{username}@example.invalid", role, password):
+                    raise EntrypointError(f"could not create admin user {username!r}", 1)
+                return "created"
+            if security.check_password(username, password):
+                return "unchanged"
+            if not security.reset_password(user.id, password):
+                raise EntrypointError(f"could not reset the password of admin user {username!r}", 1)
+            return "reset"
+
+    outcome = ensure()
+    _log(f"admin user {username}: {outcome}")
+    return outcome
 
 
 def _run(argv: list[str]) -> None:
@@ -416,7 +424,7 @@ def migrate(env: Mapping[str, str], deadline: float) -> int:
             _log("the schema is behind this Airflow: stop the services that read it, then run migrate again")
             return EX_TEMPFAIL
         run_airflow_cli(commands)
-        ensure_admin_password(env[ADMIN_USERNAME_VAR], env[ADMIN_PASSWORD_VAR])
+        ensure_admin(env[ADMIN_USERNAME_VAR], env[ADMIN_PASSWORD_VAR])
         if env.get(RESULT_BACKEND_VAR):
             provision_result_backend(connection, env[RESULT_BACKEND_VAR])
     _log("migration done, admin user present with the current password")

@@ -1,7 +1,7 @@
 """migrate against a real Airflow 3.3 and FAB: a rotated admin secret reaches the database; pending migrations are
 seen. Each step runs in its own interpreter (Airflow reads its config once per process) on a temporary SQLite
-database, as the entrypoint runs them in the migrate container: `db migrate` and `users create` through the CLI
-in-process, then entrypoint.ensure_admin_password. Passwords travel in the environment, never on a command line.
+database, as the entrypoint runs them in the migrate container: `db migrate` through the CLI in-process, then
+entrypoint.ensure_admin. Passwords travel in the environment, never on a command line.
 Marked `airflow`: it runs Airflow (about a minute).
 """
 
@@ -31,15 +31,12 @@ if step == "pending":
     with engine.connect() as connection:
         print(json.dumps({"pending": entrypoint.migrations_pending(connection)}))
     sys.exit(0)
-password = os.environ["PROBE_PASSWORD"]
-create = ["users", "create", "--role", "Admin", "--username", "admin", "--password", password,
-          "--firstname", "A", "--lastname", "B", "--email", "admin@example.invalid"]
-entrypoint.run_airflow_cli([["db", "migrate"], create])
-reset = entrypoint.ensure_admin_password("admin", password)
+entrypoint.run_airflow_cli([["db", "migrate"]])
+outcome = entrypoint.ensure_admin("admin", os.environ["PROBE_PASSWORD"])
 from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
 with get_application_builder() as appbuilder:
     accepts = {name: appbuilder.sm.check_password("admin", os.environ[name]) for name in ("PROBE_PASSWORD", "OLD")}
-print(json.dumps({"reset": reset, "accepts": accepts}))
+print(json.dumps({"outcome": outcome, "accepts": accepts}))
 """
 
 
@@ -61,14 +58,14 @@ def _run(home, step: str, **extra: str) -> dict:
 
 def test_a_rotated_admin_secret_resets_the_password_once(tmp_path):
     first = _run(tmp_path, "migrate", PROBE_PASSWORD="first-secret", OLD="first-secret")
-    assert first == {"reset": False, "accepts": {"PROBE_PASSWORD": True, "OLD": True}}  # created with it
+    assert first == {"outcome": "created", "accepts": {"PROBE_PASSWORD": True, "OLD": True}}
 
     rotated = _run(tmp_path, "migrate", PROBE_PASSWORD="rotated-secret", OLD="first-secret")
     # Before this fix `users create` only printed "already exists": the old password kept working.
-    assert rotated == {"reset": True, "accepts": {"PROBE_PASSWORD": True, "OLD": False}}
+    assert rotated == {"outcome": "reset", "accepts": {"PROBE_PASSWORD": True, "OLD": False}}
 
     again = _run(tmp_path, "migrate", PROBE_PASSWORD="rotated-secret", OLD="first-secret")
-    assert again["reset"] is False  # unchanged secret: no reset, sessions kept
+    assert again["outcome"] == "unchanged"  # no reset: the user's sessions are kept
 
 
 def test_pending_migrations_are_seen_only_on_a_schema_behind_this_airflow(tmp_path):

@@ -19,9 +19,9 @@ def free_port() -> int:
 
 @pytest.fixture(autouse=True)
 def admin_resets(monkeypatch):
-    """ensure_admin_password needs a real Airflow and database (tests/test_admin_password_airflow.py): recorded here."""
+    """ensure_admin needs a real Airflow and database (tests/test_admin_password_airflow.py): recorded here."""
     calls = []
-    monkeypatch.setattr(entrypoint, "ensure_admin_password", lambda username, password: calls.append(username))
+    monkeypatch.setattr(entrypoint, "ensure_admin", lambda username, password: calls.append((username, password)))
     return calls
 
 
@@ -113,7 +113,9 @@ def test_execs_the_role_command_after_waiting(monkeypatch, listening_port):
     assert calls == [["airflow", "celery", "flower", "--debug"]]
 
 
-def test_migrate_runs_migration_then_admin_in_process_and_never_logs_the_password(monkeypatch, capsys, listening_port):
+def test_migrate_runs_migration_then_admin_in_process_and_never_logs_the_password(
+    monkeypatch, capsys, listening_port, admin_resets
+):
     ran = []
     monkeypatch.setattr(entrypoint, "run_airflow_cli", lambda commands: ran.extend(commands))
     monkeypatch.setattr(entrypoint, "migrate_lock", lambda url, deadline: contextlib.nullcontext())
@@ -123,8 +125,8 @@ def test_migrate_runs_migration_then_admin_in_process_and_never_logs_the_passwor
         "AIRFLOW_CELERY_ADMIN_PASSWORD": "s3cret-value",
     }
     assert main(["migrate"], env) == 0
-    assert ran[0] == ["db", "migrate"]
-    assert ran[1][:2] == ["users", "create"] and "s3cret-value" in ran[1]
+    assert ran == [["db", "migrate"]]  # the password never enters any argv, not even the in-process CLI's
+    assert admin_resets == [("admin", "s3cret-value")]
     assert "s3cret-value" not in capsys.readouterr().err
 
 
@@ -182,8 +184,7 @@ def test_migrate_sets_the_default_pool_to_the_parallelism_before_creating_the_ad
         "AIRFLOW_CELERY_ADMIN_PASSWORD": "pw",
     }
     assert main(["migrate"], env) == 0
-    assert ran[:2] == [["db", "migrate"], ["pools", "set", "default_pool", "160", "Default pool"]]
-    assert ran[2][:2] == ["users", "create"]
+    assert ran == [["db", "migrate"], ["pools", "set", "default_pool", "160", "Default pool"]]
 
 
 def test_a_worker_never_waits_for_the_metadata_schema(monkeypatch):
@@ -231,7 +232,7 @@ def test_migrate_runs_every_command_under_the_migrate_lock_of_its_database(monke
     env = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url, "AIRFLOW_CELERY_ADMIN_USERNAME": "admin",
            "AIRFLOW_CELERY_ADMIN_PASSWORD": "pw"}  # fmt: skip
     assert main(["migrate"], env) == 0
-    assert events == [("lock", url), ("run", 2), ("unlock", url)]
+    assert events == [("lock", url), ("run", 1), ("unlock", url)]
 
 
 class _FakePsycopg2:
@@ -294,12 +295,13 @@ def _migrate_env(port: int, **extra: str) -> dict[str, str]:
     }
 
 
-def test_migrate_resets_the_admin_password_after_creating_the_user(monkeypatch, listening_port, admin_resets):
-    ran = []
-    monkeypatch.setattr(entrypoint, "run_airflow_cli", lambda commands: ran.extend(commands))
+def test_migrate_ensures_the_admin_after_migrating(monkeypatch, listening_port, admin_resets):
+    events = []
+    monkeypatch.setattr(entrypoint, "run_airflow_cli", lambda commands: events.append(commands[0]))
+    monkeypatch.setattr(entrypoint, "ensure_admin", lambda username, password: events.append(username))
     monkeypatch.setattr(entrypoint, "migrate_lock", lambda url, deadline: contextlib.nullcontext())
     assert main(["migrate"], _migrate_env(listening_port)) == 0
-    assert ran[-1][:2] == ["users", "create"] and admin_resets == ["admin"]
+    assert events == [["db", "migrate"], "admin"]
 
 
 @pytest.mark.parametrize(("pending", "expected"), [(True, entrypoint.EX_TEMPFAIL), (False, 0)])
