@@ -4,7 +4,8 @@ ECS replaces a Redis task (a new deployment, a failed health check, a Fargate re
 its container, and a new task starts with empty ephemeral storage: without a volume of its own, every task waiting
 in the queue would be lost with it. The task mounts the file system through an access point that maps every
 request to the redis image's own user (REDIS_UID:REDIS_GID) under its own directory, with TLS in transit and IAM
-authorisation: only the Redis task role may mount it, only through that access point.
+authorisation: only the Redis task role may mount it, only through that access point. Two Redis servers never
+share the file: the service replaces its task with at most 100 % running (ecs._deployment_limits), old one first.
 """
 
 from __future__ import annotations
