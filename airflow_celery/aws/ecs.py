@@ -177,8 +177,9 @@ def _circuit_breaker() -> aws.ecs.ServiceDeploymentCircuitBreakerArgs:
 
     A rollback would put the previous task definition back: after a version-changing migration, an image whose
     Airflow cannot read the schema (its `db check-migrations` never passes). Pulumi would also record the new
-    task definition as deployed, so the next `up` would show no diff. Without rollback, the old tasks keep serving
-    (minimum healthy 100 %), `pulumi up` fails on the steady-state wait, and the next `up` deploys again.
+    task definition as deployed while ECS ran the old one. Without rollback, the old tasks keep serving (minimum
+    healthy 100 %), `pulumi up` fails on the steady-state wait, and the service keeps the definition Pulumi
+    recorded, so the next change deploys from there.
     """
     return aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=False)
 
