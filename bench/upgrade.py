@@ -39,6 +39,12 @@ NEW_PYTHON = REPO / ".venv" / "bin" / "python"
 DAG_ID = "upgrade_probe"
 FAB = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 STEP_TIMEOUT = 600
+OLD_PINS = ("celery<5.7", "cadwyn==7.0.0", "fastapi==0.136.3", "pydantic==2.14.3")
+"""Resolved from PyPI alone, 3.2.2 gets packages newer than it was released with. celery 5.7 removed
+celery.backends.database.retry, which the celery provider imports; with cadwyn 9.0.0 / fastapi 0.165.0 /
+pydantic 2.14.4, `dags test` failed building 3.2.2's execution API ("PydanticUserError: Model
+'TITerminalStatePayload' needs a discriminator field", 2026-12-06). These are the versions in this project's
+constraints.txt, with which 3.2.2's execution API builds."""
 console = Console(highlight=False, width=150)
 
 DAG = """
@@ -69,16 +75,16 @@ sys.exit(entrypoint.migrate(os.environ, time.monotonic() + 600))
 def old_venv(version: str) -> tuple[Path, float | None]:
     """The old Airflow's interpreter, installed on first use: (python, seconds the install took or None)."""
     venv = VENVS / f"airflow-{version}"
-    python = venv / "bin" / "python"
-    if python.exists() and (venv / ".installed").exists():
+    python, marker = venv / "bin" / "python", venv / ".installed"
+    packages = [f"apache-airflow[celery,postgres]=={version}", "apache-airflow-providers-fab", *OLD_PINS]
+    if python.exists() and marker.exists() and marker.read_text() == "\n".join(packages):
         return python, None
     started = time.monotonic()
     VENVS.mkdir(parents=True, exist_ok=True)
-    subprocess.run([str(UV), "venv", "-q", "--python", "3.11", str(venv)], check=True, timeout=STEP_TIMEOUT)
-    # The celery provider that resolves with it imports celery.backends.database.retry, which celery 5.7 removed.
-    packages = [f"apache-airflow[celery,postgres]=={version}", "apache-airflow-providers-fab", "celery<5.7"]
+    if not python.exists():
+        subprocess.run([str(UV), "venv", "-q", "--python", "3.11", str(venv)], check=True, timeout=STEP_TIMEOUT)
     subprocess.run([str(UV), "pip", "install", "-q", "--python", str(python), *packages], check=True, timeout=1800)
-    (venv / ".installed").touch()
+    marker.write_text("\n".join(packages))
     return python, time.monotonic() - started
 
 
