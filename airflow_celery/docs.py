@@ -19,7 +19,7 @@ import yaml
 
 from airflow_celery.aws.args import arg_types
 from airflow_celery.cluster import EDGES, ROLES, ClusterSettings, CommandCheck, HttpCheck, Kind, Role, role_environment
-from airflow_celery.cluster.edges import INTERNET, LOAD_BALANCER, LOAD_BALANCER_PORTS, port_of
+from airflow_celery.cluster.edges import BROKER_STORAGE, INTERNET, LOAD_BALANCER, LOAD_BALANCER_PORTS, port_of
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_PATH = ROOT / "docs" / "cluster.md"
@@ -114,6 +114,7 @@ def architecture_diagram() -> list[str]:
             lines.append("        end")
         else:
             lines.append(f"        {_node(role)}")
+    lines.append(f'        {_node_id(BROKER_STORAGE)}[("{BROKER_STORAGE}<br/>EFS, with a Fargate Redis")]')
     lines.append("    end")
     for edge in EDGES:
         port = port_of(edge.target, edge.port)
