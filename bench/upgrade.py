@@ -132,7 +132,9 @@ def revision(python: Path, env: dict[str, str]) -> str:
 
 def runs(python: Path, env: dict[str, str]) -> list[dict]:
     output, _ = checked(python, ["dags", "list-runs", DAG_ID, "-o", "json"], env)
-    return json.loads(output[output.index("[") : output.rindex("]") + 1])
+    # Airflow's own log lines (with [brackets]) may share stdout: take the JSON list of objects itself.
+    start = output.find('[{"')
+    return json.loads(output[start : output.rindex("}]") + 2]) if start >= 0 else []
 
 
 def upgrade(old_version: str) -> list[tuple[str, str, str]]:
