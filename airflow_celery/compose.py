@@ -187,6 +187,8 @@ def _airflow_service(service: Role, references: dict[SecretName, str]) -> dict[s
 def _redis_service(references: dict[SecretName, str]) -> dict[str, Any]:
     return {
         "image": REDIS.image,
+        # Never root: the image's own redis user, which owns /data (and so a new named volume copied from it).
+        "user": REDIS.user,
         "command": [_literal(part) for part in REDIS.command],
         "environment": environment(REDIS, references),
         # The append-only file: the queue survives a restart or a re-created container.

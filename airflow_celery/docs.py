@@ -19,7 +19,7 @@ import yaml
 
 from airflow_celery.aws.args import arg_types
 from airflow_celery.cluster import EDGES, ROLES, ClusterSettings, CommandCheck, HttpCheck, Kind, Role, role_environment
-from airflow_celery.cluster.edges import INTERNET, LOAD_BALANCER, LOAD_BALANCER_PORTS, port_of
+from airflow_celery.cluster.edges import BROKER_STORAGE, INTERNET, LOAD_BALANCER, LOAD_BALANCER_PORTS, port_of
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_PATH = ROOT / "docs" / "cluster.md"
@@ -43,7 +43,7 @@ def _health(role: Role) -> str:
         return " and ".join(f"`GET :{role.port(check.port).number}{path}`" for path in check.paths)
     if isinstance(check, CommandCheck):
         return f"`{_cell(check.shell)}`"
-    return "exits 0" if role.runs_with else "-"
+    return "exits 0" if role.kind is Kind.JOB else "-"
 
 
 def _cell(text: str) -> str:
@@ -73,7 +73,11 @@ def _node_id(name: str) -> str:
     return name.replace("-", "_")
 
 
-_WHERE = {Kind.DATABASE: "RDS PostgreSQL", Kind.BROKER: "Fargate task, or ElastiCache", Kind.JOB: "init container"}
+_WHERE = {
+    Kind.DATABASE: "RDS PostgreSQL",
+    Kind.BROKER: "Fargate task, or ElastiCache",
+    Kind.JOB: "one-off task, before every deploy",
+}
 
 
 def _node(role: Role) -> str:
@@ -110,6 +114,7 @@ def architecture_diagram() -> list[str]:
             lines.append("        end")
         else:
             lines.append(f"        {_node(role)}")
+    lines.append(f'        {_node_id(BROKER_STORAGE)}[("{BROKER_STORAGE}<br/>EFS, with a Fargate Redis")]')
     lines.append("    end")
     for edge in EDGES:
         port = port_of(edge.target, edge.port)
@@ -150,8 +155,9 @@ def render() -> str:
         "",
         "## Network edges",
         "",
-        "Security-group ingress rules are generated from exactly these edges (`migrate` runs in the scheduler's task,",
-        "so it uses the scheduler's security group).",
+        "Security-group ingress rules are generated from exactly these edges (the autoscaler runs in the scheduler's",
+        "task, so it uses the scheduler's security group; `migrate`, a one-off task, has its own; `redis-storage` is",
+        "the EFS file system of a Fargate Redis).",
         "",
         *edges_table(),
         "",

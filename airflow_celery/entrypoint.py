@@ -5,8 +5,9 @@ and the local runner runs this same file. For a role it:
 
 1. waits, with a bounded retry, for the services the role has edges to (PostgreSQL, Redis), and says
    which variable and which host failed if they never answer;
-2. for `migrate`: migrates the schema and creates the admin user if missing, both through the Airflow
-   CLI in this one interpreter, then exits;
+2. for `migrate`: migrates the schema, creates the admin user if missing and resets its password when the
+   secret changed, all in this one interpreter, then exits (or, asked to by the ECS migrate step, exits
+   EX_TEMPFAIL without migrating while migrations are pending, so the services are stopped first);
 3. otherwise optionally waits for `airflow db check-migrations`, then `exec`s the role's command, so
    signals reach Airflow directly (a worker's SIGTERM is a Celery warm shutdown).
 
@@ -35,6 +36,7 @@ from airflow_celery.cluster.env import (
     NODE_NAME_VAR,
     RESULT_BACKEND_VAR,
     SERVE_LOGS_VAR,
+    STOP_FOR_MIGRATIONS_VAR,
     WAIT_FOR_MIGRATIONS_VAR,
     WAIT_TIMEOUT_VAR,
     reads_metadata_db,
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
 EX_USAGE = 64
 EX_CONFIG = 78
 EX_UNAVAILABLE = 69
+EX_TEMPFAIL = 75
+"""migrate, asked to stop for migrations: the schema is behind this Airflow; stop the services, then run me again."""
 
 HINTS = {
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
@@ -222,28 +226,21 @@ DEFAULT_POOL_SLOTS_VAR = "AIRFLOW__CORE__DEFAULT_POOL_TASK_SLOT_COUNT"
 
 
 def migrate_commands(env: Mapping[str, str]) -> list[list[str]]:
-    """Airflow CLI arguments: schema migration, the default pool's slots, then the admin user (FAB leaves an
-    existing user alone).
+    """Airflow CLI arguments: schema migration, then the default pool's slots (the admin user is ensure_admin's).
 
     Airflow reads default_pool_task_slot_count only when it creates the pool (utils/db.py,
     add_default_pool_if_not_exists): setting the pool on every migrate keeps it equal to `[core] parallelism`
     when the worker count changes.
     """
-    username = env.get(ADMIN_USERNAME_VAR, "")
-    password = env.get(ADMIN_PASSWORD_VAR, "")
-    for variable, value in ((ADMIN_USERNAME_VAR, username), (ADMIN_PASSWORD_VAR, password)):
-        if not value:
+    for variable in (ADMIN_USERNAME_VAR, ADMIN_PASSWORD_VAR):
+        if not env.get(variable, ""):
             raise EntrypointError(f"{variable} is not set; migrate needs it to create the admin user")
-    create_user = [
-        "users", "create", "--role", "Admin", "--username", username, "--password", password,
-        "--firstname", "Airflow", "--lastname", "Admin", "--email", f"{username}@example.invalid",
-    ]  # fmt: skip
     pool = (
         [["pools", "set", "default_pool", env[DEFAULT_POOL_SLOTS_VAR], "Default pool"]]
         if env.get(DEFAULT_POOL_SLOTS_VAR)
         else []
     )
-    return [list(MIGRATE.command[1:]), *pool, create_user]
+    return [list(MIGRATE.command[1:]), *pool]
 
 
 MIGRATE_LOCK_ID = 0x41434D49  # "ACMI": airflow-celery migrate; Airflow's own advisory locks are small integers
@@ -354,11 +351,84 @@ def run_airflow_cli(commands: Sequence[Sequence[str]]) -> None:
                 raise EntrypointError(f"`airflow {' '.join(argv[:2])}` failed with exit code {stop.code}", 1) from None
 
 
+def migrations_pending(connection: sqlalchemy.Connection) -> bool:
+    """Whether `db migrate` would change an existing schema: Airflow's (and FAB's) heads differ from the database's.
+
+    An empty database is not pending: nothing runs against it yet. Uses Airflow's own check (utils/db.py,
+    check_migrations: the alembic heads of the source against the database's, and each external DB manager's)."""
+    from alembic.migration import MigrationContext
+
+    if not MigrationContext.configure(connection).get_current_heads():
+        return False
+    connection.commit()
+    from airflow.utils.db import check_migrations
+
+    try:
+        check_migrations(timeout=1)
+    except TimeoutError as pending:
+        _log(f"migrations pending: {pending}")
+        return True
+    return False
+
+
+ADMIN_ROLE = "Admin"
+
+
+def ensure_admin(username: str, password: str) -> str:
+    """The admin user exists with the password in the secret: "created", "reset" (the secret was rotated) or
+    "unchanged".
+
+    `airflow users create` leaves an existing user alone ("already exists"), so a rotated secret never reached the
+    database. This does what FAB's CLI does (user_command.users_create and user_reset_password: the security
+    manager's add_user, or reset_password, which hashes it and ends the user's sessions) in-process, never with the
+    password on a command line, and resets only when the stored hash does not match (check_password)."""
+    from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+    from airflow.utils.providers_configuration_loader import providers_configuration_loaded
+
+    @providers_configuration_loaded
+    def ensure() -> str:
+        with get_application_builder() as appbuilder:
+            security = appbuilder.sm
+            user = security.find_user(username=username)
+            if user is None:
+                role = security.find_role(ADMIN_ROLE)
+                if role is None:
+                    raise EntrypointError(f"FAB has no {ADMIN_ROLE!r} role after the migration", 1)
+                if not security.add_user(username, "Airflow", "Admin", f"{username}@example.invalid", role, password):
+                    raise EntrypointError(f"could not create admin user {username!r}", 1)
+                return "created"
+            if security.check_password(username, password):
+                return "unchanged"
+            if not security.reset_password(user.id, password):
+                raise EntrypointError(f"could not reset the password of admin user {username!r}", 1)
+            return "reset"
+
+    outcome = ensure()
+    _log(f"admin user {username}: {outcome}")
+    return outcome
+
+
 def _run(argv: list[str]) -> None:
     _log(f"running: {' '.join(argv)}")
     result = subprocess.run(argv, check=False)
     if result.returncode != 0:
         raise EntrypointError(f"`{' '.join(argv)}` failed with exit code {result.returncode}", result.returncode)
+
+
+def migrate(env: Mapping[str, str], deadline: float) -> int:
+    """Under the migrate lock: stop here if asked to while migrations are pending, else migrate, set the pool, make
+    the admin user and its password match the secret, and provision the result backend's role."""
+    commands = migrate_commands(env)
+    with migrate_lock(env[DATABASE_URL_VAR], deadline) as connection:
+        if _flag(env, STOP_FOR_MIGRATIONS_VAR, False) and migrations_pending(connection):
+            _log("the schema is behind this Airflow: stop the services that read it, then run migrate again")
+            return EX_TEMPFAIL
+        run_airflow_cli(commands)
+        ensure_admin(env[ADMIN_USERNAME_VAR], env[ADMIN_PASSWORD_VAR])
+        if env.get(RESULT_BACKEND_VAR):
+            provision_result_backend(connection, env[RESULT_BACKEND_VAR])
+    _log("migration done, admin user present with the current password")
+    return 0
 
 
 def find_role(name: str) -> Role:
@@ -381,13 +451,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         for dependency in dependencies_of(role, env):
             wait_for(dependency, _remaining(deadline))
         if role.kind is Kind.JOB:
-            commands = migrate_commands(env)
-            with migrate_lock(env[DATABASE_URL_VAR], deadline) as connection:
-                run_airflow_cli(commands)
-                if env.get(RESULT_BACKEND_VAR):
-                    provision_result_backend(connection, env[RESULT_BACKEND_VAR])
-            _log("migration done, admin user present")
-            return 0
+            return migrate(env, deadline)
         if (
             not reads_metadata_db(role.name)
             and env.get(RESULT_BACKEND_VAR)

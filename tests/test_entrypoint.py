@@ -17,6 +17,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture(autouse=True)
+def admin_resets(monkeypatch):
+    """ensure_admin needs a real Airflow and database (tests/test_admin_password_airflow.py): recorded here."""
+    calls = []
+    monkeypatch.setattr(entrypoint, "ensure_admin", lambda username, password: calls.append((username, password)))
+    return calls
+
+
 @pytest.fixture
 def listening_port():
     """A port on 127.0.0.1 that accepts connections, like a running database or broker."""
@@ -105,7 +113,9 @@ def test_execs_the_role_command_after_waiting(monkeypatch, listening_port):
     assert calls == [["airflow", "celery", "flower", "--debug"]]
 
 
-def test_migrate_runs_migration_then_admin_in_process_and_never_logs_the_password(monkeypatch, capsys, listening_port):
+def test_migrate_runs_migration_then_admin_in_process_and_never_logs_the_password(
+    monkeypatch, capsys, listening_port, admin_resets
+):
     ran = []
     monkeypatch.setattr(entrypoint, "run_airflow_cli", lambda commands: ran.extend(commands))
     monkeypatch.setattr(entrypoint, "migrate_lock", lambda url, deadline: contextlib.nullcontext())
@@ -115,8 +125,8 @@ def test_migrate_runs_migration_then_admin_in_process_and_never_logs_the_passwor
         "AIRFLOW_CELERY_ADMIN_PASSWORD": "s3cret-value",
     }
     assert main(["migrate"], env) == 0
-    assert ran[0] == ["db", "migrate"]
-    assert ran[1][:2] == ["users", "create"] and "s3cret-value" in ran[1]
+    assert ran == [["db", "migrate"]]  # the password never enters any argv, not even the in-process CLI's
+    assert admin_resets == [("admin", "s3cret-value")]
     assert "s3cret-value" not in capsys.readouterr().err
 
 
@@ -174,8 +184,7 @@ def test_migrate_sets_the_default_pool_to_the_parallelism_before_creating_the_ad
         "AIRFLOW_CELERY_ADMIN_PASSWORD": "pw",
     }
     assert main(["migrate"], env) == 0
-    assert ran[:2] == [["db", "migrate"], ["pools", "set", "default_pool", "160", "Default pool"]]
-    assert ran[2][:2] == ["users", "create"]
+    assert ran == [["db", "migrate"], ["pools", "set", "default_pool", "160", "Default pool"]]
 
 
 def test_a_worker_never_waits_for_the_metadata_schema(monkeypatch):
@@ -223,7 +232,7 @@ def test_migrate_runs_every_command_under_the_migrate_lock_of_its_database(monke
     env = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url, "AIRFLOW_CELERY_ADMIN_USERNAME": "admin",
            "AIRFLOW_CELERY_ADMIN_PASSWORD": "pw"}  # fmt: skip
     assert main(["migrate"], env) == 0
-    assert events == [("lock", url), ("run", 2), ("unlock", url)]
+    assert events == [("lock", url), ("run", 1), ("unlock", url)]
 
 
 class _FakePsycopg2:
@@ -275,3 +284,49 @@ def test_a_result_backend_that_never_answers_gets_the_database_hint():
                                   f"db+postgresql://u:p@127.0.0.1:{port}/x"})  # fmt: skip
     with pytest.raises(EntrypointError, match="the result backend lives in the metadata database"):
         wait_for(dependency, 0, lambda s: None)
+
+
+def _migrate_env(port: int, **extra: str) -> dict[str, str]:
+    return {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://a:b@127.0.0.1:{port}/x",
+        "AIRFLOW_CELERY_ADMIN_USERNAME": "admin",
+        "AIRFLOW_CELERY_ADMIN_PASSWORD": "pw",
+        **extra,
+    }
+
+
+def test_migrate_ensures_the_admin_after_migrating(monkeypatch, listening_port, admin_resets):
+    events = []
+    monkeypatch.setattr(entrypoint, "run_airflow_cli", lambda commands: events.append(commands[0]))
+    monkeypatch.setattr(entrypoint, "ensure_admin", lambda username, password: events.append(username))
+    monkeypatch.setattr(entrypoint, "migrate_lock", lambda url, deadline: contextlib.nullcontext())
+    assert main(["migrate"], _migrate_env(listening_port)) == 0
+    assert events == [["db", "migrate"], "admin"]
+
+
+@pytest.mark.parametrize(("pending", "expected"), [(True, entrypoint.EX_TEMPFAIL), (False, 0)])
+def test_asked_to_stop_for_migrations_migrate_exits_tempfail_only_while_they_are_pending(
+    monkeypatch, listening_port, pending, expected
+):
+    ran = []
+    monkeypatch.setattr(entrypoint, "run_airflow_cli", lambda commands: ran.extend(commands))
+    monkeypatch.setattr(entrypoint, "migrate_lock", lambda url, deadline: contextlib.nullcontext("connection"))
+    monkeypatch.setattr(entrypoint, "migrations_pending", lambda connection: pending)
+    env = _migrate_env(listening_port, AIRFLOW_CELERY_STOP_FOR_MIGRATIONS="true")
+    assert main(["migrate"], env) == expected
+    assert bool(ran) is not pending  # nothing migrated while the services still run
+
+
+def test_without_the_stop_flag_migrate_never_checks_for_pending_migrations(monkeypatch, listening_port):
+    monkeypatch.setattr(entrypoint, "run_airflow_cli", lambda commands: None)
+    monkeypatch.setattr(entrypoint, "migrate_lock", lambda url, deadline: contextlib.nullcontext())
+    monkeypatch.setattr(entrypoint, "migrations_pending", lambda connection: pytest.fail("checked"))
+    assert main(["migrate"], _migrate_env(listening_port)) == 0
+
+
+def test_the_runner_and_the_entrypoint_agree_on_the_stop_flag_and_its_exit_code():
+    from airflow_celery.aws import migration_runner
+    from airflow_celery.cluster.env import STOP_FOR_MIGRATIONS_VAR
+
+    assert migration_runner.STOP_FOR_MIGRATIONS_VAR == STOP_FOR_MIGRATIONS_VAR
+    assert migration_runner.EX_TEMPFAIL == entrypoint.EX_TEMPFAIL

@@ -215,7 +215,7 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     """Extra connections an engine may open under load ([database] sql_alchemy_max_overflow), 0-50. Default 3."""
     role_sizes: dict[str, RoleSizeArgs]
     """Per-role Fargate size overrides, keyed by role name (api-server, scheduler, dag-processor,
-    triggerer, worker, flower, redis). Defaults come from the cluster description."""
+    triggerer, worker, flower, migrate, redis). Defaults come from the cluster description."""
     log_retention_days: int
     """CloudWatch log retention for every role, one of the values CloudWatch allows. Default 30."""
     redis_mode: RedisModeArg
@@ -391,8 +391,9 @@ POSTGRES_MAJORS = range(15, 18)
 provision_result_backend) gets row access to Celery's tables and nothing else; 13 and 14 are past or at the
 PostgreSQL community's end of life."""
 
-FARGATE_ROLES: tuple[str, ...] = tuple(r.name for r in ROLES if r.kind in (Kind.AIRFLOW, Kind.BROKER))
-"""The roles that run as Fargate services and so take a size. The migrate job runs inside the scheduler's task."""
+FARGATE_ROLES: tuple[str, ...] = tuple(r.name for r in ROLES if r.kind in (Kind.AIRFLOW, Kind.BROKER, Kind.JOB))
+"""The roles that run as Fargate tasks and so take a size: the services and migrate's one-off task. The autoscaler
+runs inside the scheduler's task."""
 
 _VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
 _SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")

@@ -13,6 +13,7 @@ from airflow_celery.autoscaler.cloudwatch import namespace as metric_namespace
 from airflow_celery.aws import (
     alarms,
     broker,
+    broker_storage,
     database,
     discovery,
     ecs,
@@ -22,6 +23,7 @@ from airflow_celery.aws import (
     image,
     load_balancer,
     logs,
+    migration,
     network,
     scaling,
     task_logs,
@@ -31,7 +33,7 @@ from airflow_celery.aws.args import AirflowCeleryClusterArgs, ClusterConfig, res
 from airflow_celery.aws.context import BuildContext
 from airflow_celery.aws.security_groups import security_groups
 from airflow_celery.aws.task_definition import TaskInputs
-from airflow_celery.cluster.edges import LOAD_BALANCER
+from airflow_celery.cluster.edges import BROKER_STORAGE, LOAD_BALANCER
 from airflow_celery.cluster.env import ClusterSettings
 from airflow_celery.cluster.limits import capacity_settings
 from airflow_celery.cluster.roles import (
@@ -167,6 +169,11 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
     execution = iam.execution_roles(ctx, roles, stored.arns)
     registered = [API_SERVER.name, *([REDIS.name] if config.redis_mode == "fargate" else [])]
     ecs_cluster = ecs.cluster(ctx)
+    storage = (
+        broker_storage.broker_storage(ctx, net.private_subnet_ids, groups[BROKER_STORAGE])
+        if config.redis_mode == "fargate"
+        else None
+    )
     wiring = ecs.ServiceWiring(
         cluster=ecs_cluster,
         capacity_providers=ecs.capacity_providers(ctx, ecs_cluster),
@@ -174,18 +181,22 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         security_groups=groups,
         execution_roles={name: role for name, (role, _) in execution.items()},
         task_role=iam.task_role(ctx, bucket),
-        role_task_roles=_role_task_roles(ctx, bucket, ecs_cluster),
+        role_task_roles=_role_task_roles(ctx, bucket, ecs_cluster, storage),
         target_groups=alb.target_groups,
         discovery={name: discovery.discovery_service(ctx, namespace, name) for name in registered},
         task_depends_on=[*stored.versions, *(grant for _, grants in execution.values() for grant in grants)],
         service_depends_on=alb.routing,
         exec_roles=frozenset({FLOWER.name}),
+        broker_volume=storage.volume() if storage else None,
+        broker_depends_on=list(storage.mount_targets) if storage else [],
     )
     inputs = _task_inputs(ctx, template, image_ref, alb.url, net.cidrs, _task_log_folder(ctx, bucket, wiring), stored,
                           log_groups)  # fmt: skip
+    definitions = {r.name: ecs.task_definition(ctx, r, inputs, wiring) for r in roles}
+    wiring = dataclasses.replace(wiring, migration=_migration(ctx, roles, definitions, wiring, inputs, log_groups))
     services, targets = {}, {}
     for r in roles:
-        services[r.name] = ecs.service(ctx, r, ecs.task_definition(ctx, r, inputs, wiring), wiring)
+        services[r.name] = ecs.service(ctx, r, definitions[r.name], wiring)
         if r is WORKER and config.autoscaling:
             target, _, _ = scaling.worker_autoscaling(ctx, ecs_cluster, services[r.name], metric_namespace(config.name))
             targets[r.name] = target
@@ -217,13 +228,49 @@ def _task_log_folder(ctx: BuildContext, bucket: aws.s3.Bucket, wiring: ecs.Servi
     return task_logs.folder(group)
 
 
-def _role_task_roles(ctx: BuildContext, bucket: aws.s3.Bucket, ecs_cluster: aws.ecs.Cluster) -> dict[str, aws.iam.Role]:
+def _role_task_roles(
+    ctx: BuildContext,
+    bucket: aws.s3.Bucket,
+    ecs_cluster: aws.ecs.Cluster,
+    storage: broker_storage.BrokerStorage | None,
+) -> dict[str, aws.iam.Role]:
     """Workers protect their own tasks from scale-in; with autoscaling, the scheduler's task publishes metrics;
-    Flower only opens ECS Exec channels."""
+    Flower only opens ECS Exec channels; a Fargate Redis mounts its storage (and nothing else)."""
     found = {WORKER.name: iam.worker_task_role(ctx, bucket, ecs_cluster), FLOWER.name: iam.flower_task_role(ctx)}
     if ctx.config.autoscaling:
         found[SCHEDULER.name] = iam.scheduler_task_role(ctx, bucket, metric_namespace(ctx.name))
+    if storage is not None:
+        found[REDIS.name] = broker_storage.broker_task_role(ctx, storage)
     return found
+
+
+def _migration(
+    ctx: BuildContext,
+    roles: list[Role],
+    definitions: dict[str, aws.ecs.TaskDefinition],
+    wiring: ecs.ServiceWiring,
+    inputs: pulumi.Output[TaskInputs],
+    log_groups: dict[str, aws.cloudwatch.LogGroup],
+) -> aws.lambda_.Invocation:
+    """The migrate step every service waits for; it may stop and restart the services that read the schema."""
+    stopped = migration.stopped_for_migrations(roles)
+    passed = [wiring.execution_roles[MIGRATE.name].arn]
+    for r in stopped:
+        passed += [wiring.execution_roles[r.name].arn, wiring.role_task_roles.get(r.name, wiring.task_role).arn]
+    return migration.migration_step(
+        ctx,
+        inputs,
+        migration.MigrationWiring(
+            cluster=wiring.cluster,
+            subnet_ids=wiring.private_subnet_ids,
+            security_group=wiring.security_groups[MIGRATE.name],
+            execution_role=wiring.execution_roles[MIGRATE.name],
+            task_depends_on=wiring.task_depends_on,
+            log_group=log_groups[MIGRATE.name],
+            services={r.name: (definitions[r.name], ecs.desired_count(ctx, r)) for r in stopped},
+            passed_roles=passed,
+        ),
+    )
 
 
 def _broker(

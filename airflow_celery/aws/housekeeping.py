@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from airflow_celery.aws import iam
 from airflow_celery.aws.context import BuildContext
+from airflow_celery.aws.ecs import runtime_platform
 from airflow_celery.aws.hibernation import cron
 from airflow_celery.aws.task_definition import SECRET_VERSIONS_LABEL, TaskInputs, secret_versions_label
 from airflow_celery.cluster.env import role_environment
@@ -92,9 +93,7 @@ def housekeeping(
         memory=str(MIGRATE.size.memory),
         network_mode="awsvpc",
         requires_compatibilities=["FARGATE"],
-        runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
-            operating_system_family="LINUX", cpu_architecture=config.cpu_architecture
-        ),
+        runtime_platform=runtime_platform(ctx),
         execution_role_arn=execution.arn,
         container_definitions=pulumi.Output.all(inputs, logs.name).apply(
             lambda v: json.dumps([container_definition(v[0], v[1], config.db_clean_retention_days)])

@@ -11,13 +11,13 @@ import pulumi_aws as aws
 from airflow_celery.aws.context import BuildContext
 from airflow_celery.aws.logs import TASK_LOG_PREFIX
 from airflow_celery.cluster.env import secrets_of
-from airflow_celery.cluster.roles import ENTRYPOINT_ROLES, SCHEDULER, WORKER, Role
+from airflow_celery.cluster.roles import ENTRYPOINT_ROLES, MIGRATE, SCHEDULER, WORKER, Role
 from airflow_celery.cluster.secrets import SecretName
 
 EXECUTION_POLICY = "policy/service-role/AmazonECSTaskExecutionRolePolicy"
 
 
-def _assume_by_ecs_tasks() -> str:
+def assume_by_ecs_tasks() -> str:
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -52,17 +52,39 @@ def task_log_policy(bucket_arn: str) -> str:
 
 
 def task_secret_names(r: Role) -> set[SecretName]:
-    """Every secret the containers of role `r`'s task read: its own, and those of the jobs that run in its task."""
-    containers = [r.name, *(job.name for job in ENTRYPOINT_ROLES if job.runs_with == r.name)]
+    """Every secret the containers of role `r`'s task read: its own, and those of the sidecars in its task."""
+    containers = [r.name, *(other.name for other in ENTRYPOINT_ROLES if other.runs_with == r.name)]
     return {name for container in containers for name in secrets_of(container).values()}
+
+
+def legacy_shared_secret_names(roles: Sequence[Role]) -> set[SecretName]:
+    """What the former shared execution role read: every secret of every task (migrate's included, which ran in
+    the scheduler's task then)."""
+    return {name for r in (*roles, MIGRATE) for name in task_secret_names(r)}
+
+
+def execution_secret_names(r: Role, roles: Sequence[Role]) -> set[SecretName]:
+    """The secrets `r`'s execution role may read: exactly its task's, except for the heir of the shared role.
+
+    KEEP FOR ONE RELEASE (remove in the release after 0.1.0): task definitions registered before one execution role
+    per task still name the shared role, which is now the scheduler's (SHARED_EXECUTION_ROLE_HEIR). ECS reads
+    secrets with a task definition's execution role whenever it starts one of its tasks: during the first deploy
+    after the upgrade, an old api-server or worker task that fails its health check is replaced from its old task
+    definition, before its service has moved on. That task must still read its secrets, so the heir keeps the
+    union for one release. No circuit-breaker rollback reaches it any more (rollback is off, ecs.py), but that
+    replacement of an old task does."""
+    if r.name == SHARED_EXECUTION_ROLE_HEIR:
+        return legacy_shared_secret_names(roles)
+    return task_secret_names(r)
 
 
 def execution_roles(
     ctx: BuildContext, roles: Sequence[Role], secret_arns: Mapping[SecretName, pulumi.Output[str]]
 ) -> dict[str, tuple[aws.iam.Role, list[pulumi.Resource]]]:
-    """One execution role per task, each reading exactly the secrets its containers are given."""
+    """One execution role per task (migrate's one-off task too), each reading the secrets its containers are given."""
     return {
-        r.name: execution_role(ctx, r.name, [secret_arns[name] for name in sorted(task_secret_names(r))]) for r in roles
+        r.name: execution_role(ctx, r.name, [secret_arns[name] for name in sorted(execution_secret_names(r, roles))])
+        for r in (*roles, MIGRATE)
     }
 
 
@@ -87,7 +109,7 @@ def execution_role(
     or the first ones can fail to read their secrets while IAM catches up."""
     role = aws.iam.Role(
         ctx.child_name(role_name, "execution-role"),
-        assume_role_policy=_assume_by_ecs_tasks(),
+        assume_role_policy=assume_by_ecs_tasks(),
         description=f"airflow-celery {ctx.name}: ECS pulls images, writes logs, reads the {role_name} secrets",
         tags=ctx.tags(role_name, "execution-role"),
         opts=_inherited(ctx, role_name, "execution-role"),
@@ -113,7 +135,7 @@ def task_role(ctx: BuildContext, bucket: aws.s3.Bucket, role_name: str | None = 
     parts = (role_name, "task-role") if role_name else ("task-role",)
     role = aws.iam.Role(
         ctx.child_name(*parts),
-        assume_role_policy=_assume_by_ecs_tasks(),
+        assume_role_policy=assume_by_ecs_tasks(),
         description=f"airflow-celery {ctx.name}: what Airflow {role_name or 'itself'} may do (task logs in S3"
         + (" and more)" if role_name else ")"),
         tags=ctx.tags(*parts),
@@ -207,7 +229,7 @@ def flower_task_role(ctx: BuildContext) -> aws.iam.Role:
     """Flower's task may open the ECS Exec channels of the port forward, and nothing else: it writes no task logs."""
     role = aws.iam.Role(
         ctx.child_name("flower", "task-role"),
-        assume_role_policy=_assume_by_ecs_tasks(),
+        assume_role_policy=assume_by_ecs_tasks(),
         description=f"airflow-celery {ctx.name}: Flower, reached only through an ECS Exec port forward",
         tags=ctx.tags("flower", "task-role"),
         opts=ctx.opts(),

@@ -65,6 +65,10 @@ class Recorded:
     """The resource option `ignore_changes`, as the engine receives it (camelCase property names)."""
     aliases: list[str] = field(default_factory=list)
     """The resource option `aliases`: the names (alias specs) or URNs the engine is told this resource had."""
+    dependencies: list[str] = field(default_factory=list)
+    """URNs the engine is told this resource depends on (`depends_on`, and resources whose outputs it takes)."""
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    """The resource option `custom_timeouts` as sent (create/update/delete durations such as "31m")."""
 
 
 def _seed(name: str, purpose: str) -> bytes:
@@ -214,6 +218,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 secret_inputs=secret_inputs,
                 ignore_changes=list(request.ignoreChanges),
                 aliases=_alias_names(request),
+                dependencies=list(request.dependencies),
+                custom_timeouts=_custom_timeouts(request),
             )
         )
 
@@ -225,6 +231,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
         outputs = rpc.deserialize_properties(request.outputs) if request.HasField("outputs") else {}
         record.registered_outputs = _unwrap_secrets(dict(outputs or {}), "", secret_paths)
         record.secret_output_names = {path.split(".")[0] for path in secret_paths}
+
+
+def _custom_timeouts(request: Any) -> dict[str, str]:
+    if not request.HasField("customTimeouts"):
+        return {}
+    timeouts = request.customTimeouts
+    return {key: getattr(timeouts, key) for key in ("create", "update", "delete") if getattr(timeouts, key)}
 
 
 def _alias_names(request: Any) -> list[str]:
@@ -399,6 +412,7 @@ _OUTPUT_BUILDERS = {
     "aws:ecs/taskDefinition:TaskDefinition": _task_definition,
     "aws:ecs/service:Service": _named(),
     "aws:iam/role:Role": _named(),
+    "aws:lambda/function:Function": _named(),
     "aws:s3/bucket:Bucket": _s3_bucket,
     "aws:s3/bucketV2:BucketV2": _s3_bucket,
     "aws:secretsmanager/secret:Secret": _named(),

@@ -11,15 +11,20 @@ import pulumi_aws as aws
 
 from airflow_celery.aws.args import ClusterConfig
 from airflow_celery.aws.context import BuildContext
-from airflow_celery.cluster.edges import EDGES, INTERNET, LOAD_BALANCER, Edge, edges_from
+from airflow_celery.cluster.edges import BROKER_STORAGE, EDGES, INTERNET, LOAD_BALANCER, Edge, edges_from
 from airflow_celery.cluster.roles import FLOWER, ROLES, Kind, role
 
-# Every role that runs in its own task (or is RDS/ElastiCache) has a group; a JOB uses its host task's.
-SECURITY_GROUP_NODES: tuple[str, ...] = (*(r.name for r in ROLES if r.runs_with is None), LOAD_BALANCER)
+# Every role that runs in its own task (or is RDS/ElastiCache) has a group, migrate's one-off task too; a sidecar
+# uses its host task's. The broker's storage (EFS) has one when Redis runs on Fargate.
+SECURITY_GROUP_NODES: tuple[str, ...] = (
+    *(r.name for r in ROLES if r.runs_with is None),
+    LOAD_BALANCER,
+    BROKER_STORAGE,
+)
 # Groups of Fargate tasks (and Redis, a task unless it is ElastiCache) reach ECR, Secrets Manager, S3 and
 # CloudWatch through the NAT: they get open egress. The database opens no connection and gets no egress at
 # all; the load balancer gets egress only along its edges (Terraform removes AWS's default allow-all rule).
-OPEN_EGRESS_NODES: tuple[str, ...] = tuple(r.name for r in ROLES if r.kind in (Kind.AIRFLOW, Kind.BROKER))
+OPEN_EGRESS_NODES: tuple[str, ...] = tuple(r.name for r in ROLES if r.kind in (Kind.AIRFLOW, Kind.BROKER, Kind.JOB))
 
 
 @dataclass(frozen=True)
@@ -43,8 +48,8 @@ def _slug(cidr: str) -> str:
 
 
 def security_group_of(node: str) -> str:
-    """The node whose security group `node` uses: a JOB runs in the task of its `runs_with` role."""
-    if node in (INTERNET, LOAD_BALANCER):
+    """The node whose security group `node` uses: a sidecar runs in the task of its `runs_with` role."""
+    if node in (INTERNET, LOAD_BALANCER, BROKER_STORAGE):
         return node
     found = role(node)
     return found.runs_with or found.name
@@ -93,10 +98,12 @@ def _rule(origin: str, target: str, port: int, whys: list[str], *, from_cidr: bo
 
 def security_groups(ctx: BuildContext, vpc_id: pulumi.Input[str]) -> dict[str, aws.ec2.SecurityGroup]:
     """The groups, keyed by node name, with their ingress rules from EDGES and allow-all egress."""
-    groups = {node: _group(ctx, vpc_id, node) for node in SECURITY_GROUP_NODES}
+    nodes = [node for node in SECURITY_GROUP_NODES if node != BROKER_STORAGE or ctx.config.redis_mode == "fargate"]
+    groups = {node: _group(ctx, vpc_id, node) for node in nodes}
     closed = unused_edges(ctx.config)
     for rule in ingress_rules(ctx.config.load_balancer_cidrs, closed):
-        _ingress(ctx, groups, rule)
+        if rule.target in groups and (rule.source is None or rule.source in groups):
+            _ingress(ctx, groups, rule)
     for node, group in groups.items():
         if node in OPEN_EGRESS_NODES:
             _egress_anywhere(ctx, node, group)

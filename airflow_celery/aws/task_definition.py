@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_celery.cluster.env import ClusterSettings, role_environment
-from airflow_celery.cluster.roles import ROLES, CommandCheck, HttpCheck, Kind, Role, sidecars_of
+from airflow_celery.cluster.roles import REDIS_DATA, CommandCheck, HttpCheck, Kind, Role, sidecars_of
 from airflow_celery.cluster.secrets import SecretName
 
 
@@ -44,16 +44,15 @@ def secret_versions_label(secrets: Mapping[str, SecretName], versions: Mapping[S
     return hashlib.sha256(listed.encode()).hexdigest()[:32]
 
 
-def jobs_running_with(role_name: str) -> tuple[Role, ...]:
-    """The one-shot JOB roles that run as init containers in `role_name`'s task (migrate in the scheduler's)."""
-    return tuple(r for r in ROLES if r.kind is Kind.JOB and r.runs_with == role_name)
-
-
 def sidecars_running_with(role_name: str, settings: ClusterSettings) -> tuple[Role, ...]:
     """The SIDECAR roles in `role_name`'s task: in the scheduler's, the watchdog, and the autoscaler when workers
     autoscale (roles.py, `sidecars_of`)."""
     return sidecars_of(role_name, settings.autoscaling)
 
+
+BROKER_VOLUME = "redis-data"
+"""The task volume (EFS on ECS, aws/broker_storage.py) mounted at the redis image's data directory: the
+append-only file outlives the task, which ECS replaces rather than restarts."""
 
 SIDECAR_RESTART = {"enabled": True, "restartAttemptPeriod": 60}
 """A sidecar that exits is restarted in place (ECS container restart policy) instead of stopping the task:
@@ -119,6 +118,10 @@ def container_definition(r: Role, inputs: TaskInputs, *, essential: bool = True)
         container["healthCheck"] = check
     if r.stop_timeout is not None:
         container["stopTimeout"] = r.stop_timeout
+    if r.user is not None:
+        container["user"] = r.user
+    if r.kind is Kind.BROKER:
+        container["mountPoints"] = [{"sourceVolume": BROKER_VOLUME, "containerPath": REDIS_DATA, "readOnly": False}]
     if r.kind is Kind.SIDECAR:
         container["memoryReservation"] = r.size.memory
         container["restartPolicy"] = dict(SIDECAR_RESTART)
@@ -126,16 +129,16 @@ def container_definition(r: Role, inputs: TaskInputs, *, essential: bool = True)
 
 
 def task_containers(r: Role, inputs: TaskInputs) -> list[dict[str, Any]]:
-    """The containers of `r`'s task: its own, plus its JOB init containers, which it waits for (SUCCESS)."""
-    jobs = [container_definition(job, inputs, essential=False) for job in jobs_running_with(r.name)]
+    """The containers of `r`'s task: its own, plus its sidecars (the autoscaler in the scheduler's).
+
+    No job runs inside a service's task: migrate is its own one-off task, run before any service changes
+    (aws/migration.py)."""
     main = container_definition(r, inputs)
-    if jobs:
-        main["dependsOn"] = [{"containerName": job["name"], "condition": "SUCCESS"} for job in jobs]
     sidecars = [
         container_definition(sidecar, inputs, essential=False)
         for sidecar in sidecars_running_with(r.name, inputs.settings)
     ]
-    return [main, *jobs, *sidecars]
+    return [main, *sidecars]
 
 
 def container_definitions_json(r: Role, inputs: TaskInputs) -> str:

@@ -12,14 +12,18 @@ from dataclasses import dataclass
 
 from airflow_celery.cluster.roles import ROLES_BY_NAME, Port
 
-# Two nodes that are not roles: the outside world and the load balancer in front of the UIs.
+# Nodes that are not roles: the outside world, the load balancer in front of the UIs, and the file system that
+# holds a Fargate Redis's append-only file (EFS mount targets; not there when ElastiCache is the broker).
 INTERNET = "internet"
 LOAD_BALANCER = "load-balancer"
+BROKER_STORAGE = "redis-storage"
 
 LOAD_BALANCER_PORTS: tuple[Port, ...] = (
     Port("https", 443, "UI and Flower over TLS"),
     Port("http", 80, "redirects to HTTPS, or serves plain HTTP when no certificate is given"),
 )
+BROKER_STORAGE_PORTS: tuple[Port, ...] = (Port("nfs", 2049, "EFS mount targets (NFS over TLS)"),)
+NODE_PORTS: dict[str, tuple[Port, ...]] = {LOAD_BALANCER: LOAD_BALANCER_PORTS, BROKER_STORAGE: BROKER_STORAGE_PORTS}
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,12 @@ class Edge:
 
 
 def port_of(node: str, port_name: str) -> Port:
-    """The port called `port_name` on a role or on the load balancer."""
-    if node == LOAD_BALANCER:
-        for port in LOAD_BALANCER_PORTS:
+    """The port called `port_name` on a role, the load balancer or the broker's storage."""
+    if node in NODE_PORTS:
+        for port in NODE_PORTS[node]:
             if port.name == port_name:
                 return port
-        raise KeyError(f"the load balancer has no port named {port_name!r}")
+        raise KeyError(f"{node} has no port named {port_name!r}")
     return ROLES_BY_NAME[node].port(port_name)
 
 
@@ -66,6 +70,7 @@ EDGES: tuple[Edge, ...] = (
     Edge("api-server", "worker", "logs", "live logs of running tasks"),
     Edge("api-server", "triggerer", "logs", "live logs of deferred tasks"),
     Edge("flower", "redis", "redis", "reads the broker and worker events"),
+    Edge("redis", "redis-storage", "nfs", "the append-only file on EFS, so the queue outlives the task"),
 )
 
 

@@ -56,6 +56,9 @@ WAIT_FOR_MIGRATIONS_VAR = "AIRFLOW_CELERY_WAIT_FOR_MIGRATIONS"
 WAIT_TIMEOUT_VAR = "AIRFLOW_CELERY_WAIT_TIMEOUT"
 ADMIN_USERNAME_VAR = "AIRFLOW_CELERY_ADMIN_USERNAME"
 ADMIN_PASSWORD_VAR = "AIRFLOW_CELERY_ADMIN_PASSWORD"
+STOP_FOR_MIGRATIONS_VAR = "AIRFLOW_CELERY_STOP_FOR_MIGRATIONS"
+"""Set (true) by the ECS migrate step's first run: migrate exits EX_TEMPFAIL instead of migrating when the schema is
+behind its Airflow, so that the services reading it are stopped first (aws/migration_runner.py)."""
 # Read by the autoscaler (airflow_celery/autoscaler/) and the workers' scale-in protection.
 WORKERS_MIN_VAR = "AIRFLOW_CELERY_WORKERS_MIN"
 WORKERS_MAX_VAR = "AIRFLOW_CELERY_WORKERS_MAX"

@@ -127,8 +127,9 @@ class Role:
     desired_count: int = 1
     scalable: bool = False  # only the Celery workers scale out
     stop_timeout: int | None = None  # seconds ECS waits after SIGTERM before SIGKILL (Fargate max 120)
-    runs_with: str | None = None  # a JOB runs as an init container in this role's task on ECS
+    runs_with: str | None = None  # a SIDECAR runs as a container in this role's task on ECS
     image: str | None = None  # None means the project's own image
+    user: str | None = None  # uid:gid the container runs as; None means the image's own user
     env_defaults: dict[str, str] = field(default_factory=dict)
 
     def port(self, name: str) -> Port:
@@ -154,6 +155,10 @@ REDIS_IMAGE = (
 address), pinned by the digest of its multi-architecture index, so x86 and ARM tasks run the same release."""
 REDIS_DATA = "/data"
 """The redis image's working directory (and VOLUME): where the append-only file lives."""
+REDIS_UID = 999
+REDIS_GID = 1000
+"""The alpine redis image's own `redis` user (docker-library/redis, alpine Dockerfile: `addgroup -S -g 1000 redis;
+adduser -S -G redis -u 999 redis`): the container runs as it, never as root, and owns the data volume."""
 
 WORKER_ALIVE_VAR = "AIRFLOW_CELERY_WORKER_ALIVE_FILE"
 WORKER_ALIVE_EVERY = 10
@@ -238,9 +243,12 @@ MIGRATE = Role(
     name="migrate",
     kind=Kind.JOB,
     command=("airflow", "db", "migrate"),
-    summary="Migrates the schema and creates the admin user, once, before the other roles start",
+    # Its own step, finished before any service changes: a one-off ECS task that `pulumi up` runs and waits on
+    # (aws/migration.py), the first program locally and in docker-compose. Airflow's docs ("Setting up the
+    # database"): "make sure that Airflow components are not running while the database migration is being
+    # executed"; on ECS the services that read the metadata database are stopped first when migrations are pending.
+    summary="Migrates the schema, resets the admin user, sets the default pool; once per deploy, before any service",
     size=Size(512, 2048),
-    runs_with="scheduler",
 )
 
 AUTOSCALER = Role(
@@ -274,8 +282,9 @@ REDIS = Role(
     name="redis",
     kind=Kind.BROKER,
     # The password comes from a secret in the environment, never from the task definition. The append-only
-    # file (in the working directory: /data in the image, the state dir locally) keeps the queue over a restart:
-    # without it, tasks waiting in Redis vanish and sit in `queued` until task_queued_timeout (600 s).
+    # file (in the working directory: /data in the image, on an EFS volume on ECS, where a restart is a new task;
+    # the state dir locally) keeps the queue over a restart: without it, tasks waiting in Redis vanish and sit in
+    # `queued` until task_queued_timeout (600 s).
     command=(
         "sh",
         "-c",
@@ -288,6 +297,7 @@ REDIS = Role(
     health=CommandCheck('REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p "${REDIS_PORT:-6379}" ping'),
     size=Size(1024, 2048),
     image=REDIS_IMAGE,
+    user=f"{REDIS_UID}:{REDIS_GID}",
 )
 
 POSTGRES = Role(

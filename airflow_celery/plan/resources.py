@@ -31,6 +31,8 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("aws:ecs/", "ECS"),
     ("aws:iam/", "ECS"),
     ("aws:elasticache/", "broker"),
+    ("aws:efs/", "broker"),
+    ("aws:lambda/", "ECS"),
     ("aws:rds/", "database"),
     ("aws:secretsmanager/", "secrets"),
     ("random:", "secrets"),
@@ -45,7 +47,8 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("aws:scheduler/schedule", "scaling"),  # hibernation: the database stops and starts on a schedule
 )
 """Type-token prefixes, most specific first. IAM roles are ECS's (execution and task roles); the S3 bucket
-holds task logs; Cloud Map is the private DNS the tasks find each other by."""
+holds task logs; Cloud Map is the private DNS the tasks find each other by; EFS holds a Fargate Redis's
+append-only file; the Lambda function runs the migrate step (aws/migration.py)."""
 
 
 def concern_of(type_token: str) -> str:

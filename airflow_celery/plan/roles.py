@@ -47,6 +47,11 @@ def services(mocks: RecordingMocks, name: str) -> dict[str, tuple[Recorded, Reco
     return dict(sorted(found.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
 
 
+def _migrate_definition(mocks: RecordingMocks, name: str) -> Recorded:
+    """Migrate's own task definition (aws/migration.py): run by the migrate step, not by a service."""
+    return next(d for d in mocks.of_type(TASK_DEFINITION_TYPE) if d.inputs["family"] == f"{name}-{MIGRATE.name}")
+
+
 def _size(definition: Recorded) -> str:
     cpu, memory = int(definition.inputs["cpu"]), int(definition.inputs["memory"])
     return f"{cpu / 1024:g} vCPU / {memory / 1024:g} GiB"
@@ -64,9 +69,9 @@ def rows(mocks: RecordingMocks, config: ClusterConfig) -> list[RoleRow]:
             bounds = (config.worker_min_count, config.worker_max_count) if role.scalable else (None, None)
             result.append(RoleRow(role.name, "Fargate", command, _size(definition), count, *bounds, secrets))
         elif role is MIGRATE:
-            host = by_role[role.runs_with or ""][1]
-            result.append(RoleRow(role.name, f"{role.runs_with} task (init)", command, _size(host), 0,
-                                  secrets=secrets, count_label=f"once per {role.runs_with} start"))  # fmt: skip
+            definition = _migrate_definition(mocks, config.name)
+            result.append(RoleRow(role.name, "Fargate one-off task", command, _size(definition), 0,
+                                  secrets=secrets, count_label="once per deploy, before the services"))  # fmt: skip
         elif role is POSTGRES:
             multi = " multi-AZ" if config.db_multi_az else ""
             size = f"{config.db_instance_class}{multi}, {config.db_allocated_storage} GiB"

@@ -13,7 +13,7 @@ from typing import Any
 
 from airflow_celery.aws import offline
 from airflow_celery.cluster import EDGES, INTERNET, ROLES_BY_NAME, Kind, is_fargate_size, role
-from airflow_celery.cluster.edges import LOAD_BALANCER
+from airflow_celery.cluster.edges import BROKER_STORAGE, LOAD_BALANCER
 from airflow_celery.cluster.env import SHARED_SECRETS, secrets_of
 from airflow_celery.cluster.roles import FLOWER
 from tests.aws import harness
@@ -35,6 +35,7 @@ _TASK_DEFINITION_MEMBERS = (
     "cpu",
     "memory",
     "runtimePlatform",
+    "volumes",
     "ephemeralStorage",
     "pidMode",
     "ipcMode",
@@ -80,12 +81,16 @@ def group_of(node: str) -> str:
     return role(node).runs_with or node
 
 
-def expected_ingress(allowed_cidrs: Iterable[str], flower_on_load_balancer: bool) -> set[tuple[str, str, int]]:
+def expected_ingress(
+    allowed_cidrs: Iterable[str], flower_on_load_balancer: bool, fargate_redis: bool = True
+) -> set[tuple[str, str, int]]:
     """(origin, target group, port) for every edge; the internet is each allowed CIDR. The load balancer reaches
-    Flower only when it serves it."""
+    Flower only when it serves it; the broker's storage (EFS) exists only when Redis runs on Fargate."""
     expected = set()
     for edge in EDGES:
         if (edge.source, edge.target) == (LOAD_BALANCER, FLOWER.name) and not flower_on_load_balancer:
+            continue
+        if edge.target == BROKER_STORAGE and not fargate_redis:
             continue
         origins = list(allowed_cidrs) if edge.source == INTERNET else [group_of(edge.source)]
         for origin in origins:
@@ -109,7 +114,8 @@ def assert_ingress_is_the_edges(
     mocks: RecordingMocks, allowed_cidrs: Iterable[str], flower_on_load_balancer: bool = False
 ) -> None:
     """Every ingress rule comes from an edge, and every edge has its rule: nothing more, nothing less."""
-    found, expected = recorded_ingress(mocks), expected_ingress(allowed_cidrs, flower_on_load_balancer)
+    fargate_redis = bool(mocks.of_type("aws:efs/fileSystem:FileSystem"))
+    found, expected = recorded_ingress(mocks), expected_ingress(allowed_cidrs, flower_on_load_balancer, fargate_redis)
     assert found == expected, f"extra: {sorted(found - expected)}; missing: {sorted(expected - found)}"
 
 
@@ -226,8 +232,9 @@ def services_by_role(mocks: RecordingMocks) -> dict[str, Recorded]:
     return {s.name.removeprefix(prefix).removesuffix("-service"): s for s in mocks.of_type(SERVICE)}
 
 
-ONE_OFF_TASKS = ("housekeeping",)
-"""Task definitions that run no role of the description, started on a schedule (aws/housekeeping.py)."""
+ONE_OFF_TASKS = ("housekeeping", "migrate")
+"""Task definitions of no service: housekeeping, started on a schedule (aws/housekeeping.py), and migrate, run by
+the migrate step of every `pulumi up` (aws/migration.py)."""
 
 
 def role_task_definitions(mocks: RecordingMocks) -> list[Recorded]:

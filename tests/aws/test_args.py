@@ -72,12 +72,12 @@ BAD_VALUES = [
         {"role_sizes": {"webserver": {"cpu": 512, "memory": 1024}}},
         "role_sizes.webserver",
         {"cpu": 512, "memory": 1024},
-        "api-server, scheduler, dag-processor, triggerer, worker, flower, redis",
+        "api-server, scheduler, dag-processor, triggerer, worker, flower, migrate, redis",
     ),
     bad(
-        "role-size-migrate-shares-scheduler",
-        {"role_sizes": {"migrate": {"cpu": 512, "memory": 1024}}},
-        "role_sizes.migrate",
+        "role-size-autoscaler-shares-scheduler",
+        {"role_sizes": {"autoscaler": {"cpu": 512, "memory": 1024}}},
+        "role_sizes.autoscaler",
         {"cpu": 512, "memory": 1024},
         "runs inside the scheduler task",
     ),
@@ -325,8 +325,9 @@ def test_defaults_fill_every_field_and_size_every_fargate_role_from_the_descript
     config = resolve_args("airflow", None)
 
     assert config == ClusterConfig(name="airflow", role_sizes=config.role_sizes)
-    assert set(FARGATE_ROLES) == {r.name for r in ROLES if r.kind in (Kind.AIRFLOW, Kind.BROKER)}
-    assert "migrate" not in config.role_sizes
+    # migrate runs as its own one-off Fargate task (aws/migration.py): it takes a size too.
+    assert set(FARGATE_ROLES) == {r.name for r in ROLES if r.kind in (Kind.AIRFLOW, Kind.BROKER, Kind.JOB)}
+    assert config.role_sizes["migrate"] == (512, 2048)
     for role_name, (cpu, memory) in config.role_sizes.items():
         assert (cpu, memory) == (role(role_name).size.cpu, role(role_name).size.memory)
         assert is_fargate_size(cpu, memory)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from airflow_celery.cluster.roles import REDIS
+import json
+
+from airflow_celery.cluster.roles import REDIS, REDIS_DATA, REDIS_GID, REDIS_UID
 from tests.aws.conftest import DEV_NAME, PROD_ARGS, PROD_NAME
 
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
@@ -35,3 +37,52 @@ def test_elasticache_mode_has_tls_auth_and_no_redis_service(prod):
     subnets = prod.one("aws:elasticache/subnetGroup:SubnetGroup")
     assert sorted(subnets.inputs["subnetIds"]) == sorted(PROD_ARGS["private_subnet_ids"])
     assert inputs["subnetGroupName"] == subnets.outputs["name"]
+
+
+def test_fargate_redis_keeps_its_append_only_file_on_encrypted_efs_across_task_replacements(dev, prod):
+    """ECS replaces a Redis task rather than restarting its container: the append-only file lives on EFS."""
+    file_system = dev.one("aws:efs/fileSystem:FileSystem")
+    assert file_system.inputs["encrypted"] is True
+    targets = dev.of_type("aws:efs/mountTarget:MountTarget")
+    private = {s.id for s in dev.of_type("aws:ec2/subnet:Subnet") if "-private-" in s.name}
+    assert {t.inputs["subnetId"] for t in targets} == private
+    groups = {g.id: g.name for g in dev.of_type("aws:ec2/securityGroup:SecurityGroup")}
+    assert {groups[g] for t in targets for g in t.inputs["securityGroups"]} == {f"{DEV_NAME}-redis-storage-sg"}
+    access = dev.one("aws:efs/accessPoint:AccessPoint")
+    assert access.inputs["posixUser"] == {"uid": REDIS_UID, "gid": REDIS_GID}
+    assert access.inputs["rootDirectory"]["creationInfo"] == {
+        "ownerUid": REDIS_UID, "ownerGid": REDIS_GID, "permissions": "0700"
+    }  # fmt: skip
+    task = dev.one("aws:ecs/taskDefinition:TaskDefinition", f"{DEV_NAME}-redis-task")
+    (volume,) = task.inputs["volumes"]
+    efs = volume["efsVolumeConfiguration"]
+    assert efs["fileSystemId"] == file_system.id and efs["transitEncryption"] == "ENABLED"
+    assert efs["authorizationConfig"] == {"accessPointId": access.id, "iam": "ENABLED"}
+    (container,) = dev.container_definitions(task)
+    assert container["mountPoints"] == [
+        {"sourceVolume": volume["name"], "containerPath": REDIS_DATA, "readOnly": False}
+    ]
+    service = dev.one("aws:ecs/service:Service", f"{DEV_NAME}-redis-service")
+    assert {t.urn for t in targets} <= set(service.dependencies)  # no task before its volume can be mounted
+    assert prod.of_type("aws:efs/fileSystem:FileSystem") == []  # ElastiCache keeps its own data
+
+
+def test_redis_never_runs_as_root_anywhere(dev):
+    task = dev.one("aws:ecs/taskDefinition:TaskDefinition", f"{DEV_NAME}-redis-task")
+    (container,) = dev.container_definitions(task)
+    assert container["user"] == f"{REDIS_UID}:{REDIS_GID}" == REDIS.user
+    assert REDIS_UID != 0 and REDIS_GID != 0
+
+
+def test_only_the_redis_task_role_may_mount_the_file_system_through_its_access_point(dev):
+    task = dev.one("aws:ecs/taskDefinition:TaskDefinition", f"{DEV_NAME}-redis-task")
+    role = dev.one("aws:iam/role:Role", f"{DEV_NAME}-redis-task-role")
+    assert task.inputs["taskRoleArn"] == role.outputs["arn"]
+    policies = [
+        p for p in dev.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.startswith(f"{DEV_NAME}-redis-task-role")
+    ]
+    (policy,) = policies  # no task-log grant: Redis writes no Airflow logs
+    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+    assert statement["Action"] == ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+    access = dev.one("aws:efs/accessPoint:AccessPoint")
+    assert statement["Condition"] == {"StringEquals": {"elasticfilesystem:AccessPointArn": access.outputs["arn"]}}

@@ -34,6 +34,8 @@ UNTAGGABLE = {
     "aws:secretsmanager/secretVersion:SecretVersion",
     "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders",
     "aws:appautoscaling/policy:Policy",
+    "aws:lambda/invocation:Invocation",
+    "aws:efs/mountTarget:MountTarget",
 }
 
 
@@ -63,14 +65,17 @@ def test_one_service_and_task_definition_per_role_redis_only_on_fargate(dev, pro
     airflow = {r.name for r in AIRFLOW_SERVICES}
     assert _service_roles(dev, DEV_NAME) == airflow | {REDIS.name}
     assert _service_roles(prod, PROD_NAME) == airflow
+    # Plus the one-off tasks' own: migrate (the migrate step, aws/migration.py) and housekeeping.
     assert len(role_task_definitions(dev)) == len(airflow) + 1
     assert len(role_task_definitions(prod)) == len(airflow)
+    assert len(dev.of_type(TASK)) == len(airflow) + 3
+    assert len(prod.of_type(TASK)) == len(airflow) + 2
 
 
 def test_one_log_group_per_role_with_the_configured_retention(dev, prod):
-    # Every scheduler task runs the watchdog sidecar, which logs to its own group; housekeeping and the task logs
-    # have theirs.
-    expected = {r.name for r in AIRFLOW_SERVICES} | {MIGRATE.name, "watchdog", "housekeeping", "task"}
+    # Every scheduler task runs the watchdog sidecar, which logs to its own group; housekeeping, the task logs and
+    # the migrate step's Lambda have theirs.
+    expected = {r.name for r in AIRFLOW_SERVICES} | {MIGRATE.name, "watchdog", "housekeeping", "task", "migrate-runner"}
     # prod autoscales (3 to 6 workers): its scheduler task runs the autoscaler, which logs to its own group.
     for mocks, cluster, extra, days in ((dev, DEV_NAME, {REDIS.name}, 30), (prod, PROD_NAME, {"autoscaler"}, 90)):
         groups = mocks.of_type(LOG_GROUP)
@@ -131,7 +136,7 @@ def test_worker_desired_count_follows_config(dev, prod):
         assert {s.inputs["desiredCount"] for s in others} == {1}
 
 
-def test_services_are_private_fargate_with_circuit_breaker_rollback(built):
+def test_services_are_private_fargate_with_a_circuit_breaker_that_never_rolls_back(built):
     for service in built.of_type(SERVICE):
         inputs = service.inputs
         if service.name.endswith("-worker-service"):  # workers run on the capacity providers of worker_capacity
@@ -140,7 +145,8 @@ def test_services_are_private_fargate_with_circuit_breaker_rollback(built):
         else:
             assert inputs["launchType"] == "FARGATE"
         assert inputs["networkConfiguration"]["assignPublicIp"] is False
-        assert inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+        # A rollback would put an old image back on a migrated schema behind Pulumi's back (ecs._circuit_breaker).
+        assert inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": False}
 
 
 def test_services_run_in_the_private_subnets(dev, prod):
@@ -239,8 +245,11 @@ def test_task_role_is_separate_and_limited_to_the_log_prefix(dev):
     own = {
         f"{DEV_NAME}-worker-task": f"{DEV_NAME}-worker-task-role",  # scale-in protection (test_scaling.py)
         f"{DEV_NAME}-flower-task": f"{DEV_NAME}-flower-task-role",  # ECS Exec only (test_flower_exec)
+        f"{DEV_NAME}-redis-task": f"{DEV_NAME}-redis-task-role",  # mounts its EFS volume (test_broker.py)
     }
-    for task in role_task_definitions(dev):  # the housekeeping task has no task role (test_housekeeping.py)
+    # the one-off tasks (housekeeping, migrate) have no task role: they call no AWS API (test_housekeeping.py,
+    # test_migration.py)
+    for task in role_task_definitions(dev):
         role = dev.one("aws:iam/role:Role", own[task.name]) if task.name in own else task_role
         assert task.inputs["taskRoleArn"] == role.outputs["arn"]
         assert task.inputs["executionRoleArn"] != task.inputs["taskRoleArn"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_celery.aws.security_groups import SECURITY_GROUP_NODES, ingress_rules, security_group_of
-from airflow_celery.cluster.edges import EDGES, INTERNET, LOAD_BALANCER
+from airflow_celery.cluster.edges import BROKER_STORAGE, EDGES, INTERNET, LOAD_BALANCER
 from airflow_celery.cluster.roles import ROLES_BY_NAME
 from tests.aws import harness
 from tests.aws.conftest import DEV_NAME, PROD_ARGS, PROD_NAME
@@ -21,8 +21,10 @@ EXPECTED_GROUPS = {
     "flower",
     "redis",
     "postgres",
+    "migrate",
     LOAD_BALANCER,
 }
+"""Every group both stacks have; with Redis on Fargate, its EFS storage has one too."""
 
 
 def _node_of_group(mocks: harness.RecordingMocks, cluster: str) -> dict[str, str]:
@@ -30,12 +32,16 @@ def _node_of_group(mocks: harness.RecordingMocks, cluster: str) -> dict[str, str
     return {g.id: g.name.removeprefix(f"{cluster}-").removesuffix("-sg") for g in mocks.of_type(SG)}
 
 
-def _expected_rules(allowed_cidrs: list[str], flower_on_load_balancer: bool) -> set[tuple[str, str, int]]:
+def _expected_rules(
+    allowed_cidrs: list[str], flower_on_load_balancer: bool, fargate_redis: bool
+) -> set[tuple[str, str, int]]:
     """(source node or CIDR, target node, port), derived here directly from EDGES; the load balancer reaches Flower
-    only when it serves it."""
+    only when it serves it, and the broker's storage exists only for a Fargate Redis."""
     expected = set()
     for edge in EDGES:
         if (edge.source, edge.target) == (LOAD_BALANCER, "flower") and not flower_on_load_balancer:
+            continue
+        if edge.target == BROKER_STORAGE and not fargate_redis:
             continue
         target_role = ROLES_BY_NAME.get(edge.target)
         target = (target_role.runs_with or target_role.name) if target_role else edge.target
@@ -63,8 +69,9 @@ def _recorded_rules(mocks: harness.RecordingMocks, cluster: str) -> list[tuple[s
 
 def test_one_group_per_role_and_one_for_the_load_balancer(built):
     (component,) = built.components
-    assert set(_node_of_group(built, component.name).values()) == EXPECTED_GROUPS
-    assert set(SECURITY_GROUP_NODES) == EXPECTED_GROUPS
+    storage = {BROKER_STORAGE} if built.of_type("aws:efs/fileSystem:FileSystem") else set()
+    assert set(_node_of_group(built, component.name).values()) == EXPECTED_GROUPS | storage
+    assert set(SECURITY_GROUP_NODES) == EXPECTED_GROUPS | {BROKER_STORAGE}
 
 
 @pytest.mark.parametrize(
@@ -73,15 +80,28 @@ def test_one_group_per_role_and_one_for_the_load_balancer(built):
 )
 def test_ingress_rules_are_exactly_the_edges(request, fixture, cluster, cidrs):
     """dev names nobody: only its VPC's own range reaches the (internal) load balancer, never 0.0.0.0/0."""
-    recorded = _recorded_rules(request.getfixturevalue(fixture), cluster)
+    mocks = request.getfixturevalue(fixture)
+    recorded = _recorded_rules(mocks, cluster)
     assert len(recorded) == len(set(recorded)), "one rule per distinct (source, target, port)"
-    assert set(recorded) == _expected_rules(cidrs, flower_on_load_balancer=fixture == "prod")
+    fargate_redis = bool(mocks.of_type("aws:efs/fileSystem:FileSystem"))
+    assert set(recorded) == _expected_rules(
+        cidrs, flower_on_load_balancer=fixture == "prod", fargate_redis=fargate_redis
+    )
 
 
-def test_migrate_edges_use_the_scheduler_group(dev):
-    assert security_group_of("migrate") == "scheduler"
-    assert ("scheduler", "postgres", 5432) in _recorded_rules(dev, DEV_NAME)
-    assert "migrate" not in set(_node_of_group(dev, DEV_NAME).values())
+def test_migrate_has_its_own_group_reaching_only_the_database(dev):
+    assert security_group_of("migrate") == "migrate"
+    rules = _recorded_rules(dev, DEV_NAME)
+    assert ("migrate", "postgres", 5432) in rules
+    assert [rule for rule in rules if rule[0] == "migrate"] == [("migrate", "postgres", 5432)]
+    assert not [rule for rule in rules if rule[1] == "migrate"]
+
+
+def test_only_redis_reaches_its_storage_over_nfs(dev, prod):
+    assert [rule for rule in _recorded_rules(dev, DEV_NAME) if rule[1] == BROKER_STORAGE] == [
+        ("redis", BROKER_STORAGE, 2049)
+    ]
+    assert BROKER_STORAGE not in set(_node_of_group(prod, PROD_NAME).values())
 
 
 def test_only_the_load_balancer_accepts_cidr_traffic(built):
@@ -102,7 +122,16 @@ def test_egress_is_open_only_for_tasks_and_follows_the_edges_for_the_load_balanc
     nodes = _node_of_group(built, component.name)
     egress = built.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
     open_world = {nodes[e.inputs["securityGroupId"]] for e in egress if e.inputs.get("cidrIpv4") == "0.0.0.0/0"}
-    assert open_world == {"api-server", "scheduler", "dag-processor", "triggerer", "worker", "flower", "redis"}
+    assert open_world == {
+        "api-server",
+        "scheduler",
+        "dag-processor",
+        "triggerer",
+        "worker",
+        "flower",
+        "redis",
+        "migrate",
+    }
     assert all(e.inputs["ipProtocol"] == "-1" for e in egress if "cidrIpv4" in e.inputs)
     from_balancer = {
         (nodes[e.inputs["referencedSecurityGroupId"]], e.inputs["toPort"])
@@ -137,5 +166,6 @@ def test_ingress_rules_merge_edges_that_share_groups_and_port():
     assert len(keys) == len(set(keys))
     scheduler_to_db = [r for r in rules if (r.source, r.target) == ("scheduler", "postgres")]
     assert len(scheduler_to_db) == 1
-    assert "schema migration" in scheduler_to_db[0].description
+    # The autoscaler runs in the scheduler's task: its edge shares the scheduler's rule.
+    assert "counts queued and running" in scheduler_to_db[0].description
     assert "metadata database" in scheduler_to_db[0].description

@@ -81,6 +81,10 @@ def test_one_service_and_one_task_definition_per_role(deployed):
 
     assert set(assertions.services_by_role(deployed.mocks)) == expected
     assert set(assertions.task_definitions_by_role(deployed.mocks)) == expected
+    # Plus the one-off tasks' own, which no service runs: migrate (the migrate step, aws/migration.py), housekeeping.
+    task_names = {task.name for task in deployed.mocks.of_type(assertions.TASK_DEFINITION)}
+    one_off = {f"{assertions.component_name(deployed.mocks)}-{name}-task" for name in assertions.ONE_OFF_TASKS}
+    assert one_off <= task_names
     assert len(deployed.mocks.of_type(assertions.SERVICE)) == len(expected)
 
 
@@ -95,7 +99,7 @@ def test_one_of_each_shared_resource(deployed):
     assert [c.name for c in deployed.mocks.components] == [f"airflow-{deployed.stack}"]
 
 
-def test_migrate_runs_inside_the_scheduler_task(deployed):
+def test_migrate_runs_before_every_service_not_inside_the_scheduler_task(deployed):
     scheduler = assertions.task_definitions_by_role(deployed.mocks)["scheduler"]
 
     names = [c["name"] for c in deployed.mocks.container_definitions(scheduler)]
@@ -103,8 +107,11 @@ def test_migrate_runs_inside_the_scheduler_task(deployed):
     # With autoscaling (min < max), the autoscaler runs next to the scheduler (aws/scaling.py).
     autoscales = bool(deployed.mocks.of_type("aws:appautoscaling/target:Target"))
     # The watchdog always runs there (watchdog/): a lost worker's tasks are retried within 90 s.
-    assert names == ["scheduler", "migrate", *(["autoscaler"] if autoscales else []), "watchdog"]
-    assert role("migrate").runs_with == "scheduler"
+    assert names == ["scheduler", *(["autoscaler"] if autoscales else []), "watchdog"]
+    assert role("migrate").runs_with is None
+    (step,) = deployed.mocks.of_type("aws:lambda/invocation:Invocation")
+    for service in deployed.mocks.of_type(assertions.SERVICE):
+        assert step.urn in service.dependencies, service.name
 
 
 def test_worker_desired_count_is_the_stack_config(deployed):

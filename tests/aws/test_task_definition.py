@@ -44,6 +44,7 @@ def _containers(mocks, cluster, role_name):
 def _api_request(task) -> dict:
     """The RegisterTaskDefinition request the provider would send (containerDefinitions already uses API names)."""
     inputs = task.inputs
+    optional = {key: inputs[key] for key in ("taskRoleArn", "volumes") if key in inputs}
     return {
         "family": inputs["family"],
         "containerDefinitions": json.loads(inputs["containerDefinitions"]),
@@ -53,7 +54,7 @@ def _api_request(task) -> dict:
         "requiresCompatibilities": inputs["requiresCompatibilities"],
         "executionRoleArn": inputs["executionRoleArn"],
         "runtimePlatform": inputs["runtimePlatform"],
-        **({"taskRoleArn": inputs["taskRoleArn"]} if "taskRoleArn" in inputs else {}),
+        **optional,
     }
 
 
@@ -89,24 +90,27 @@ def test_sizes_come_from_config_or_the_description(dev, prod):
         assert (int(prod_task["cpu"]), int(prod_task["memory"])) == (size["cpu"], size["memory"])
 
 
-def test_scheduler_task_runs_migrate_first(built):
+def test_migrate_is_its_own_one_container_task_and_no_service_task_runs_it(built):
     (component,) = built.components
-    containers = _containers(built, component.name, SCHEDULER.name)
-    assert list(containers)[:2] == [SCHEDULER.name, MIGRATE.name]
-    assert containers[MIGRATE.name]["essential"] is False
-    assert containers[MIGRATE.name]["command"] == [MIGRATE.name]
-    assert "healthCheck" not in containers[MIGRATE.name]
-    assert containers[SCHEDULER.name]["essential"] is True
-    assert containers[SCHEDULER.name]["dependsOn"] == [{"containerName": MIGRATE.name, "condition": "SUCCESS"}]
-    migrate_secrets = {s["name"] for s in containers[MIGRATE.name]["secrets"]}
-    assert "AIRFLOW_CELERY_ADMIN_PASSWORD" in migrate_secrets
+    migrate = _task(built, component.name, MIGRATE.name)
+    (container,) = built.container_definitions(migrate)
+    assert container["name"] == MIGRATE.name and container["essential"] is True
+    assert container["command"] == [MIGRATE.name]
+    assert "healthCheck" not in container
+    assert "AIRFLOW_CELERY_ADMIN_PASSWORD" in {s["name"] for s in container["secrets"]}
+    assert "taskRoleArn" not in migrate.inputs  # it calls no AWS API
+    scheduler = _containers(built, component.name, SCHEDULER.name)
+    assert MIGRATE.name not in scheduler and "dependsOn" not in scheduler[SCHEDULER.name]
+    service_tasks = {s.inputs["taskDefinition"] for s in built.of_type("aws:ecs/service:Service")}
+    assert migrate.outputs["arn"] not in service_tasks
 
 
 def test_only_the_scheduler_task_has_more_than_one_container(built):
     for task in built.of_type(TASK):
         containers = built.container_definitions(task)
-        # The scheduler's task: migrate first, the watchdog, and the autoscaler when workers autoscale (min < max).
-        expected = 4 if built.of_type("aws:appautoscaling/target:Target") else 3
+        # The scheduler's task: the watchdog, and the autoscaler when workers autoscale (min < max); migrate has
+        # a task of its own (aws/migration.py).
+        expected = 3 if built.of_type("aws:appautoscaling/target:Target") else 2
         assert len(containers) == (expected if task.name.endswith("-scheduler-task") else 1)
 
 

@@ -52,7 +52,13 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_holds_the_package_and_not_the_tests(wheel):
     names = zipfile.ZipFile(wheel).namelist()
 
-    for module in ("airflow_celery/aws/component.py", "airflow_celery/aws/args.py", "airflow_celery/cluster/roles.py"):
+    # migration_runner.py is read from the installed package and shipped as the migrate step's Lambda code.
+    for module in (
+        "airflow_celery/aws/component.py",
+        "airflow_celery/aws/args.py",
+        "airflow_celery/cluster/roles.py",
+        "airflow_celery/aws/migration_runner.py",
+    ):
         assert module in names
     assert not [name for name in names if name.startswith("tests/")]
 

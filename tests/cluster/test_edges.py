@@ -1,9 +1,9 @@
 from airflow_celery.cluster import EDGES, INTERNET, LOAD_BALANCER, ROLES_BY_NAME
-from airflow_celery.cluster.edges import edges_to, port_of, talks_to
+from airflow_celery.cluster.edges import BROKER_STORAGE, edges_to, port_of, talks_to
 
 
 def test_every_edge_joins_known_nodes_on_a_real_port():
-    nodes = {*ROLES_BY_NAME, INTERNET, LOAD_BALANCER}
+    nodes = {*ROLES_BY_NAME, INTERNET, LOAD_BALANCER, BROKER_STORAGE}
     for edge in EDGES:
         assert edge.source in nodes and edge.target in nodes, edge
         assert port_of(edge.target, edge.port).number == edge.port_number

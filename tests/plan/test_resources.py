@@ -17,7 +17,13 @@ def test_dev_plan_lists_what_the_component_registers(dev_plan):
     assert groups["network"]["aws:ec2/vpc:Vpc"] == 1
     assert groups["ECS"]["aws:ecs/service:Service"] == 7  # six Airflow services and Redis
     assert groups["database"]["aws:rds/instance:Instance"] == 1
-    assert groups["broker"] == {}  # Redis runs as an ECS service in dev
+    # Redis runs as an ECS service in dev; its append-only file lives on EFS (one mount target per private subnet).
+    assert groups["broker"] == {
+        "aws:efs/fileSystem:FileSystem": 1,
+        "aws:efs/accessPoint:AccessPoint": 1,
+        "aws:efs/mountTarget:MountTarget": 2,
+    }
+    assert groups["ECS"]["aws:lambda/invocation:Invocation"] == 1  # the migrate step
     assert groups["image"]["docker:index/image:Image"] == 1
     assert dev_plan.resources.total == len(dev_plan.mocks.records) - 1  # all but the component itself
 

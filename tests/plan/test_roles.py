@@ -17,8 +17,9 @@ def test_dev_roles(dev_plan):
     assert rows["worker"].count_text == "0 (0-1)"  # idles at zero, autoscaled
     assert rows["redis"].runs_on == "Fargate"
     assert rows["postgres"].size == "db.t4g.small, 20 GiB"
-    assert rows["migrate"].runs_on == "scheduler task (init)"
-    assert rows["migrate"].count_text == "once per scheduler start"
+    assert rows["migrate"].runs_on == "Fargate one-off task"
+    assert rows["migrate"].count_text == "once per deploy, before the services"
+    assert rows["migrate"].size == "0.5 vCPU / 2 GiB"
 
 
 def test_prod_roles_show_worker_bounds_and_managed_services(prod_plan):
