@@ -26,12 +26,13 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The tests that start no local cluster share nothing but read-only session builds, so xdist runs them on every
+# core (at most 4: each process builds the shared Pulumi mock stacks once). The integration tests then run in one
+# process: they share one local cluster, which xdist would start once per process.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not integration" -n auto --maxprocesses=4
+	$(BIN)/pytest -m integration
 
-# The unit tests share nothing but read-only session builds, so xdist runs them on every core (at most 4: each
-# process builds the shared Pulumi mock stacks once). `make test` stays in one process: its integration tests
-# share one local cluster, which xdist would start once per process.
 unit: venv
 	$(BIN)/pytest -m "not integration and not airflow" -n auto --maxprocesses=4
 

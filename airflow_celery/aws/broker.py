@@ -19,6 +19,15 @@ def fargate_endpoint(namespace: str) -> pulumi.Output[BrokerEndpoint]:
     return pulumi.Output.from_input(BrokerEndpoint(host=f"{REDIS.name}.{namespace}", port=REDIS_PORT, tls=False))
 
 
+AUTH_TOKEN_UPDATE_STRATEGY = "ROTATE"
+"""How a new AUTH token (a rotated redis-password secret) reaches the replication group: ROTATE adds it beside the
+old one, so tasks started before the redeploy keep their broker until the services have rolled to the new URL. It is
+AWS's default, named here so a plan shows it. botocore's elasticache model (ModifyReplicationGroup,
+AuthTokenUpdateStrategy) allows SET, which retires the old token, "only after ROTATE", and the provider sends the
+strategy only together with a changed token, so the old token cannot be retired from the same program: that is an
+`aws elasticache modify-replication-group --auth-token-update-strategy SET` by hand (README, Secrets)."""
+
+
 def elasticache(
     ctx: BuildContext,
     private_subnet_ids: list[pulumi.Input[str]],
@@ -49,6 +58,7 @@ def elasticache(
         transit_encryption_enabled=True,
         at_rest_encryption_enabled=True,
         auth_token=auth_token,
+        auth_token_update_strategy=AUTH_TOKEN_UPDATE_STRATEGY,
         apply_immediately=ctx.config.apply_immediately,
         tags=ctx.tags("redis"),
         opts=ctx.opts(),

@@ -86,3 +86,14 @@ def test_only_the_redis_task_role_may_mount_the_file_system_through_its_access_p
     assert statement["Action"] == ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
     access = dev.one("aws:efs/accessPoint:AccessPoint")
     assert statement["Condition"] == {"StringEquals": {"elasticfilesystem:AccessPointArn": access.outputs["arn"]}}
+
+
+def test_a_rotated_auth_token_is_added_beside_the_old_one_while_services_roll(prod):
+    """ROTATE, explicitly; botocore's model allows SET (which retires the old token) only after a ROTATE."""
+    import botocore.session
+
+    (group,) = prod.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    assert group.inputs["authTokenUpdateStrategy"] == "ROTATE"
+    model = botocore.session.get_session().get_service_model("elasticache")
+    documentation = model.operation_model("ModifyReplicationGroup").input_shape.members["AuthTokenUpdateStrategy"]
+    assert "SET - allowed only after ROTATE" in documentation.documentation
