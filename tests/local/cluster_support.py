@@ -9,12 +9,14 @@ killed programs; a test that stops one starts it again.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from airflow_celery.local.api import AirflowApi
@@ -94,3 +96,18 @@ def running_cluster(tmp_path_factory):
     finally:
         down = cli("local", "down", "--purge", "--state-dir", str(state_dir), timeout=300)
         print(down.stdout, down.stderr)
+
+
+def running_tasks(pid: int) -> int:
+    """Tasks a worker runs now: its pool processes retitle themselves `airflow supervisor: <ti id>` per task."""
+    group = os.getpgid(pid)
+    count = 0
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if os.getpgid(process.pid) == group and " ".join(process.info["cmdline"] or []).startswith(
+                "airflow supervisor:"
+            ):
+                count += 1
+        except (psutil.Error, ProcessLookupError):
+            continue
+    return count

@@ -32,7 +32,7 @@ from airflow_celery.local.api import AirflowApi, RunResult, follow_run  # noqa: 
 from airflow_celery.local.ports import port_is_free  # noqa: E402
 from airflow_celery.local.state import StatePaths  # noqa: E402
 from airflow_celery.local.supervisor import process_infos, processes_of  # noqa: E402
-from tests.local.cluster_support import DAGS, MAX_WORKERS, SCALE_IN_COOLDOWN, Cluster  # noqa: E402
+from tests.local.cluster_support import DAGS, MAX_WORKERS, SCALE_IN_COOLDOWN, Cluster, running_tasks  # noqa: E402
 
 
 def _run_and_fetch(cluster: Cluster, dag_id: str, timeout: int) -> tuple[subprocess.CompletedProcess, str, dict]:
@@ -355,21 +355,6 @@ PROBE = "faults_probe"  # tests/local/dags/faults_probe.py: 8 x 5 s, no retries 
 PROBE_DONE = "faults-probe done"
 
 
-def _running_tasks(pid: int) -> int:
-    """Tasks a worker runs now: its pool processes retitle themselves `airflow supervisor: <ti id>` per task."""
-    group = os.getpgid(pid)
-    count = 0
-    for process in psutil.process_iter(["cmdline"]):
-        try:
-            if os.getpgid(process.pid) == group and " ".join(process.info["cmdline"] or []).startswith(
-                "airflow supervisor:"
-            ):
-                count += 1
-        except (psutil.Error, ProcessLookupError):
-            continue
-    return count
-
-
 def _start_probe(cluster: Cluster, api: AirflowApi, running: int = 8, timeout: float = 120) -> tuple[str, object]:
     api.wait_for_dag(PROBE)
     run_id, triggered_at = api.trigger(PROBE)
@@ -453,8 +438,8 @@ def test_api_server_down_90_s_fails_no_task_and_a_sigkilled_worker_is_retried_wi
 
         workers = {name: info["pid"] for name, info in process_infos(paths).items() if name.startswith("worker-")
                    and info["statename"] == "RUNNING"}  # fmt: skip
-        victim = max(workers, key=lambda name: _running_tasks(workers[name]))
-        killed = _running_tasks(workers[victim])
+        victim = max(workers, key=lambda name: running_tasks(workers[name]))
+        killed = running_tasks(workers[victim])
         killed_at = time.time()
         os.killpg(os.getpgid(workers[victim]), signal.SIGKILL)
         release.touch()  # the survivors' first tries end now; the killed ones' retries run 5 s

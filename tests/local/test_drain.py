@@ -6,18 +6,16 @@ The autoscaler is stopped for the test and started again at the end, so that onl
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from airflow_celery.local import supervisor
 from airflow_celery.local.programs import drain_path
 from airflow_celery.local.supervisor import process_infos
-from tests.local.cluster_support import Cluster
+from tests.local.cluster_support import Cluster, running_tasks
 
 pytestmark = pytest.mark.integration
 
@@ -54,20 +52,6 @@ def _ran_on(cluster: Cluster, dag_id: str, run_id: str) -> dict[str, list[str]]:
     return found
 
 
-def _group_tasks(pid: int) -> int:
-    group = os.getpgid(pid)
-    count = 0
-    for process in psutil.process_iter(["cmdline"]):
-        try:
-            if os.getpgid(process.pid) == group and " ".join(process.info["cmdline"] or []).startswith(
-                "airflow supervisor:"
-            ):
-                count += 1
-        except (psutil.Error, ProcessLookupError):
-            continue
-    return count
-
-
 @pytest.fixture
 def workers(cluster):
     """The two running workers (the autoscaler's scale-in may have kept any two), with the autoscaler stopped."""
@@ -100,7 +84,7 @@ def test_a_draining_worker_takes_nothing_new_finishes_its_tasks_then_resumes_whe
         long_run, _ = api.trigger(LONG)
         _wait(lambda: sum(t.state == "running" for t in api.task_instances(LONG, long_run)) == 8, 120, "8 running")
         pid = process_infos(paths)[going]["pid"]
-        assert _group_tasks(pid) == 4
+        assert running_tasks(pid) == 4
         go.touch()
         _wait(lambda: _status(cluster, going).get("consuming") is False, 10, "going worker stopped consuming")
         assert _status(cluster, going)["release"] is False  # it still holds its 4 tasks
@@ -129,7 +113,7 @@ def test_a_stopped_worker_finishes_its_running_tasks(cluster, workers):
     try:
         run_id, _ = api.trigger(LONG)
         _wait(lambda: sum(t.state == "running" for t in api.task_instances(LONG, run_id)) == 8, 120, "8 running")
-        assert _group_tasks(process_infos(paths)[workers[1]]["pid"]) == 4
+        assert running_tasks(process_infos(paths)[workers[1]]["pid"]) == 4
         started = time.monotonic()
         assert supervisor.stop_and_wait(paths, [workers[1]], 60) == []
         stopped_after = time.monotonic() - started

@@ -8,10 +8,6 @@ import socketserver
 import ssl
 import stat
 import struct
-import subprocess
-import sys
-import threading
-import time
 
 import pytest
 from cryptography import x509
@@ -22,6 +18,7 @@ from airflow_celery.local import pg_tls
 from airflow_celery.local.postgres import hba_rules, write_server_config
 from airflow_celery.local.state import StatePaths
 from airflow_celery.local.tls import RENEW_DAYS, VALID_DAYS, ensure_server_tls, self_signed_certificate
+from tests.local.relay_support import running_relay
 
 
 def test_certificate_is_self_signed_for_the_address_and_matches_its_key():
@@ -78,30 +75,8 @@ class _Echo(socketserver.BaseRequestHandler):
 def relay(tmp_path):
     """`python -m airflow_celery.local.pg_tls` on a free port, in front of an echo server on a unix socket
     (standing in for PostgreSQL)."""
-    tls = ensure_server_tls(tmp_path / "pgconf", "127.0.0.1")
-    upstream = tmp_path / ".s.PGSQL.1"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    echo = socketserver.ThreadingUnixStreamServer(str(upstream), _Echo)
-    threading.Thread(target=echo.serve_forever, daemon=True).start()
-    argv = [sys.executable, "-m", "airflow_celery.local.pg_tls", f"127.0.0.1:{port}", str(upstream)]
-    process = subprocess.Popen([*argv, str(tls.cert_file), str(tls.key_file)])
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and process.poll() is None, "pg_tls did not start"
-                time.sleep(0.05)
+    with running_relay(tmp_path / "pgconf", tmp_path / ".s.PGSQL.1", _Echo) as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        echo.shutdown()
-        echo.server_close()
 
 
 def _request(code: int) -> bytes:

@@ -9,13 +9,8 @@ through SQLAlchemy as Airflow uses them (psycopg2, and asyncpg with PGSSLROOTCER
 from __future__ import annotations
 
 import asyncio
-import socket
 import socketserver
 import struct
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +21,7 @@ from airflow_celery.cluster import BrokerEndpoint, DatabaseEndpoint, SecretName,
 from airflow_celery.cluster.env import DATABASE_CA_VAR, ClusterSettings, role_environment
 from airflow_celery.local.state import StatePaths, all_secrets
 from airflow_celery.local.tls import ensure_server_tls
+from tests.local.relay_support import running_relay
 
 REACHED = "reached the stand-in server through verified TLS"
 
@@ -51,30 +47,8 @@ class _FakePostgres(socketserver.BaseRequestHandler):
 @pytest.fixture
 def relay(tmp_path):
     """The relay on a free port with the state dir's certificate, in front of the stand-in on a unix socket."""
-    tls = ensure_server_tls(StatePaths(tmp_path).pg_conf_dir, "127.0.0.1")
-    upstream = tmp_path / ".s.PGSQL.1"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = socketserver.ThreadingUnixStreamServer(str(upstream), _FakePostgres)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    argv = [sys.executable, "-m", "airflow_celery.local.pg_tls", f"127.0.0.1:{port}", str(upstream)]
-    process = subprocess.Popen([*argv, str(tls.cert_file), str(tls.key_file)])
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and process.poll() is None, "pg_tls did not start"
-                time.sleep(0.05)
+    with running_relay(StatePaths(tmp_path).pg_conf_dir, tmp_path / ".s.PGSQL.1", _FakePostgres) as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        server.shutdown()
-        server.server_close()
 
 
 def _urls(port: int, ca_file: Path) -> dict[SecretName, str]:
