@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,7 @@ import time
 import warnings
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from rich.console import Console
 from rich.table import Table
 
@@ -105,6 +107,11 @@ def checked(python: Path, args: list[str], env: dict[str, str]) -> tuple[str, fl
     return output, seconds
 
 
+FERNET_KEY = Fernet.generate_key().decode()
+"""One key for both Airflow releases of a run (the connection written by the old one is read by the new one)."""
+ADMIN_PASSWORD = secrets.token_urlsafe(16)
+
+
 def base_env(home: Path, dags: Path, url: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
     return env | {
@@ -113,9 +120,9 @@ def base_env(home: Path, dags: Path, url: str) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__AUTH_MANAGER": FAB,
-        "AIRFLOW__CORE__FERNET_KEY": "SmC9bXwDRm0V3yZRVMEIt3aH1kDb9XyIwBwW4x2cC2Q=",
+        "AIRFLOW__CORE__FERNET_KEY": FERNET_KEY,
         "AIRFLOW_CELERY_ADMIN_USERNAME": "admin",
-        "AIRFLOW_CELERY_ADMIN_PASSWORD": "admin-secret",
+        "AIRFLOW_CELERY_ADMIN_PASSWORD": ADMIN_PASSWORD,
     }
 
 

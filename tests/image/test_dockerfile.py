@@ -305,21 +305,26 @@ print(json.dumps(found))
 """
 
 
-def test_copied_subset_imports_without_pulumi(tmp_path):
-    copy_into(tmp_path)
-    pythonpath = copied_pythonpath(tmp_path)
-    roles = [r.name for r in ENTRYPOINT_ROLES]
+def probe_copied_image(root: Path, probe: str, *args: str) -> dict:
+    """Lay out the image's COPYs under `root` and run `probe` (it prints JSON) isolated, with the image's
+    PYTHONPATH as its first argument."""
+    copy_into(root)
     result = subprocess.run(
-        [sys.executable, "-I", "-c", PROBE, str(pythonpath), *roles],
-        cwd=tmp_path,
+        [sys.executable, "-I", "-c", probe, str(copied_pythonpath(root)), *args],
+        cwd=root,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    found = json.loads(result.stdout)
-    assert Path(found["file"]).is_relative_to(pythonpath)
+    return json.loads(result.stdout)
+
+
+def test_copied_subset_imports_without_pulumi(tmp_path):
+    roles = [r.name for r in ENTRYPOINT_ROLES]
+    found = probe_copied_image(tmp_path, PROBE, *roles)
+    assert Path(found["file"]).is_relative_to(copied_pythonpath(tmp_path))
     assert found["roles"] == roles
     assert found["heavy"] == []
 
@@ -345,19 +350,9 @@ def modules_roles_run() -> list[str]:
 
 
 def test_every_module_a_role_runs_is_in_the_image(tmp_path):
-    copy_into(tmp_path)
     modules = modules_roles_run()
     assert "airflow_celery.watchdog" in modules and "airflow_celery.worker.config" in modules
-    result = subprocess.run(
-        [sys.executable, "-I", "-c", MODULES_PROBE, str(copied_pythonpath(tmp_path)), *modules],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    found = json.loads(result.stdout)
+    found = probe_copied_image(tmp_path, MODULES_PROBE, *modules)
     # from the copied tree, not from this checkout (the editable install is on sys.path too)
     pythonpath = copied_pythonpath(tmp_path)
     assert [name for name, origin in found.items() if not origin or not Path(origin).is_relative_to(pythonpath)] == []
