@@ -38,10 +38,15 @@ class MigrationFailed(Exception):
     """Migrate did not finish with exit code 0: the message says how it ended and where its log is."""
 
 
+IAM_PROPAGATION_SECONDS = 60
+"""On a first deploy the runner's own policy was attached seconds before this invocation, and IAM is eventually
+consistent: its first calls may be refused (AccessDeniedException) for a while. They are tried again this long."""
+
+
 def handler(event: dict, context) -> dict:
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - REPORT_MARGIN_SECONDS
     ecs = boto3.client("ecs")
-    services = find_services(ecs, event)
+    services = while_iam_propagates(lambda: find_services(ecs, event))
     first = run_migrate(ecs, event, deadline, stop_for_migrations=bool(services))
     stopped: dict[str, int] = {}
     if first["exitCode"] == EX_TEMPFAIL:
@@ -51,6 +56,20 @@ def handler(event: dict, context) -> dict:
         raise MigrationFailed(describe(first))
     restored = start_services(ecs, event, services)
     return {"task": first["taskArn"], "stoppedServices": sorted(stopped), "restoredServices": restored}
+
+
+def while_iam_propagates(call):
+    """`call()`, tried again while IAM still refuses this function's just-attached policy."""
+    give_up = time.monotonic() + IAM_PROPAGATION_SECONDS
+    while True:
+        try:
+            return call()
+        except Exception as error:  # botocore's ClientError; boto3 is the only import here
+            code = getattr(error, "response", {}).get("Error", {}).get("Code")
+            if code != "AccessDeniedException" or time.monotonic() >= give_up:
+                raise
+            print(f"refused while IAM propagates the runner's policy ({error}); trying again in 5 s")
+            time.sleep(5)
 
 
 def find_services(ecs, event: dict) -> dict[str, dict]:
@@ -109,7 +128,10 @@ def run_migrate_once(ecs, event: dict, deadline: float, *, stop_for_migrations: 
 
 def wait_until_stopped(ecs, cluster: str, task_arn: str, deadline: float) -> dict:
     while True:
-        task = ecs.describe_tasks(cluster=cluster, tasks=[task_arn])["tasks"][0]
+        # ECS is eventually consistent: a task RunTask just started may not be described yet (an empty `tasks` with a
+        # MISSING failure); that is "not yet", not an error.
+        found = ecs.describe_tasks(cluster=cluster, tasks=[task_arn])["tasks"]
+        task = found[0] if found else {"lastStatus": "PROVISIONING (not described yet)"}
         if task["lastStatus"] == "STOPPED":
             return task
         if time.monotonic() >= deadline:

@@ -313,3 +313,38 @@ def test_a_task_that_never_starts_fails_the_step_after_its_attempts(ecs, monkeyp
         _run(ecs, f"task/{attempt}", "false", None, "ResourceInitializationError: secrets", "TaskFailedToStart")
     with pytest.raises(migration_runner.MigrationFailed, match="no exit code, TaskFailedToStart"):
         migration_runner.handler(dict(EVENT), _Context())
+
+
+def test_a_task_ecs_does_not_describe_yet_is_waited_for(ecs):
+    """DescribeTasks right after RunTask may answer no task and a MISSING failure (ECS is eventually consistent)."""
+    _list(ecs, [])
+    ecs.add_response(
+        "run_task",
+        {"tasks": [{"taskArn": "task/1"}], "failures": []},
+        {"cluster": CLUSTER, "taskDefinition": MIGRATE_TASK, "launchType": "FARGATE", "count": 1,
+         "startedBy": "airflow-celery-migrate", "networkConfiguration": ANY, "overrides": ANY},
+    )  # fmt: skip
+    missing = {"tasks": [], "failures": [{"arn": "task/1", "reason": "MISSING"}]}
+    ecs.add_response("describe_tasks", missing, {"cluster": CLUSTER, "tasks": ["task/1"]})
+    stopped = {"tasks": [_task("task/1", "STOPPED", 0)]}
+    ecs.add_response("describe_tasks", stopped, {"cluster": CLUSTER, "tasks": ["task/1"]})
+    assert migration_runner.handler(dict(EVENT), _Context())["task"] == "task/1"
+
+
+def test_calls_refused_while_iam_propagates_are_tried_again(ecs, monkeypatch):
+    monkeypatch.setattr(migration_runner.time, "sleep", lambda seconds: None)
+    ecs.add_client_error("list_services", service_error_code="AccessDeniedException", http_status_code=400)
+    _list(ecs, [])
+    _run(ecs, "task/1", "false", 0)
+    assert migration_runner.handler(dict(EVENT), _Context())["task"] == "task/1"
+
+
+def test_a_refusal_that_outlasts_iam_propagation_fails_the_step(ecs, monkeypatch):
+    clock = iter(range(0, 10_000, 30))
+    monkeypatch.setattr(migration_runner.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(migration_runner.time, "sleep", lambda seconds: None)
+    # the clock moves 30 s per reading: refused at 60 s (tried again), then at 90 s, past the 60 s allowed
+    for _ in range(2):
+        ecs.add_client_error("list_services", service_error_code="AccessDeniedException", http_status_code=400)
+    with pytest.raises(Exception, match="AccessDeniedException"):
+        migration_runner.handler(dict(EVENT), _Context())
