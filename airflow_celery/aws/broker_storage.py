@@ -4,7 +4,8 @@ ECS replaces a Redis task (a new deployment, a failed health check, a Fargate re
 its container, and a new task starts with empty ephemeral storage: without a volume of its own, every task waiting
 in the queue would be lost with it. The task mounts the file system through an access point that maps every
 request to the redis image's own user (REDIS_UID:REDIS_GID) under its own directory, with TLS in transit and IAM
-authorisation: only the Redis task role may mount it, only through that access point. Two Redis servers never
+authorisation: the file system's own policy lets only the Redis task role mount it, only through that access point
+and only over TLS (without a policy, EFS lets any client that reaches a mount target in). Two Redis servers never
 share the file: the service replaces its task with at most 100 % running (ecs._deployment_limits), old one first.
 """
 
@@ -94,6 +95,34 @@ def mount_policy(file_system_arn: str, access_point_arn: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
+def file_system_policy(file_system_arn: str, access_point_arn: str, role_arn: str) -> str:
+    """The file system's own policy. Without one, EFS lets any NFS client that reaches a mount target mount and
+    write; with it, a client must be allowed by IAM: the Redis task role, through its access point, over TLS. Any
+    request without TLS is denied."""
+    statements = [
+        {
+            "Sid": "RedisTaskRoleThroughItsAccessPoint",
+            "Effect": "Allow",
+            "Principal": {"AWS": role_arn},
+            "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+            "Resource": file_system_arn,
+            "Condition": {
+                "StringEquals": {"elasticfilesystem:AccessPointArn": access_point_arn},
+                "Bool": {"aws:SecureTransport": "true"},
+            },
+        },
+        {
+            "Sid": "TlsOnly",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "*",
+            "Resource": file_system_arn,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+    ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
 def broker_task_role(ctx: BuildContext, storage: BrokerStorage) -> aws.iam.Role:
     """The Redis task's role: it may mount its file system and do nothing else (no task logs, no other AWS API)."""
     role = aws.iam.Role(
@@ -108,6 +137,14 @@ def broker_task_role(ctx: BuildContext, storage: BrokerStorage) -> aws.iam.Role:
         role=role.id,
         policy=pulumi.Output.all(storage.file_system.arn, storage.access_point.arn).apply(
             lambda v: mount_policy(v[0], v[1])
+        ),
+        opts=ctx.opts(),
+    )
+    aws.efs.FileSystemPolicy(
+        ctx.child_name("redis-storage-policy"),
+        file_system_id=storage.file_system.id,
+        policy=pulumi.Output.all(storage.file_system.arn, storage.access_point.arn, role.arn).apply(
+            lambda v: file_system_policy(v[0], v[1], v[2])
         ),
         opts=ctx.opts(),
     )

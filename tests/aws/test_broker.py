@@ -97,3 +97,21 @@ def test_a_rotated_auth_token_is_added_beside_the_old_one_while_services_roll(pr
     model = botocore.session.get_session().get_service_model("elasticache")
     documentation = model.operation_model("ModifyReplicationGroup").input_shape.members["AuthTokenUpdateStrategy"]
     assert "SET - allowed only after ROTATE" in documentation.documentation
+
+
+def test_the_file_system_policy_admits_only_the_redis_role_through_its_access_point_over_tls(dev):
+    """Without a file system policy EFS admits any NFS client that reaches a mount target; the identity policy
+    above only adds permissions."""
+    (policy,) = dev.of_type("aws:efs/fileSystemPolicy:FileSystemPolicy")
+    file_system = dev.one("aws:efs/fileSystem:FileSystem")
+    assert policy.inputs["fileSystemId"] == file_system.id
+    allow, deny = json.loads(policy.inputs["policy"])["Statement"]
+    role = dev.one("aws:iam/role:Role", f"{DEV_NAME}-redis-task-role")
+    access = dev.one("aws:efs/accessPoint:AccessPoint")
+    assert allow["Effect"] == "Allow" and allow["Principal"] == {"AWS": role.outputs["arn"]}
+    assert allow["Action"] == ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+    assert allow["Condition"] == {
+        "StringEquals": {"elasticfilesystem:AccessPointArn": access.outputs["arn"]},
+        "Bool": {"aws:SecureTransport": "true"},
+    }
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

@@ -22,6 +22,7 @@ def test_dev_plan_lists_what_the_component_registers(dev_plan):
         "aws:efs/fileSystem:FileSystem": 1,
         "aws:efs/accessPoint:AccessPoint": 1,
         "aws:efs/mountTarget:MountTarget": 2,
+        "aws:efs/fileSystemPolicy:FileSystemPolicy": 1,
     }
     assert groups["ECS"]["aws:lambda/invocation:Invocation"] == 1  # the migrate step
     assert groups["image"]["docker:index/image:Image"] == 1
