@@ -21,7 +21,7 @@ from airflow_celery.cluster.reliability import (
     WATCHDOG_MIN_STALE,
 )
 from airflow_celery.cluster.roles import WATCHDOG_ALIVE_VAR
-from airflow_celery.watchdog.celery_nodes import BrokerUnreachable, celery_app, held_task_ids
+from airflow_celery.watchdog.celery_nodes import BrokerUnreachable, NoWorkerReplied, celery_app, held_task_ids
 from airflow_celery.watchdog.decision import RunningTask, Watch
 from airflow_celery.watchdog.tasks import TaskTable
 
@@ -44,6 +44,9 @@ def one_round(
         watch.broker_unreachable()
         log.warning("broker unreachable, this round counts for nothing: %s", error)
         return False
+    except NoWorkerReplied as error:
+        log.info("%s: this round decides nothing and counts nothing", error)
+        return True  # the database and the broker were both reached: the watchdog itself is healthy
     except Exception as error:
         log.warning("round failed, retrying next round: %s: %s", type(error).__name__, error)
         return False

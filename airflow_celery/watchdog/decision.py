@@ -4,7 +4,8 @@ Both conditions, because each alone has false positives:
 
 - Celery alone: a CPU-starved worker may miss a reply, a worker in warm shutdown stops answering, a round may race
   a task's start or end. WATCHDOG_ROUNDS consecutive rounds, each with the broker reached, are required; a round
-  that could not reach the broker resets every count (its silence says nothing about the workers).
+  that could not reach the broker resets every count (its silence says nothing about the workers), and a round in
+  which no worker at all replied is not counted (celery_nodes.NoWorkerReplied).
 - the heartbeat alone: during an api-server outage every running task's heartbeat is stale, yet every task is
   alive, and every live worker still answers through Redis.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from airflow_celery.watchdog import __main__ as loop
-from airflow_celery.watchdog.celery_nodes import BrokerUnreachable
+from airflow_celery.watchdog.celery_nodes import BrokerUnreachable, NoWorkerReplied
 from airflow_celery.watchdog.decision import RunningTask, Watch
 
 STALE = 30
@@ -86,6 +86,21 @@ def test_a_round_without_the_broker_ages_nothing_and_fails():
 
     assert not loop.one_round(watch, lambda: [task(1)], unreachable, lambda lost: aged.extend(lost) or lost)
     assert aged == []
+
+
+def test_a_round_no_worker_answered_ages_nothing_counts_nothing_and_keeps_the_watchdog_healthy():
+    watch = Watch(rounds=2, stale_after=STALE)
+    aged = []
+
+    def silent() -> set[str]:
+        raise NoWorkerReplied("no worker replied within 5 s")
+
+    assert loop.one_round(watch, lambda: [task(1)], lambda: set(), lambda lost: aged.extend(lost) or lost)
+    for _ in range(5):  # a single starved or restarting worker: silence, round after round
+        assert loop.one_round(watch, lambda: [task(1)], silent, lambda lost: aged.extend(lost) or lost)
+    assert aged == [] and watch.unheld == {"ti-1": 1}
+    assert loop.one_round(watch, lambda: [task(1)], lambda: {"celery-9"}, lambda lost: aged.extend(lost) or lost)
+    assert [t.ti_id for t in aged] == ["ti-1"]  # a live worker answers without it: the second counted round
 
 
 def test_a_round_without_the_database_fails_and_the_loop_does_not_touch_its_liveness_file(tmp_path, monkeypatch):
