@@ -48,7 +48,7 @@ from airflow_celery.cluster.drain import (
     DRAIN_PROTECTION_CAP,
     DrainClock,
     Step,
-    choose_to_go,
+    chosen_by_scale_in,
     decide,
 )
 
@@ -244,8 +244,8 @@ class DrainingWorker:
 
 
 class EcsMustGo:
-    """Superseded (once the new deployment runs), or chosen by a pending scale-in: an idle worker always,
-    a busy one when it is among the least busy of the workers that answer Celery's `inspect`."""
+    """Superseded (once the new deployment runs), or chosen by a pending scale-in: among the least busy of the
+    workers that answer Celery's `inspect`, exactly as many as the scale-in removes (drain.chosen_by_scale_in)."""
 
     def __init__(self, client, task, peers: Callable[[], dict[str, int | None]], node: str, clock=time.monotonic):
         self.client, self.task, self.peers, self.node, self.clock = client, task, peers, node, clock
@@ -271,9 +271,7 @@ class EcsMustGo:
             return view.replacements_running
         if view.scale_in_excess <= 0:
             return False
-        if holds == 0:
-            return True
-        return self.node in choose_to_go(self.peers(), view.scale_in_excess)
+        return chosen_by_scale_in(self.node, self.peers(), view.scale_in_excess)
 
 
 def celery_peer_holds(app) -> dict[str, int | None]:

@@ -92,6 +92,15 @@ def choose_to_go(holds: Mapping[str, int | None], count: int) -> list[str]:
     return ranked[:count]
 
 
+def chosen_by_scale_in(node: str, peers: Mapping[str, int | None], excess: int) -> bool:
+    """Whether `node` is one of the `excess` workers an ECS scale-in lets go. Every worker decides for itself from
+    the same Celery `inspect` answers, so they must rank alike: peers are ordered by node name (reply order differs
+    from worker to worker), then `choose_to_go` picks. Exactly `excess` go, idle or not: before, every idle worker
+    went at once, so a scale-in of one with three idle workers stopped all three consuming. A worker missing from
+    the answers (it did not reply in time) does not go this round."""
+    return node in choose_to_go(dict(sorted(peers.items())), excess)
+
+
 def superseded_may_stop_consuming(primary_running: int, primary_desired: int) -> bool:
     """A superseded worker stops consuming once the new deployment runs every task it wants (ECS starts new
     workers first, maximumPercent 200): the queue is never left without consumers, and no task starts on old

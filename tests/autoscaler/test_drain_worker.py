@@ -237,7 +237,8 @@ def stub_service(stubber, deployments):
         ([deployment(OWN, "PRIMARY", 2, 2)], 3, {}, False),  # steady: serve
         ([deployment(NEW, "PRIMARY", 2, 1), deployment(OWN, "ACTIVE", 2, 2)], 3, {}, False),  # new ones starting
         ([deployment(NEW, "PRIMARY", 2, 2), deployment(OWN, "ACTIVE", 2, 2)], 3, {}, True),  # superseded
-        ([deployment(OWN, "PRIMARY", 1, 2)], 0, {}, True),  # scale-in pending, idle: goes
+        ([deployment(OWN, "PRIMARY", 1, 2)], 0, {"celery@me": 0, "celery@other": 2}, True),  # scale-in, idle: goes
+        ([deployment(OWN, "PRIMARY", 1, 2)], 0, {}, False),  # cannot see the others: stays this round
         ([deployment(OWN, "PRIMARY", 1, 2)], 3, {"celery@me": 3, "celery@other": 1}, False),  # the other goes
         ([deployment(OWN, "PRIMARY", 1, 2)], 1, {"celery@me": 1, "celery@other": 3}, True),  # least busy goes
         # a circuit-breaker rollback makes the old deployment PRIMARY again: its workers serve on

@@ -8,6 +8,7 @@ from airflow_celery.cluster.drain import (
     DRAIN_PROTECTION_CAP,
     DrainClock,
     choose_to_go,
+    chosen_by_scale_in,
     decide,
     superseded_may_stop_consuming,
 )
@@ -77,3 +78,17 @@ def test_a_scale_in_lets_the_least_busy_go(holds, count, expected):
 @pytest.mark.parametrize(("running", "desired", "expected"), [(0, 2, False), (1, 2, False), (2, 2, True), (3, 2, True)])
 def test_a_superseded_worker_serves_until_the_new_deployment_runs(running, desired, expected):
     assert superseded_may_stop_consuming(running, desired) is expected
+
+
+def test_a_scale_in_of_one_among_idle_workers_lets_exactly_one_go_whatever_order_each_sees():
+    workers = ["celery@worker-a", "celery@worker-b", "celery@worker-c"]
+    views = [dict.fromkeys(order, 0) for order in (workers, workers[::-1], workers[1:] + workers[:1])]
+    going = [node for node, view in zip(workers, views, strict=True) if chosen_by_scale_in(node, view, 1)]
+    assert len(going) == 1
+    assert all(chosen_by_scale_in(going[0], view, 1) for view in views)  # every worker agrees on which one
+
+
+def test_a_scale_in_picks_the_least_busy_and_a_worker_unseen_by_the_others_stays():
+    peers = {"celery@a": 3, "celery@b": 0, "celery@c": 1}
+    assert [n for n in peers if chosen_by_scale_in(n, peers, 2)] == ["celery@b", "celery@c"]
+    assert not chosen_by_scale_in("celery@d", peers, 3)
