@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from airflow_celery.console import cli_console
 from airflow_celery.local.errors import LocalError
+from airflow_celery.local.options import DEFAULT_HEALTH_TIMEOUT, HEALTH_TIMEOUT_RANGE
 
 DEFAULT_STATE_DIR = Path(".state/local")
 DEFAULT_DAGS_DIR = Path("dags")
@@ -96,9 +97,10 @@ def local() -> None:
 @click.option(
     "--health-timeout",
     type=int,
-    default=120,
+    default=DEFAULT_HEALTH_TIMEOUT,
     show_default=True,
-    help="Seconds to wait for each role's health check (10-900).",
+    help=f"Seconds to wait for each role's health check "
+    f"({HEALTH_TIMEOUT_RANGE.start}-{HEALTH_TIMEOUT_RANGE.stop - 1}).",
 )
 @friendly_errors
 def up(
@@ -118,7 +120,7 @@ def up(
     options = validate_up_options(
         workers, concurrency, state_dir, dags_dir, ports, health_timeout, schedulers, scale_in_cooldown
     )
-    run_up(options, console, options.health_timeout)
+    run_up(options, console)
 
 
 @local.command()
@@ -135,7 +137,7 @@ def status(state_dir: Path) -> None:
     console.print(status_table(rows))
     for line in access_lines(root):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
-    if not all(row.ok for row in rows):
+    if not all(row.healthy for row in rows):
         sys.exit(1)
 
 

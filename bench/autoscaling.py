@@ -1,4 +1,4 @@
-"""Benchmark of local worker autoscaling (a script, not a test): `python bench/autoscaling.py [--keep-state]`.
+"""Benchmark of local worker autoscaling (a script, not a test): `python -m bench.autoscaling [--keep-state]`.
 
 On this machine, with the issue's shape (`--concurrency 2`, `autoscaling_burst`: 24 independent tasks of 10 s):
 1. `--workers 1:3`: seconds from the trigger to 3 worker programs running, the burst's makespan and trigger to
@@ -10,30 +10,20 @@ It prints a table; the README's figures come from it.
 from __future__ import annotations
 
 import argparse
-import shutil
-import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
-
-from benchmark import free_ports  # noqa: E402
-
-from airflow_celery.cluster import SecretName  # noqa: E402
-from airflow_celery.local import runner, supervisor  # noqa: E402
-from airflow_celery.local.api import AirflowApi, RunResult, follow_run  # noqa: E402
-from airflow_celery.local.options import validate_up_options  # noqa: E402
-from airflow_celery.local.state import ADMIN_USERNAME  # noqa: E402
+from airflow_celery.cluster import SecretName
+from airflow_celery.local import runner, supervisor
+from airflow_celery.local.api import AirflowApi, RunResult, follow_run
+from airflow_celery.local.state import ADMIN_USERNAME
+from bench.local_cluster import BenchCluster
 
 DAG_ID, CONCURRENCY, MIN_WORKERS, MAX_WORKERS, COOLDOWN = "autoscaling_burst", 2, 1, 3, 20
-HEALTH_TIMEOUT, RUN_TIMEOUT, SHRINK_TIMEOUT = 300, 600.0, 180.0
+RUN_TIMEOUT, SHRINK_TIMEOUT = 600.0, 180.0
 console = Console(highlight=False, width=150)
 
 
@@ -80,22 +70,14 @@ def burst(cluster: runner.Cluster, watch: WorkerWatch | None = None) -> tuple[Ru
     return result, triggered, ended
 
 
-def up(state: Path, dags: Path, ports: list[str], workers: str) -> runner.Cluster:
-    options = validate_up_options(workers, CONCURRENCY, state, dags, ports, HEALTH_TIMEOUT, scale_in_cooldown=COOLDOWN)
-    return runner.up(options, console, HEALTH_TIMEOUT)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep-state", action="store_true", help="keep the temporary state dir for inspection")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="acscale-"))
-    state, dags, ports = root / "state", root / "dags", free_ports()
-    dags.mkdir()
-    shutil.copy(REPO / "dags" / f"{DAG_ID}.py", dags)
     rows: list[tuple[str, str]] = []
-    try:
-        cluster = up(state, dags, ports, f"{MIN_WORKERS}:{MAX_WORKERS}")
+    with BenchCluster("acscale-", console, keep_state=args.keep_state) as bench:
+        bench.add_project_dag(DAG_ID)
+        cluster, _ = bench.up(f"{MIN_WORKERS}:{MAX_WORKERS}", CONCURRENCY, scale_in_cooldown=COOLDOWN)
         watch = WorkerWatch(cluster, MAX_WORKERS)
         scaled, triggered, ended = burst(cluster, watch)
         watch.stop.set()
@@ -107,16 +89,11 @@ def main() -> None:
             time.sleep(0.5)
         shrunk = time.monotonic() - ended
         rows.append((f"run end to {MIN_WORKERS} worker again (cool-down {COOLDOWN} s)", f"{shrunk:.1f} s"))
-        runner.down(state, console)
 
-        cluster = up(state, dags, ports, str(MAX_WORKERS))
+        cluster, _ = bench.up(MAX_WORKERS, CONCURRENCY, scale_in_cooldown=COOLDOWN)
         fixed, _, _ = burst(cluster)
         rows.append((f"fixed {MAX_WORKERS} workers: makespan / trigger to end",
                      f"{fixed.makespan:.1f} s / {fixed.trigger_to_end:.1f} s"))  # fmt: skip
-    finally:
-        runner.down(state, console, purge=not args.keep_state)
-        if not args.keep_state:
-            shutil.rmtree(root, ignore_errors=True)
     table = Table(title=f"{DAG_ID}: 24 x 10 s, {CONCURRENCY} slots per worker (ideal makespan 40 s at 3 workers)")
     table.add_column("measure")
     table.add_column("result")

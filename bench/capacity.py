@@ -1,4 +1,4 @@
-"""Capacity figures of the local cluster (a script, not a test): `python bench/capacity.py [--keep-state]`.
+"""Capacity figures of the local cluster (a script, not a test): `python -m bench.capacity [--keep-state]`.
 
 It starts a local cluster of 2 workers x 16 slots (parallelism 32), then measures, on this machine:
 1. an idle worker's memory, and the memory of one busy slot (PythonOperator sleeping): a Celery pool child,
@@ -20,15 +20,12 @@ import contextlib
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from statistics import mean
 
 import httpx
@@ -37,22 +34,16 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
-
-from benchmark import free_ports, sleep_dag_source, stop_group, tree_memory  # noqa: E402
-
-from airflow_celery.aws.args import resolve_args  # noqa: E402
-from airflow_celery.aws.config import CONFIG_KEYS  # noqa: E402
-from airflow_celery.aws.rds_limits import max_connections  # noqa: E402
-from airflow_celery.cluster import SecretName  # noqa: E402
-from airflow_celery.cluster.limits import connection_budget  # noqa: E402
-from airflow_celery.cluster.roles import DAG_PROCESSOR, TRIGGERER  # noqa: E402
-from airflow_celery.local import runner, supervisor  # noqa: E402
-from airflow_celery.local.api import AirflowApi  # noqa: E402
-from airflow_celery.local.options import validate_up_options  # noqa: E402
-from airflow_celery.local.state import ADMIN_USERNAME  # noqa: E402
+from airflow_celery.aws.args import resolve_args
+from airflow_celery.aws.config import CONFIG_KEYS
+from airflow_celery.aws.rds_limits import max_connections
+from airflow_celery.cluster import SecretName
+from airflow_celery.cluster.limits import connection_budget
+from airflow_celery.cluster.roles import DAG_PROCESSOR, TRIGGERER
+from airflow_celery.local import runner, supervisor
+from airflow_celery.local.api import AirflowApi
+from airflow_celery.local.state import ADMIN_USERNAME
+from bench.local_cluster import REPO, BenchCluster, stop_group, tree_memory
 
 WORKERS, SLOTS = 2, 16
 TASKS, TASK_SECONDS = WORKERS * SLOTS, 45
@@ -60,8 +51,6 @@ WINDOW = 20.0
 """Seconds of steady state (every slot busy) over which CPU and database rates are taken."""
 INTERVALS = (1, 5)
 BENCH_DAG = f"bench_capacity_{TASKS}x{TASK_SECONDS}"
-BENCH_DAG_SOURCE = sleep_dag_source(BENCH_DAG, TASKS, TASK_SECONDS, "bench/capacity.py")
-HEALTH_TIMEOUT = 300
 ALL_BUSY_TIMEOUT = 180.0
 RUN_TIMEOUT = 300.0
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -104,13 +93,6 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def make_dags_dir(root: Path) -> Path:
-    dags = root / "dags"
-    dags.mkdir()
-    (dags / f"{BENCH_DAG}.py").write_text(BENCH_DAG_SOURCE)
-    return dags
 
 
 def program(cluster: runner.Cluster, name: str):
@@ -295,14 +277,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep-state", action="store_true", help="keep the temporary state dir for inspection")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="accapacity-"))
-    state, dags = root / "state", make_dags_dir(root)
     rows: list[tuple[str, str, str]] = []
     hand_started: list[subprocess.Popen] = []
-    db = None
-    try:
-        options = validate_up_options(WORKERS, SLOTS, state, dags, free_ports(), HEALTH_TIMEOUT)
-        cluster = runner.up(options, console, HEALTH_TIMEOUT)
+    with BenchCluster("accapacity-", console, keep_state=args.keep_state) as bench:
+        bench.add_sleep_dag(BENCH_DAG)
+        cluster, _ = bench.up(WORKERS, SLOTS)
         time.sleep(20)  # settle: nothing starting, nothing running
         idle = [tree_memory(pid)[1] for pid in worker_pids(cluster, [])]
         rows.append(("idle worker (Celery main + 16 pool children), PSS", f"{mean(idle):.0f} MiB", "mean of 2"))
@@ -316,10 +295,12 @@ def main() -> None:
             peak = jobs_check_peak(cluster, role_name)
             rows.append((f"{role_name} health check (`airflow jobs check`), peak RSS", f"{peak:.0f} MiB", "max of 3"))
         db = Database(cluster.secrets[SecretName.DATABASE_URL])
+        bench.on_down(db.close)
         figures = []
         for interval in INTERVALS:
             if interval != 1:
                 hand_started = restart_workers_with_interval(cluster, interval)
+                bench.on_down(stop_group, hand_started)
             figures.append(measure_heartbeats(cluster, db, interval, worker_pids(cluster, hand_started)))
         busy = figures[0].busy_worker_pss / WORKERS
         rows.append(("busy worker (16 slots running), PSS", f"{busy:.0f} MiB", "mean of 2, interval 1"))
@@ -340,13 +321,6 @@ def main() -> None:
         for stack in ("dev", "prod"):
             described, limit = stack_budget(stack)
             rows.append((f"{stack} at max workers: connection budget", described, f"max_connections {limit}"))
-    finally:
-        if db is not None:
-            db.close()
-        stop_group(hand_started)
-        runner.down(state, console, purge=not args.keep_state)
-        if not args.keep_state:
-            shutil.rmtree(root, ignore_errors=True)
     _print(rows)
 
 

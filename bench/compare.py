@@ -1,4 +1,4 @@
-"""Compare two kept benchmark runs: `python bench/compare.py OLD NEW` prints each figure and NEW / OLD.
+"""Compare two kept benchmark runs: `python -m bench.compare OLD NEW` prints each figure and NEW / OLD.
 
 A ratio above 1 is slower (or more memory); one above 1.10 is flagged, since this machine is shared and two runs of
 the same code differ by a few per cent.
@@ -7,12 +7,9 @@ the same code differ by a few per cent.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from runs import FIGURES, load_run
+from bench.runs import FIGURES, load_run
 
 FLAG_RATIO = 1.10
 

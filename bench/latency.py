@@ -1,4 +1,4 @@
-"""Where a task's time goes: `python bench/latency.py [--tasks 1 5 200] [--workers 2] [--slots 8] [--json FILE]`.
+"""Where a task's time goes: `python -m bench.latency [--tasks 1 5 200] [--workers 2] [--slots 8] [--json FILE]`.
 
 Starts a local cluster, triggers one DAG per count (N independent PythonOperator tasks sleeping
 `--task-seconds` each, all allowed at once) and, once each run has ended, reads when every task passed each
@@ -32,10 +32,7 @@ import argparse
 import dataclasses
 import json
 import re
-import shutil
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -44,18 +41,16 @@ from pathlib import Path
 
 import psutil
 import sqlalchemy as sa
+from rich.console import Console
 from rich.table import Table
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
+from airflow_celery.cluster import ClusterSettings, SecretName
+from airflow_celery.local import runner, supervisor
+from airflow_celery.local.api import TERMINAL_RUN_STATES, AirflowApi
+from airflow_celery.local.state import ADMIN_USERNAME
+from bench.local_cluster import BenchCluster
 
-from benchmark import console, free_ports, sleep_dag_source, up  # noqa: E402
-
-from airflow_celery.cluster import ClusterSettings, SecretName  # noqa: E402
-from airflow_celery.local import runner, supervisor  # noqa: E402
-from airflow_celery.local.api import TERMINAL_RUN_STATES, AirflowApi  # noqa: E402
-from airflow_celery.local.state import ADMIN_USERNAME  # noqa: E402
+console = Console(highlight=False, width=150)
 
 STAGES = (
     "trigger",
@@ -385,16 +380,13 @@ def main() -> None:
     parser.add_argument("--setting", action="append", default=[], help="experiment: NAME=VALUE of ClusterSettings")
     args = parser.parse_args()
     overrides = override_settings(args.setting)
-    root = Path(tempfile.mkdtemp(prefix="aclatency-"))
-    state, dags = root / "state", root / "dags"
-    dags.mkdir()
     dag_ids = {n: f"latency_{n}x{args.task_seconds}" for n in args.tasks}
-    for n, dag_id in dag_ids.items():
-        (dags / f"{dag_id}.py").write_text(sleep_dag_source(dag_id, n, args.task_seconds, "bench/latency.py"))
     results = []
     probe: dict[str, float] = {}
-    try:
-        cluster, started = up(state, dags, free_ports(), args.workers, args.slots)
+    with BenchCluster("aclatency-", console, keep_state=args.keep_state) as bench:
+        for dag_id in dag_ids.values():
+            bench.add_sleep_dag(dag_id)
+        cluster, started = bench.up(args.workers, args.slots)
         console.print(f"{args.workers} workers x {args.slots} slots healthy after {started:.1f} s")
         time.sleep(10)  # start-up settles: the breakdown is of a warm, idle cluster
         probe = connection_cost(cluster)
@@ -403,10 +395,6 @@ def main() -> None:
             breakdown = measure(cluster, dag_id, f"{n} x {args.task_seconds} s on {args.workers} x {args.slots}")
             print_breakdown(breakdown)
             results.append(breakdown.summary())
-    finally:
-        runner.down(state, console, purge=not args.keep_state)
-        if not args.keep_state:
-            shutil.rmtree(root, ignore_errors=True)
     if args.json:
         facts = {"date": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}", "workers": args.workers, "slots": args.slots,
                  "result_backend_query": probe, "settings": overrides}  # fmt: skip

@@ -1,4 +1,4 @@
-"""A rolling deploy of new DAG code under load, then a scale-in, on a local cluster: `python bench/rollout.py`.
+"""A rolling deploy of new DAG code under load, then a scale-in, on a local cluster: `python -m bench.rollout`.
 
 What ECS does on a deploy, done by hand on a fresh local cluster of 2 workers x 4 slots:
 
@@ -24,74 +24,44 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from rich.console import Console
 
-from airflow_celery.cluster import SecretName  # noqa: E402
-from airflow_celery.cluster.drain import DRAIN_PATH_VAR, choose_to_go  # noqa: E402
-from airflow_celery.cluster.env import NODE_NAME_VAR  # noqa: E402
-from airflow_celery.local import runner, supervisor  # noqa: E402
-from airflow_celery.local.api import AirflowApi  # noqa: E402
-from airflow_celery.local.programs import drain_path  # noqa: E402
-from airflow_celery.local.state import ADMIN_USERNAME  # noqa: E402
-from bench.benchmark import HEALTH_TIMEOUT, console, free_ports, up  # noqa: E402
-from tests.local.cluster_support import free_ports as free_tcp_ports  # noqa: E402
+from airflow_celery.cluster import SecretName
+from airflow_celery.cluster.drain import DRAIN_PATH_VAR, choose_to_go
+from airflow_celery.cluster.env import NODE_NAME_VAR
+from airflow_celery.local import runner, supervisor
+from airflow_celery.local.api import AirflowApi
+from airflow_celery.local.programs import drain_path
+from airflow_celery.local.state import ADMIN_USERNAME
+from bench.local_cluster import HEALTH_TIMEOUT, BenchCluster, free_port_numbers
 
+WORKERS, SLOTS = 2, 4
 SHORT_SECONDS, LONG_SECONDS = 5, 90
 SHORT_EVERY, LONG_EVERY = 3.0, 40.0
 WARM_UP, AFTER_ROLLOUT = 100.0, 30.0
 DRAIN_TIMEOUT = LONG_SECONDS + 120
 END_TIMEOUT = 400.0
 
-DAG_SOURCE = '''"""Rollout load (bench/rollout.py): code version {version}."""
-
-import json
-import os
-import time
-from datetime import datetime
-from pathlib import Path
-
-from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG
-
-VERSION = "{version}"
-RECORDS = Path(__file__).with_name("records.jsonl")
+SECONDS = {"rollout_short": SHORT_SECONDS, "rollout_long": LONG_SECONDS}
+"""Each DAG of bench/dags/rollout_load.py sleeps its run conf's `seconds`."""
+console = Console(highlight=False, width=150)
 
 
-def record(ti, event):
-    line = {{"run": ti.run_id, "dag": ti.dag_id, "task": ti.task_id, "try": ti.try_number, "version": VERSION,
-             "worker": os.path.basename(os.environ.get("{drain_var}", "?")), "event": event, "t": time.time()}}
-    with RECORDS.open("a") as records:
-        records.write(json.dumps(line) + "\\n")
-
-
-def work(seconds, ti=None):
-    record(ti, "start")
-    time.sleep(seconds)
-    record(ti, "end")
-
-
-for dag_id, seconds in (("rollout_short", {short}), ("rollout_long", {long})):
-    with DAG(dag_id, schedule=None, start_date=datetime(2024, 1, 1), catchup=False, max_active_runs=64):
-        PythonOperator(task_id="work", python_callable=work, op_args=[seconds])
-'''
-
-
-def write_dags(folder: Path, version: str) -> Path:
-    folder.mkdir(parents=True)
-    source = DAG_SOURCE.format(version=version, drain_var=DRAIN_PATH_VAR, short=SHORT_SECONDS, long=LONG_SECONDS)
-    (folder / "rollout_load.py").write_text(source)
+def write_dags(bench: BenchCluster, folder: Path, version: str) -> Path:
+    """bench/dags/rollout_load.py with the code version its tasks report."""
+    folder.mkdir(parents=True, exist_ok=True)
+    bench.add_bench_dag("rollout_load", folder)
+    (folder / "VERSION").write_text(version + "\n")
     return folder
 
 
@@ -112,7 +82,7 @@ class Load:
                     continue
                 due[dag_id] += every[dag_id]
                 try:
-                    run_id, _ = self.api.trigger(dag_id)
+                    run_id, _ = self.api.trigger(dag_id, conf={"seconds": SECONDS[dag_id]})
                     self.triggered.append((dag_id, run_id, time.time()))
                 except Exception as error:  # the bench goes on; a missing run shows up as a gap
                     console.print(f"[red]trigger {dag_id} failed: {error}")
@@ -142,7 +112,7 @@ def start_new_worker(cluster: runner.Cluster, index: int, dags: Path) -> subproc
         **program.environment(cluster.secrets, cluster.base_env),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         NODE_NAME_VAR: f"worker-{name}@{cluster.node_host}",
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_tcp_ports(1)[0]),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port_numbers(1)[0]),
         DRAIN_PATH_VAR: str(drain_path(cluster.paths, name)),
     }
     log = open(cluster.paths.log_file(f"worker-{name}"), "w")  # noqa: SIM115
@@ -169,14 +139,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep-state", action="store_true")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="acrollout-"))
-    old_dags, new_dags = write_dags(root / "dags", "v1"), write_dags(root / "dags-v2", "v2")
-    state = root / "state"
     new_workers: list[subprocess.Popen] = []
     figures: dict[str, object] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
     load = None
-    try:
-        cluster, _ = up(state, old_dags, free_ports(), workers=2)
+    with BenchCluster("acrollout-", console, keep_state=args.keep_state) as bench:
+        old_dags, new_dags = write_dags(bench, bench.dags, "v1"), write_dags(bench, bench.root / "dags-v2", "v2")
+        bench.on_down(stop, new_workers, lambda: load)
+        cluster, _ = bench.up(WORKERS, SLOTS)
         paths = cluster.paths
         login = (cluster.url("api-server.http"), ADMIN_USERNAME, cluster.secrets[SecretName.ADMIN_PASSWORD])
         api = AirflowApi(*login)
@@ -191,7 +160,7 @@ def main() -> None:
         time.sleep(WARM_UP)
 
         console.print("rollout: starting 2 new workers (v2)")
-        new_workers = [start_new_worker(cluster, i, new_dags) for i in (1, 2)]
+        new_workers.extend(start_new_worker(cluster, i, new_dags) for i in (1, 2))
         wait_for(lambda: all(status(paths, f"new-{i}").get("consuming") for i in (1, 2)), HEALTH_TIMEOUT, "new ready")
         switch = time.time()
         held = {name: status(paths, name).get("holds") for name in ("worker-1", "worker-2")}
@@ -238,20 +207,20 @@ def main() -> None:
             ends[run_id] = state_
         api.close()
         figures.update(report(load.triggered, ends, records([old_dags, new_dags]), consuming_stopped, drains))
-    finally:
-        if load is not None:
-            load.stop.set()
-        for process in new_workers:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-        runner.down(state, console, purge=not args.keep_state)
-        if not args.keep_state:
-            shutil.rmtree(root, ignore_errors=True)
     console.print_json(json.dumps(figures))
     if "lost" in figures:
         met = (figures["lost"], figures["run_twice"], figures["superseded_code_after_switch"]) == (0, 0, 0)
         met = met and figures["rollout_seconds"] <= LONG_SECONDS + 60
         console.print("targets met" if met else "[red]targets NOT met")
+
+
+def stop(new_workers: list[subprocess.Popen], load: Callable[[], Load | None]) -> None:
+    """Stop the load and kill the hand-started workers (before the cluster stops)."""
+    if (current := load()) is not None:
+        current.stop.set()
+    for process in new_workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def report(triggered, ends: dict, found: list[dict], switch: float, drains: dict[str, float]) -> dict:

@@ -1,7 +1,7 @@
 """The benchmark's kept runs: one JSON file per dated run in bench/runs/, with the machine's facts.
 
-`bench/benchmark.py --json` writes one; `bench/compare.py OLD NEW` compares two; the README's benchmark table is
-`readme_table()` of the latest (tests/bench/test_runs.py checks that the README shows it).
+`python -m bench.benchmark --json` writes one; `python -m bench.compare OLD NEW` compares two; the README's benchmark
+table is `readme_table()` of the latest (tests/bench/test_runs.py checks that the README shows it).
 """
 
 from __future__ import annotations

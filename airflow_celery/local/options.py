@@ -30,6 +30,8 @@ BOUND_PORTS: tuple[str, ...] = (
 )
 PORT_RANGE = range(1024, 65536)
 HEALTH_TIMEOUT_RANGE = range(10, 901)
+DEFAULT_HEALTH_TIMEOUT = 120
+"""Seconds `local up` waits for each role's health check unless `--health-timeout` says otherwise."""
 # Unix socket paths are limited to 107 bytes on Linux; the longest one we create is the postgres socket.
 MAX_SOCKET_PATH = 107
 
@@ -42,7 +44,7 @@ class UpOptions:
     state_dir: Path
     dags_dir: Path
     ports: Mapping[str, int] = field(default_factory=dict)
-    health_timeout: int = 120
+    health_timeout: int = DEFAULT_HEALTH_TIMEOUT
     schedulers: int = 1
     min_workers: int | None = None
     """With `--workers MIN:MAX`: the fewest workers; None for a fixed count."""
@@ -144,7 +146,7 @@ def validate_up_options(
     state_dir: str | Path,
     dags_dir: str | Path,
     ports: Iterable[str] = (),
-    health_timeout: int = 120,
+    health_timeout: int = DEFAULT_HEALTH_TIMEOUT,
     schedulers: int = 1,
     scale_in_cooldown: int = LOCAL_SCALE_IN_COOLDOWN,
 ) -> UpOptions:

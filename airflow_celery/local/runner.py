@@ -9,7 +9,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
@@ -41,7 +41,6 @@ from airflow_celery.local.state import (
 )
 from airflow_celery.local.supervisor_conf import render_supervisord_conf
 
-HEALTH_TIMEOUT = 120.0
 MIGRATE_TIMEOUT = 300.0
 CHECK_INTERVAL = 1.0
 COMMAND_CHECK_INTERVAL = 3.0
@@ -150,13 +149,24 @@ def preflight(options: UpOptions, paths: StatePaths, console: Console) -> None:
             console.print(f"[yellow]{message}")
 
 
-def up(options: UpOptions, console: Console, health_timeout: float = HEALTH_TIMEOUT) -> Cluster:
-    """Start the cluster; one `up` at a time per state dir (a second one fails at once, see lock.py)."""
+def up(options: UpOptions, console: Console) -> Cluster:
+    """Start the cluster, waiting up to `options.health_timeout` for each role's health check; one `up` at a time
+    per state dir (a second one fails at once, see lock.py)."""
     with state_dir_lock(options.state_dir):
-        return _up(options, console, health_timeout)
+        return _up(options, console)
 
 
-def _up(options: UpOptions, console: Console, health_timeout: float) -> Cluster:
+@contextlib.contextmanager
+def running(options: UpOptions, console: Console, purge: bool = False) -> Iterator[Cluster]:
+    """The cluster started for the `with` block and stopped when it ends, however it ends (`purge`: the state
+    dir deleted too)."""
+    try:
+        yield up(options, console)
+    finally:
+        down(options.state_dir, console, purge=purge)
+
+
+def _up(options: UpOptions, console: Console) -> Cluster:
     paths = StatePaths(options.state_dir)
     preflight(options, paths, console)
     started = time.monotonic()
@@ -166,7 +176,7 @@ def _up(options: UpOptions, console: Console, health_timeout: float) -> Cluster:
     save_options(paths, options, node_host)
     cluster = load_cluster(paths.root)
     try:
-        _start(cluster, console, health_timeout)
+        _start(cluster, console)
     except BaseException:
         console.print("[red]start-up failed; stopping what was started (logs stay in the state dir)")
         down(paths.root, Console(stderr=True, quiet=True))
@@ -176,8 +186,8 @@ def _up(options: UpOptions, console: Console, health_timeout: float) -> Cluster:
     return cluster
 
 
-def _start(cluster: Cluster, console: Console, health_timeout: float) -> None:
-    paths, programs = cluster.paths, cluster.programs
+def _start(cluster: Cluster, console: Console) -> None:
+    paths, programs, health_timeout = cluster.paths, cluster.programs, cluster.options.health_timeout
     pg_bin = binaries.postgres_bin_dir()
     with console.status("initialising the PostgreSQL data dir"):
         postgres.init_data_dir(paths, pg_bin, running_as_root())
@@ -283,14 +293,16 @@ def wait_healthy(
     cluster: Cluster,
     program: Program,
     report: Callable[[str], None],
-    timeout: float = HEALTH_TIMEOUT,
+    timeout: float | None = None,
     stop: threading.Event | None = None,
 ) -> None:
-    """Poll the description's health check until it passes; fail fast if supervisord gave up on the process.
+    """Poll the description's health check until it passes (for `timeout`, by default the cluster's
+    `--health-timeout`); fail fast if supervisord gave up on the process.
 
     Returns quietly when `stop` is set (another program failed: the caller raises for it).
     """
     stop = stop or threading.Event()
+    timeout = cluster.options.health_timeout if timeout is None else timeout
     deadline = time.monotonic() + timeout
     last = "not checked yet"
     while time.monotonic() < deadline and not stop.is_set():
@@ -333,10 +345,6 @@ class ProgramStatus:
     pid: int | None
     healthy: bool
     detail: str
-
-    @property
-    def ok(self) -> bool:
-        return self.healthy
 
 
 def status(state_dir: Path) -> list[ProgramStatus]:

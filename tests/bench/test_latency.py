@@ -4,15 +4,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-sys.path.insert(0, str(BENCH))
-
-import latency  # noqa: E402
+from bench import latency
 
 TI = "01a24977-721a-758f-b276-7a1a4f03e84e"
 CELERY_ID = "300e1efb-86bf-4040-848d-417c76bae98a"

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from bench import compare, runs
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 README = BENCH.parent / "README.md"
-sys.path.insert(0, str(BENCH))
-
-import compare  # noqa: E402
-import runs  # noqa: E402
 
 TABLE_START, TABLE_END = "<!-- benchmark-table:start -->", "<!-- benchmark-table:end -->"
 LATENCY_START, LATENCY_END = "<!-- latency-table:start -->", "<!-- latency-table:end -->"
@@ -26,7 +23,7 @@ def _between(text: str, start: str, end: str) -> str:
 
 def test_readme_benchmark_table_is_the_latest_run():
     latest = runs.latest()
-    assert latest is not None, "bench/runs/ holds no run: `python bench/benchmark.py --json`"
+    assert latest is not None, "bench/runs/ holds no run: `python -m bench.benchmark --json`"
     expected = runs.readme_table(runs.load_run(latest))
     assert _between(README.read_text(), TABLE_START, TABLE_END) == expected
 

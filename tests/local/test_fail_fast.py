@@ -8,6 +8,7 @@ instead fail for the second, with the tail of its log. Marked `integration`: it 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import pytest
@@ -60,3 +61,12 @@ def test_a_fatal_role_ends_the_wait_at_once_with_its_log(cluster):
     assert message.startswith("flower is FATAL instead of running"), message
     assert "cannot import name celery_app (the real cause)" in message
     assert "not healthy after" not in message
+
+
+def test_a_role_is_waited_for_as_long_as_the_clusters_health_timeout(cluster):
+    """One timeout, from the options `local up` was given (`--health-timeout`), not a second argument."""
+    short = dataclasses.replace(cluster, options=dataclasses.replace(cluster.options, health_timeout=10))
+    never_healthy = short.programs[0]
+    supervisor.start(short.paths, never_healthy.name)
+    with pytest.raises(LocalError, match="api-server was not healthy after 10 s"):
+        runner.wait_healthy(short, never_healthy, lambda _: None)
