@@ -52,8 +52,8 @@ console = Console(highlight=False, width=150)
 
 MIGRATE = r"""
 import os, sys, time
-from airflow_celery import entrypoint
-sys.exit(entrypoint.migrate(os.environ, time.monotonic() + 600))
+from airflow_celery.entrypoint.migrate import migrate
+sys.exit(migrate(os.environ, time.monotonic() + 600))
 """
 
 

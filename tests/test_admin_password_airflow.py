@@ -1,7 +1,7 @@
 """migrate against a real Airflow 3.3 and FAB: a rotated admin secret reaches the database; pending migrations are
 seen. Each step runs in its own interpreter (Airflow reads its config once per process) on a temporary SQLite
 database, as the entrypoint runs them in the migrate container: `db migrate` through the CLI in-process, then
-entrypoint.ensure_admin. Passwords travel in the environment, never on a command line.
+entrypoint/migrate.py, ensure_admin. Passwords travel in the environment, never on a command line.
 Marked `airflow`: it runs Airflow (about a minute).
 """
 
@@ -23,7 +23,7 @@ AIRFLOW_32_HEAD = "1d6611b6ab7c"
 PROBE = r"""
 import json, os, sys
 import sqlalchemy
-from airflow_celery import entrypoint
+from airflow_celery.entrypoint import migrate as entrypoint
 
 step, url = sys.argv[1], os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
 if step == "pending":

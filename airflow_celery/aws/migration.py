@@ -16,7 +16,7 @@ resources of the AWS provider: registered from a program or from the component p
 Re-run when: the migrate task definition gets a new revision (a new image digest, a changed environment or a new
 secret value) or a service it may stop gets a new task definition, because all of these are in the input.
 Lambda runs at most 15 minutes: a longer migration fails the step while its task keeps running, and the next
-`pulumi up` waits for it through the migrate lock (entrypoint.py).
+`pulumi up` waits for it through the migrate lock (entrypoint/migrate.py).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ package. The event says what to run:
   and count it runs once migrated.
 
 First the migrate task runs with STOP_FOR_MIGRATIONS set: migrate exits with EX_TEMPFAIL instead of migrating
-when the schema is behind its Airflow (entrypoint.py). Then the listed services are scaled to 0 and waited for,
+when the schema is behind its Airflow (entrypoint/migrate.py). Then the listed services are scaled to 0 and waited for,
 migrate runs again, and each service gets its new task definition and its count back: Airflow's docs ("Setting
 up the database") say components must not run while the migration runs, and the old image must never run again on
 the migrated schema. A listed service found at 0 is brought back the same way, so a step that failed halfway is

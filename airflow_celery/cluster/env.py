@@ -49,7 +49,7 @@ DEFAULT_QUEUE_VAR = "AIRFLOW__OPERATORS__DEFAULT_QUEUE"
 DEFAULT_QUEUE = "default"
 """Airflow's `[operators] default_queue`: the one queue every worker consumes."""
 
-# Variables read by our entrypoint (airflow_celery/entrypoint.py), not by Airflow.
+# Variables read by our entrypoint (airflow_celery/entrypoint/), not by Airflow.
 NODE_NAME_VAR = "AIRFLOW_CELERY_NODE_NAME"
 SERVE_LOGS_VAR = "AIRFLOW_CELERY_SERVE_LOGS"
 WAIT_FOR_MIGRATIONS_VAR = "AIRFLOW_CELERY_WAIT_FOR_MIGRATIONS"

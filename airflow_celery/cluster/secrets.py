@@ -66,7 +66,7 @@ COMPOSED: tuple[SecretName, ...] = (
 FERNET_KEY_BYTES = 32
 RESULT_BACKEND_USER = "celery_results"
 """The database role of Celery's result backend: `migrate` creates it with rights on Celery's two tables only
-(entrypoint.py, provision_result_backend), so the workers, which hold its URL, cannot read the metadata."""
+(entrypoint/migrate.py, provision_result_backend), so the workers, which hold its URL, cannot read the metadata."""
 
 
 def fernet_key_from_bytes(raw: bytes) -> str:

@@ -47,8 +47,8 @@ def test_from_another_directory_the_default_context_is_the_packages_project(else
     assert (context / "dags" / "celery_parallel_demo.py").read_bytes() == (
         REPO / "dags/celery_parallel_demo.py"
     ).read_bytes()
-    assert (context / "airflow_celery/entrypoint.py").read_bytes() == (
-        REPO / "airflow_celery/entrypoint.py"
+    assert (context / "airflow_celery/entrypoint/start.py").read_bytes() == (
+        REPO / "airflow_celery/entrypoint/start.py"
     ).read_bytes()
 
 

@@ -240,7 +240,7 @@ def test_copies_only_the_entrypoint_subset_of_the_package():
         "airflow_celery/__init__.py",
         "airflow_celery/autoscaler/",  # the autoscaler sidecar and the workers' drain protocol
         "airflow_celery/cluster/",
-        "airflow_celery/entrypoint.py",
+        "airflow_celery/entrypoint/",
         "airflow_celery/watchdog/",  # the watchdog sidecar (lost workers)
         "airflow_celery/worker/",  # the worker's liveness file and Celery config hook
     ]
