@@ -1,6 +1,6 @@
 """Fault suite of the local cluster (a script, not a test): `python -m bench.faults [--cases 1,3] [--keep-state]`.
 
-Starts one local cluster (2 workers x 8 slots) in a temporary state dir and runs the 8 cases of issue 8 on it,
+Starts one local cluster (2 workers x 8 slots) in a temporary state dir and runs its 8 fault cases on it,
 one after another, each with its own DAG runs. A fault is injected through supervisord or by a signal to one
 process group, the way a user or the platform would. For each case it prints:
 

@@ -23,7 +23,8 @@ SECURITY_GROUP_NODES: tuple[str, ...] = (
 )
 # Groups of Fargate tasks (and Redis, a task unless it is ElastiCache) reach ECR, Secrets Manager, S3 and
 # CloudWatch through the NAT: they get open egress. The database opens no connection and gets no egress at
-# all; the load balancer gets egress only along its edges (Terraform removes AWS's default allow-all rule).
+# all; the load balancer gets egress only along its edges (an aws.ec2.SecurityGroup is created without AWS's default
+# allow-all egress rule: the provider deletes it).
 OPEN_EGRESS_NODES: tuple[str, ...] = tuple(r.name for r in ROLES if r.kind in (Kind.AIRFLOW, Kind.BROKER, Kind.JOB))
 
 

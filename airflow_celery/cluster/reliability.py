@@ -8,7 +8,7 @@ watchdog (airflow_celery/watchdog/) sees that no live Celery worker holds them a
 the scheduler's heartbeat check fails them (airflow/jobs/scheduler_job_runner.py,
 `_find_and_purge_task_instances_without_heartbeats` -> `TaskInstance.handle_failure`): a task with a try left goes
 to up_for_retry, one without fails its run. Airflow's `[core] default_task_retries` is 0, so a task whose author
-set no retries failed its whole run when a worker was lost (issue 8, case 1).
+set no retries failed its whole run when a worker was lost (bench/faults.py, case 1).
 """
 
 from __future__ import annotations

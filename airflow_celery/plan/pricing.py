@@ -81,7 +81,7 @@ NOT_VERIFIED = "not verified: from memory of {page}; no source read confirmed it
 PRIVATELINK_PAGE = "https://aws.amazon.com/privatelink/pricing/"
 
 
-def _unverified(page: str) -> str:
+def _unverified_source(page: str) -> str:
     return NOT_VERIFIED.format(page=page)
 
 
@@ -93,12 +93,14 @@ class Price:
     verified: bool = True
 
 
-def _p(usd: float, unit: str, source: str, verified: bool = True) -> Price:
+def _sourced_price(usd: float, unit: str, source: str, verified: bool = True) -> Price:
+    """A price read from `source` (a page or a dated third-party table)."""
     return Price(usd, unit, source, verified)
 
 
-def _u(usd: float, unit: str, page: str) -> Price:
-    return Price(usd, unit, _unverified(page), verified=False)
+def _unverified_price(usd: float, unit: str, page: str) -> Price:
+    """A price from memory of AWS's `page`, marked as such wherever it is shown."""
+    return Price(usd, unit, _unverified_source(page), verified=False)
 
 
 @dataclass(frozen=True)
@@ -120,15 +122,15 @@ class RegionPrices:
     logs_storage_gb_month: Price
     secret_month: Price
     public_ipv4_hour: Price
-    custom_metric_month: Price = field(default_factory=lambda: _u(0.30, "metric-month", CLOUDWATCH_PAGE))
+    custom_metric_month: Price = field(default_factory=lambda: _unverified_price(0.30, "metric-month", CLOUDWATCH_PAGE))
     """CloudWatch custom metrics, first 10,000 (Container Insights and the autoscaler's metrics)."""
-    alarm_month: Price = field(default_factory=lambda: _u(0.10, "alarm-month", CLOUDWATCH_PAGE))
+    alarm_month: Price = field(default_factory=lambda: _unverified_price(0.10, "alarm-month", CLOUDWATCH_PAGE))
     """A standard-resolution metric alarm."""
-    dashboard_month: Price = field(default_factory=lambda: _u(3.00, "dashboard-month", CLOUDWATCH_PAGE))
+    dashboard_month: Price = field(default_factory=lambda: _unverified_price(3.00, "dashboard-month", CLOUDWATCH_PAGE))
     """A CloudWatch dashboard beyond the account's free three (the plan cannot know the account's others)."""
-    endpoint_hour: Price = field(default_factory=lambda: _u(0.01, "endpoint-AZ-hour", PRIVATELINK_PAGE))
+    endpoint_hour: Price = field(default_factory=lambda: _unverified_price(0.01, "endpoint-AZ-hour", PRIVATELINK_PAGE))
     """An interface VPC endpoint in one availability zone."""
-    endpoint_gb: Price = field(default_factory=lambda: _u(0.01, "GB", PRIVATELINK_PAGE))
+    endpoint_gb: Price = field(default_factory=lambda: _unverified_price(0.01, "GB", PRIVATELINK_PAGE))
 
     def all_prices(self) -> list[Price]:
         found = []
@@ -144,14 +146,14 @@ def _spot(on_demand: Price) -> Price:
     return Price(round(on_demand.usd * 0.3, 6), on_demand.unit, SPOT_NOTE, verified=False)
 
 
-_US_X86_CPU = _p(0.04048, "vCPU-hour", VANTAGE_FARGATE)
-_US_X86_GB = _p(0.004445, "GB-hour", VANTAGE_FARGATE)
-_US_ARM_CPU = _p(0.03238, "vCPU-hour", VANTAGE_FARGATE)
-_US_ARM_GB = _p(0.00356, "GB-hour", VANTAGE_FARGATE)
-_EU_X86_CPU = _p(0.04048, "vCPU-hour", GREGORY_FARGATE)
-_EU_X86_GB = _p(0.004445, "GB-hour", GREGORY_FARGATE)
-_EU_ARM_CPU = _u(0.03238, "vCPU-hour", FARGATE_PAGE)
-_EU_ARM_GB = _u(0.00356, "GB-hour", FARGATE_PAGE)
+_US_X86_CPU = _sourced_price(0.04048, "vCPU-hour", VANTAGE_FARGATE)
+_US_X86_GB = _sourced_price(0.004445, "GB-hour", VANTAGE_FARGATE)
+_US_ARM_CPU = _sourced_price(0.03238, "vCPU-hour", VANTAGE_FARGATE)
+_US_ARM_GB = _sourced_price(0.00356, "GB-hour", VANTAGE_FARGATE)
+_EU_X86_CPU = _sourced_price(0.04048, "vCPU-hour", GREGORY_FARGATE)
+_EU_X86_GB = _sourced_price(0.004445, "GB-hour", GREGORY_FARGATE)
+_EU_ARM_CPU = _unverified_price(0.03238, "vCPU-hour", FARGATE_PAGE)
+_EU_ARM_GB = _unverified_price(0.00356, "GB-hour", FARGATE_PAGE)
 
 PRICES: dict[str, RegionPrices] = {
     "us-east-1": RegionPrices(
@@ -161,30 +163,30 @@ PRICES: dict[str, RegionPrices] = {
         fargate_gb_hour={"X86_64": _US_X86_GB, "ARM64": _US_ARM_GB,
                          "SPOT_X86_64": _spot(_US_X86_GB), "SPOT_ARM64": _spot(_US_ARM_GB)},
         rds_instance_hour={
-            "db.t4g.micro": _p(0.016, "hour", INFRATALLY_RDS),
-            "db.t4g.small": _p(0.032, "hour", INFRATALLY_RDS),
-            "db.t4g.medium": _p(0.065, "hour", INFRATALLY_RDS),
+            "db.t4g.micro": _sourced_price(0.016, "hour", INFRATALLY_RDS),
+            "db.t4g.small": _sourced_price(0.032, "hour", INFRATALLY_RDS),
+            "db.t4g.medium": _sourced_price(0.065, "hour", INFRATALLY_RDS),
             "db.t4g.large": Price(0.129, "hour", TF_RDS_MYSQL, verified=False),
             # Assumed: no source read gave RDS for PostgreSQL's db.m7g.large rate; the MySQL one stands in for it.
             "db.m7g.large": Price(0.168, "hour", TF_RDS_MYSQL + " (an assumption for PostgreSQL)", verified=False),
             "db.m7g.xlarge": Price(0.337, "hour", TF_RDS_MYSQL, verified=False),
             "db.r7g.large": Price(0.239, "hour", TF_RDS_MYSQL, verified=False),
         },
-        rds_storage_gb_month=_p(0.115, "GB-month", INFRACOST_RDS),
+        rds_storage_gb_month=_sourced_price(0.115, "GB-month", INFRACOST_RDS),
         elasticache_node_hour={
-            "cache.t4g.micro": _u(0.016, "hour", ELASTICACHE_PAGE),
-            "cache.t4g.small": _u(0.032, "hour", ELASTICACHE_PAGE),
-            "cache.t4g.medium": _u(0.065, "hour", ELASTICACHE_PAGE),
-            "cache.m7g.large": _u(0.158, "hour", ELASTICACHE_PAGE),
+            "cache.t4g.micro": _unverified_price(0.016, "hour", ELASTICACHE_PAGE),
+            "cache.t4g.small": _unverified_price(0.032, "hour", ELASTICACHE_PAGE),
+            "cache.t4g.medium": _unverified_price(0.065, "hour", ELASTICACHE_PAGE),
+            "cache.m7g.large": _unverified_price(0.158, "hour", ELASTICACHE_PAGE),
         },
-        nat_hour=_p(0.045, "hour", NAT_US),
-        nat_gb=_p(0.045, "GB", NAT_US),
-        alb_hour=_p(0.0225, "hour", ALB_SOURCE),
-        alb_lcu_hour=_p(0.008, "LCU-hour", LCU_SOURCE),
-        logs_ingest_gb=_p(0.50, "GB", LOGS_US),
-        logs_storage_gb_month=_p(0.03, "GB-month", LOGS_US),
-        secret_month=_p(0.40, "secret-month", SECRETS_SOURCE),
-        public_ipv4_hour=_p(0.005, "IP-hour", IPV4_SOURCE),
+        nat_hour=_sourced_price(0.045, "hour", NAT_US),
+        nat_gb=_sourced_price(0.045, "GB", NAT_US),
+        alb_hour=_sourced_price(0.0225, "hour", ALB_SOURCE),
+        alb_lcu_hour=_sourced_price(0.008, "LCU-hour", LCU_SOURCE),
+        logs_ingest_gb=_sourced_price(0.50, "GB", LOGS_US),
+        logs_storage_gb_month=_sourced_price(0.03, "GB-month", LOGS_US),
+        secret_month=_sourced_price(0.40, "secret-month", SECRETS_SOURCE),
+        public_ipv4_hour=_sourced_price(0.005, "IP-hour", IPV4_SOURCE),
     ),
     "eu-west-1": RegionPrices(
         region="eu-west-1",
@@ -193,29 +195,29 @@ PRICES: dict[str, RegionPrices] = {
         fargate_gb_hour={"X86_64": _EU_X86_GB, "ARM64": _EU_ARM_GB,
                          "SPOT_X86_64": _spot(_EU_X86_GB), "SPOT_ARM64": _spot(_EU_ARM_GB)},
         rds_instance_hour={
-            "db.t4g.micro": _u(0.018, "hour", RDS_PAGE),
-            "db.t4g.small": _u(0.036, "hour", RDS_PAGE),
-            "db.t4g.medium": _u(0.072, "hour", RDS_PAGE),
-            "db.t4g.large": _u(0.144, "hour", RDS_PAGE),
-            "db.m7g.large": _u(0.186, "hour", RDS_PAGE),
-            "db.m7g.xlarge": _u(0.373, "hour", RDS_PAGE),
-            "db.r7g.large": _u(0.264, "hour", RDS_PAGE),
+            "db.t4g.micro": _unverified_price(0.018, "hour", RDS_PAGE),
+            "db.t4g.small": _unverified_price(0.036, "hour", RDS_PAGE),
+            "db.t4g.medium": _unverified_price(0.072, "hour", RDS_PAGE),
+            "db.t4g.large": _unverified_price(0.144, "hour", RDS_PAGE),
+            "db.m7g.large": _unverified_price(0.186, "hour", RDS_PAGE),
+            "db.m7g.xlarge": _unverified_price(0.373, "hour", RDS_PAGE),
+            "db.r7g.large": _unverified_price(0.264, "hour", RDS_PAGE),
         },
-        rds_storage_gb_month=_u(0.127, "GB-month", RDS_PAGE),
+        rds_storage_gb_month=_unverified_price(0.127, "GB-month", RDS_PAGE),
         elasticache_node_hour={
-            "cache.t4g.micro": _u(0.0172, "hour", ELASTICACHE_PAGE),
-            "cache.t4g.small": _u(0.034, "hour", ELASTICACHE_PAGE),
-            "cache.t4g.medium": _u(0.068, "hour", ELASTICACHE_PAGE),
-            "cache.m7g.large": _u(0.176, "hour", ELASTICACHE_PAGE),
+            "cache.t4g.micro": _unverified_price(0.0172, "hour", ELASTICACHE_PAGE),
+            "cache.t4g.small": _unverified_price(0.034, "hour", ELASTICACHE_PAGE),
+            "cache.t4g.medium": _unverified_price(0.068, "hour", ELASTICACHE_PAGE),
+            "cache.m7g.large": _unverified_price(0.176, "hour", ELASTICACHE_PAGE),
         },
-        nat_hour=_p(0.048, "hour", NAT_EU),
-        nat_gb=_p(0.048, "GB", NAT_EU),
-        alb_hour=_p(0.0252, "hour", ALB_SOURCE),
-        alb_lcu_hour=_u(0.008, "LCU-hour", ELB_PAGE),
-        logs_ingest_gb=_u(0.57, "GB", CLOUDWATCH_PAGE),
-        logs_storage_gb_month=_u(0.03, "GB-month", CLOUDWATCH_PAGE),
-        secret_month=_p(0.40, "secret-month", SECRETS_SOURCE),
-        public_ipv4_hour=_p(0.005, "IP-hour", IPV4_SOURCE),
+        nat_hour=_sourced_price(0.048, "hour", NAT_EU),
+        nat_gb=_sourced_price(0.048, "GB", NAT_EU),
+        alb_hour=_sourced_price(0.0252, "hour", ALB_SOURCE),
+        alb_lcu_hour=_unverified_price(0.008, "LCU-hour", ELB_PAGE),
+        logs_ingest_gb=_unverified_price(0.57, "GB", CLOUDWATCH_PAGE),
+        logs_storage_gb_month=_unverified_price(0.03, "GB-month", CLOUDWATCH_PAGE),
+        secret_month=_sourced_price(0.40, "secret-month", SECRETS_SOURCE),
+        public_ipv4_hour=_sourced_price(0.005, "IP-hour", IPV4_SOURCE),
     ),
 }  # fmt: skip
 

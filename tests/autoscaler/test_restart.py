@@ -1,4 +1,4 @@
-"""The autoscaler fails loudly and restarts calmly (issue 14, section 5).
+"""The autoscaler fails loudly and restarts calmly.
 
 - its health file is touched only after a round that counted: a sidecar whose every database round fails must look
   unhealthy (roles.py, AUTOSCALER: the check tests the file's age);

@@ -1,6 +1,6 @@
 """An ElastiCache (rediss://) broker URL as the component stores it makes Celery verify the server certificate.
 
-Issue 6 said kombu ignores `?ssl_cert_reqs=CERT_REQUIRED` on a rediss:// broker URL. The pinned kombu (5.7.0)
+It was said that kombu ignores `?ssl_cert_reqs=CERT_REQUIRED` on a rediss:// broker URL. The pinned kombu (5.7.0)
 does not: kombu/utils/url.py `parse_url` moves every `ssl_*` query parameter into the connection's `ssl` options
 (since celery/kombu#1002, 2019), and kombu/connection.py `Connection._init_params` only falls back to CERT_NONE
 ("Secure redis scheme specified (rediss) with no ssl options") when none are given. This test builds Airflow's

@@ -1,4 +1,4 @@
-"""The env contract's outage settings, as the pinned Airflow reads them (issue 14, sections 4 and 5).
+"""The env contract's outage settings (cluster/reliability.py), as the pinned Airflow reads them.
 
 Each probe runs in a subprocess with a role's environment from the contract, since Airflow reads these settings at
 import time. Marked `airflow`.

@@ -1,4 +1,4 @@
-"""The outage and lost-worker timings of cluster/reliability.py, and where the watchdog runs (issue 14, section 4)."""
+"""The outage and lost-worker timings of cluster/reliability.py, and where the watchdog runs."""
 
 from __future__ import annotations
 

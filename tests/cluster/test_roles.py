@@ -53,7 +53,8 @@ def test_official_health_checks():
     assert role("scheduler").port("health").number == 8974
     assert "DagProcessorJob --local" in role("dag-processor").health.shell
     assert "TriggererJob --local" in role("triggerer").health.shell
-    # Not the official compose file's `celery inspect ping`: a file the worker's main process touches (issue 14).
+    # Not the official compose file's `celery inspect ping`: a file the worker's main process touches
+    # (worker/liveness.py).
     assert "inspect ping" not in role("worker").health.shell
     assert "AIRFLOW_CELERY_WORKER_ALIVE_FILE" in role("worker").health.shell
 

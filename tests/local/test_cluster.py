@@ -349,7 +349,7 @@ def test_up_when_already_up_is_refused(cluster):
     assert "already up" in result.stderr
 
 
-# --- faults (issue 8; bench/faults.py measures all eight) ------------------------------------------------------
+# --- faults (bench/faults.py measures all eight) -------------------------------------------------------------
 
 PROBE = "faults_probe"  # tests/local/dags/faults_probe.py: 8 x 5 s, no retries of its own
 PROBE_DONE = "faults-probe done"
@@ -404,14 +404,14 @@ def _tries(api: AirflowApi, run_id: str) -> dict[str, tuple[str, int]]:
 
 
 def test_api_server_down_90_s_fails_no_task_and_a_sigkilled_worker_is_retried_within_90_s(cluster):
-    """Issue 14, section 4, both halves on one run of 8 long tasks on 2 workers:
+    """An api-server outage and a lost worker, both on one run of 8 long tasks on 2 workers:
 
     1. the only api-server is stopped for 90 s: no task fails, none takes a second try (the supervisors keep their
        tasks through 46 failed heartbeats, the scheduler's heartbeat timeout is 300 s, and the watchdog sees every
        task held by a live worker);
     2. then the worker with the most tasks is SIGKILLed: the watchdog finds its tasks held by no live worker, ages
        their heartbeat, the scheduler fails them into up_for_retry, and the default retries (the DAG sets none) run
-       them again within 90 s of the kill (case 1 of issue 8)."""
+       them again within 90 s of the kill (case 1 of bench/faults.py)."""
     release = cluster.dags / "outage_probe.release"
     release.unlink(missing_ok=True)
     paths = cluster.state_dir_paths
