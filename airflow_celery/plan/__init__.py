@@ -2,7 +2,7 @@
 
 It reads Pulumi.yaml and Pulumi.<stack>.yaml the way the Pulumi CLI does (aws/pulumi_cli.py), validates
 them with the code the program runs (aws/config.py `args_from_config`, aws/args.py `resolve_args`), then
-builds the real component under the project's recording mocks (aws/offline.py). Every section reads what
+builds the real component under the project's recording mocks (aws/offline/). Every section reads what
 was recorded or the cluster description, so nothing here is a hand-kept list of resources:
 
 - stack.py: the stack's config, validated; the component built offline;

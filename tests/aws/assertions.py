@@ -51,7 +51,7 @@ def remember_mocks(monkeypatch: Any) -> list[RecordingMocks]:
             super().__init__(*args, **kwargs)
             created.append(self)
 
-    monkeypatch.setattr(offline, "RecordingMocks", RememberedMocks)
+    monkeypatch.setattr(offline.runner, "RecordingMocks", RememberedMocks)
     return created
 
 
@@ -69,7 +69,7 @@ def security_group_nodes_by_id(mocks: RecordingMocks) -> dict[str, str]:
     """Security group id (as the mocks assign it) -> node."""
     ids = {}
     for group in mocks.of_type(SECURITY_GROUP):
-        group_id = harness._security_group(mocks, group.name, group.inputs)["__id"]
+        group_id = harness.security_group_outputs(mocks, group.name, group.inputs)["__id"]
         ids[group_id] = security_group_node(mocks, group)
     return ids
 

@@ -1,4 +1,4 @@
-"""The offline runner (airflow_celery/aws/offline.py) for the tests, plus what only tests need.
+"""The offline runner (airflow_celery/aws/offline/) for the tests, plus what only tests need.
 
 The recording mocks moved into the package so `airflow-celery plan` runs the same code; this module
 re-exports them so tests keep importing `tests.aws.harness`.
@@ -23,11 +23,11 @@ from airflow_celery.aws.offline import (  # noqa: F401 - re-exported for the tes
     REGION,
     Recorded,
     RecordingMocks,
-    _security_group,
     build_component,
     config_map,
     run_program,
 )
+from airflow_celery.aws.offline.fake_aws import security_group as security_group_outputs  # noqa: F401
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PLACEHOLDER_REPLACEMENTS: dict[str, dict[str, str]] = {

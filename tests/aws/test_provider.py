@@ -34,10 +34,11 @@ from pulumi.runtime.proto import (
 )
 
 from airflow_celery import __version__
-from airflow_celery.aws import offline
 from airflow_celery.aws.args import AirflowCeleryClusterArgs, RedisMode, arg_annotations, input_of
 from airflow_celery.aws.component import OUTPUT_NAMES, TYPE_TOKEN, AirflowCeleryCluster
 from airflow_celery.aws.config import camel_case
+from airflow_celery.aws.offline.pulumi_internals import RecordingMonitor
+from airflow_celery.aws.offline.runner import install_mocks
 from airflow_celery.aws.provider import SCHEMA_PATH, ClusterProvider, schema, schema_text, whole_numbers
 from tests.aws import harness
 
@@ -240,14 +241,14 @@ class FakeEngine(engine_pb2_grpc.EngineServicer, resource_pb2_grpc.ResourceMonit
 
     def __init__(self) -> None:
         self.mocks = harness.RecordingMocks()
-        self.monitor = offline._RecordingMonitor(self.mocks)
+        self.monitor = RecordingMonitor(self.mocks)
         self.logs: list[str] = []
         self.address = ""
         """host:port, once the server listens."""
 
     def reset(self) -> harness.RecordingMocks:
         self.mocks = harness.RecordingMocks()
-        self.monitor = offline._RecordingMonitor(self.mocks)
+        self.monitor = RecordingMonitor(self.mocks)
         return self.mocks
 
     # engine
@@ -401,7 +402,7 @@ def provider() -> ClusterProvider:
 def construct(provider: ClusterProvider, inputs: dict[str, Any], name: str = "poly") -> tuple[Any, dict]:
     """Construct as the engine asks it of the provider: camelCase inputs, every number a float."""
     mocks = harness.RecordingMocks()
-    offline._install(mocks, "dev", None)
+    install_mocks(mocks, "dev", None)
     state: dict[str, Any] = {}
 
     @pulumi.runtime.test
