@@ -9,22 +9,32 @@ import inspect
 import ipaddress
 import re
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, Union, get_args, get_origin, is_typeddict
+from typing import Any, Union, get_args, get_origin, is_typeddict
 
 import pulumi
 
+from airflow_celery.aws.arg_declarations import (
+    ARGS,
+    DEFAULTS,
+    MAX_NAME_LENGTH,
+    POSTGRES_MAJORS,
+    Arg,
+    range_allowed,
+)
+from airflow_celery.aws.args_typed_dict import AirflowCeleryClusterArgs
 from airflow_celery.aws.rds_limits import INSTANCE_CLASS_MEMORY_GIB, max_connections, smallest_class_for
+from airflow_celery.aws.value_types import (
+    HIBERNATION_DAYS,
+    ConfigError,
+    Hibernation,
+    RedisMode,
+    WorkerCapacity,
+)
 from airflow_celery.cluster import ROLES, ROLES_BY_NAME, Kind, is_fargate_size, role
 from airflow_celery.cluster.fargate import describe_allowed
-from airflow_celery.cluster.housekeeping import DEFAULT_RETENTION_DAYS, RETENTION_RANGE
 from airflow_celery.cluster.limits import (
-    DEFAULT_DB_MAX_OVERFLOW,
-    DEFAULT_DB_POOL_SIZE,
-    MAX_API_SERVERS,
-    MAX_SCHEDULERS,
-    MAX_TRIGGERERS,
     MEMORY_USABLE_SHARE,
     SLOT_MEMORY_MIB,
     Capacity,
@@ -41,229 +51,7 @@ from airflow_celery.cluster.measured import (
     MEASURED_ON,
     WORKER_MAIN_MEMORY_MIB,
 )
-from airflow_celery.cluster.reliability import (
-    DEFAULT_TASK_RETRIES,
-    DEFAULT_TASK_RETRY_DELAY_SECONDS,
-    TASK_RETRIES_RANGE,
-    TASK_RETRY_DELAY_RANGE,
-)
 from airflow_celery.cluster.roles import API_SERVER, DAG_PROCESSOR, REDIS, TRIGGERER, WORKER
-from airflow_celery.cluster.scaling import DEFAULT_SCALE_IN_COOLDOWN
-
-
-class ConfigError(ValueError):
-    """A bad argument or stack config value: names the key, the value and what is allowed."""
-
-    def __init__(self, key: str, value: object, allowed: str):
-        self.key = key
-        self.value = value
-        self.allowed = allowed
-        super().__init__(f"{key}={value!r} is not valid: {allowed}")
-
-
-class RedisMode(StrEnum):
-    """Where the Celery broker (Redis) runs."""
-
-    FARGATE = "fargate"
-    """A Redis container on Fargate: the cheap default."""
-    ELASTICACHE = "elasticache"
-    """An ElastiCache replication group with TLS and an AUTH token."""
-
-
-class RoleSizeArgs(TypedDict, total=False):
-    """A Fargate task size for one role. Either field may be left out: it keeps the role's default."""
-
-    cpu: int
-    """CPU units (1024 = 1 vCPU): 256, 512, 1024, 2048, 4096, 8192 or 16384."""
-    memory: int
-    """Memory in MiB; must be a size Fargate allows with `cpu`."""
-
-
-# The annotations below are read at run time twice: by resolve_args (the checks) and by Pulumi's schema inference
-# (airflow_celery/aws/provider.py, for every other Pulumi language), which accepts neither `Literal` nor unions
-# other than pulumi.Input; hence no `from __future__ import annotations` in this module. Type checkers still see
-# the plain strings Python callers have always passed.
-if TYPE_CHECKING:
-    RedisModeArg = RedisMode | Literal["fargate", "elasticache"]
-else:
-    RedisModeArg = RedisMode
-
-
-class HibernationArgs(TypedDict, total=False):
-    """Working hours: the cluster runs from wake to sleep on `days`, and sleeps otherwise."""
-
-    days: str
-    """The days it wakes: "MON-FRI" (the default), "MON-SAT" or "SUN-SAT"."""
-    wake: int
-    """Hour (0-23) every service starts again, and the database. Default 7."""
-    sleep: int
-    """Hour (1-23, after `wake`) every service scales to zero and the database stops. Default 19."""
-    timezone: str
-    """IANA timezone of the hours, e.g. "Europe/Berlin". Default "UTC"."""
-
-
-@dataclass(frozen=True)
-class Hibernation:
-    days: str = "MON-FRI"
-    wake: int = 7
-    sleep: int = 19
-    timezone: str = "UTC"
-
-    @property
-    def awake_hours_per_week(self) -> int:
-        return (self.sleep - self.wake) * HIBERNATION_DAYS[self.days]
-
-
-HIBERNATION_DAYS = {"MON-FRI": 5, "MON-SAT": 6, "SUN-SAT": 7}
-"""Day ranges a schedule may wake on, and how many days each is. None leaves a gap longer than the 7 days after
-which RDS starts a stopped instance by itself."""
-
-
-class AirflowCeleryClusterArgs(TypedDict, total=False):
-    """Arguments of AirflowCeleryCluster. Every field is optional; the defaults make a small dev cluster."""
-
-    vpc_id: pulumi.Input[str]
-    """An existing VPC to deploy into. Give `public_subnet_ids` and `private_subnet_ids` with it.
-    Without it, a VPC is created across 2 availability zones with public and private subnets and NAT."""
-    public_subnet_ids: list[pulumi.Input[str]]
-    """Subnets of `vpc_id` for the load balancer (at least 2, in different availability zones)."""
-    private_subnet_ids: list[pulumi.Input[str]]
-    """Subnets of `vpc_id` for the tasks, the database and Redis (at least 2). Tasks get no public IP."""
-    vpc_cidr: str
-    """CIDR block of the VPC created when `vpc_id` is not given. Default 10.0.0.0/16; /16 to /24."""
-    nat_per_zone: bool
-    """One NAT gateway in each availability zone, so losing a zone leaves the other its way out (ECR, Secrets
-    Manager, CloudWatch). Default False: one NAT gateway for both zones (dev). Only for a VPC created here."""
-    interface_endpoints: bool
-    """Interface VPC endpoints for ECR (api, dkr), Secrets Manager and CloudWatch Logs, so task starts do not
-    depend on a NAT gateway. Default False (they cost per zone and hour; `plan` prices them). Only for a VPC
-    created here; the S3 gateway endpoint (free) is always created there."""
-    allowed_cidrs: list[str]
-    """CIDR blocks that may reach the load balancer on 443 and 80. When every block is private (RFC 1918), the load
-    balancer is internal, in the private subnets; otherwise internet-facing. Default: the created VPC's own
-    vpc_cidr (an internal load balancer nobody outside the VPC reaches); required with vpc_id, and in a production
-    stack (db_deletion_protection or certificate_arn), where 0.0.0.0/0 is refused."""
-    flower_on_load_balancer: bool
-    """Serve Flower (which can revoke tasks and shut workers down) on the load balancer at /flower/, behind basic
-    auth. Default False: Flower is reached only through an ECS Exec port forward (README, "Reaching the UI")."""
-    certificate_arn: pulumi.Input[str]
-    """ACM certificate ARN for HTTPS on the load balancer. Without it the UI is served over plain HTTP,
-    with a loud warning."""
-    domain_name: str
-    """The DNS name people open the UI at, e.g. airflow.example.com: a record you point at the load balancer,
-    covered by the certificate. Airflow's base URL and the outputs use it; without it they use the load
-    balancer's own name, which no certificate can cover."""
-    image: pulumi.Input[str]
-    """A pushed image to run instead of building `image/`, pinned by digest (name@sha256:...; a tag may precede
-    the digest). A tag alone is refused: it can move, and every role must run the same code."""
-    build_context: str
-    """A directory holding dags/ (and, to change the image, image/ with its Dockerfile and requirements.txt):
-    the DAGs baked into the image. Relative to the program's directory. Default: the project this package was
-    loaded from (its own image/ and dags/). The package's entrypoint files are added to the build either way."""
-    dockerfile: str
-    """Dockerfile path, relative to the directory holding image/. Default "image/Dockerfile"."""
-    ecr_force_delete: bool
-    """Let `pulumi destroy` delete the ECR repository with its images. Default False."""
-    worker_count: int
-    """Workers at the first deploy. Default 1; between worker_min_count and worker_max_count. With autoscaling
-    (min < max) later deploys leave the running count alone: the autoscaler owns it."""
-    worker_min_count: int
-    """Fewest workers the autoscaler may scale in to; 0 lets an idle cluster run no worker. Default: worker_count."""
-    worker_max_count: int
-    """Most workers the autoscaler may scale out to. Default: worker_count. With min < max, workers follow the
-    queue: ceil((queued + running) / worker_concurrency)."""
-    worker_scale_in_cooldown: int
-    """Seconds a lower worker count must be wanted before workers are stopped, 60-3600. Default 300."""
-    worker_capacity: str
-    """Where workers run: "fargate" (on-demand, the default), "fargate-spot" (AWS advertises up to 70 % off; a reclaimed
-    worker gets SIGTERM and 120 s) or "mixed" (worker_min_count on-demand, the rest Spot)."""
-    role_capacity: dict[str, str]
-    """Where each other Airflow service runs, keyed by role (api-server, scheduler, dag-processor, triggerer,
-    flower): "fargate" (on-demand, the default) or "fargate-spot" (cheaper; a reclaimed task gets SIGTERM and
-    120 s, and ECS starts a new one). Workers use worker_capacity. Redis is not offered: a reclaimed broker takes
-    its queue with it."""
-    cpu_architecture: str
-    """"X86_64" (the default) or "ARM64" (Graviton, about 20 % cheaper on Fargate) for every role; the image is
-    built for that platform (building ARM64 on an x86 machine needs Docker's QEMU emulation)."""
-    hibernation: HibernationArgs
-    """Scale every service to zero outside working hours and stop the database with it (App Auto Scaling scheduled
-    actions, EventBridge Scheduler); ElastiCache, the load balancer and NAT keep running. Unset: always on.
-    `plan` prices both."""
-    container_insights: bool
-    """ECS Container Insights on the cluster (per-task CPU, memory and network metrics). Default True; its
-    metrics are billed as CloudWatch custom metrics, which `plan` counts."""
-    worker_concurrency: int
-    """Task slots per worker (AIRFLOW__CELERY__WORKER_CONCURRENCY), 1-256. Default 16. `[core] parallelism`
-    and the default pool follow: worker_max_count x worker_concurrency."""
-    default_task_retries: int
-    """Retries of a task that sets no `retries` itself ([core] default_task_retries), 0-10. Default 2: a task on
-    a worker that is lost (Spot, scale-in, OOM) is failed after the heartbeat timeout and then retried, instead of
-    failing its run. Tasks that must not run twice set `retries=0` themselves."""
-    default_task_retry_delay_seconds: int
-    """Seconds between those tries ([core] default_task_retry_delay), 0-86400. Default 15."""
-    api_server_count: int
-    """api-server tasks, 1-10. Default 1; 2 or more survive the loss of one, which every running task needs
-    (its heartbeats go through the api-server's Task Execution API)."""
-    scheduler_count: int
-    """Scheduler tasks, 1-4 (Airflow runs several schedulers on PostgreSQL). Default 1."""
-    triggerer_count: int
-    """Triggerer tasks, 1-10. Default 1."""
-    db_pool_size: int
-    """Connections each Airflow process's SQLAlchemy engine keeps open ([database] sql_alchemy_pool_size),
-    1-50. Default 5."""
-    db_max_overflow: int
-    """Extra connections an engine may open under load ([database] sql_alchemy_max_overflow), 0-50. Default 3."""
-    role_sizes: dict[str, RoleSizeArgs]
-    """Per-role Fargate size overrides, keyed by role name (api-server, scheduler, dag-processor,
-    triggerer, worker, flower, migrate, redis). Defaults come from the cluster description."""
-    log_retention_days: int
-    """CloudWatch log retention for every role, one of the values CloudWatch allows. Default 30."""
-    redis_mode: RedisModeArg
-    """Run the broker as a Fargate service ("fargate", the cheap default) or as an ElastiCache
-    replication group with TLS and an AUTH token ("elasticache")."""
-    redis_node_type: str
-    """ElastiCache node type when redis_mode is "elasticache". Default cache.t4g.small."""
-    db_instance_class: str
-    """RDS instance class. Default db.t4g.small."""
-    db_allocated_storage: int
-    """RDS storage in GiB, 20-65536. Default 20."""
-    db_engine_version: str
-    """RDS PostgreSQL major version, 15-17. Default "16"."""
-    db_allow_major_version_upgrade: bool
-    """Let this `pulumi up` change db_engine_version's major version (16 -> 17). Default False: RDS then refuses a
-    major change, so an edited version can never upgrade a production database by surprise. Set it for the
-    upgrade, and back to false after."""
-    db_max_allocated_storage: int
-    """Most GiB RDS storage autoscaling may grow to, from db_allocated_storage to 65536; 0 turns it off.
-    Default 4 x db_allocated_storage."""
-    db_multi_az: bool
-    """Run RDS in multi-AZ mode. Default False."""
-    db_deletion_protection: bool
-    """Turn on RDS deletion protection. Default False."""
-    db_skip_final_snapshot: bool
-    """Skip the final snapshot when the database is destroyed. Default False (a snapshot is kept)."""
-    db_backup_retention_days: int
-    """Days of automated RDS backups, 1-35 (backups are always on). Default 7."""
-    apply_immediately: bool
-    """Apply RDS and ElastiCache changes (instance class, storage, engine version) during `pulumi up` instead
-    of in the next maintenance window. Default False: a production database changes in its window."""
-    admin_username: str
-    """Username of the Airflow admin (and of Flower's basic auth). Default "admin"."""
-    task_log_store: str
-    """Where task logs go: "cloudwatch" (the default: streamed every 2 s while the task runs, so a SIGKILLed or
-    reclaimed worker keeps its lines; read back by the UI) or "s3" (uploaded when the task ends: a killed worker's
-    log is lost)."""
-    db_clean_retention_days: int
-    """Days of history the daily `airflow db clean` task keeps (runs, task instances, XComs, logs, jobs, Celery
-    results), 1-3650. Default 30."""
-    monitoring: bool
-    """A CloudWatch dashboard, alarms with an SNS topic, and a failed-task metric (README "Operating the cluster").
-    Default True; on a hibernating stack the alarms' actions are off while it sleeps. `plan` prices it."""
-    alarm_email: str
-    """An email address subscribed to the alarms' SNS topic (AWS mails it a confirmation link once). Unset: the
-    topic has no subscriber; subscribe a pager or chat hook to it yourself."""
-    tags: dict[str, str]
-    """Tags added to every taggable resource."""
 
 
 @dataclass(frozen=True)
@@ -271,58 +59,58 @@ class ClusterConfig:
     """The validated arguments, with every default filled in. The renderer reads only this."""
 
     name: str
-    vpc_id: str | None = None
-    public_subnet_ids: tuple[str, ...] = ()
-    private_subnet_ids: tuple[str, ...] = ()
-    vpc_cidr: str = "10.0.0.0/16"
-    nat_per_zone: bool = False
-    interface_endpoints: bool = False
-    allowed_cidrs: tuple[str, ...] = ()
-    flower_on_load_balancer: bool = False
-    certificate_arn: str | None = None
-    domain_name: str | None = None
-    image: str | None = None
-    build_context: str | None = None
-    dockerfile: str = "image/Dockerfile"
-    ecr_force_delete: bool = False
-    worker_count: int = 1
-    worker_min_count: int = 1
-    worker_max_count: int = 1
-    worker_scale_in_cooldown: int = DEFAULT_SCALE_IN_COOLDOWN
-    worker_capacity: str = "fargate"
-    role_capacity: dict[str, str] = field(default_factory=dict)
-    cpu_architecture: str = "X86_64"
-    container_insights: bool = True
-    hibernation: Hibernation | None = None
-    worker_concurrency: int = 16
-    default_task_retries: int = DEFAULT_TASK_RETRIES
-    default_task_retry_delay_seconds: int = DEFAULT_TASK_RETRY_DELAY_SECONDS
-    api_server_count: int = 1
-    scheduler_count: int = 1
-    triggerer_count: int = 1
-    db_pool_size: int = DEFAULT_DB_POOL_SIZE
-    db_max_overflow: int = DEFAULT_DB_MAX_OVERFLOW
-    role_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    vpc_id: str | None
+    public_subnet_ids: tuple[str, ...]
+    private_subnet_ids: tuple[str, ...]
+    vpc_cidr: str
+    nat_per_zone: bool
+    interface_endpoints: bool
+    allowed_cidrs: tuple[str, ...]
+    flower_on_load_balancer: bool
+    certificate_arn: str | None
+    domain_name: str | None
+    image: str | None
+    build_context: str | None
+    dockerfile: str
+    ecr_force_delete: bool
+    worker_count: int
+    worker_min_count: int
+    worker_max_count: int
+    worker_scale_in_cooldown: int
+    worker_capacity: WorkerCapacity
+    role_capacity: dict[str, str]
+    cpu_architecture: str
+    container_insights: bool
+    hibernation: Hibernation | None
+    worker_concurrency: int
+    default_task_retries: int
+    default_task_retry_delay_seconds: int
+    api_server_count: int
+    scheduler_count: int
+    triggerer_count: int
+    db_pool_size: int
+    db_max_overflow: int
+    role_sizes: dict[str, tuple[int, int]]
     """Role name -> (cpu, memory), for every role that runs on Fargate."""
-    log_retention_days: int = 30
-    redis_mode: RedisMode = RedisMode.FARGATE
-    redis_node_type: str = "cache.t4g.small"
-    db_instance_class: str = "db.t4g.small"
-    db_allocated_storage: int = 20
-    db_engine_version: str = "16"
-    db_allow_major_version_upgrade: bool = False
-    db_max_allocated_storage: int | None = None
-    db_multi_az: bool = False
-    db_deletion_protection: bool = False
-    db_skip_final_snapshot: bool = False
-    db_backup_retention_days: int = 7
-    apply_immediately: bool = False
-    admin_username: str = "admin"
-    task_log_store: str = "cloudwatch"
-    db_clean_retention_days: int = DEFAULT_RETENTION_DAYS
-    monitoring: bool = True
-    alarm_email: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
+    log_retention_days: int
+    redis_mode: RedisMode
+    redis_node_type: str
+    db_instance_class: str
+    db_allocated_storage: int
+    db_engine_version: str
+    db_allow_major_version_upgrade: bool
+    db_max_allocated_storage: int | None
+    db_multi_az: bool
+    db_deletion_protection: bool
+    db_skip_final_snapshot: bool
+    db_backup_retention_days: int
+    apply_immediately: bool
+    admin_username: str
+    task_log_store: str
+    db_clean_retention_days: int
+    monitoring: bool
+    alarm_email: str | None
+    tags: dict[str, str]
 
     @property
     def capacity(self) -> Capacity:
@@ -372,24 +160,9 @@ def _is_vpc_private(cidr: str) -> bool:
 
 # --- validation ---------------------------------------------------------------------------------------------
 
-MAX_NAME_LENGTH = 20
-"""Every physical name derives from the component's name, and Pulumi's auto-naming adds 8 characters to it. AWS
-caps load balancer names at 32 characters and ElastiCache replication-group ids at 40, and the provider does not
-shorten a name that is too long: it fails the deploy. With 20, "<name>-alb" and "<name>-redis" fit (target
-groups use short name prefixes instead), as do the RDS identifier (63), ECR repository and Cloud Map rules;
-tests/aws/test_names.py checks every length-capped resource at this maximum."""
 _NAME_PATTERN = re.compile(r"[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*")  # a hyphen must be followed by a letter/digit
-MAX_WORKERS = 100
-"""A sane cap on workers: each is a Fargate task holding database connections (RDS max_connections)."""
 MAX_TAGS = 40
 """AWS allows 50 tags per resource; the rest are left for the component's own tags."""
-CLOUDWATCH_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)  # fmt: skip
-POSTGRES_MAJORS = range(15, 18)
-"""From 15, PUBLIC may no longer CREATE in schema public, so the result backend's role (entrypoint.py,
-provision_result_backend) gets row access to Celery's tables and nothing else; 13 and 14 are past or at the
-PostgreSQL community's end of life."""
 
 FARGATE_ROLES: tuple[str, ...] = tuple(r.name for r in ROLES if r.kind in (Kind.AIRFLOW, Kind.BROKER, Kind.JOB))
 """The roles that run as Fargate tasks and so take a size: the services and migrate's one-off task. The autoscaler
@@ -454,35 +227,28 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
     """
     _check_name(name)
     given = _check_shape(args)
+    for arg in ARGS:
+        check_declared(given, arg)
     _check_network(given)
     _check_image(given)
     worker_count, worker_min, worker_max = _worker_counts(given)
-    _check_int_range(given, "worker_concurrency", 1, 256)
-    _check_int_range(given, "default_task_retries", *TASK_RETRIES_RANGE, " (tries after the first)")
-    _check_int_range(given, "default_task_retry_delay_seconds", *TASK_RETRY_DELAY_RANGE,
-                     " seconds (Airflow's max_task_retry_delay)")  # fmt: skip
-    _check_int_range(given, "worker_scale_in_cooldown", 60, 3600, " seconds")
-    _check_choice(given, "worker_capacity", WORKER_CAPACITIES, "places workers run")
     _check_role_capacity(given.get("role_capacity", {}))
     _check_hibernation(given.get("hibernation"))
-    _check_choice(given, "cpu_architecture", CPU_ARCHITECTURES, "CPU architectures Fargate runs Linux tasks on")
-    _check_counts(given)
-    _check_choice(given, "log_retention_days", CLOUDWATCH_RETENTION_DAYS, "days CloudWatch Logs allows")
     _check_broker(given)
     _check_database(given)
     _check_pattern(given, "admin_username", _ADMIN_USERNAME, "a letter, then up to 63 letters, digits, '_', '.' or '-'")
-    _check_choice(given, "task_log_store", ("cloudwatch", "s3"), "places task logs go")
-    _check_int_range(given, "db_clean_retention_days", *RETENTION_RANGE, " days")
     _check_pattern(given, "alarm_email", _EMAIL, "an email address such as ops@example.com")
     _check_tags(given.get("tags", {}))
+    values = {arg.name: _unset(arg) for arg in ARGS} | DEFAULTS | given
     config = ClusterConfig(
         name=name,
-        **{key: _frozen(value) for key, value in given.items() if key not in _DERIVED},
+        **{key: _frozen(value) for key, value in values.items() if key not in _DERIVED},
         worker_count=worker_count,
         worker_min_count=worker_min,
         worker_max_count=worker_max,
         role_sizes=_role_sizes(given),
-        redis_mode=RedisMode(given.get("redis_mode", RedisMode.FARGATE)),
+        worker_capacity=WorkerCapacity(given.get("worker_capacity", DEFAULTS["worker_capacity"])),
+        redis_mode=RedisMode(given.get("redis_mode", DEFAULTS["redis_mode"])),
         hibernation=Hibernation(**given["hibernation"]) if "hibernation" in given else None,
     )
     _check_worker_density(config)
@@ -493,8 +259,32 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
 
 
 _DERIVED = frozenset(
-    {"worker_count", "worker_min_count", "worker_max_count", "role_sizes", "redis_mode", "hibernation"}
+    {"worker_count", "worker_min_count", "worker_max_count", "role_sizes", "worker_capacity", "redis_mode"}
+    | {"hibernation"}
 )
+"""Arguments whose ClusterConfig value resolve_args works out from several given ones, or converts."""
+
+
+def check_declared(given: Mapping[str, Any], arg: Arg) -> None:
+    """The checks an argument's declaration asks for: its range, or its allowed values."""
+    if arg.name not in given:
+        return
+    value = given[arg.name]
+    if arg.bounds is not None:
+        low, high = arg.bounds
+        _require(low <= value <= high, arg.name, value, range_allowed(arg))
+    if isinstance(arg.choices, tuple):
+        allowed = f"one of the {arg.choices_are}: {', '.join(map(str, arg.choices))}"
+        _require(value in arg.choices, arg.name, value, allowed)
+
+
+def _unset(arg: Arg) -> Any:
+    """An argument's ClusterConfig value when it is neither given nor has a default: empty, or None."""
+    if arg.annotation.startswith("list["):
+        return ()
+    if arg.annotation.startswith("dict["):
+        return {}
+    return None
 
 
 def _frozen(value: Any) -> Any:
@@ -610,12 +400,6 @@ def _require(condition: bool, key: str, value: object, allowed: str) -> None:
 
 
 # --- values -------------------------------------------------------------------------------------------------
-
-
-def _check_int_range(given: Mapping[str, Any], key: str, low: int, high: int, why: str = "") -> None:
-    if key in given:
-        value = given[key]
-        _require(low <= value <= high, key, value, f"a whole number from {low} to {high}{why}")
 
 
 def _check_choice(given: Mapping[str, Any], key: str, choices: tuple[Any, ...], what: str) -> None:
@@ -773,7 +557,7 @@ def _check_build_context(given: Mapping[str, Any]) -> None:
     from airflow_celery.aws import build_context
 
     found = build_context.sources(given.get("build_context"))
-    lacking = build_context.missing(found, given.get("dockerfile", "image/Dockerfile"))
+    lacking = build_context.missing(found, given.get("dockerfile", DEFAULTS["dockerfile"]))
     key = "build_context" if given.get("build_context") or str(found.dags) in lacking else "dockerfile"
     _require(
         not lacking,
@@ -801,12 +585,10 @@ def _check_image(given: Mapping[str, Any]) -> None:
 
 def _worker_counts(given: Mapping[str, Any]) -> tuple[int, int, int]:
     """Desired, min and max workers. Unset min and max follow the count; an unset count is 1, kept within them."""
-    for key in ("worker_count", "worker_min_count", "worker_max_count"):
-        _check_int_range(given, key, 0, MAX_WORKERS, " (a cap against runaway cost; each worker holds DB connections)")
     minimum, maximum = given.get("worker_min_count"), given.get("worker_max_count")
     count = given.get("worker_count")
     if count is None:
-        count = max(1, minimum or 0)
+        count = max(DEFAULTS["worker_count"], minimum or 0)
         count = min(count, maximum) if maximum is not None else count
     minimum = count if minimum is None else minimum
     maximum = count if maximum is None else maximum
@@ -816,9 +598,7 @@ def _worker_counts(given: Mapping[str, Any]) -> tuple[int, int, int]:
     return count, minimum, maximum
 
 
-WORKER_CAPACITIES = ("fargate", "fargate-spot", "mixed")
 ROLE_CAPACITIES = ("fargate", "fargate-spot")
-CPU_ARCHITECTURES = ("X86_64", "ARM64")
 SPOT_ROLES: tuple[str, ...] = tuple(r.name for r in ROLES if r.kind is Kind.AIRFLOW and not r.scalable)
 """The services role_capacity may put on Spot: every Airflow service but the workers (worker_capacity)."""
 
@@ -862,20 +642,6 @@ def _check_role_capacity(capacities: Mapping[str, Any]) -> None:
 
 API_WORKERS = 2
 """uvicorn worker processes per api-server task ([api] workers)."""
-
-ROLE_COUNT_LIMITS = {
-    "api_server_count": MAX_API_SERVERS,
-    "scheduler_count": MAX_SCHEDULERS,
-    "triggerer_count": MAX_TRIGGERERS,
-}
-"""Upper bounds of the per-role task counts (cluster/limits.py)."""
-
-
-def _check_counts(given: Mapping[str, Any]) -> None:
-    for key, high in ROLE_COUNT_LIMITS.items():
-        _check_int_range(given, key, 1, high)
-    _check_int_range(given, "db_pool_size", 1, 50)
-    _check_int_range(given, "db_max_overflow", 0, 50)
 
 
 def _check_connection_budget(config: ClusterConfig) -> None:
@@ -952,8 +718,6 @@ def _check_database(given: Mapping[str, Any]) -> None:
         tuple(INSTANCE_CLASS_MEMORY_GIB),
         "RDS PostgreSQL classes whose memory the connection budget knows (burstable t3/t4g, m5-m7, r5-r7)",
     )
-    _check_int_range(given, "db_allocated_storage", 20, 65536, " GiB (the RDS gp storage limits)")
-    _check_int_range(given, "db_backup_retention_days", 1, 35, " (RDS automated backups; they are always on)")
     _check_max_allocated_storage(given)
     version = given.get("db_engine_version")
     if version is not None:
@@ -972,7 +736,7 @@ def _check_max_allocated_storage(given: Mapping[str, Any]) -> None:
     ceiling = given.get("db_max_allocated_storage")
     if ceiling is None:
         return
-    allocated = given.get("db_allocated_storage", 20)
+    allocated = given.get("db_allocated_storage", DEFAULTS["db_allocated_storage"])
     _require(
         ceiling == 0 or allocated <= ceiling <= 65536,
         "db_max_allocated_storage",

@@ -11,7 +11,7 @@ ComponentProvider.map_input_properties). `ClusterProvider` is that ComponentProv
   again; 1.5 stays, for resolve_args to refuse as "a whole number".
 - A ConfigError names what the user wrote in their language (`workerCount`, `roleSizes.worker`) and is
   reported as an invalid input property, as the engine expects of a bad input.
-- Descriptions are the argument docstrings with their indentation removed and argument names camelCased.
+- Descriptions are the argument declarations' (aws/arg_declarations.py), with argument names camelCased.
 
 `make schema` writes the schema to schema.json; tests/aws/test_provider.py fails when the two differ.
 """
@@ -33,6 +33,7 @@ from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.provider.server import ComponentInitError
 
 from airflow_celery import __version__
+from airflow_celery.aws.arg_declarations import ARGS, camel_case, describe
 from airflow_celery.aws.args import ConfigError, arg_annotations, arg_types, input_of
 from airflow_celery.aws.component import TYPE_TOKEN, AirflowCeleryCluster
 from airflow_celery.aws.config import PROJECT, camel_case_args, in_schema_terms
@@ -97,19 +98,28 @@ def _argument_of(key: str) -> str | None:
 
 
 def tidy(schema: dict[str, Any]) -> dict[str, Any]:
-    """Every description without its docstring indentation, with argument names in camelCase."""
+    """Every description without its docstring indentation, with argument names in camelCase; an argument's
+    description is its declaration's (aws/arg_declarations.py) on one line, as Pulumi.yaml and the README show it."""
 
-    def describe(text: str) -> str:
+    def clean(text: str) -> str:
         return camel_case_args(inspect.cleandoc(text))
 
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
-            return {k: describe(v) if k == "description" and isinstance(v, str) else walk(v) for k, v in node.items()}
+            return {k: clean(v) if k == "description" and isinstance(v, str) else walk(v) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(item) for item in node]
         return node
 
-    return walk(schema)
+    tidied = walk(schema)
+    for resource in tidied.get("resources", {}).values():
+        for key, spec in resource.get("inputProperties", {}).items():
+            for described in (spec, spec.get("items", {})):
+                described["description"] = camel_case_args(describe(ARGS_BY_CONFIG_KEY[key]))
+    return tidied
+
+
+ARGS_BY_CONFIG_KEY = {camel_case(arg.name): arg for arg in ARGS}
 
 
 def schema() -> dict[str, Any]:
