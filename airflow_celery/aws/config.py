@@ -15,13 +15,14 @@ import difflib
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, get_origin
+from typing import Any
 
 import pulumi
 import yaml
 
+from airflow_celery.aws.annotations import Kind, arg_types, shape_of
 from airflow_celery.aws.arg_declarations import ARGS, camel_case, camel_case_args
-from airflow_celery.aws.args import AirflowCeleryClusterArgs, ConfigError, arg_types, resolve_args
+from airflow_celery.aws.args import AirflowCeleryClusterArgs, ConfigError, resolve_args
 
 PROJECT = "airflow-celery"
 NAME_KEY = "name"
@@ -98,13 +99,17 @@ def args_from_config(config: pulumi.Config) -> AirflowCeleryClusterArgs:
 
 def _read(config: pulumi.Config, key: str, expected: Any) -> Any:
     try:
-        if expected is bool:
-            return config.get_bool(key)
-        if expected is int:
-            return config.get_int(key)
-        if isinstance(expected, type) and issubclass(expected, str):  # str, and str-valued enums (RedisMode)
-            return config.get(key)
-        return _read_structured(config, key, list if get_origin(expected) is list else dict)
+        match shape_of(expected).kind:
+            case Kind.BOOL:
+                return config.get_bool(key)
+            case Kind.INT:
+                return config.get_int(key)
+            case Kind.STR | Kind.ENUM:
+                return config.get(key)
+            case Kind.LIST:
+                return _read_structured(config, key, list)
+            case _:
+                return _read_structured(config, key, dict)
     except pulumi.ConfigTypeError as error:
         raise ConfigError(error.key, error.value, _READERS_EXPECT.get(error.expect_type, error.expect_type)) from None
 

@@ -22,7 +22,7 @@ import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, get_args, get_origin, is_typeddict
+from typing import Any
 
 import pulumi
 from pulumi.errors import InputPropertyError
@@ -33,8 +33,9 @@ from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.provider.server import ComponentInitError
 
 from airflow_celery import __version__
+from airflow_celery.aws.annotations import Kind, arg_annotations, arg_types, shape_of
 from airflow_celery.aws.arg_declarations import ARGS, camel_case, describe
-from airflow_celery.aws.args import ConfigError, arg_annotations, arg_types, input_of
+from airflow_celery.aws.args import ConfigError
 from airflow_celery.aws.component import TYPE_TOKEN, AirflowCeleryCluster
 from airflow_celery.aws.config import PROJECT, camel_case_args, in_schema_terms
 
@@ -75,19 +76,20 @@ class ClusterProvider(ComponentProvider):
 
 def whole_numbers(value: Any, annotation: Any) -> Any:
     """`value` with each float that stands for an int argument as that int (2.0 -> 2; 1.5 stays 1.5)."""
-    inner = input_of(annotation)
-    if inner is not None:
-        return value if isinstance(value, pulumi.Output) else whole_numbers(value, inner)
-    if annotation is int:
-        return int(value) if isinstance(value, float) and value.is_integer() else value
-    origin = get_origin(annotation)
-    if origin is list and isinstance(value, list):
-        return [whole_numbers(item, get_args(annotation)[0]) for item in value]
-    if origin is dict and isinstance(value, Mapping):
-        return {key: whole_numbers(item, get_args(annotation)[1]) for key, item in value.items()}
-    if is_typeddict(annotation) and isinstance(value, Mapping):
-        fields = inspect.get_annotations(annotation)
-        return {key: whole_numbers(item, fields.get(key)) for key, item in value.items()}
+    if annotation is None:
+        return value
+    shape = shape_of(annotation)
+    match shape.kind:
+        case Kind.INPUT:
+            return value if isinstance(value, pulumi.Output) else whole_numbers(value, shape.inner)
+        case Kind.INT if isinstance(value, float) and value.is_integer():
+            return int(value)
+        case Kind.LIST if isinstance(value, list):
+            return [whole_numbers(item, shape.inner) for item in value]
+        case Kind.MAPPING if isinstance(value, Mapping):
+            return {key: whole_numbers(item, shape.inner) for key, item in value.items()}
+        case Kind.RECORD if isinstance(value, Mapping):
+            return {key: whole_numbers(item, shape.fields.get(key)) for key, item in value.items()}
     return value
 
 

@@ -88,3 +88,9 @@ class Hibernation:
     @property
     def awake_hours_per_week(self) -> int:
         return (self.sleep - self.wake) * HIBERNATION_DAYS[self.days]
+
+
+def require(condition: bool, key: str, value: object, allowed: str) -> None:
+    """Raise the ConfigError for `key` unless `condition` holds."""
+    if not condition:
+        raise ConfigError(key, value, allowed)
