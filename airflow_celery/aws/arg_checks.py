@@ -10,9 +10,16 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_celery.aws.arg_declarations import DEFAULTS, MAX_NAME_LENGTH, POSTGRES_MAJORS, Arg, range_allowed
+from airflow_celery.aws.arg_declarations import (
+    DEFAULTS,
+    HIBERNATION,
+    MAX_NAME_LENGTH,
+    POSTGRES_MAJORS,
+    Arg,
+    range_allowed,
+)
 from airflow_celery.aws.rds_limits import INSTANCE_CLASS_MEMORY_GIB
-from airflow_celery.aws.value_types import HIBERNATION_DAYS, ConfigError, Hibernation, require
+from airflow_celery.aws.value_types import ConfigError, require
 from airflow_celery.cluster import ROLES, ROLES_BY_NAME, Kind, is_fargate_size, role
 from airflow_celery.cluster.fargate import describe_allowed
 from airflow_celery.cluster.roles import REDIS, WORKER
@@ -79,17 +86,17 @@ def check_name(name: object) -> None:
         raise ConfigError("name", name, allowed)
 
 
-def check_declared(given: Mapping[str, Any], arg: Arg) -> None:
-    """The checks an argument's declaration asks for: its range, or its allowed values."""
+def check_declared(given: Mapping[str, Any], arg: Arg, prefix: str = "") -> None:
+    """The checks an argument's declaration asks for: its range, or its allowed values. `prefix` names the
+    argument a record's key belongs to ("hibernation.")."""
     if arg.name not in given:
         return
-    value = given[arg.name]
+    key, value = prefix + arg.name, given[arg.name]
     if arg.bounds is not None:
         low, high = arg.bounds
-        require(low <= value <= high, arg.name, value, range_allowed(arg))
+        require(low <= value <= high, key, value, range_allowed(arg))
     if isinstance(arg.choices, tuple):
-        allowed = f"one of the {arg.choices_are}: {', '.join(map(str, arg.choices))}"
-        require(value in arg.choices, arg.name, value, allowed)
+        require(value in arg.choices, key, value, f"one of the {arg.choices_are}: {', '.join(map(str, arg.choices))}")
 
 
 def _ipv4_network(key: str, value: str) -> ipaddress.IPv4Network:
@@ -276,12 +283,11 @@ def check_hibernation(schedule: Mapping[str, Any] | None) -> None:
         return
     import zoneinfo
 
-    merged = {**vars(Hibernation()), **schedule}
-    require(merged["days"] in HIBERNATION_DAYS, "hibernation.days", merged["days"],
-             f"one of {', '.join(HIBERNATION_DAYS)}")  # fmt: skip
-    require(0 <= merged["wake"] <= 23, "hibernation.wake", merged["wake"], "an hour from 0 to 23")
+    for arg in HIBERNATION.fields:
+        check_declared(schedule, arg, "hibernation.")
+    merged = HIBERNATION.defaults | dict(schedule)
     require(
-        merged["wake"] < merged["sleep"] <= 23,
+        merged["wake"] < merged["sleep"],
         "hibernation.sleep",
         merged["sleep"],
         f"an hour after wake ({merged['wake']}) and at most 23",

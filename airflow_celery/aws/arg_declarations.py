@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from airflow_celery.aws.value_types import RedisMode, WorkerCapacity
+from airflow_celery.aws.value_types import HIBERNATION_DAYS, RedisMode, WorkerCapacity
+from airflow_celery.cluster.fargate import FARGATE_SIZES
 from airflow_celery.cluster.housekeeping import DEFAULT_RETENTION_DAYS, RETENTION_RANGE
 from airflow_celery.cluster.limits import (
     DEFAULT_DB_MAX_OVERFLOW,
@@ -112,6 +113,63 @@ def describe(arg: Arg, *, with_default: bool = True) -> str:
     return " ".join(parts)
 
 
+@dataclass(frozen=True)
+class Record:
+    """A mapping-valued argument's own TypedDict: its name, what it is, and a declaration per key."""
+
+    name: str
+    description: str
+    fields: tuple[Arg, ...]
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return {arg.name: arg.default for arg in self.fields if arg.default is not None}
+
+
+ROLE_SIZE = Record(
+    "RoleSizeArgs",
+    "A Fargate task size for one role. Either field may be left out: it keeps the role's default.",
+    (
+        Arg("cpu", "int", f"CPU units (1024 = 1 vCPU): {', '.join(map(str, FARGATE_SIZES))}."),
+        Arg("memory", "int", "Memory in MiB; must be a size Fargate allows with `cpu`."),
+    ),
+)
+HIBERNATION = Record(
+    "HibernationArgs",
+    "Working hours: the cluster runs from wake to sleep on `days`, and sleeps otherwise.",
+    (
+        Arg(
+            "days",
+            "str",
+            f"The days it wakes: {', '.join(HIBERNATION_DAYS)}.",
+            default="MON-FRI",
+            choices=tuple(HIBERNATION_DAYS),
+            choices_are="day ranges a schedule wakes on",
+        ),
+        Arg(
+            "wake",
+            "int",
+            "Hour every service starts again, and the database.",
+            default=7,
+            bounds=(0, 23),
+            why="an hour of the day",
+        ),
+        Arg(
+            "sleep",
+            "int",
+            "Hour every service scales to zero and the database stops, after `wake`.",
+            default=19,
+            bounds=(1, 23),
+            why="an hour of the day",
+        ),
+        Arg("timezone", "str", 'IANA timezone of the hours, e.g. "Europe/Berlin".', default="UTC"),
+    ),
+)
+RECORDS: tuple[Record, ...] = (ROLE_SIZE, HIBERNATION)
+"""The TypedDicts arguments take, generated before AirflowCeleryClusterArgs; the annotations name them."""
+
+
+ARGS_DESCRIPTION = "Arguments of AirflowCeleryCluster. Every field is optional; the defaults make a small dev cluster."
 ARGS: tuple[Arg, ...] = (
     Arg(
         "vpc_id",

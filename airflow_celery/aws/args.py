@@ -18,19 +18,12 @@ from typing import Any
 from airflow_celery.aws import arg_checks
 from airflow_celery.aws.annotations import arg_annotations, arg_types, input_of
 from airflow_celery.aws.arg_checks import FARGATE_ROLES, SPOT_ROLES
-from airflow_celery.aws.arg_declarations import ARGS, DEFAULTS, MAX_NAME_LENGTH, Arg
+from airflow_celery.aws.arg_declarations import ARGS, DEFAULTS, HIBERNATION, MAX_NAME_LENGTH, Arg
 from airflow_celery.aws.arg_shape import check_shape
-from airflow_celery.aws.args_typed_dict import AirflowCeleryClusterArgs
+from airflow_celery.aws.args_typed_dict import AirflowCeleryClusterArgs, HibernationArgs, RoleSizeArgs
 from airflow_celery.aws.capacity_checks import check_capacity
 from airflow_celery.aws.cluster_config import ClusterConfig
-from airflow_celery.aws.value_types import (
-    ConfigError,
-    Hibernation,
-    HibernationArgs,
-    RedisMode,
-    RoleSizeArgs,
-    WorkerCapacity,
-)
+from airflow_celery.aws.value_types import ConfigError, Hibernation, RedisMode, WorkerCapacity
 
 __all__ = [
     "FARGATE_ROLES",
@@ -102,7 +95,7 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
         role_sizes=arg_checks.role_sizes(given),
         worker_capacity=WorkerCapacity(values["worker_capacity"]),
         redis_mode=RedisMode(values["redis_mode"]),
-        hibernation=Hibernation(**given["hibernation"]) if "hibernation" in given else None,
+        hibernation=Hibernation(**HIBERNATION.defaults | given["hibernation"]) if "hibernation" in given else None,
     )
     check_capacity(config)
     return config

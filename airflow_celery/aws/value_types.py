@@ -1,4 +1,5 @@
-"""The types an argument of AirflowCeleryCluster takes beyond str, int and bool, and the error a bad one raises.
+"""The enums arguments of AirflowCeleryCluster take, the validated hibernation schedule, and the error a bad
+argument raises. (The TypedDicts are generated from the declarations: aws/args_typed_dict.py.)
 
 The annotations here are read at run time twice: by resolve_args (the checks) and by Pulumi's schema inference
 (airflow_celery/aws/provider.py, for every other Pulumi language), which accepts neither `Literal` nor unions
@@ -8,7 +9,7 @@ the plain strings Python callers have always passed (the `...Arg` aliases).
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal, TypedDict
+from typing import TYPE_CHECKING, Literal
 
 
 class ConfigError(ValueError):
@@ -49,28 +50,6 @@ else:
     WorkerCapacityArg = WorkerCapacity
 
 
-class RoleSizeArgs(TypedDict, total=False):
-    """A Fargate task size for one role. Either field may be left out: it keeps the role's default."""
-
-    cpu: int
-    """CPU units (1024 = 1 vCPU): 256, 512, 1024, 2048, 4096, 8192 or 16384."""
-    memory: int
-    """Memory in MiB; must be a size Fargate allows with `cpu`."""
-
-
-class HibernationArgs(TypedDict, total=False):
-    """Working hours: the cluster runs from wake to sleep on `days`, and sleeps otherwise."""
-
-    days: str
-    """The days it wakes: "MON-FRI" (the default), "MON-SAT" or "SUN-SAT"."""
-    wake: int
-    """Hour (0-23) every service starts again, and the database. Default 7."""
-    sleep: int
-    """Hour (1-23, after `wake`) every service scales to zero and the database stops. Default 19."""
-    timezone: str
-    """IANA timezone of the hours, e.g. "Europe/Berlin". Default "UTC"."""
-
-
 HIBERNATION_DAYS = {"MON-FRI": 5, "MON-SAT": 6, "SUN-SAT": 7}
 """Day ranges a schedule may wake on, and how many days each is. None leaves a gap longer than the 7 days after
 which RDS starts a stopped instance by itself."""
@@ -78,12 +57,12 @@ which RDS starts a stopped instance by itself."""
 
 @dataclass(frozen=True)
 class Hibernation:
-    """A validated working-hours schedule (HibernationArgs with its defaults)."""
+    """A validated working-hours schedule: HibernationArgs with its declared defaults filled in."""
 
-    days: str = "MON-FRI"
-    wake: int = 7
-    sleep: int = 19
-    timezone: str = "UTC"
+    days: str
+    wake: int
+    sleep: int
+    timezone: str
 
     @property
     def awake_hours_per_week(self) -> int:

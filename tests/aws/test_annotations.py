@@ -6,7 +6,8 @@ import pulumi
 import pytest
 
 from airflow_celery.aws.annotations import Kind, arg_annotations, arg_types, shape_of
-from airflow_celery.aws.value_types import RedisMode, RoleSizeArgs, WorkerCapacity
+from airflow_celery.aws.args_typed_dict import RoleSizeArgs
+from airflow_celery.aws.value_types import RedisMode, WorkerCapacity
 
 
 def test_every_argument_has_a_shape():

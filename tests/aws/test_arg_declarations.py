@@ -8,7 +8,7 @@ from dataclasses import MISSING, fields
 import pytest
 
 from airflow_celery.aws import arg_outputs
-from airflow_celery.aws.arg_declarations import ARGS, DEFAULTS, Arg, describe, range_allowed
+from airflow_celery.aws.arg_declarations import ARGS, DEFAULTS, HIBERNATION, RECORDS, Arg, describe, range_allowed
 from airflow_celery.aws.args import ClusterConfig, ConfigError, arg_annotations, resolve_args
 from airflow_celery.aws.provider import SCHEMA_PATH, schema_text
 from airflow_celery.cluster import ClusterSettings
@@ -50,7 +50,10 @@ def test_pulumi_yaml_declares_each_argument_from_its_declaration():
     }
 
 
-@pytest.mark.parametrize("arg", ARGS, ids=lambda arg: arg.name)
+EVERY_DECLARATION = [*ARGS, *(arg for record in RECORDS for arg in record.fields)]
+
+
+@pytest.mark.parametrize("arg", EVERY_DECLARATION, ids=lambda arg: arg.name)
 def test_a_description_states_no_default_or_range_of_its_own(arg: Arg):
     """Both come from the declaration's fields, so they can't disagree with the check."""
     assert not re.search(r"\bDefault\b", arg.description), "give `default=` instead"
@@ -60,7 +63,7 @@ def test_a_description_states_no_default_or_range_of_its_own(arg: Arg):
         assert f"Range {low}-{high}" in describe(arg)
 
 
-@pytest.mark.parametrize("arg", [arg for arg in ARGS if arg.choices], ids=lambda arg: arg.name)
+@pytest.mark.parametrize("arg", [arg for arg in EVERY_DECLARATION if arg.choices], ids=lambda arg: arg.name)
 def test_a_description_names_every_allowed_value(arg: Arg):
     for choice in arg.choices:
         assert str(choice) in arg.description
@@ -86,6 +89,20 @@ def test_a_value_outside_the_declared_choices_is_refused(arg: Arg):
 
     assert caught.value.key == arg.name
     assert all(str(choice) in caught.value.allowed for choice in arg.choices)
+
+
+@pytest.mark.parametrize("arg", [arg for arg in HIBERNATION.fields if arg.bounds], ids=lambda arg: arg.name)
+def test_a_record_key_outside_its_declared_bounds_is_refused_by_its_full_key(arg: Arg):
+    low, high = arg.bounds
+    for value in (low - 1, high + 1):
+        with pytest.raises(ConfigError) as caught:
+            resolve_args("airflow", {"hibernation": {arg.name: value}})
+
+        assert (caught.value.key, caught.value.allowed) == (f"hibernation.{arg.name}", range_allowed(arg))
+
+
+def test_a_record_takes_its_declared_defaults():
+    assert vars(resolve_args("airflow", {"hibernation": {"wake": 8}}).hibernation) == HIBERNATION.defaults | {"wake": 8}
 
 
 def test_the_declared_defaults_are_what_the_component_resolves():
