@@ -2,10 +2,11 @@
 
 The config keys are the camelCase forms of the AirflowCeleryClusterArgs field names (`worker_count` ->
 `workerCount`), derived here and nowhere else; `Pulumi.yaml` declares each one with its type, default and
-description. `args_from_config` reads each key with the reader its declared type calls for, so a value of the
-wrong type fails with one ConfigError naming the config key (`airflow-celery:workerCount`), before anything
-is created. Validation of the values themselves is `resolve_args`'s job; `validated_args_from_config` runs
-both for the program and names a refused value by its config key too (`airflow-celery:roleSizes.worker`).
+description, generated from the argument declarations (aws/arg_declarations.py, aws/arg_outputs.py).
+`args_from_config` reads each key with the reader its declared type calls for, so a value of the wrong type
+fails with one ConfigError naming the config key (`airflow-celery:workerCount`), before anything is created.
+Validation of the values themselves is `resolve_args`'s job; `validated_args_from_config` runs both for the
+program and names a refused value by its config key too (`airflow-celery:roleSizes.worker`).
 """
 
 from __future__ import annotations
@@ -14,22 +15,18 @@ import difflib
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, get_origin
+from typing import Any
 
 import pulumi
 import yaml
 
-from airflow_celery.aws.args import AirflowCeleryClusterArgs, ConfigError, arg_types, resolve_args
+from airflow_celery.aws.annotations import Kind, arg_types, shape_of
+from airflow_celery.aws.arg_declarations import ARGS, camel_case, camel_case_args
+from airflow_celery.aws.args import AirflowCeleryClusterArgs, ConfigError, resolve_args
 
 PROJECT = "airflow-celery"
 NAME_KEY = "name"
 """The one config key that is not an argument: the component's name (default `airflow-<stack>`)."""
-
-
-def camel_case(snake: str) -> str:
-    """snake_case -> camelCase: Pulumi's convention for config keys and stack outputs."""
-    first, *rest = snake.split("_")
-    return first + "".join(word.capitalize() for word in rest)
 
 
 def config_key(arg_name: str) -> str:
@@ -40,14 +37,11 @@ def config_key(arg_name: str) -> str:
 CONFIG_KEYS: dict[str, str] = {config_key(arg_name): arg_name for arg_name in arg_types()}
 """Config key -> argument name: the single link between the two."""
 
-OPTIONAL_KEYS: frozenset[str] = frozenset(
-    {NAME_KEY, "vpcId", "publicSubnetIds", "privateSubnetIds", "certificateArn", "domainName", "image"}
-    | {"workerMinCount", "workerMaxCount", "roleSizes", "tags", "dbMaxAllocatedStorage", "allowedCidrs"}
-    | {"buildContext", "roleCapacity", "hibernation", "alarmEmail"}
-)
+OPTIONAL_KEYS: frozenset[str] = frozenset({NAME_KEY} | {config_key(arg.name) for arg in ARGS if arg.default is None})
 """Keys with no value of their own when unset (the component derives or skips them). The Pulumi CLI refuses
 to run a stack lacking a value for a declared key without a default (pkg/workspace/config.go, mergeConfig),
-so Pulumi.yaml gives each the empty value of its kind as its default, and that value means unset here."""
+so Pulumi.yaml gives each the empty value of its kind as its default, and that value means unset here
+(arg_outputs.declaration)."""
 UNSET = ("", "[]", "{}")
 """The empty defaults as the engine passes them to the program: "", and JSON for an empty list or mapping."""
 
@@ -73,7 +67,6 @@ def validated_args_from_config(config: pulumi.Config, stack: str) -> tuple[str, 
 
 
 _LEADING_NAME = re.compile(r"[a-z][a-z0-9_]*")
-_SNAKE_ARG = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 
 
 def in_schema_terms(error: ConfigError, prefix: str = "") -> ConfigError:
@@ -88,12 +81,6 @@ def in_schema_terms(error: ConfigError, prefix: str = "") -> ConfigError:
     if match and (match[0] in arg_names or match[0] == NAME_KEY):
         key = prefix + camel_case(match[0]) + error.key[match.end() :]
     return ConfigError(key, error.value, camel_case_args(error.allowed))
-
-
-def camel_case_args(text: str) -> str:
-    """`text` with every snake_case argument name in camelCase (`worker_max_count` -> `workerMaxCount`)."""
-    arg_names = set(arg_types())
-    return _SNAKE_ARG.sub(lambda m: camel_case(m[0]) if m[0] in arg_names else m[0], text)
 
 
 def args_from_config(config: pulumi.Config) -> AirflowCeleryClusterArgs:
@@ -112,13 +99,17 @@ def args_from_config(config: pulumi.Config) -> AirflowCeleryClusterArgs:
 
 def _read(config: pulumi.Config, key: str, expected: Any) -> Any:
     try:
-        if expected is bool:
-            return config.get_bool(key)
-        if expected is int:
-            return config.get_int(key)
-        if isinstance(expected, type) and issubclass(expected, str):  # str, and str-valued enums (RedisMode)
-            return config.get(key)
-        return _read_structured(config, key, list if get_origin(expected) is list else dict)
+        match shape_of(expected).kind:
+            case Kind.BOOL:
+                return config.get_bool(key)
+            case Kind.INT:
+                return config.get_int(key)
+            case Kind.STR | Kind.ENUM:
+                return config.get(key)
+            case Kind.LIST:
+                return _read_structured(config, key, list)
+            case _:
+                return _read_structured(config, key, dict)
     except pulumi.ConfigTypeError as error:
         raise ConfigError(error.key, error.value, _READERS_EXPECT.get(error.expect_type, error.expect_type)) from None
 

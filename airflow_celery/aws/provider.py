@@ -11,7 +11,7 @@ ComponentProvider.map_input_properties). `ClusterProvider` is that ComponentProv
   again; 1.5 stays, for resolve_args to refuse as "a whole number".
 - A ConfigError names what the user wrote in their language (`workerCount`, `roleSizes.worker`) and is
   reported as an invalid input property, as the engine expects of a bad input.
-- Descriptions are the argument docstrings with their indentation removed and argument names camelCased.
+- Descriptions are the argument declarations' (aws/arg_declarations.py), with argument names camelCased.
 
 `make schema` writes the schema to schema.json; tests/aws/test_provider.py fails when the two differ.
 """
@@ -22,7 +22,7 @@ import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, get_args, get_origin, is_typeddict
+from typing import Any
 
 import pulumi
 from pulumi.errors import InputPropertyError
@@ -33,7 +33,9 @@ from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.provider.server import ComponentInitError
 
 from airflow_celery import __version__
-from airflow_celery.aws.args import ConfigError, arg_annotations, arg_types, input_of
+from airflow_celery.aws.annotations import Kind, arg_annotations, arg_types, shape_of
+from airflow_celery.aws.arg_declarations import ARGS, camel_case, describe
+from airflow_celery.aws.args import ConfigError
 from airflow_celery.aws.component import TYPE_TOKEN, AirflowCeleryCluster
 from airflow_celery.aws.config import PROJECT, camel_case_args, in_schema_terms
 
@@ -74,19 +76,20 @@ class ClusterProvider(ComponentProvider):
 
 def whole_numbers(value: Any, annotation: Any) -> Any:
     """`value` with each float that stands for an int argument as that int (2.0 -> 2; 1.5 stays 1.5)."""
-    inner = input_of(annotation)
-    if inner is not None:
-        return value if isinstance(value, pulumi.Output) else whole_numbers(value, inner)
-    if annotation is int:
-        return int(value) if isinstance(value, float) and value.is_integer() else value
-    origin = get_origin(annotation)
-    if origin is list and isinstance(value, list):
-        return [whole_numbers(item, get_args(annotation)[0]) for item in value]
-    if origin is dict and isinstance(value, Mapping):
-        return {key: whole_numbers(item, get_args(annotation)[1]) for key, item in value.items()}
-    if is_typeddict(annotation) and isinstance(value, Mapping):
-        fields = inspect.get_annotations(annotation)
-        return {key: whole_numbers(item, fields.get(key)) for key, item in value.items()}
+    if annotation is None:
+        return value
+    shape = shape_of(annotation)
+    match shape.kind:
+        case Kind.INPUT:
+            return value if isinstance(value, pulumi.Output) else whole_numbers(value, shape.inner)
+        case Kind.INT if isinstance(value, float) and value.is_integer():
+            return int(value)
+        case Kind.LIST if isinstance(value, list):
+            return [whole_numbers(item, shape.inner) for item in value]
+        case Kind.MAPPING if isinstance(value, Mapping):
+            return {key: whole_numbers(item, shape.inner) for key, item in value.items()}
+        case Kind.RECORD if isinstance(value, Mapping):
+            return {key: whole_numbers(item, shape.fields.get(key)) for key, item in value.items()}
     return value
 
 
@@ -97,19 +100,28 @@ def _argument_of(key: str) -> str | None:
 
 
 def tidy(schema: dict[str, Any]) -> dict[str, Any]:
-    """Every description without its docstring indentation, with argument names in camelCase."""
+    """Every description without its docstring indentation, with argument names in camelCase; an argument's
+    description is its declaration's (aws/arg_declarations.py) on one line, as Pulumi.yaml and the README show it."""
 
-    def describe(text: str) -> str:
+    def clean(text: str) -> str:
         return camel_case_args(inspect.cleandoc(text))
 
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
-            return {k: describe(v) if k == "description" and isinstance(v, str) else walk(v) for k, v in node.items()}
+            return {k: clean(v) if k == "description" and isinstance(v, str) else walk(v) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(item) for item in node]
         return node
 
-    return walk(schema)
+    tidied = walk(schema)
+    for resource in tidied.get("resources", {}).values():
+        for key, spec in resource.get("inputProperties", {}).items():
+            for described in (spec, spec.get("items", {})):
+                described["description"] = camel_case_args(describe(ARGS_BY_CONFIG_KEY[key]))
+    return tidied
+
+
+ARGS_BY_CONFIG_KEY = {camel_case(arg.name): arg for arg in ARGS}
 
 
 def schema() -> dict[str, Any]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from airflow_celery.cluster.limits import DEFAULT_DB_MAX_OVERFLOW, DEFAULT_DB_POOL_SIZE
 from airflow_celery.cluster.reliability import (
     DEFAULT_TASK_RETRIES,
     DEFAULT_TASK_RETRY_DELAY_SECONDS,
@@ -38,7 +37,7 @@ from airflow_celery.cluster.roles import (
     role,
 )
 from airflow_celery.cluster.scaling import DEFAULT_SCALE_IN_COOLDOWN, TASK_QUEUED_TIMEOUT
-from airflow_celery.cluster.secrets import SecretName
+from airflow_celery.cluster.secrets import DEFAULT_ADMIN_USERNAME, SecretName
 from airflow_celery.cluster.task_logs import LOGGING_CONFIG_PATH as TASK_LOGS_CONFIG_PATH
 
 DATABASE_CA_VAR = "PGSSLROOTCERT"
@@ -98,6 +97,16 @@ class ClusterSettings:
 
     execution_api_url: str
     """Internal URL of the api-server's Task Execution API, e.g. http://api-server.airflow.local:8080/execution/."""
+    # Computed from the cluster's Capacity (limits.capacity_settings), so they have no default of their own.
+    worker_concurrency: int
+    api_workers: int
+    parallelism: int
+    """`[core] parallelism` and the default pool's slots: limits.executor_parallelism(), max workers x concurrency
+    (plus limits.WAITING_TASKS_PER_SLOT waiting in the broker per slot: none)."""
+    min_heartbeat_interval: int
+    """How often the task supervisor heartbeats through the execution API: limits.min_heartbeat_interval()."""
+    db_pool_size: int
+    db_max_overflow: int
     public_base_url: str | None = None
     """The URL people open (the load balancer), or None to let Airflow derive it."""
     trusted_proxies: str = "127.0.0.1"
@@ -118,13 +127,6 @@ class ClusterSettings:
     """Airflow roles wait for `airflow db check-migrations` before starting (off when a runner orders them)."""
     wait_timeout: int = WAIT_BUDGET
     """Seconds the entrypoint may wait in total, for dependencies and migrations (roles.py, start-up timing)."""
-    worker_concurrency: int = 16
-    api_workers: int = 2
-    parallelism: int = 16
-    """`[core] parallelism` and the default pool's slots: limits.executor_parallelism(), max workers x concurrency
-    (plus limits.WAITING_TASKS_PER_SLOT waiting in the broker per slot: none)."""
-    db_pool_size: int = DEFAULT_DB_POOL_SIZE
-    db_max_overflow: int = DEFAULT_DB_MAX_OVERFLOW
     jwt_issuer: str = "airflow-celery"
     """The `iss` claim of task tokens, checked on every execution API call: Airflow's config.yml asks for one
     unique per deployment (the component sets project/stack/name), so a token of one cluster fails on another."""
@@ -135,9 +137,7 @@ class ClusterSettings:
     """`[core] default_task_retries`: tries a task gets beyond its first when it sets no `retries` itself."""
     default_task_retry_delay: int = DEFAULT_TASK_RETRY_DELAY_SECONDS
     """`[core] default_task_retry_delay`, seconds between tries of such a task."""
-    min_heartbeat_interval: int = 1
-    """How often the task supervisor heartbeats through the execution API: limits.min_heartbeat_interval()."""
-    admin_username: str = "admin"
+    admin_username: str = DEFAULT_ADMIN_USERNAME
     node_host: str = "%h"
     """Host part of local workers' Celery node names."""
     worker_min_count: int = 1

@@ -18,6 +18,8 @@ from airflow_celery.cluster.measured import (
 )
 from airflow_celery.cluster.roles import API_SERVER, DAG_PROCESSOR, FLOWER, SCHEDULER, TRIGGERER, WORKER
 
+DEFAULT_WORKER_CONCURRENCY = 16
+"""Task slots per worker (`[celery] worker_concurrency`, Airflow's default) unless the config asks otherwise."""
 DEFAULT_DB_POOL_SIZE = 5
 """`[database] sql_alchemy_pool_size`, Airflow's default: connections an engine keeps open."""
 DEFAULT_DB_MAX_OVERFLOW = 3
@@ -49,7 +51,7 @@ class Capacity:
     schedulers: int = 1
     triggerers: int = 1
     max_workers: int = 1
-    worker_concurrency: int = 16
+    worker_concurrency: int = DEFAULT_WORKER_CONCURRENCY
     db_pool_size: int = DEFAULT_DB_POOL_SIZE
     db_max_overflow: int = DEFAULT_DB_MAX_OVERFLOW
 

@@ -67,6 +67,8 @@ FERNET_KEY_BYTES = 32
 RESULT_BACKEND_USER = "celery_results"
 """The database role of Celery's result backend: `migrate` creates it with rights on Celery's two tables only
 (entrypoint/migrate.py, provision_result_backend), so the workers, which hold its URL, cannot read the metadata."""
+DEFAULT_ADMIN_USERNAME = "admin"
+"""The Airflow admin's (and Flower's basic auth) username unless the config names another."""
 
 
 def fernet_key_from_bytes(raw: bytes) -> str:

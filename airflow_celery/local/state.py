@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from airflow_celery.cluster import BrokerEndpoint, DatabaseEndpoint, SecretName, compose_secrets, generate_secrets
-from airflow_celery.cluster.secrets import GENERATED
+from airflow_celery.cluster.secrets import DEFAULT_ADMIN_USERNAME, GENERATED
 from airflow_celery.local.errors import LocalError
 from airflow_celery.local.options import LOCAL_SCALE_IN_COOLDOWN, UpOptions
 from airflow_celery.local.tls import CERT_NAME
 
-ADMIN_USERNAME = "admin"
+ADMIN_USERNAME = DEFAULT_ADMIN_USERNAME
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from airflow_celery.autoscaler import protection
 from airflow_celery.autoscaler.cloudwatch import CloudWatchSink, metric_data
 from airflow_celery.autoscaler.counts import load_from_rows
 from airflow_celery.autoscaler.loop import rule_from_env, run
-from airflow_celery.cluster import ClusterSettings, role_environment
+from airflow_celery.cluster import role_environment
 from airflow_celery.cluster.scaling import Load, ScalingRule
+from tests.cluster_settings import settings_with
 
 
 def test_rows_become_a_load():
@@ -24,7 +25,7 @@ def test_rows_become_a_load():
 
 
 def test_the_rule_comes_from_the_env_contract():
-    settings = ClusterSettings(execution_api_url="x", worker_min_count=0, worker_max_count=3, worker_concurrency=2,
+    settings = settings_with(execution_api_url="x", worker_min_count=0, worker_max_count=3, worker_concurrency=2,
                                scale_in_cooldown=90)  # fmt: skip
     env = role_environment("autoscaler", settings).plain
     assert rule_from_env(env) == ScalingRule(min_workers=0, max_workers=3, concurrency=2, scale_in_cooldown=90)

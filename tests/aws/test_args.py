@@ -7,10 +7,10 @@ from typing import Any
 import pulumi
 import pytest
 
+from airflow_celery.aws.arg_declarations import ARGS
 from airflow_celery.aws.args import (
     FARGATE_ROLES,
     MAX_NAME_LENGTH,
-    ClusterConfig,
     ConfigError,
     RedisMode,
     arg_annotations,
@@ -324,7 +324,14 @@ def test_bad_value_registers_no_resource(monkeypatch, name, args, key, value, al
 def test_defaults_fill_every_field_and_size_every_fargate_role_from_the_description():
     config = resolve_args("airflow", None)
 
-    assert config == ClusterConfig(name="airflow", role_sizes=config.role_sizes)
+    unset_collections = dict.fromkeys(("public_subnet_ids", "private_subnet_ids", "allowed_cidrs"), ()) | {
+        "role_capacity": {},
+        "tags": {},
+    }
+    expected = {arg.name: arg.default for arg in ARGS} | unset_collections
+    expected |= {"worker_min_count": 1, "worker_max_count": 1, "role_sizes": config.role_sizes}
+    assert config.name == "airflow"
+    assert {arg.name: getattr(config, arg.name) for arg in ARGS} == expected
     # migrate runs as its own one-off Fargate task (aws/migration.py): it takes a size too.
     assert set(FARGATE_ROLES) == {r.name for r in ROLES if r.kind in (Kind.AIRFLOW, Kind.BROKER, Kind.JOB)}
     assert config.role_sizes["migrate"] == (512, 2048)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_celery.aws.args import ClusterConfig, ConfigError, arg_types, resolve_args
+from airflow_celery.aws.args import ConfigError, arg_types, resolve_args
 from airflow_celery.aws.config import (
     CONFIG_KEYS,
     NAME_KEY,
@@ -82,7 +82,8 @@ def test_optional_keys_default_to_the_empty_value_that_means_unset():
 
 
 def test_pulumi_yaml_defaults_equal_the_component_defaults():
-    component_defaults = {f.name: f.default for f in dataclasses.fields(ClusterConfig)}
+    """What a stack that sets nothing gets equals what the component resolves with no arguments."""
+    component_defaults = dataclasses.asdict(resolve_args("airflow", None))
 
     for key, declaration in declarations().items():
         if key not in OPTIONAL_KEYS:

@@ -9,11 +9,12 @@ import re
 import pytest
 
 from airflow_celery.aws.task_definition import SECRET_VERSIONS_LABEL
-from airflow_celery.cluster.env import SHARED_SECRETS, ClusterSettings, role_environment, secret_names_used
+from airflow_celery.cluster.env import SHARED_SECRETS, role_environment, secret_names_used
 from airflow_celery.cluster.roles import ROLES
 from airflow_celery.cluster.secrets import FERNET_KEY_BYTES, GENERATED_LENGTHS, SecretName
 from tests.aws import harness
 from tests.aws.conftest import DEV_ARGS, DEV_NAME, PROD_NAME
+from tests.cluster_settings import settings_with
 
 SECRET = "aws:secretsmanager/secret:Secret"
 VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
@@ -21,7 +22,7 @@ SECRET_LOOKING = re.compile(r"PASSWORD|SECRET|FERNET|SQL_ALCHEMY_CONN|BROKER_URL
 
 
 def _secret_variables() -> set[str]:
-    settings = ClusterSettings(execution_api_url="http://x/execution/")
+    settings = settings_with(execution_api_url="http://x/execution/")
     return {var for r in ROLES for var in role_environment(r.name, settings).secrets}
 
 
@@ -202,7 +203,7 @@ def _labels(mocks) -> dict[str, str]:
 
 
 def _readers(secret: SecretName) -> set[str]:
-    settings = ClusterSettings(execution_api_url="http://api-server:8080/execution/")
+    settings = settings_with(execution_api_url="http://api-server:8080/execution/")
     return {r.name for r in ROLES if secret in role_environment(r.name, settings).secrets.values()}
 
 

@@ -9,7 +9,7 @@ import pytest
 from botocore.validate import ParamValidator
 
 from airflow_celery.aws.task_definition import TaskInputs, container_definitions_json, health_check, task_containers
-from airflow_celery.cluster.env import ClusterSettings, role_environment
+from airflow_celery.cluster.env import role_environment
 from airflow_celery.cluster.fargate import is_fargate_size
 from airflow_celery.cluster.roles import (
     AIRFLOW_SERVICES,
@@ -26,6 +26,7 @@ from airflow_celery.cluster.roles import (
 from airflow_celery.cluster.secrets import SecretName
 from tests.aws import harness
 from tests.aws.conftest import DEV_NAME, PROD_ARGS, PROD_NAME
+from tests.cluster_settings import settings_with
 
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
 REGISTER_TASK_DEFINITION = (
@@ -150,7 +151,7 @@ def test_health_checks_come_from_the_description(dev):
 
 @pytest.mark.parametrize("r", [r for r in (*AIRFLOW_SERVICES, REDIS) if r.health], ids=lambda r: r.name)
 def test_health_check_shape_per_kind(r):
-    found = health_check(r, ClusterSettings(execution_api_url="http://x/execution/"))
+    found = health_check(r, settings_with(execution_api_url="http://x/execution/"))
     if isinstance(r.health, HttpCheck):
         port = r.port(r.health.port).number
         assert f"http://localhost:{port}{r.health.path}" in found["command"][1]
@@ -208,7 +209,7 @@ def test_logs_go_to_the_role_log_group(built):
 
 
 def _plain_inputs() -> TaskInputs:
-    settings = ClusterSettings(execution_api_url="http://api-server.x.airflow.internal:8080/execution/")
+    settings = settings_with(execution_api_url="http://api-server.x.airflow.internal:8080/execution/")
     return TaskInputs(
         image="repo@sha256:" + "0" * 64,
         settings=settings,

@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from airflow_celery.cluster import ClusterSettings, role_environment
+from airflow_celery.cluster import role_environment
 from airflow_celery.cluster.secrets import (
     BrokerEndpoint,
     DatabaseEndpoint,
@@ -25,6 +25,7 @@ from airflow_celery.cluster.secrets import (
     compose_secrets,
     generate_secrets,
 )
+from tests.cluster_settings import settings_with
 
 pytestmark = pytest.mark.airflow
 
@@ -58,7 +59,7 @@ print(json.dumps({
 
 def test_the_stored_broker_url_makes_celery_require_the_certificate(tmp_path):
     urls = compose_secrets(generate_secrets(), DatabaseEndpoint(host="db", sslmode="require"), ELASTICACHE, "admin")
-    settings = ClusterSettings(execution_api_url="http://api-server:8080/execution/")
+    settings = settings_with(execution_api_url="http://api-server:8080/execution/")
     environment = role_environment("worker", settings).plain | {
         "AIRFLOW__CELERY__BROKER_URL": urls[SecretName.BROKER_URL],
         "AIRFLOW__CELERY__RESULT_BACKEND": urls[SecretName.RESULT_BACKEND_URL],

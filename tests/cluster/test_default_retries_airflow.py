@@ -18,7 +18,8 @@ import sys
 
 import pytest
 
-from airflow_celery.cluster import ClusterSettings, role_environment
+from airflow_celery.cluster import role_environment
+from tests.cluster_settings import settings_with
 
 pytestmark = pytest.mark.airflow
 
@@ -51,7 +52,7 @@ def _run(step: str, extra_env: dict[str, str], home, stdin: str = "") -> str:
 
 
 def test_the_scheduler_gets_the_contracts_retries_from_the_parsed_dag(tmp_path):
-    settings = ClusterSettings(execution_api_url="http://api-server:8080/execution/")
+    settings = settings_with(execution_api_url="http://api-server:8080/execution/")
     parsing = role_environment("dag-processor", settings).plain
     retry_keys = {k: v for k, v in parsing.items() if k.startswith("AIRFLOW__CORE__DEFAULT_TASK_RETR")}
     assert retry_keys == {"AIRFLOW__CORE__DEFAULT_TASK_RETRIES": "2", "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "15"}

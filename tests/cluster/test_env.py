@@ -3,8 +3,9 @@ import pytest
 from airflow_celery.cluster import AIRFLOW_SERVICES, ENTRYPOINT_ROLES, ClusterSettings, SecretName, role_environment
 from airflow_celery.cluster.env import NODE_NAME_VAR, SHARED_SECRETS, secret_names_used
 from airflow_celery.cluster.roles import ROLES, Kind
+from tests.cluster_settings import settings_with
 
-SETTINGS = ClusterSettings(execution_api_url="http://api-server.airflow.internal:8080/execution/")
+SETTINGS = settings_with(execution_api_url="http://api-server.airflow.internal:8080/execution/")
 
 
 def env(name, **changes):
@@ -96,7 +97,7 @@ def test_port_overrides_reach_every_variable_that_names_the_port():
 
 
 def test_each_local_worker_gets_its_own_node_name():
-    settings = ClusterSettings(execution_api_url="http://127.0.0.1:8080/execution/", node_host="box")
+    settings = settings_with(execution_api_url="http://127.0.0.1:8080/execution/", node_host="box")
     names = {role_environment("worker", settings, instance=i).plain[NODE_NAME_VAR] for i in (1, 2, 3)}
     assert names == {"worker-1@box", "worker-2@box", "worker-3@box"}
 
@@ -159,7 +160,7 @@ def test_api_server_trusts_forwarded_headers_only_from_the_trusted_proxies():
     assert "AIRFLOW__FAB__COOKIE_SECURE" not in local.plain
     behind_tls = role_environment(
         "api-server",
-        ClusterSettings(
+        settings_with(
             execution_api_url="http://x/execution/", public_base_url="https://airflow.example.com",
             trusted_proxies="10.0.0.0/16",
         ),

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from airflow_celery.cluster import ClusterSettings, role_environment
+from airflow_celery.cluster import role_environment
 from airflow_celery.cluster.limits import (
     RESERVED_CONNECTIONS,
     ROLLING_DEPLOY_FACTOR,
@@ -19,6 +19,7 @@ from airflow_celery.cluster.limits import (
     min_heartbeat_interval,
     parallelism,
 )
+from tests.cluster_settings import settings_with
 
 
 @pytest.mark.parametrize(("workers", "concurrency", "expected"), [(1, 16, 16), (10, 16, 160), (3, 2, 6), (0, 8, 8)])
@@ -43,7 +44,7 @@ def test_the_executor_queues_no_more_tasks_than_there_are_slots(workers, concurr
 
 
 def test_the_env_contract_carries_parallelism_the_default_pool_and_the_db_pool():
-    settings = ClusterSettings(
+    settings = settings_with(
         execution_api_url="http://a/execution/", parallelism=160, db_pool_size=4, db_max_overflow=2
     )
 
@@ -114,7 +115,7 @@ def test_heartbeat_interval_is_1_s_up_to_32_running_tasks_then_5_s(workers, conc
 
     capacity = Capacity(max_workers=workers, worker_concurrency=concurrency)
     assert min_heartbeat_interval(capacity) == interval
-    settings = ClusterSettings(execution_api_url="http://a/execution/", min_heartbeat_interval=interval)
+    settings = settings_with(execution_api_url="http://a/execution/", min_heartbeat_interval=interval)
     assert role_environment("worker", settings).plain["AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL"] == str(interval)
 
 

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from airflow_celery.cluster import ClusterSettings, role_environment
+from airflow_celery.cluster import role_environment
 from airflow_celery.cluster.reliability import (
     API_OUTAGE_TOLERATED,
     EXECUTION_API_RETRIES,
@@ -21,6 +21,7 @@ from airflow_celery.cluster.reliability import (
     max_failed_heartbeats,
     seconds_per_failed_heartbeat,
 )
+from tests.cluster_settings import settings_with
 
 pytestmark = pytest.mark.airflow
 
@@ -62,7 +63,7 @@ print(json.dumps({
 
 
 def run_probe(probe: str, role: str, interval: int = 1, drop: tuple[str, ...] = ()) -> tuple[dict, str]:
-    settings = ClusterSettings(execution_api_url="http://127.0.0.1:1/execution/", min_heartbeat_interval=interval)
+    settings = settings_with(execution_api_url="http://127.0.0.1:1/execution/", min_heartbeat_interval=interval)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
     env.update(role_environment(role, settings).plain)
     env["AIRFLOW__CELERY__BROKER_URL"] = "redis://127.0.0.1:1/0"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_celery.cluster import ClusterSettings, role_environment
+from airflow_celery.cluster import role_environment
 from airflow_celery.cluster.reliability import (
     API_OUTAGE_TOLERATED,
     DEFAULT_TASK_RETRY_DELAY_SECONDS,
@@ -16,6 +16,7 @@ from airflow_celery.cluster.reliability import (
 )
 from airflow_celery.cluster.roles import AUTOSCALER, WATCHDOG, sidecars_of
 from airflow_celery.cluster.scaling import COLD_START_SECONDS, TASK_QUEUED_TIMEOUT
+from tests.cluster_settings import settings_with
 
 
 def test_one_timeout_could_not_give_both():
@@ -28,7 +29,7 @@ def test_one_timeout_could_not_give_both():
 def test_failed_heartbeats_outlast_the_tolerated_outage(interval, failures):
     assert max_failed_heartbeats(interval) == failures
     assert (failures - 1) * seconds_per_failed_heartbeat(interval) >= API_OUTAGE_TOLERATED
-    env = role_environment("worker", ClusterSettings(execution_api_url="x", min_heartbeat_interval=interval)).plain
+    env = role_environment("worker", settings_with(execution_api_url="x", min_heartbeat_interval=interval)).plain
     assert env["AIRFLOW__WORKERS__MAX_FAILED_HEARTBEATS"] == str(failures)
 
 
@@ -47,5 +48,5 @@ def test_the_watchdog_runs_next_to_every_scheduler_and_the_autoscaler_only_when_
 def test_task_queued_timeout_outlasts_a_cold_start_from_zero_workers():
     assert COLD_START_SECONDS == 600  # 30 s count + 2 x 60 s alarm period + 450 s start-up deadline
     assert TASK_QUEUED_TIMEOUT > COLD_START_SECONDS
-    env = role_environment("scheduler", ClusterSettings(execution_api_url="x")).plain
+    env = role_environment("scheduler", settings_with(execution_api_url="x")).plain
     assert env["AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT"] == str(TASK_QUEUED_TIMEOUT)

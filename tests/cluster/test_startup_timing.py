@@ -12,7 +12,6 @@ import re
 import botocore.session
 import pytest
 
-from airflow_celery.cluster import ClusterSettings
 from airflow_celery.cluster.roles import (
     BOOT_SECONDS,
     ECS_MAX_START_PERIOD,
@@ -22,6 +21,7 @@ from airflow_celery.cluster.roles import (
     Kind,
 )
 from airflow_celery.compose import render_compose
+from tests.cluster_settings import settings_with
 
 CHECKED = [r for r in ROLES if r.health is not None]
 
@@ -41,7 +41,7 @@ def test_each_check_allows_the_whole_wait_and_the_boot(r):
     assert check.start_period <= ECS_MAX_START_PERIOD
     assert check.deadline == check.start_period + check.interval * check.retries == STARTUP_DEADLINE
     if r.kind is Kind.AIRFLOW:
-        assert ClusterSettings(execution_api_url="x").wait_timeout + BOOT_SECONDS <= check.deadline
+        assert settings_with(execution_api_url="x").wait_timeout + BOOT_SECONDS <= check.deadline
 
 
 def test_the_wait_budget_covers_what_was_too_short_before():

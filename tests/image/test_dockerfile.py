@@ -19,8 +19,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 from packaging.requirements import Requirement
 
-from airflow_celery.cluster import ENTRYPOINT_ROLES, ClusterSettings
+from airflow_celery.cluster import ENTRYPOINT_ROLES
 from airflow_celery.entrypoint import EX_USAGE, find_role
+from tests.cluster_settings import settings_with
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "image" / "Dockerfile"
@@ -248,7 +249,7 @@ def test_copies_only_the_entrypoint_subset_of_the_package():
 
 def test_dags_land_in_the_dags_folder_of_the_env_contract():
     (dags,) = [c for c in copies() if c.sources == ("dags/",)]
-    assert dags.destination.rstrip("/") == ClusterSettings(execution_api_url="http://x/").dags_folder
+    assert dags.destination.rstrip("/") == settings_with(execution_api_url="http://x/").dags_folder
 
 
 def image_env() -> dict[str, str]:

@@ -18,9 +18,10 @@ import sqlalchemy
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from airflow_celery.cluster import BrokerEndpoint, DatabaseEndpoint, SecretName, compose_secrets, generate_secrets
-from airflow_celery.cluster.env import DATABASE_CA_VAR, ClusterSettings, role_environment
+from airflow_celery.cluster.env import DATABASE_CA_VAR, role_environment
 from airflow_celery.local.state import StatePaths, all_secrets
 from airflow_celery.local.tls import ensure_server_tls
+from tests.cluster_settings import settings_with
 from tests.local.relay_support import running_relay
 
 REACHED = "reached the stand-in server through verified TLS"
@@ -94,7 +95,7 @@ def test_the_urls_ask_for_verify_full_with_the_local_certificate(tmp_path):
 
 
 def test_every_airflow_role_gets_the_ca_file_for_asyncpg():
-    settings = ClusterSettings(execution_api_url="http://x/execution/", database_ca_file="/ca.pem")
+    settings = settings_with(execution_api_url="http://x/execution/", database_ca_file="/ca.pem")
     for role_name in ("api-server", "scheduler", "dag-processor", "triggerer", "worker", "migrate"):
         assert role_environment(role_name, settings).plain[DATABASE_CA_VAR] == "/ca.pem"
 
