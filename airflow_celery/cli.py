@@ -11,6 +11,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
+from airflow_celery.cluster.reliability import DEFAULT_TASK_RETRY_DELAY_SECONDS, WATCHDOG_INTERVAL
 from airflow_celery.console import cli_console
 from airflow_celery.local.errors import LocalError
 from airflow_celery.local.options import DEFAULT_HEALTH_TIMEOUT, HEALTH_TIMEOUT_RANGE
@@ -102,6 +103,20 @@ def local() -> None:
     help=f"Seconds to wait for each role's health check "
     f"({HEALTH_TIMEOUT_RANGE.start}-{HEALTH_TIMEOUT_RANGE.stop - 1}).",
 )
+@click.option(
+    "--watchdog-interval",
+    type=int,
+    default=WATCHDOG_INTERVAL,
+    show_default=True,
+    help="Seconds between the watchdog's rounds (2-60); a lost worker's tasks are retried sooner with fewer.",
+)
+@click.option(
+    "--task-retry-delay",
+    type=int,
+    default=DEFAULT_TASK_RETRY_DELAY_SECONDS,
+    show_default=True,
+    help="Seconds between the tries of a task that sets no retry_delay ([core] default_task_retry_delay).",
+)
 @friendly_errors
 def up(
     workers: str,
@@ -112,14 +127,17 @@ def up(
     dags_dir: Path,
     ports: tuple[str, ...],
     health_timeout: int,
+    watchdog_interval: int,
+    task_retry_delay: int,
 ) -> None:
     """Start the cluster and wait until every role is healthy."""
     from airflow_celery.local.options import validate_up_options
     from airflow_celery.local.runner import up as run_up
 
     options = validate_up_options(
-        workers, concurrency, state_dir, dags_dir, ports, health_timeout, schedulers, scale_in_cooldown
-    )
+        workers, concurrency, state_dir, dags_dir, ports, health_timeout, schedulers, scale_in_cooldown,
+        watchdog_interval, task_retry_delay,
+    )  # fmt: skip
     run_up(options, console)
 
 

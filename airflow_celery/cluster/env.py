@@ -16,6 +16,7 @@ from airflow_celery.cluster.reliability import (
     DEFAULT_TASK_RETRIES,
     DEFAULT_TASK_RETRY_DELAY_SECONDS,
     TASK_HEARTBEAT_TIMEOUT,
+    WATCHDOG_INTERVAL,
     max_failed_heartbeats,
     watchdog_stale_after,
 )
@@ -80,6 +81,7 @@ here: a lost worker's running tasks are retried by the watchdog and the heartbea
 by `task_queued_timeout`, long before any redelivery. So it is long: 24 h, the provider's own value, above any
 task we expect, now set on purpose."""
 WATCHDOG_STALE_VAR = "AIRFLOW_CELERY_WATCHDOG_STALE_AFTER"
+WATCHDOG_INTERVAL_VAR = "AIRFLOW_CELERY_WATCHDOG_INTERVAL"
 HEARTBEAT_TIMEOUT_VAR = "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"
 
 # The secrets every Airflow container must share: a mismatch breaks encrypted connections
@@ -149,6 +151,9 @@ class ClusterSettings:
     database_ca_file: str | None = None
     """The CA bundle the database's certificate is verified against (PGSSLROOTCERT): asyncpg reads it only from
     there (cluster/secrets.py); libpq also finds it in the URL."""
+    watchdog_interval: int = WATCHDOG_INTERVAL
+    """Seconds between the watchdog's rounds; a lost worker's tasks are failed within reliability.py's
+    lost_task_retry_within(). Fewer only for a test cluster that waits on it (`local up --watchdog-interval`)."""
 
     @property
     def autoscaling(self) -> bool:
@@ -303,7 +308,8 @@ def _autoscaler(settings: ClusterSettings) -> dict[str, str]:
 def _watchdog(settings: ClusterSettings) -> dict[str, str]:
     """When a running task's heartbeat counts as stale, and the timeout its heartbeat is aged by (reliability.py)."""
     env = {
-        WATCHDOG_STALE_VAR: str(watchdog_stale_after(settings.min_heartbeat_interval)),
+        WATCHDOG_STALE_VAR: str(watchdog_stale_after(settings.min_heartbeat_interval, settings.watchdog_interval)),
+        WATCHDOG_INTERVAL_VAR: str(settings.watchdog_interval),
         HEARTBEAT_TIMEOUT_VAR: str(settings.task_heartbeat_timeout),
         WAIT_TIMEOUT_VAR: str(settings.wait_timeout),
     }

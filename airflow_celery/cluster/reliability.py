@@ -60,25 +60,31 @@ def max_failed_heartbeats(min_heartbeat_interval: int, outage: int = API_OUTAGE_
 # --- the watchdog: a lost worker's tasks are retried within a minute and a half (airflow_celery/watchdog/) -------
 
 WATCHDOG_INTERVAL = 10
-"""Seconds between two rounds of the watchdog: one `inspect active` through the broker, one query."""
+"""Seconds between two rounds of the watchdog: one `inspect active` through the broker, one query. A test
+cluster may set fewer (`local up --watchdog-interval`): the stale age below scales with it."""
+WATCHDOG_INTERVAL_RANGE = (2, 60)
 WATCHDOG_INSPECT_TIMEOUT = 5.0
 """Seconds the watchdog waits for the workers' replies: a busy 1-vCPU worker answers within a second."""
 WATCHDOG_ROUNDS = 3
 """Consecutive rounds, each with the broker reachable, in which no worker replied holding a running task before
 the task counts as lost: a CPU-starved worker missing one or two replies is not lost."""
 WATCHDOG_MIN_STALE = 30
-"""Seconds a running task's last heartbeat must be old, at least, before the watchdog hands it to the scheduler:
-a task whose supervisor still heartbeats is alive, whatever Celery says."""
+"""Seconds a running task's last heartbeat must be old, at least, before the watchdog hands it to the scheduler
+(at the default interval: WATCHDOG_ROUNDS intervals): a task whose supervisor still heartbeats is alive,
+whatever Celery says."""
 
 
-def watchdog_stale_after(min_heartbeat_interval: int) -> int:
-    """Heartbeat age that counts as stale: WATCHDOG_MIN_STALE, or 6 missed heartbeats if they are slower."""
-    return max(WATCHDOG_MIN_STALE, 6 * min_heartbeat_interval)
+def watchdog_stale_after(min_heartbeat_interval: int, interval: int = WATCHDOG_INTERVAL) -> int:
+    """Heartbeat age that counts as stale: WATCHDOG_ROUNDS watchdog intervals (WATCHDOG_MIN_STALE at the default),
+    or 6 missed heartbeats if they are slower."""
+    return max(WATCHDOG_ROUNDS * interval, 6 * min_heartbeat_interval)
 
 
-def lost_task_retry_within(min_heartbeat_interval: int, detection_interval: int = 10) -> int:
+def lost_task_retry_within(
+    min_heartbeat_interval: int, detection_interval: int = 10, interval: int = WATCHDOG_INTERVAL
+) -> int:
     """Worst-case seconds from a worker's death to its task going up_for_retry: the heartbeat goes stale, then
     WATCHDOG_ROUNDS rounds (plus one in flight), then the scheduler's heartbeat check (`[scheduler]
     task_instance_heartbeat_timeout_detection_interval`, 10 s)."""
-    detect = max(watchdog_stale_after(min_heartbeat_interval), (WATCHDOG_ROUNDS + 1) * WATCHDOG_INTERVAL)
+    detect = max(watchdog_stale_after(min_heartbeat_interval, interval), (WATCHDOG_ROUNDS + 1) * interval)
     return detect + int(WATCHDOG_INSPECT_TIMEOUT) + detection_interval

@@ -10,6 +10,12 @@ from pathlib import Path
 from airflow_celery.cluster import ClusterSettings
 from airflow_celery.cluster.edges import port_of
 from airflow_celery.cluster.limits import MAX_SCHEDULERS, Capacity, capacity_settings
+from airflow_celery.cluster.reliability import (
+    DEFAULT_TASK_RETRY_DELAY_SECONDS,
+    TASK_RETRY_DELAY_RANGE,
+    WATCHDOG_INTERVAL,
+    WATCHDOG_INTERVAL_RANGE,
+)
 from airflow_celery.local.errors import LocalError
 
 WORKERS_RANGE = range(1, 9)
@@ -32,6 +38,8 @@ PORT_RANGE = range(1024, 65536)
 HEALTH_TIMEOUT_RANGE = range(10, 901)
 DEFAULT_HEALTH_TIMEOUT = 120
 """Seconds `local up` waits for each role's health check unless `--health-timeout` says otherwise."""
+WATCHDOG_INTERVAL_OPTION_RANGE = range(WATCHDOG_INTERVAL_RANGE[0], WATCHDOG_INTERVAL_RANGE[1] + 1)
+TASK_RETRY_DELAY_OPTION_RANGE = range(TASK_RETRY_DELAY_RANGE[0], TASK_RETRY_DELAY_RANGE[1] + 1)
 # Unix socket paths are limited to 107 bytes on Linux; the longest one we create is the postgres socket.
 MAX_SOCKET_PATH = 107
 
@@ -49,6 +57,8 @@ class UpOptions:
     min_workers: int | None = None
     """With `--workers MIN:MAX`: the fewest workers; None for a fixed count."""
     scale_in_cooldown: int = LOCAL_SCALE_IN_COOLDOWN
+    watchdog_interval: int = WATCHDOG_INTERVAL
+    task_retry_delay: int = DEFAULT_TASK_RETRY_DELAY_SECONDS
 
     @property
     def autoscaling(self) -> bool:
@@ -149,6 +159,8 @@ def validate_up_options(
     health_timeout: int = DEFAULT_HEALTH_TIMEOUT,
     schedulers: int = 1,
     scale_in_cooldown: int = LOCAL_SCALE_IN_COOLDOWN,
+    watchdog_interval: int = WATCHDOG_INTERVAL,
+    task_retry_delay: int = DEFAULT_TASK_RETRY_DELAY_SECONDS,
 ) -> UpOptions:
     """Every argument checked, in the order given, with the first problem raised as one clear error."""
     min_workers, workers = parse_workers(workers)
@@ -157,6 +169,8 @@ def validate_up_options(
     _check_range("--concurrency", concurrency, CONCURRENCY_RANGE)
     _check_range("--health-timeout", health_timeout, HEALTH_TIMEOUT_RANGE)
     _check_range("--schedulers", schedulers, SCHEDULERS_RANGE)
+    _check_range("--watchdog-interval", watchdog_interval, WATCHDOG_INTERVAL_OPTION_RANGE)
+    _check_range("--task-retry-delay", task_retry_delay, TASK_RETRY_DELAY_OPTION_RANGE)
     state = Path(state_dir).expanduser().absolute()
     dags = Path(dags_dir).expanduser().absolute()
     _check_state_dir(state)
@@ -172,6 +186,8 @@ def validate_up_options(
         schedulers,
         min_workers,
         scale_in_cooldown,
+        watchdog_interval,
+        task_retry_delay,
     )
 
 
@@ -205,5 +221,7 @@ def cluster_settings(
         worker_min_count=options.initial_workers,
         worker_max_count=options.workers,
         scale_in_cooldown=options.scale_in_cooldown,
+        watchdog_interval=options.watchdog_interval,
+        default_task_retry_delay=options.task_retry_delay,
         database_ca_file=str(database_ca_file) if database_ca_file else None,
     )

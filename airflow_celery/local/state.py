@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from airflow_celery.cluster import BrokerEndpoint, DatabaseEndpoint, SecretName, compose_secrets, generate_secrets
+from airflow_celery.cluster.reliability import DEFAULT_TASK_RETRY_DELAY_SECONDS, WATCHDOG_INTERVAL
 from airflow_celery.cluster.secrets import DEFAULT_ADMIN_USERNAME, GENERATED
 from airflow_celery.local.errors import LocalError
 from airflow_celery.local.options import LOCAL_SCALE_IN_COOLDOWN, UpOptions
@@ -197,6 +198,8 @@ def save_options(paths: StatePaths, options: UpOptions, node_host: str) -> None:
         "node_host": node_host,
         "min_workers": options.min_workers,
         "scale_in_cooldown": options.scale_in_cooldown,
+        "watchdog_interval": options.watchdog_interval,
+        "task_retry_delay": options.task_retry_delay,
     }
     paths.cluster.write_text(json.dumps(data, indent=2, sort_keys=True))
 
@@ -218,5 +221,7 @@ def load_options(paths: StatePaths) -> tuple[UpOptions, str]:
         schedulers=data.get("schedulers", 1),
         min_workers=data.get("min_workers"),
         scale_in_cooldown=data.get("scale_in_cooldown", LOCAL_SCALE_IN_COOLDOWN),
+        watchdog_interval=data.get("watchdog_interval", WATCHDOG_INTERVAL),
+        task_retry_delay=data.get("task_retry_delay", DEFAULT_TASK_RETRY_DELAY_SECONDS),
     )
     return options, data["node_host"]

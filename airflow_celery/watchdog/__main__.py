@@ -13,7 +13,12 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from airflow_celery.cluster.env import DATABASE_URL_VAR, HEARTBEAT_TIMEOUT_VAR, WATCHDOG_STALE_VAR
+from airflow_celery.cluster.env import (
+    DATABASE_URL_VAR,
+    HEARTBEAT_TIMEOUT_VAR,
+    WATCHDOG_INTERVAL_VAR,
+    WATCHDOG_STALE_VAR,
+)
 from airflow_celery.cluster.reliability import (
     TASK_HEARTBEAT_TIMEOUT,
     WATCHDOG_INSPECT_TIMEOUT,
@@ -27,7 +32,7 @@ from airflow_celery.watchdog.tasks import TaskTable
 
 log = logging.getLogger("airflow_celery.watchdog")
 BROKER_URL_VAR = "AIRFLOW__CELERY__BROKER_URL"
-INTERVAL_VAR = "AIRFLOW_CELERY_WATCHDOG_INTERVAL"
+INTERVAL_VAR = WATCHDOG_INTERVAL_VAR
 
 
 def one_round(

@@ -9,6 +9,9 @@ from airflow_celery.cluster.reliability import (
     API_OUTAGE_TOLERATED,
     DEFAULT_TASK_RETRY_DELAY_SECONDS,
     TASK_HEARTBEAT_TIMEOUT,
+    WATCHDOG_INTERVAL,
+    WATCHDOG_MIN_STALE,
+    WATCHDOG_ROUNDS,
     lost_task_retry_within,
     max_failed_heartbeats,
     seconds_per_failed_heartbeat,
@@ -37,6 +40,15 @@ def test_failed_heartbeats_outlast_the_tolerated_outage(interval, failures):
 def test_a_lost_worker_is_retried_within_90_s_and_a_live_one_never_looks_stale(interval):
     assert lost_task_retry_within(interval) + DEFAULT_TASK_RETRY_DELAY_SECONDS <= 90
     assert watchdog_stale_after(interval) >= 6 * interval
+
+
+def test_the_stale_age_is_three_watchdog_rounds_30_s_by_default():
+    """A test cluster's shorter rounds (`local up --watchdog-interval 5`) shorten the whole wait for a lost worker."""
+    assert watchdog_stale_after(1) == WATCHDOG_MIN_STALE == WATCHDOG_ROUNDS * WATCHDOG_INTERVAL == 30
+    assert watchdog_stale_after(1, interval=5) == 15
+    assert watchdog_stale_after(5, interval=2) == 30  # never under 6 missed heartbeats
+    assert lost_task_retry_within(1) == 55
+    assert lost_task_retry_within(1, interval=5) == max(15, 4 * 5) + 5 + 10 == 35
 
 
 def test_the_watchdog_runs_next_to_every_scheduler_and_the_autoscaler_only_when_workers_scale():

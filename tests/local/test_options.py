@@ -76,3 +76,38 @@ def test_an_extra_scheduler_port_clash_names_the_option_to_change(tmp_path):
         validate_up_options(
             1, 1, tmp_path / "state", tmp_path, ["scheduler.health=5555", "flower.http=5556"], schedulers=2
         )
+
+
+@pytest.mark.parametrize(
+    ("watchdog_interval", "task_retry_delay", "message"),
+    [
+        (1, 15, r"--watchdog-interval=1 is out of range; allowed: 2 to 60"),
+        (61, 15, r"--watchdog-interval=61 is out of range; allowed: 2 to 60"),
+        (10, -1, r"--task-retry-delay=-1 is out of range; allowed: 0 to 86400"),
+    ],
+)
+def test_failover_timings_out_of_range_are_named(tmp_path, watchdog_interval, task_retry_delay, message):
+    with pytest.raises(LocalError, match=message):
+        validate_up_options(
+            2, 4, tmp_path / "state", tmp_path, watchdog_interval=watchdog_interval, task_retry_delay=task_retry_delay
+        )
+
+
+def test_failover_timings_reach_the_env_contract_and_survive_the_state_dir(tmp_path):
+    """`local up --watchdog-interval 5 --task-retry-delay 2` (the test clusters): the watchdog's rounds and stale age,
+    and Airflow's default retry delay, through ClusterSettings; `status`/`down` read them back from cluster.json."""
+    from airflow_celery.cluster import role_environment
+    from airflow_celery.local.options import cluster_settings
+    from airflow_celery.local.state import StatePaths, create_state_dir, load_options, save_options
+
+    options = validate_up_options(2, 4, tmp_path / "state", tmp_path, watchdog_interval=5, task_retry_delay=2)
+    paths = StatePaths(options.state_dir)
+    create_state_dir(paths)
+    save_options(paths, options, "host")
+    loaded, _ = load_options(paths)
+    assert (loaded.watchdog_interval, loaded.task_retry_delay) == (5, 2)
+    settings = cluster_settings(loaded, paths.airflow_home, "host")
+    watchdog = role_environment("watchdog", settings).plain
+    assert watchdog["AIRFLOW_CELERY_WATCHDOG_INTERVAL"] == "5"
+    assert watchdog["AIRFLOW_CELERY_WATCHDOG_STALE_AFTER"] == "15"  # 3 rounds
+    assert role_environment("scheduler", settings).plain["AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY"] == "2"
