@@ -1,9 +1,15 @@
 """The shared real local cluster of the integration tests: one `airflow-celery local up` per test session.
 
-Every integration test file under tests/local uses the session-scoped `cluster` fixture (conftest.py), so the
-suite pays for one start-up (about a minute on 2 cores), not one per file. A test that injects a fault or
-changes the cluster (stops a program, kills a process) must leave it as it found it: supervisord restarts
-killed programs; a test that stops one starts it again.
+How to add a cheap integration test (`make test` must stay under 4 minutes):
+
+- Mark it `integration` and take the session-scoped `cluster` fixture (conftest.py). It then runs on the shared
+  cluster after the cluster's one start-up (about a minute on 2 cores): it should cost
+  seconds, its own DAG runs, not a start-up of its own. Put its DAGs in tests/local/dags (copied in at start-up).
+- Leave the cluster as you found it: supervisord restarts killed programs; a test that stops one starts it
+  again; a test that adds DAG files or rows removes them.
+- Wait on the cluster's own timeouts, never on a fixed sleep, and give the test clusters short ones through
+  `local up` (the env contract), as FAST_FAILOVER does for the watchdog and the retry delay.
+- Minutes of waiting that prove a figure (outages, bursts, rollouts) belong in bench/, not here.
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ UP_TIMEOUT = 600
 MIN_WORKERS, MAX_WORKERS, SCALE_IN_COOLDOWN = 2, 3, 15
 # The machine may be shared and busy: give every health check more than the 120 s default.
 HEALTH_TIMEOUT = 300
+FAST_FAILOVER = ("--watchdog-interval", "5", "--task-retry-delay", "2")
+"""A lost worker's tasks are retried about 40 s sooner than with the defaults (10 s rounds, 15 s delay): the
+stale age is 3 rounds (reliability.watchdog_stale_after). 5 s, not the 2 s minimum: on a loaded 2-core machine a
+worker may miss a reply or two, and 3 missed rounds in a row would count it lost during the api-server outage."""
 
 
 def free_ports(count: int) -> list[int]:
@@ -88,7 +98,7 @@ def running_cluster(tmp_path_factory):
     # the test quick. The demo's five tasks fit the two minimum workers, so it runs on exactly those.
     up_args = ["local", "up", "--workers", f"{MIN_WORKERS}:{MAX_WORKERS}", "--concurrency", "4", "--schedulers", "2"]
     up_args += ["--scale-in-cooldown", str(SCALE_IN_COOLDOWN), "--state-dir", str(state_dir)]
-    up_args += ["--dags-dir", str(dags), "--health-timeout", str(HEALTH_TIMEOUT), *port_args]
+    up_args += ["--dags-dir", str(dags), "--health-timeout", str(HEALTH_TIMEOUT), *FAST_FAILOVER, *port_args]
     try:
         result = cli(*up_args, timeout=UP_TIMEOUT)
         assert result.returncode == 0, f"local up failed:\n{result.stdout}\n{result.stderr}"
