@@ -264,6 +264,11 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     topic has no subscriber; subscribe a pager or chat hook to it yourself."""
     tags: dict[str, str]
     """Tags added to every taggable resource."""
+    airflow_metrics: bool
+    """Airflow's own metrics in CloudWatch (scheduler loop and heartbeat, executor and pool slots, tasks failed for a
+    missing heartbeat, task durations, DAG import errors, the triggerer): StatsD to a CloudWatch agent in each task
+    that emits them, an allow-list of 16 metrics, 3 more per pool beyond the default one (cluster/metrics.py).
+    Default True; `plan` prices them, and with monitoring their alarms and widgets join the dashboard."""
 
 
 @dataclass(frozen=True)
@@ -323,6 +328,7 @@ class ClusterConfig:
     monitoring: bool = True
     alarm_email: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    airflow_metrics: bool = True
 
     @property
     def capacity(self) -> Capacity:

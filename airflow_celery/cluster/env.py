@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from airflow_celery.cluster.limits import DEFAULT_DB_MAX_OVERFLOW, DEFAULT_DB_POOL_SIZE
+from airflow_celery.cluster.metrics import EMITTING_ROLES, statsd_environment
 from airflow_celery.cluster.reliability import (
     DEFAULT_TASK_RETRIES,
     DEFAULT_TASK_RETRY_DELAY_SECONDS,
@@ -149,6 +150,9 @@ class ClusterSettings:
     database_ca_file: str | None = None
     """The CA bundle the database's certificate is verified against (PGSSLROOTCERT): asyncpg reads it only from
     there (cluster/secrets.py); libpq also finds it in the URL."""
+    statsd_port: int | None = None
+    """Airflow's own metrics (cluster/metrics.py): the emitting roles send StatsD to 127.0.0.1 on this port (the
+    metrics agent in their ECS task, the local receiver); None sends none."""
 
     @property
     def autoscaling(self) -> bool:
@@ -394,6 +398,8 @@ def role_environment(role_name: str, settings: ClusterSettings, instance: int | 
     kind = role(role_name).kind
     plain = _airflow_common(settings) if kind in (Kind.AIRFLOW, Kind.JOB) else {}
     plain.update(_role_specific(role_name, settings, instance))
+    if settings.statsd_port is not None and role_name in EMITTING_ROLES:
+        plain.update(statsd_environment(settings.statsd_port))
     return RoleEnvironment(plain=plain, secrets=secrets_of(role_name))
 
 
