@@ -160,8 +160,9 @@ AGENT_IMAGE = (
 )
 """Amazon's CloudWatch agent from ECR Public (no Docker Hub pull limit), pinned by digest. The digest is the only
 one a public source gives with its tag (a `kubectl describe` of this image, "Image ID"); this machine cannot reach
-a registry, so neither the pull nor its architectures are verified here: `make pin-agent-image` re-pins to the
-registry's digest of a newer tag, as `make pin-base-image` does for Airflow's image. A version before the agent's
+a registry, so neither the pull nor its architectures are verified here. Re-pin it to a current release's digest
+with Docker (`docker buildx imagetools inspect`, as `make pin-base-image` does for Airflow's image) before
+production. A version before the agent's
 entity processor, which newer agents inject into a StatsD pipeline on EC2 only (not in a container or on ECS:
 translator/translate/otel/pipeline/host/translator.go; aws/amazon-cloudwatch-agent#2180)."""
 AGENT_CONTAINER = "metrics-agent"
