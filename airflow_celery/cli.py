@@ -147,12 +147,13 @@ def up(
 def status(state_dir: Path) -> None:
     """Each program's supervisor state, pid and health check; exits 1 if anything is down or unhealthy."""
     from airflow_celery.local.info import access_lines
+    from airflow_celery.local.runner import metrics_line, status_table
     from airflow_celery.local.runner import status as run_status
-    from airflow_celery.local.runner import status_table
 
     root = state_dir.expanduser().absolute()
     rows = run_status(root)
     console.print(status_table(rows))
+    console.print(metrics_line(root), markup=False, highlight=False, soft_wrap=True)
     for line in access_lines(root):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if not all(row.healthy for row in rows):

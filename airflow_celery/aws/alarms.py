@@ -27,6 +27,8 @@ from airflow_celery.aws.args import ClusterConfig
 from airflow_celery.aws.context import BuildContext
 from airflow_celery.aws.scaling import METRIC_PERIOD
 from airflow_celery.cluster.limits import connection_budget
+from airflow_celery.cluster.metrics import metric as airflow_metric
+from airflow_celery.cluster.metrics import published_names
 from airflow_celery.cluster.roles import SCHEDULER, STARTUP_DEADLINE
 
 ECS = "AWS/ECS"
@@ -166,6 +168,8 @@ def alarm_specs(config: ClusterConfig, watched: Watched) -> list[AlarmSpec]:
             "whose health check (its job heartbeat, /health) fails; staying below means it cannot start.",
             INSIGHTS, "RunningTaskCount", {"ClusterName": watched.cluster, "ServiceName": services[SCHEDULER.name]},
             "Minimum", config.scheduler_count, "LessThanThreshold", 5, missing="breaching"))  # fmt: skip
+    if config.airflow_metrics:
+        specs += airflow_alarm_specs(config)
     if config.autoscaling:
         custom = namespace(config.name)
         specs += [
@@ -186,13 +190,53 @@ def alarm_specs(config: ClusterConfig, watched: Watched) -> list[AlarmSpec]:
     return specs
 
 
+HEARTBEAT_MINUTES = 5
+"""Minutes without one heartbeat of a role before its alarm fires: a job heartbeats every few seconds
+([scheduler] scheduler_heartbeat_sec 5, [triggerer] job_heartbeat_sec 5), and ECS replaces a stuck scheduler
+after its health check's 5 failures 30 s apart, so staying silent this long means it cannot come back."""
+
+
+def _airflow(name: str, key: str, description: str, statistic: str, threshold: float, comparison: str,
+             periods: int, config: ClusterConfig, missing: str = "notBreaching") -> AlarmSpec:  # fmt: skip
+    """An alarm on one of Airflow's own metrics, as the metrics agent publishes it (cluster/metrics.py)."""
+    found = airflow_metric(name)
+    return AlarmSpec(key, description, namespace(config.name), found.published_name(), found.dimensions,
+                     statistic, threshold, comparison, periods, missing=missing)  # fmt: skip
+
+
+def airflow_alarm_specs(config: ClusterConfig) -> list[AlarmSpec]:
+    """Alarms on Airflow's metrics: a role that stopped heartbeating, lost tasks, DAG files that do not import."""
+    beat = HEARTBEAT_MINUTES
+    return [
+        _airflow("scheduler_heartbeat", "scheduler-heartbeat",
+                 f"No scheduler heartbeat for {beat} minutes: nothing schedules or sends tasks.",
+                 "Sum", 1, "LessThanThreshold", beat, config, missing="breaching"),
+        _airflow("dag_processor_heartbeat", "dag-processor-heartbeat",
+                 f"No dag-processor heartbeat for {beat} minutes: DAG files are not parsed, changes do not arrive.",
+                 "Sum", 1, "LessThanThreshold", beat, config, missing="breaching"),
+        _airflow("triggerer_heartbeat", "triggerer-heartbeat",
+                 f"No triggerer heartbeat for {beat} minutes: deferred tasks and sensors never resume.",
+                 "Sum", 1, "LessThanThreshold", beat, config, missing="breaching"),
+        _airflow("task_instances_without_heartbeats_killed", "tasks-lost",
+                 "The scheduler failed running tasks whose heartbeats stopped (a lost worker: Spot reclaim, OOM, "
+                 "a kill); tasks with retries left run again.",
+                 "Sum", 1, "GreaterThanOrEqualToThreshold", 1, config),
+        _airflow("dag_processing.import_errors", "dag-import-errors",
+                 f"DAG files failed to import for {SUSTAINED_MINUTES} minutes: their DAGs keep their last parsed "
+                 "version or vanish from the UI.",
+                 "Maximum", 1, "GreaterThanOrEqualToThreshold", SUSTAINED_MINUTES, config),
+    ]  # fmt: skip
+
+
 def published_metrics(config: ClusterConfig) -> dict[str, frozenset[str]]:
     """Namespace -> metric names that something publishes for this config: AWS for its services, the
-    autoscaler (with autoscaling) and the failed-task metric filter into the deployment's own namespace."""
+    autoscaler (with autoscaling), the failed-task metric filter and the metrics agents (Airflow's own metrics,
+    with the default pool) into the deployment's own namespace."""
     found = {ns: names for ns, names in AWS_PUBLISHED.items() if ns != INSIGHTS or config.container_insights}
     if config.redis_mode != "elasticache":
         found.pop(ELASTICACHE)
     custom = {FAILED_TASKS_METRIC, *(METRICS if config.autoscaling else ())}
+    custom |= set(published_names() if config.airflow_metrics else ())
     found[namespace(config.name)] = frozenset(custom)
     return found
 

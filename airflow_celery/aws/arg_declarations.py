@@ -518,6 +518,15 @@ ARGS: tuple[Arg, ...] = (
         "dict[str, str]",
         'Tags added to every taggable resource, e.g. {team: data}; keys must not start with "aws:".',
     ),
+    Arg(
+        "airflow_metrics",
+        "bool",
+        "Airflow's own metrics in CloudWatch (scheduler loop and heartbeat, executor and pool slots, tasks failed for "
+        "a missing heartbeat, task durations, DAG import errors, the triggerer): StatsD to a CloudWatch agent in each "
+        "task that emits them, an allow-list of 16 metrics, 3 more per pool beyond the default one "
+        "(cluster/metrics.py). `plan` prices them; with monitoring their alarms and widgets join the dashboard.",
+        default=True,
+    ),
 )
 """Every argument, in the order of AirflowCeleryClusterArgs. A new one goes at the end (README, "Config reference")."""
 

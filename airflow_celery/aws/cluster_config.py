@@ -81,6 +81,7 @@ class ClusterConfig:
     monitoring: bool
     alarm_email: str | None
     tags: dict[str, str]
+    airflow_metrics: bool
 
     @property
     def capacity(self) -> Capacity:

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from airflow_celery.autoscaler.cloudwatch import namespace as metric_namespace
 from airflow_celery.aws import (
+    airflow_metrics,
     alarms,
     broker,
     broker_storage,
@@ -36,14 +37,17 @@ from airflow_celery.aws.task_definition import TaskInputs
 from airflow_celery.cluster.edges import BROKER_STORAGE, LOAD_BALANCER
 from airflow_celery.cluster.env import ClusterSettings
 from airflow_celery.cluster.limits import capacity_settings
+from airflow_celery.cluster.metrics import EMITTING_ROLES, STATSD_PORT
 from airflow_celery.cluster.roles import (
     AIRFLOW_SERVICES,
     API_SERVER,
+    DAG_PROCESSOR,
     FLOWER,
     MIGRATE,
     POSTGRES,
     REDIS,
     SCHEDULER,
+    TRIGGERER,
     WORKER,
     Role,
     sidecars_of,
@@ -123,6 +127,7 @@ def settings_template(config: ClusterConfig) -> ClusterSettings:
         scale_in_cooldown=config.worker_scale_in_cooldown,
         metric_namespace=metric_namespace(config.name) if config.autoscaling else None,
         database_ca_file=database.RDS_CA_BUNDLE,
+        statsd_port=STATSD_PORT if config.airflow_metrics else None,
     )
 
 
@@ -223,7 +228,8 @@ def _task_log_folder(ctx: BuildContext, bucket: aws.s3.Bucket, wiring: ecs.Servi
     if ctx.config.task_log_store == "s3":
         return bucket.bucket.apply(logs.remote_log_folder)
     group = task_logs.log_group(ctx)
-    writers = [("shared", wiring.task_role), (WORKER.name, wiring.role_task_roles[WORKER.name])]
+    own = [name for name in (WORKER.name, TRIGGERER.name, DAG_PROCESSOR.name) if name in wiring.role_task_roles]
+    writers = [("shared", wiring.task_role), *((name, wiring.role_task_roles[name]) for name in own)]
     task_logs.grant(ctx, group, writers=writers, readers=[("shared", wiring.task_role)])
     return task_logs.folder(group)
 
@@ -241,7 +247,23 @@ def _role_task_roles(
         found[SCHEDULER.name] = iam.scheduler_task_role(ctx, bucket, metric_namespace(ctx.name))
     if storage is not None:
         found[REDIS.name] = broker_storage.broker_task_role(ctx, storage)
+    if ctx.config.airflow_metrics:
+        _metric_publishers(ctx, bucket, found)
     return found
+
+
+def _metric_publishers(ctx: BuildContext, bucket: aws.s3.Bucket, found: dict[str, aws.iam.Role]) -> None:
+    """Each role whose task runs the metrics agent gets a task role of its own that may publish into the
+    deployment's namespace (the api-server, which runs none, keeps the shared role without it). The scheduler's
+    role with autoscaling already publishes there (iam.scheduler_task_role)."""
+    namespace = metric_namespace(ctx.name)
+    for name in EMITTING_ROLES:
+        if name == SCHEDULER.name and ctx.config.autoscaling:
+            continue
+        if name not in found:
+            found[name] = iam.task_role(ctx, bucket, name)
+        role = found[name]
+        airflow_metrics.grant_publish(ctx, name, role, namespace)
 
 
 def _migration(
@@ -323,5 +345,6 @@ def _task_inputs(
             secret_versions={SecretName(k): version for k, version in v["versions"].items()},
             log_groups=v["groups"],
             region=v["region"],
+            airflow_metrics_namespace=metric_namespace(ctx.name) if ctx.config.airflow_metrics else None,
         )
     )

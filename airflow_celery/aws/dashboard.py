@@ -25,6 +25,8 @@ from airflow_celery.aws.alarms import (
 )
 from airflow_celery.aws.args import ClusterConfig
 from airflow_celery.aws.context import BuildContext
+from airflow_celery.cluster.metrics import DEFAULT_POOLS
+from airflow_celery.cluster.metrics import metric as airflow_metric
 from airflow_celery.cluster.roles import REDIS, WORKER
 
 WIDTH = 12
@@ -78,6 +80,8 @@ def widgets(config: ClusterConfig, watched: Watched, region: str) -> list[dict[s
         redis = [[ECS, "MemoryUtilization", "ClusterName", watched.cluster, "ServiceName",
                   watched.services[REDIS.name]]]  # fmt: skip
         found.append(_widget("Redis memory % (its Fargate task)", redis, "Maximum"))
+    if config.airflow_metrics:
+        found += airflow_widgets(custom)
     lb = ["LoadBalancer", watched.load_balancer]
     found += [
         _widget("Load balancer 5xx", [[ALB, "HTTPCode_Target_5XX_Count", *lb], [ALB, "HTTPCode_ELB_5XX_Count", *lb]],
@@ -88,6 +92,44 @@ def widgets(config: ClusterConfig, watched: Watched, region: str) -> list[dict[s
     for widget in found:
         widget["properties"]["region"] = region
     return found
+
+
+def _airflow(custom: str, name: str, pool: str | None = None, **options: Any) -> list[Any]:
+    """A widget line for one of Airflow's own metrics, with the dimension the metrics agent adds."""
+    found = airflow_metric(name)
+    line: list[Any] = [custom, found.published_name(pool), *(x for kv in found.dimensions.items() for x in kv)]
+    return [*line, options] if options else line
+
+
+def airflow_widgets(custom: str) -> list[dict[str, Any]]:
+    """Airflow's own metrics (cluster/metrics.py): the scheduler, the slots, the tasks, the other roles."""
+    pool = DEFAULT_POOLS[0]
+    return [
+        _widget("Scheduler loop (ms)", [_airflow(custom, "scheduler.scheduler_loop_duration", label="average"),
+                                        _airflow(custom, "scheduler.scheduler_loop_duration", stat="Maximum",
+                                                 label="longest")]),
+        _widget("Executor: open slots, queued, running", [
+            _airflow(custom, "executor.open_slots", label="open slots"),
+            _airflow(custom, "executor.queued_tasks", label="queued in the executor"),
+            _airflow(custom, "executor.running_tasks", label="running")], "Maximum"),
+        _widget(f"Pool {pool}: open, queued, running", [
+            _airflow(custom, "pool.open_slots", pool, label="open"),
+            _airflow(custom, "pool.queued_slots", pool, label="queued"),
+            _airflow(custom, "pool.running_slots", pool, label="running")], "Maximum"),
+        _widget("Task duration (ms, all tasks)", [_airflow(custom, "task.duration", label="average"),
+                                                  _airflow(custom, "task.duration", stat="Maximum", label="longest"),
+                                                  _airflow(custom, "task.duration", stat="SampleCount",
+                                                           label="tasks ended", yAxis="right")]),
+        _widget("Heartbeats a minute", [_airflow(custom, "scheduler_heartbeat", label="scheduler"),
+                                        _airflow(custom, "dag_processor_heartbeat", label="dag-processor"),
+                                        _airflow(custom, "triggerer_heartbeat", label="triggerer")], "Sum"),
+        _widget("Lost tasks, import errors, triggers", [
+            _airflow(custom, "task_instances_without_heartbeats_killed", label="tasks lost (no heartbeat)"),
+            _airflow(custom, "dag_processing.import_errors", stat="Maximum", label="DAG import errors"),
+            _airflow(custom, "triggers.running", stat="Maximum", label="triggers running"),
+            _airflow(custom, "triggers.blocked_main_thread", label="triggers blocking the loop"),
+            _airflow(custom, "triggers.failed", label="triggers failed")], "Sum"),
+    ]  # fmt: skip
 
 
 def dashboard_body(config: ClusterConfig, watched: Watched, region: str) -> dict[str, Any]:

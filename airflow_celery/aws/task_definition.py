@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_celery.aws import airflow_metrics
 from airflow_celery.cluster.env import ClusterSettings, role_environment
 from airflow_celery.cluster.roles import REDIS_DATA, CommandCheck, HttpCheck, Kind, Role, sidecars_of
 from airflow_celery.cluster.secrets import SecretName
@@ -30,6 +31,8 @@ class TaskInputs:
     region: str
     secret_versions: Mapping[SecretName, str] = field(default_factory=dict)
     """Secret name -> the Secrets Manager version id of its current value (not the value)."""
+    airflow_metrics_namespace: str | None = None
+    """The CloudWatch namespace Airflow's metrics go to (config airflow_metrics), or None: no metrics agent."""
 
 
 SECRET_VERSIONS_LABEL = "airflow-celery.secret-versions"
@@ -129,7 +132,8 @@ def container_definition(r: Role, inputs: TaskInputs, *, essential: bool = True)
 
 
 def task_containers(r: Role, inputs: TaskInputs) -> list[dict[str, Any]]:
-    """The containers of `r`'s task: its own, plus its sidecars (the autoscaler in the scheduler's).
+    """The containers of `r`'s task: its own, plus its sidecars (the autoscaler in the scheduler's) and, with Airflow's
+    metrics, the CloudWatch agent they go through (aws/airflow_metrics.py).
 
     No job runs inside a service's task: migrate is its own one-off task, run before any service changes
     (aws/migration.py)."""
@@ -138,6 +142,8 @@ def task_containers(r: Role, inputs: TaskInputs) -> list[dict[str, Any]]:
         container_definition(sidecar, inputs, essential=False)
         for sidecar in sidecars_running_with(r.name, inputs.settings)
     ]
+    if airflow_metrics.runs_agent(r.name, inputs):
+        sidecars.append({**airflow_metrics.agent_container(r.name, inputs), "restartPolicy": dict(SIDECAR_RESTART)})
     return [main, *sidecars]
 
 

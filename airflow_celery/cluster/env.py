@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from airflow_celery.cluster.metrics import EMITTING_ROLES, statsd_environment
 from airflow_celery.cluster.reliability import (
     DEFAULT_TASK_RETRIES,
     DEFAULT_TASK_RETRY_DELAY_SECONDS,
@@ -154,6 +155,9 @@ class ClusterSettings:
     watchdog_interval: int = WATCHDOG_INTERVAL
     """Seconds between the watchdog's rounds; a lost worker's tasks are failed within reliability.py's
     lost_task_retry_within(). Fewer only for a test cluster that waits on it (`local up --watchdog-interval`)."""
+    statsd_port: int | None = None
+    """Airflow's own metrics (cluster/metrics.py): the emitting roles send StatsD to 127.0.0.1 on this port (the
+    metrics agent in their ECS task, the local receiver); None sends none."""
 
     @property
     def autoscaling(self) -> bool:
@@ -400,6 +404,8 @@ def role_environment(role_name: str, settings: ClusterSettings, instance: int | 
     kind = role(role_name).kind
     plain = _airflow_common(settings) if kind in (Kind.AIRFLOW, Kind.JOB) else {}
     plain.update(_role_specific(role_name, settings, instance))
+    if settings.statsd_port is not None and role_name in EMITTING_ROLES:
+        plain.update(statsd_environment(settings.statsd_port))
     return RoleEnvironment(plain=plain, secrets=secrets_of(role_name))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from airflow_celery.cluster import ClusterSettings
 from airflow_celery.cluster.edges import port_of
 from airflow_celery.cluster.limits import MAX_SCHEDULERS, Capacity, capacity_settings
+from airflow_celery.cluster.metrics import METRICS_PORT_KEY, STATSD_PORT
 from airflow_celery.cluster.reliability import (
     DEFAULT_TASK_RETRY_DELAY_SECONDS,
     TASK_RETRY_DELAY_RANGE,
@@ -33,6 +34,7 @@ BOUND_PORTS: tuple[str, ...] = (
     "api-server.http",
     "scheduler.health",
     "flower.http",
+    METRICS_PORT_KEY,  # UDP: the StatsD receiver of Airflow's metrics (local/metrics_receiver.py)
 )
 PORT_RANGE = range(1024, 65536)
 HEALTH_TIMEOUT_RANGE = range(10, 901)
@@ -90,7 +92,7 @@ def parse_workers(value: str | int) -> tuple[int | None, int]:
 def resolve_ports(overrides: Mapping[str, int], schedulers: int = 1) -> dict[str, int]:
     """Every bound port: the description's numbers, with the overrides on top; no two the same. Schedulers 2..N
     take the health ports after the first scheduler's ("scheduler-N.health")."""
-    ports = {key: int(overrides.get(key, port_of(*key.split(".", 1)).number)) for key in BOUND_PORTS}
+    ports = {key: int(overrides.get(key, _default_port(key))) for key in BOUND_PORTS}
     first_health = ports["scheduler.health"]
     ports |= {f"scheduler-{i}.health": first_health + i - 1 for i in range(2, schedulers + 1)}
     seen: dict[int, str] = {}
@@ -99,6 +101,11 @@ def resolve_ports(overrides: Mapping[str, int], schedulers: int = 1) -> dict[str
             raise LocalError(_clash(key, number, seen.get(number)))
         seen[number] = key
     return ports
+
+
+def _default_port(key: str) -> int:
+    """The description's number for a "role.port" key; StatsD's for the metrics receiver (no role of its own)."""
+    return STATSD_PORT if key == METRICS_PORT_KEY else port_of(*key.split(".", 1)).number
 
 
 def _clash(key: str, number: int, other: str | None) -> str:
@@ -224,4 +231,6 @@ def cluster_settings(
         watchdog_interval=options.watchdog_interval,
         default_task_retry_delay=options.task_retry_delay,
         database_ca_file=str(database_ca_file) if database_ca_file else None,
+        # A cluster started before the receiver existed has no port for it (cluster.json): no metrics there.
+        statsd_port=options.ports.get(METRICS_PORT_KEY),
     )

@@ -8,12 +8,13 @@ from collections.abc import Mapping
 
 import psutil
 
+from airflow_celery.cluster.metrics import METRICS_PORT_KEY
 from airflow_celery.local.errors import LocalError
 
 
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+def port_is_free(port: int, host: str = "127.0.0.1", udp: bool = False) -> bool:
     """True when we could bind `host:port` right now (SO_REUSEADDR, as the servers themselves bind)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
@@ -50,7 +51,7 @@ def port_label(key: str) -> str:
 def check_ports_free(ports: Mapping[str, int]) -> None:
     """One clear error for the first port in use, naming it and its owner, before anything starts."""
     for key, port in ports.items():
-        if not port_is_free(port):
+        if not port_is_free(port, udp=key == METRICS_PORT_KEY):
             raise LocalError(
                 f"port {port} ({port_label(key)}) is already in use by {port_owner(port)}; stop that process or "
                 f"choose another port with --port {key}=NUMBER"

@@ -19,7 +19,8 @@ from airflow_celery.cluster import (
 )
 from airflow_celery.cluster.drain import DRAIN_PATH_VAR
 from airflow_celery.cluster.limits import POSTGRES_DEFAULT_MAX_CONNECTIONS
-from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, SCHEDULER, WATCHDOG, WORKER
+from airflow_celery.cluster.metrics import RECEIVER_NAME, STATSD_HOST
+from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, SCHEDULER, WATCHDOG, WORKER, Kind
 from airflow_celery.local.state import StatePaths
 
 DEFAULT_STOP_WAIT = 30
@@ -172,6 +173,27 @@ def autoscaler_program(settings: ClusterSettings, paths: StatePaths, path: str) 
     return Program(**{**program.__dict__, "env": {**program.env, **extra}})
 
 
+METRICS_RECEIVER = Role(
+    name=RECEIVER_NAME,
+    kind=Kind.SIDECAR,
+    command=(sys.executable, "-m", "airflow_celery.local.metrics_receiver"),
+    summary="Receives Airflow's StatsD metrics, as the CloudWatch agent does on ECS (cluster/metrics.py)",
+)
+"""Local mode's only: on ECS a CloudWatch agent container in each emitting role's task takes its place."""
+
+
+def metrics_file(paths: StatePaths) -> Path:
+    """Where the receiver keeps what it received (local/metrics_receiver.py)."""
+    return paths.run / "metrics.json"
+
+
+def metrics_receiver_program(settings: ClusterSettings, paths: StatePaths, path: str) -> Program:
+    """The StatsD receiver every emitting role sends to (settings.statsd_port)."""
+    address = f"{STATSD_HOST}:{settings.statsd_port}"
+    argv = (*METRICS_RECEIVER.command, address, str(metrics_file(paths)))
+    return Program(name=RECEIVER_NAME, role=METRICS_RECEIVER, argv=argv, env={"PATH": path}, priority=150)
+
+
 def build_programs(
     settings: ClusterSettings,
     workers: int,
@@ -202,4 +224,6 @@ def build_programs(
         programs.append(autoscaler_program(settings, paths, path))
     # Through the entrypoint, as on ECS: it waits for the database and the broker (PATH has this venv's python).
     programs.append(_contract_program(WATCHDOG, settings, paths, path, priority=600))
+    if settings.statsd_port is not None:
+        programs.append(metrics_receiver_program(settings, paths, path))
     return programs

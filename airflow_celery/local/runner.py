@@ -26,9 +26,11 @@ from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, W
 from airflow_celery.local import binaries, health, postgres, supervisor
 from airflow_celery.local.errors import LocalError
 from airflow_celery.local.lock import state_dir_lock
+from airflow_celery.local.metrics_receiver import read_metrics
+from airflow_celery.local.metrics_receiver import summary as metrics_summary
 from airflow_celery.local.options import UpOptions, cluster_settings, local_capacity
 from airflow_celery.local.ports import check_ports_free
-from airflow_celery.local.programs import POSTGRES_TLS_PROGRAM, Program, build_programs
+from airflow_celery.local.programs import POSTGRES_TLS_PROGRAM, Program, build_programs, metrics_file
 from airflow_celery.local.state import (
     ADMIN_USERNAME,
     StatePaths,
@@ -368,6 +370,14 @@ def status(state_dir: Path) -> list[ProgramStatus]:
 
     with ThreadPoolExecutor(max_workers=len(cluster.programs), thread_name_prefix="status") as pool:
         return list(pool.map(one, cluster.programs))
+
+
+def metrics_line(state_dir: Path) -> str:
+    """What the metrics receiver last heard from Airflow (queued, running, open slots, scheduler heartbeat)."""
+    paths = StatePaths(Path(state_dir))
+    if not metrics_file(paths).exists():
+        return "Airflow metrics: no receiver in this cluster (started before it existed, or not yet)"
+    return metrics_summary(read_metrics(metrics_file(paths)), time.time())
 
 
 def status_table(rows: list[ProgramStatus]) -> Table:

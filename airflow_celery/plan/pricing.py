@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from airflow_celery.autoscaler.cloudwatch import METRICS as AUTOSCALER_METRICS
 from airflow_celery.aws.args import ClusterConfig
 from airflow_celery.aws.offline import RecordingMocks
+from airflow_celery.cluster.metrics import FLUSH_SECONDS, published_names
 from airflow_celery.plan import PlanError
 from airflow_celery.plan.roles import services
 
@@ -124,6 +125,10 @@ class RegionPrices:
     public_ipv4_hour: Price
     custom_metric_month: Price = field(default_factory=lambda: _unverified_price(0.30, "metric-month", CLOUDWATCH_PAGE))
     """CloudWatch custom metrics, first 10,000 (Container Insights and the autoscaler's metrics)."""
+    put_metric_data_1000: Price = field(
+        default_factory=lambda: _unverified_price(0.01, "1,000 requests", CLOUDWATCH_PAGE)
+    )
+    """CloudWatch API requests (PutMetricData), the metrics agents' calls."""
     alarm_month: Price = field(default_factory=lambda: _unverified_price(0.10, "alarm-month", CLOUDWATCH_PAGE))
     """A standard-resolution metric alarm."""
     dashboard_month: Price = field(default_factory=lambda: _unverified_price(3.00, "dashboard-month", CLOUDWATCH_PAGE))
@@ -470,6 +475,8 @@ def monitoring_lines(mocks: RecordingMocks, config: ClusterConfig, prices: Regio
         published = len(AUTOSCALER_METRICS)
         lines.append(CostLine("CloudWatch", "autoscaler metrics (queued, running, desired workers)",
                               f"{published} metrics", _money(published * metric.usd), (metric,)))  # fmt: skip
+    if config.airflow_metrics:
+        lines += airflow_metric_lines(config, prices)
     filters = len(mocks.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter"))
     if filters:
         lines.append(CostLine("CloudWatch", "failed task tries (metric filter on the scheduler's log)",
@@ -487,6 +494,22 @@ def monitoring_lines(mocks: RecordingMocks, config: ClusterConfig, prices: Regio
         lines.append(CostLine("CloudWatch", "dashboard (free for an account's first three)", f"{dashboards} dashboard",
                               _money(dashboards * prices.dashboard_month.usd), (prices.dashboard_month,)))  # fmt: skip
     return lines
+
+
+def airflow_metric_lines(config: ClusterConfig, prices: RegionPrices) -> list[CostLine]:
+    """Airflow's own metrics (cluster/metrics.py: the allow-list with the default pool), and the PutMetricData
+    calls of the metrics agents: one a flush interval per task that runs one (workers at worker_count)."""
+    metric = prices.custom_metric_month
+    published = len(published_names())
+    tasks = config.scheduler_count + 1 + config.triggerer_count + config.worker_count
+    calls = tasks * (60 / FLUSH_SECONDS) * 60 * HOURS_PER_MONTH
+    request = prices.put_metric_data_1000
+    return [
+        CostLine("CloudWatch", "Airflow's metrics (StatsD allow-list, default pool)", f"{published} metrics",
+                 _money(published * metric.usd), (metric,)),
+        CostLine("CloudWatch", f"metrics agents' PutMetricData (assumed: one a minute in each of {tasks} tasks)",
+                 f"{calls:,.0f} requests", _money(calls / 1000 * request.usd), (request,)),
+    ]  # fmt: skip
 
 
 def load_balancer_lines(mocks: RecordingMocks, prices: RegionPrices) -> list[CostLine]:

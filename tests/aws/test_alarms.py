@@ -106,7 +106,33 @@ def test_the_alarm_specs_are_valid_requests_for_every_broker_and_scaling_choice(
 def test_prod_alarms_cover_what_the_issue_asks(prod):
     keys = {a.name.removeprefix(f"{PROD_NAME}-alarm-") for a in _observing(prod, PROD_NAME)}
     assert keys == {"api-server-unhealthy", "alb-5xx", "alb-no-target", "db-cpu", "db-connections", "db-storage",
-                    "scheduler-down", "autoscaler-silent", "tasks-queued", "workers-at-max"}  # fmt: skip
+                    "scheduler-down", "autoscaler-silent", "tasks-queued", "workers-at-max",
+                    "scheduler-heartbeat", "dag-processor-heartbeat", "triggerer-heartbeat", "tasks-lost",
+                    "dag-import-errors"}  # fmt: skip
+
+
+def test_alarms_on_airflow_metrics_name_them_as_the_agent_publishes_them(prod):
+    """Name with the StatsD prefix and dots kept, the one dimension the agent adds (metric_type), the deployment's
+    namespace: an alarm on any other name or dimension set would watch a metric nobody publishes."""
+    from airflow_celery.cluster.metrics import AIRFLOW_METRICS
+
+    by_name = {m.published_name(): m for m in AIRFLOW_METRICS if not m.per_pool}
+    airflow = [a for a in _observing(prod, PROD_NAME) if a.inputs["metricName"].startswith("airflow.")]
+    assert len(airflow) == 5
+    for alarm in airflow:
+        metric = by_name[alarm.inputs["metricName"]]
+        assert alarm.inputs["namespace"] == namespace(PROD_NAME)
+        assert alarm.inputs["dimensions"] == {"metric_type": metric.kind}
+    heartbeats = [a for a in airflow if a.inputs["metricName"].endswith("_heartbeat")]
+    assert {a.inputs["treatMissingData"] for a in heartbeats} == {"breaching"}  # no data is the failure itself
+
+
+def test_without_airflow_metrics_no_alarm_watches_them():
+    watched = Watched("c", {"api-server": "a", "scheduler": "s", "worker": "w", "redis": "r"}, "db", "app/x/1",
+                      "targetgroup/y/2")  # fmt: skip
+    config = resolve_args("airflow", {"airflow_metrics": False})
+    assert not [s for s in alarm_specs(config, watched) if s.metric.startswith("airflow.")]
+    assert not [n for n in published_metrics(config)[namespace("airflow")] if n.startswith("airflow.")]
 
 
 def test_dev_without_autoscaling_has_no_autoscaler_alarms(dev):
@@ -145,16 +171,25 @@ def test_a_bad_alarm_email_is_refused_naming_the_key():
     assert caught.value.key == "alarm_email" and "email address" in str(caught.value)
 
 
-def test_the_custom_metrics_named_are_those_the_autoscaler_and_the_metric_filter_publish(prod):
-    """The deployment's namespace holds the autoscaler's metrics (autoscaler/cloudwatch.py) and the failed-task
-    metric filter's; nothing else is named there."""
+def test_the_custom_metrics_named_are_those_the_autoscaler_the_metric_filter_and_the_agents_publish(prod):
+    """The deployment's namespace holds the autoscaler's metrics (autoscaler/cloudwatch.py), the failed-task
+    metric filter's and Airflow's own from the metrics agents, whose config names that namespace; nothing else."""
+    from airflow_celery.cluster.metrics import AGENT_CONFIG_VAR, AGENT_CONTAINER, published_names
+
     config = resolve_args(PROD_NAME, PROD_ARGS)
     (metric_filter,) = prod.of_type(FILTER)
     transformation = metric_filter.inputs["metricTransformation"]
     assert (transformation["namespace"], transformation["name"]) == (namespace(PROD_NAME), FAILED_TASKS_METRIC)
     scheduler_logs = prod.one("aws:cloudwatch/logGroup:LogGroup", f"{PROD_NAME}-scheduler-logs")
     assert metric_filter.inputs["logGroupName"] == scheduler_logs.outputs["name"]
-    assert published_metrics(config)[namespace(PROD_NAME)] == {FAILED_TASKS_METRIC, *METRICS}
+    assert published_metrics(config)[namespace(PROD_NAME)] == {FAILED_TASKS_METRIC, *METRICS, *published_names()}
+    agents = [c for t in prod.of_type("aws:ecs/taskDefinition:TaskDefinition")
+              for c in json.loads(t.inputs["containerDefinitions"]) if c["name"] == AGENT_CONTAINER]  # fmt: skip
+    assert len(agents) == 4
+    for agent in agents:
+        (config_var,) = agent["environment"]
+        assert config_var["name"] == AGENT_CONFIG_VAR
+        assert json.loads(config_var["value"])["metrics"]["namespace"] == namespace(PROD_NAME)
 
 
 def _scheduler_finished_line() -> str:

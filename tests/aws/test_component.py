@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from airflow_celery.aws.component import OUTPUT_NAMES
+from airflow_celery.cluster.metrics import AGENT_CONTAINER
 from airflow_celery.cluster.roles import AIRFLOW_SERVICES, MIGRATE, REDIS
 from tests.aws import harness
 from tests.aws.assertions import role_task_definitions
@@ -180,7 +181,7 @@ def test_created_vpc_spans_two_zones_with_nat_for_private_subnets(dev):
 def test_every_task_runs_the_pushed_image_by_digest(built):
     digest = built.one(DOCKER_IMAGE).outputs["repoDigest"]
     assert "@sha256:" in digest
-    images = {c["image"] for _, c in built.all_containers() if c["name"] != REDIS.name}
+    images = {c["image"] for _, c in built.all_containers() if c["name"] not in (REDIS.name, AGENT_CONTAINER)}
     assert images == {digest}
 
 
@@ -195,7 +196,7 @@ def test_image_is_built_from_the_dockerfile_with_ecr_credentials(dev):
 
 def test_a_given_image_skips_the_build(variant):
     assert variant.of_type(DOCKER_IMAGE) == []
-    containers = {c["image"] for _, c in variant.all_containers() if c["name"] != REDIS.name}
+    containers = {c["image"] for _, c in variant.all_containers() if c["name"] not in (REDIS.name, AGENT_CONTAINER)}
     assert containers == {VARIANT_ARGS["image"]}
 
 
@@ -246,6 +247,10 @@ def test_task_role_is_separate_and_limited_to_the_log_prefix(dev):
         f"{DEV_NAME}-worker-task": f"{DEV_NAME}-worker-task-role",  # scale-in protection (test_scaling.py)
         f"{DEV_NAME}-flower-task": f"{DEV_NAME}-flower-task-role",  # ECS Exec only (test_flower_exec)
         f"{DEV_NAME}-redis-task": f"{DEV_NAME}-redis-task-role",  # mounts its EFS volume (test_broker.py)
+        # they publish Airflow's metrics (test_airflow_metrics.py); the scheduler too, without autoscaling
+        f"{DEV_NAME}-dag-processor-task": f"{DEV_NAME}-dag-processor-task-role",
+        f"{DEV_NAME}-triggerer-task": f"{DEV_NAME}-triggerer-task-role",
+        f"{DEV_NAME}-scheduler-task": f"{DEV_NAME}-scheduler-task-role",
     }
     # the one-off tasks (housekeeping, migrate) have no task role: they call no AWS API (test_housekeeping.py,
     # test_migration.py)

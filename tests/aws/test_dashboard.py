@@ -57,7 +57,9 @@ def test_the_dashboard_shows_what_the_issue_asks(prod):
     assert titles == [
         "CPU % per role", "Memory % per role", "Queued and running tasks", "Workers: desired and running",
         "Failed tasks (not retried)", "Database CPU % and connections", "Database free storage (bytes)",
-        "Redis memory %", "Load balancer 5xx", "Load balancer latency (s)",
+        "Redis memory %", "Scheduler loop (ms)", "Executor: open slots, queued, running",
+        "Pool default_pool: open, queued, running", "Task duration (ms, all tasks)", "Heartbeats a minute",
+        "Lost tasks, import errors, triggers", "Load balancer 5xx", "Load balancer latency (s)",
     ]  # fmt: skip
     roles = {row[-1]["label"] for row in body["widgets"][0]["properties"]["metrics"]}
     assert roles == {"api-server", "scheduler", "dag-processor", "triggerer", "worker", "flower"}
@@ -68,3 +70,16 @@ def test_the_dashboard_shows_what_the_issue_asks(prod):
 def test_the_dashboard_name_is_unique_per_project_and_stack(prod, dev):
     assert prod.one(DASHBOARD).inputs["dashboardName"] == f"airflow-celery-prod-{PROD_NAME}"
     assert dev.one(DASHBOARD).inputs["dashboardName"].endswith(f"-{DEV_NAME}")
+
+
+def test_airflow_metric_widgets_name_the_dimension_the_agent_adds(prod):
+    """Every line on one of Airflow's own metrics carries metric_type, as the CloudWatch agent publishes it
+    (cluster/metrics.py): without it the widget plots a metric nobody publishes, and shows nothing."""
+    from airflow_celery.cluster.metrics import AIRFLOW_METRICS
+
+    kinds = {m.published_name(p): m.kind for m in AIRFLOW_METRICS for p in (["default_pool"] if m.per_pool else [None])}
+    body = json.loads(prod.one(DASHBOARD).inputs["dashboardBody"])
+    lines = [m for m in _metrics(body) if m["MetricName"].startswith("airflow.")]
+    assert {m["MetricName"] for m in lines} == set(kinds)
+    for line in lines:
+        assert line["Dimensions"] == [{"Name": "metric_type", "Value": kinds[line["MetricName"]]}]

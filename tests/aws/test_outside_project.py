@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from airflow_celery.cluster import ROLES_BY_NAME, role
+from airflow_celery.cluster.metrics import AGENT_CONTAINER
 from tests.aws import assertions
 from tests.aws.harness import RecordingMocks, run_program
 
@@ -85,7 +86,9 @@ def test_an_internal_load_balancer_uses_the_given_private_subnets(mocks):
 
 def test_the_given_image_runs_and_nothing_is_built(mocks):
     images = {
-        c["image"] for _, c in mocks.all_containers() if c["name"] not in ROLES_BY_NAME or role(c["name"]).image is None
+        c["image"]
+        for _, c in mocks.all_containers()
+        if c["name"] != AGENT_CONTAINER and (c["name"] not in ROLES_BY_NAME or role(c["name"]).image is None)
     }
 
     assert images == {"123456789012.dkr.ecr.us-east-1.amazonaws.com/our-airflow@sha256:" + "0" * 64}

@@ -10,6 +10,7 @@ import pytest
 
 from airflow_celery.aws.task_definition import SECRET_VERSIONS_LABEL
 from airflow_celery.cluster.env import SHARED_SECRETS, role_environment, secret_names_used
+from airflow_celery.cluster.metrics import AGENT_CONTAINER
 from airflow_celery.cluster.roles import ROLES
 from airflow_celery.cluster.secrets import FERNET_KEY_BYTES, GENERATED_LENGTHS, SecretName
 from tests.aws import harness
@@ -119,6 +120,9 @@ def test_no_secret_named_variable_in_any_environment(built):
 def test_secrets_are_injected_by_arn(built):
     arns = {s.outputs["arn"] for s in built.of_type(SECRET)}
     for _, container in built.all_containers():
+        if container["name"] == AGENT_CONTAINER:  # the metrics agent reads none (test_airflow_metrics.py)
+            assert "secrets" not in container
+            continue
         assert container["secrets"]
         assert {s["valueFrom"] for s in container["secrets"]} <= arns
 
@@ -127,7 +131,7 @@ def test_every_airflow_container_gets_the_same_shared_secret_arns(built):
     (component,) = built.components
     stored = _stored(built, component.name)
     airflow = [c for _, c in built.all_containers()
-               if c["name"] not in ("redis", "autoscaler", "watchdog", "housekeeping")]  # fmt: skip
+               if c["name"] not in ("redis", "autoscaler", "watchdog", "housekeeping", AGENT_CONTAINER)]  # fmt: skip
     assert len(airflow) == 7
     for variable, name in SHARED_SECRETS.items():
         found = {s["valueFrom"] for c in airflow for s in c["secrets"] if s["name"] == variable}
@@ -198,7 +202,9 @@ def test_no_secret_value_in_any_tag_or_name(built):
 
 def _labels(mocks) -> dict[str, str]:
     return {
-        container["name"]: container["dockerLabels"][SECRET_VERSIONS_LABEL] for _, container in mocks.all_containers()
+        container["name"]: container["dockerLabels"][SECRET_VERSIONS_LABEL]
+        for _, container in mocks.all_containers()
+        if container["name"] != AGENT_CONTAINER  # reads no secret
     }
 
 
@@ -235,7 +241,7 @@ def test_the_async_database_url_is_stored_and_read_by_every_database_role(built)
     arn = _stored(built, component.name)[SecretName.DATABASE_ASYNC_URL].outputs["arn"]
     with_db = 0
     for _, container in built.all_containers():
-        refs = {s["name"]: s["valueFrom"] for s in container["secrets"]}
+        refs = {s["name"]: s["valueFrom"] for s in container.get("secrets", [])}
         # The sidecars (autoscaler, watchdog) use one plain sync engine: no ORM, no async URL.
         if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in refs and container["name"] not in ("autoscaler", "watchdog"):
             with_db += 1

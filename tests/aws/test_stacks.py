@@ -12,6 +12,7 @@ import pytest
 from airflow_celery.aws.args import ConfigError
 from airflow_celery.aws.config import PROJECT
 from airflow_celery.cluster import ROLES, Kind, role
+from airflow_celery.cluster.metrics import AGENT_CONTAINER
 from tests.aws import assertions, harness, pulumi_cli
 from tests.aws.harness import RecordingMocks
 from tests.aws.pulumi_cli import read_back
@@ -102,7 +103,7 @@ def test_one_of_each_shared_resource(deployed):
 def test_migrate_runs_before_every_service_not_inside_the_scheduler_task(deployed):
     scheduler = assertions.task_definitions_by_role(deployed.mocks)["scheduler"]
 
-    names = [c["name"] for c in deployed.mocks.container_definitions(scheduler)]
+    names = [c["name"] for c in deployed.mocks.container_definitions(scheduler) if c["name"] != AGENT_CONTAINER]
 
     # With autoscaling (min < max), the autoscaler runs next to the scheduler (aws/scaling.py).
     autoscales = bool(deployed.mocks.of_type("aws:appautoscaling/target:Target"))

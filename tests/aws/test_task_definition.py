@@ -11,6 +11,7 @@ from botocore.validate import ParamValidator
 from airflow_celery.aws.task_definition import TaskInputs, container_definitions_json, health_check, task_containers
 from airflow_celery.cluster.env import role_environment
 from airflow_celery.cluster.fargate import is_fargate_size
+from airflow_celery.cluster.metrics import AGENT_CONTAINER
 from airflow_celery.cluster.roles import (
     AIRFLOW_SERVICES,
     API_SERVER,
@@ -112,7 +113,8 @@ def test_only_the_scheduler_task_has_more_than_one_container(built):
         # The scheduler's task: the watchdog, and the autoscaler when workers autoscale (min < max); migrate has
         # a task of its own (aws/migration.py).
         expected = 3 if built.of_type("aws:appautoscaling/target:Target") else 2
-        assert len(containers) == (expected if task.name.endswith("-scheduler-task") else 1)
+        names = [c["name"] for c in containers if c["name"] != AGENT_CONTAINER]  # test_airflow_metrics.py
+        assert len(names) == (expected if task.name.endswith("-scheduler-task") else 1)
 
 
 def test_worker_gets_120_seconds_to_finish_tasks(built):
@@ -202,10 +204,14 @@ def test_api_server_trusts_forwarded_headers_from_the_vpc_only(dev, prod):
 def test_logs_go_to_the_role_log_group(built):
     groups = {g.name: g.outputs["name"] for g in built.of_type("aws:cloudwatch/logGroup:LogGroup")}
     (component,) = built.components
-    for _, container in built.all_containers():
+    for task, container in built.all_containers():
         options = container["logConfiguration"]["options"]
-        assert options["awslogs-group"] == groups[f"{component.name}-{container['name']}-logs"]
         assert options["awslogs-stream-prefix"] == container["name"]
+        if container["name"] == AGENT_CONTAINER:  # the metrics agent logs with the role it runs next to
+            role_name = task.name.removeprefix(f"{component.name}-").removesuffix("-task")
+            assert options["awslogs-group"] == groups[f"{component.name}-{role_name}-logs"]
+            continue
+        assert options["awslogs-group"] == groups[f"{component.name}-{container['name']}-logs"]
 
 
 def _plain_inputs() -> TaskInputs:

@@ -31,7 +31,7 @@ from airflow_celery.local.state import StatePaths
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
 TEST_DAGS = Path(__file__).resolve().parent / "dags"
-PORT_KEYS = ("postgres.postgres", "redis.redis", "api-server.http", "scheduler.health", "flower.http")
+PORT_KEYS = ("postgres.postgres", "redis.redis", "api-server.http", "scheduler.health", "flower.http", "metrics.statsd")
 UP_TIMEOUT = 600
 MIN_WORKERS, MAX_WORKERS, SCALE_IN_COOLDOWN = 2, 3, 15
 # The machine may be shared and busy: give every health check more than the 120 s default.

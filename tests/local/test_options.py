@@ -51,6 +51,7 @@ def test_defaults_come_from_the_description(options):
         "api-server.http": 8080,
         "scheduler.health": 8974,
         "flower.http": 5555,
+        "metrics.statsd": 8125,  # StatsD's port (cluster/metrics.py), UDP
     }
     assert options.state_dir.is_absolute()
     assert not options.state_dir.exists(), "validation must not create anything"

@@ -40,8 +40,29 @@ def _command(conf, name):
 
 def test_one_program_per_role_and_worker(programs):
     names = [p.name for p in programs]
-    assert names == ["postgres", "postgres-tls", "redis", "migrate", *sorted(AIRFLOW_PROGRAMS, key=names.index)]
-    assert set(names) == {"postgres", "postgres-tls", "redis", "migrate"} | AIRFLOW_PROGRAMS
+    assert names == ["postgres", "postgres-tls", "redis", "migrate", *sorted(AIRFLOW_PROGRAMS, key=names.index),
+                     "metrics"]  # fmt: skip
+    assert set(names) == {"postgres", "postgres-tls", "redis", "migrate", "metrics"} | AIRFLOW_PROGRAMS
+
+
+def test_the_emitting_roles_send_statsd_to_the_receiver(conf, programs):
+    """The scheduler, dag-processor, triggerer and workers send Airflow's metrics to the receiver's port on
+    127.0.0.1, with the allow-list; the api-server and Flower send none. The allow-list passes supervisord's
+    environment syntax unchanged (no quote, no backslash: cluster/metrics.py)."""
+    from airflow_celery.cluster.metrics import allow_list
+
+    by_name = {p.name: p for p in programs}
+    receiver = _command(conf, "metrics")
+    assert receiver[:3] == [sys.executable, "-m", "airflow_celery.local.metrics_receiver"]
+    assert receiver[3] == "127.0.0.1:8125"
+    for name in ("scheduler", "dag-processor", "triggerer", "worker-1", "worker-2"):
+        env = by_name[name].env
+        assert env["AIRFLOW__METRICS__STATSD_ON"] == "True"
+        assert (env["AIRFLOW__METRICS__STATSD_HOST"], env["AIRFLOW__METRICS__STATSD_PORT"]) == ("127.0.0.1", "8125")
+        assert env["AIRFLOW__METRICS__METRICS_ALLOW_LIST"] == allow_list()
+        assert f'AIRFLOW__METRICS__METRICS_ALLOW_LIST="{allow_list()}"' in conf[f"program:{name}"]["environment"]
+    for name in ("api-server", "flower", "watchdog"):
+        assert "AIRFLOW__METRICS__STATSD_ON" not in by_name[name].env
 
 
 @pytest.mark.parametrize("name", sorted(AIRFLOW_PROGRAMS | {"migrate"}))

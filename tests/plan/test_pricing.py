@@ -199,12 +199,29 @@ def test_prod_plan_lists_every_operator_alarm_the_metric_and_the_dashboard(prod_
     lines = _by_item(prod_plan)
     alarms = {item.removeprefix("alarm ") for item in lines if item.startswith("alarm ")}
     assert alarms == {"api-server-unhealthy", "alb-5xx", "alb-no-target", "db-cpu", "db-connections", "db-storage",
-                      "scheduler-down", "autoscaler-silent", "tasks-queued", "workers-at-max"}  # fmt: skip
+                      "scheduler-down", "autoscaler-silent", "tasks-queued", "workers-at-max", "scheduler-heartbeat",
+                      "dag-processor-heartbeat", "triggerer-heartbeat", "tasks-lost", "dag-import-errors"}  # fmt: skip
     assert all(lines[f"alarm {key}"] == 0.10 for key in alarms)
     assert lines["failed task tries (metric filter on the scheduler's log)"] == 0.30
     assert lines["dashboard (free for an account's first three)"] == 3.00
     assert lines["alarms (worker scaling)"] == 0.10
     assert not [item for item in _by_item(dev_plan) if item.startswith(("alarm ", "dashboard"))]
+
+
+def test_airflow_metrics_are_priced_per_metric_and_agent_call(prod_plan, dev_plan):
+    """16 custom metrics at $0.30 (the allow-list with the default pool); prod runs an agent in 7 tasks (2
+    schedulers, 1 dag-processor, 2 triggerers, 2 workers), each calling PutMetricData once a minute: 43,800 calls
+    a month each at $0.01 per 1,000. Dev turns Airflow's metrics off."""
+    from airflow_celery.cluster.metrics import published_names
+
+    config = prod_plan.config
+    tasks = config.scheduler_count + 1 + config.triggerer_count + config.worker_count
+    lines = _by_item(prod_plan)
+    assert len(published_names()) == 16
+    assert lines["Airflow's metrics (StatsD allow-list, default pool)"] == 4.80
+    (calls,) = [item for item in lines if item.startswith("metrics agents' PutMetricData")]
+    assert f"each of {tasks} tasks" in calls and lines[calls] == round(tasks * 43_800 / 1000 * 0.01, 2)
+    assert not [item for item in _by_item(dev_plan) if "Airflow's metrics" in item or "PutMetricData" in item]
 
 
 def test_task_logs_in_cloudwatch_are_priced_per_worker(prod_plan):
