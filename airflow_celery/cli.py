@@ -83,7 +83,21 @@ def local() -> None:
     type=click.Path(path_type=Path),
     default=DEFAULT_DAGS_DIR,
     show_default=True,
-    help="Folder with the DAG files.",
+    help="Folder with the DAG files (the default DAG source, like DAGs baked into the image).",
+)
+@click.option(
+    "--dags-git",
+    metavar="PATH_OR_URL",
+    help="Read DAGs from this git repository instead (Airflow's versioned GitDagBundle): a local bare repository "
+    "path or a URL. Each commit becomes a DAG version; new runs pick it up within the refresh interval.",
+)
+@click.option("--dags-ref", metavar="BRANCH", help="With --dags-git: the branch or tag to follow (default main).")
+@click.option("--dags-subdir", metavar="FOLDER", help="With --dags-git: the folder in the repository with the DAGs.")
+@click.option(
+    "--dags-refresh-interval",
+    type=int,
+    metavar="SECONDS",
+    help="With --dags-git: seconds between fetches (5-3600, default 30).",
 )
 @click.option(
     "--port",
@@ -108,15 +122,21 @@ def up(
     schedulers: int,
     state_dir: Path,
     dags_dir: Path,
+    dags_git: str | None,
+    dags_ref: str | None,
+    dags_subdir: str | None,
+    dags_refresh_interval: int | None,
     ports: tuple[str, ...],
     health_timeout: int,
 ) -> None:
     """Start the cluster and wait until every role is healthy."""
+    from airflow_celery.local.dag_source import local_dag_source
     from airflow_celery.local.options import validate_up_options
     from airflow_celery.local.runner import up as run_up
 
+    source = local_dag_source(dags_git, dags_ref, dags_subdir, dags_refresh_interval)
     options = validate_up_options(
-        workers, concurrency, state_dir, dags_dir, ports, health_timeout, schedulers, scale_in_cooldown
+        workers, concurrency, state_dir, dags_dir, ports, health_timeout, schedulers, scale_in_cooldown, source
     )
     run_up(options, console, options.health_timeout)
 

@@ -17,6 +17,7 @@ import pulumi
 
 from airflow_celery.aws.rds_limits import INSTANCE_CLASS_MEMORY_GIB, max_connections, smallest_class_for
 from airflow_celery.cluster import ROLES, ROLES_BY_NAME, Kind, is_fargate_size, role
+from airflow_celery.cluster.dag_source import DEFAULT_REF, DEFAULT_REFRESH_INTERVAL
 from airflow_celery.cluster.fargate import describe_allowed
 from airflow_celery.cluster.housekeeping import DEFAULT_RETENTION_DAYS, RETENTION_RANGE
 from airflow_celery.cluster.limits import (
@@ -264,6 +265,21 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     topic has no subscriber; subscribe a pager or chat hook to it yourself."""
     tags: dict[str, str]
     """Tags added to every taggable resource."""
+    dag_source: str
+    """Where DAGs come from: "image" (the default: baked into the image, a change is a build and a rollout) or
+    "git" (Airflow's versioned GitDagBundle: a commit reaches new runs within dag_refresh_interval, no rebuild)."""
+    dag_repo_url: str
+    """git: the repository, https://, ssh:// or git@host:path, with no credential in it."""
+    dag_ref: str
+    """git: the branch or tag new runs follow. Default "main"."""
+    dag_subdir: str
+    """git: the repository's folder that holds the DAG files. Default: the whole repository."""
+    dag_refresh_interval: int
+    """git: seconds between the dag-processor's fetches, 5-3600. Default 30."""
+    dag_git_secret_arn: str
+    """git: a Secrets Manager secret holding the credential as an Airflow connection (JSON: conn_type git, host, login,
+    password a token, or extra.private_key); only the dag-processor's and workers' execution roles may read it.
+    Unset: a public repository."""
 
 
 @dataclass(frozen=True)
@@ -323,6 +339,12 @@ class ClusterConfig:
     monitoring: bool = True
     alarm_email: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    dag_source: str = "image"
+    dag_repo_url: str | None = None
+    dag_ref: str = DEFAULT_REF
+    dag_subdir: str | None = None
+    dag_refresh_interval: int = DEFAULT_REFRESH_INTERVAL
+    dag_git_secret_arn: str | None = None
 
     @property
     def capacity(self) -> Capacity:
@@ -475,6 +497,7 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
     _check_int_range(given, "db_clean_retention_days", *RETENTION_RANGE, " days")
     _check_pattern(given, "alarm_email", _EMAIL, "an email address such as ops@example.com")
     _check_tags(given.get("tags", {}))
+    _check_dag_source(given)
     config = ClusterConfig(
         name=name,
         **{key: _frozen(value) for key, value in given.items() if key not in _DERIVED},
@@ -1022,6 +1045,16 @@ def _check_tags(tags: Mapping[str, str]) -> None:
         )
         value_ok = len(value) <= 256 and _TAG_TEXT.fullmatch(value) is not None
         _require(value_ok, f"tags.{key}", value, f"a tag value of at most 256 characters: {_TAG_CHARSET}")
+
+
+def _check_dag_source(given: Mapping[str, Any]) -> None:
+    """The dag_* arguments, checked by aws/dag_source.py against the description's rules."""
+    from airflow_celery.aws.dag_source import DagArgError, dag_source_of
+
+    try:
+        dag_source_of(given)
+    except DagArgError as error:
+        raise ConfigError(error.key, error.value, error.allowed) from None
 
 
 _TAG_CHARSET = "letters, digits, spaces and _ . : / = + - @"

@@ -31,6 +31,7 @@ from airflow_celery.aws import (
 from airflow_celery.aws import secrets as cluster_secrets
 from airflow_celery.aws.args import AirflowCeleryClusterArgs, ClusterConfig, resolve_args
 from airflow_celery.aws.context import BuildContext
+from airflow_celery.aws.dag_source import dag_source_grants, dag_source_of
 from airflow_celery.aws.security_groups import security_groups
 from airflow_celery.aws.task_definition import TaskInputs
 from airflow_celery.cluster.edges import BROKER_STORAGE, LOAD_BALANCER
@@ -123,6 +124,7 @@ def settings_template(config: ClusterConfig) -> ClusterSettings:
         scale_in_cooldown=config.worker_scale_in_cooldown,
         metric_namespace=metric_namespace(config.name) if config.autoscaling else None,
         database_ca_file=database.RDS_CA_BUNDLE,
+        dag_source=dag_source_of(vars(config)),
     )
 
 
@@ -166,7 +168,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         groups[LOAD_BALANCER],
         template.flower_url_prefix,
     )
-    execution = iam.execution_roles(ctx, roles, stored.arns)
+    execution = iam.execution_roles(ctx, roles, stored.arns, dag_source_grants(config.dag_git_secret_arn))
     registered = [API_SERVER.name, *([REDIS.name] if config.redis_mode == "fargate" else [])]
     ecs_cluster = ecs.cluster(ctx)
     storage = (
@@ -323,5 +325,6 @@ def _task_inputs(
             secret_versions={SecretName(k): version for k, version in v["versions"].items()},
             log_groups=v["groups"],
             region=v["region"],
+            dag_git_secret_arn=ctx.config.dag_git_secret_arn,
         )
     )

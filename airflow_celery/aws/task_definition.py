@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_celery.aws.dag_source import credential_secret
 from airflow_celery.cluster.env import ClusterSettings, role_environment
 from airflow_celery.cluster.roles import REDIS_DATA, CommandCheck, HttpCheck, Kind, Role, sidecars_of
 from airflow_celery.cluster.secrets import SecretName
@@ -30,6 +31,8 @@ class TaskInputs:
     region: str
     secret_versions: Mapping[SecretName, str] = field(default_factory=dict)
     """Secret name -> the Secrets Manager version id of its current value (not the value)."""
+    dag_git_secret_arn: str | None = None
+    """The git credential's secret (aws/dag_source.py): given to the roles that fetch DAGs only."""
 
 
 SECRET_VERSIONS_LABEL = "airflow-celery.secret-versions"
@@ -94,7 +97,8 @@ def container_definition(r: Role, inputs: TaskInputs, *, essential: bool = True)
         "environment": [{"name": key, "value": value} for key, value in sorted(env.plain.items())],
         "secrets": [
             {"name": key, "valueFrom": inputs.secret_arns[secret]} for key, secret in sorted(env.secrets.items())
-        ],
+        ]
+        + credential_secret(r.name, inputs.dag_git_secret_arn),
         "dockerLabels": {SECRET_VERSIONS_LABEL: secret_versions_label(env.secrets, inputs.secret_versions)},
         "portMappings": [
             {

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from airflow_celery.cluster import ClusterSettings
+from airflow_celery.cluster.dag_source import DagSource
 from airflow_celery.cluster.edges import port_of
 from airflow_celery.cluster.limits import MAX_SCHEDULERS, Capacity, capacity_settings
 from airflow_celery.local.errors import LocalError
@@ -47,6 +48,8 @@ class UpOptions:
     min_workers: int | None = None
     """With `--workers MIN:MAX`: the fewest workers; None for a fixed count."""
     scale_in_cooldown: int = LOCAL_SCALE_IN_COOLDOWN
+    dag_source: DagSource = field(default_factory=DagSource)
+    """`--dags-git`: a versioned git bundle (local/dag_source.py); the image default reads `dags_dir`."""
 
     @property
     def autoscaling(self) -> bool:
@@ -147,6 +150,7 @@ def validate_up_options(
     health_timeout: int = 120,
     schedulers: int = 1,
     scale_in_cooldown: int = LOCAL_SCALE_IN_COOLDOWN,
+    dag_source: DagSource | None = None,
 ) -> UpOptions:
     """Every argument checked, in the order given, with the first problem raised as one clear error."""
     min_workers, workers = parse_workers(workers)
@@ -158,7 +162,8 @@ def validate_up_options(
     state = Path(state_dir).expanduser().absolute()
     dags = Path(dags_dir).expanduser().absolute()
     _check_state_dir(state)
-    _check_dags_dir(dags)
+    if dag_source is None or not dag_source.versioned:
+        _check_dags_dir(dags)
     overrides = parse_port_overrides(ports)
     return UpOptions(
         workers,
@@ -170,6 +175,7 @@ def validate_up_options(
         schedulers,
         min_workers,
         scale_in_cooldown,
+        dag_source or DagSource(),
     )
 
 
@@ -204,4 +210,5 @@ def cluster_settings(
         worker_max_count=options.workers,
         scale_in_cooldown=options.scale_in_cooldown,
         database_ca_file=str(database_ca_file) if database_ca_file else None,
+        dag_source=options.dag_source,
     )

@@ -15,6 +15,7 @@ Layout (all under one directory, default `.state/local`):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from airflow_celery.cluster import BrokerEndpoint, DatabaseEndpoint, SecretName, compose_secrets, generate_secrets
+from airflow_celery.cluster.dag_source import DagSource
 from airflow_celery.cluster.secrets import GENERATED
 from airflow_celery.local.errors import LocalError
 from airflow_celery.local.options import LOCAL_SCALE_IN_COOLDOWN, UpOptions
@@ -197,6 +199,7 @@ def save_options(paths: StatePaths, options: UpOptions, node_host: str) -> None:
         "node_host": node_host,
         "min_workers": options.min_workers,
         "scale_in_cooldown": options.scale_in_cooldown,
+        "dag_source": dataclasses.asdict(options.dag_source),
     }
     paths.cluster.write_text(json.dumps(data, indent=2, sort_keys=True))
 
@@ -218,5 +221,6 @@ def load_options(paths: StatePaths) -> tuple[UpOptions, str]:
         schedulers=data.get("schedulers", 1),
         min_workers=data.get("min_workers"),
         scale_in_cooldown=data.get("scale_in_cooldown", LOCAL_SCALE_IN_COOLDOWN),
+        dag_source=DagSource(**data.get("dag_source", {})),
     )
     return options, data["node_host"]
