@@ -21,6 +21,7 @@ So the git credential goes to the dag-processor and the workers only; every Airf
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 
@@ -187,3 +188,11 @@ def dag_source(
         allowed = f"seconds from {REFRESH_INTERVAL_RANGE.start} to {REFRESH_INTERVAL_RANGE.stop - 1}"
         raise DagSourceError(names["refresh_interval"], interval, allowed)
     return DagSource(GIT, repo_url, ref, subdir or None, interval, has_credential)
+
+
+def max_checkouts(commits_per_hour: float, versions_in_use: int = 0) -> int:
+    """The most checkouts a worker holds with Airflow's stale-version cleanup at these settings: the newest
+    CLEANUP_MIN_VERSIONS, or every version used within the age threshold plus one sweep interval (the sweep runs
+    every CLEANUP_INTERVAL), whichever is more, plus versions that running tasks hold (never removed)."""
+    recent = math.ceil(commits_per_hour * (CLEANUP_AGE_THRESHOLD + CLEANUP_INTERVAL) / 3600)
+    return max(CLEANUP_MIN_VERSIONS, recent) + versions_in_use
