@@ -36,6 +36,9 @@ class DagArgError(ValueError):
 
 def dag_source_of(values: Mapping[str, Any]) -> DagSource:
     """The validated DAG source of a component's arguments (or of a ClusterConfig's fields)."""
+    if values.get("dag_source") == "s3":
+        allowed = "image or git: the s3 source runs locally (local up --dags-s3) but has no bucket or IAM on AWS yet"
+        raise DagArgError("dag_source", "s3", allowed)
     arn = values.get("dag_git_secret_arn")
     if arn is not None and not (isinstance(arn, str) and SECRET_ARN.fullmatch(arn)):
         allowed = "the ARN of a Secrets Manager secret, arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME"

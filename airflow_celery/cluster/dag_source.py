@@ -29,13 +29,22 @@ from airflow_celery.cluster.roles import DAG_PROCESSOR, WORKER
 
 IMAGE = "image"
 GIT = "git"
-DAG_SOURCES = (IMAGE, GIT)
-"""The sources a stack or `local up` can take. (`s3` is described in the README as not done yet.)"""
+S3 = "s3"
+DAG_SOURCES = (IMAGE, GIT, S3)
+"""The sources a stack or `local up` can take."""
 
 BUNDLE_NAME = "dags"
 """The bundle's name, shown in the UI and stored with every DAG version and import error."""
 GIT_BUNDLE_CLASS = "airflow.providers.git.bundles.git.GitDagBundle"
 GIT_CONN_ID = "dags_git"
+S3_BUNDLE_CLASS = "airflow_celery.bundles.s3.VersionedS3DagBundle"
+"""Our versioned S3 bundle (archives named by content hash and a `current` pointer: bundles/s3.py)."""
+S3_CONN_ID = "dags_s3"
+S3_CONN_VAR = "AIRFLOW_CONN_DAGS_S3"
+"""The AWS connection the S3 bundle reads through: no credential in it (the task role on ECS); locally the endpoint
+of an S3-compatible server and its placeholder keys."""
+DEFAULT_S3_PREFIX = "dags/"
+LOCAL_S3_REGION = "us-east-1"
 GIT_CONN_VAR = "AIRFLOW_CONN_DAGS_GIT"
 """The git credential as an Airflow connection (JSON: conn_type git, host the repository URL, password a token,
 or extra.private_key an SSH key), read from the environment: on ECS a `secrets` entry from Secrets Manager."""
@@ -94,13 +103,23 @@ class DagSource:
     has_credential: bool = False
     """git: a connection (`GIT_CONN_VAR`) is given to the roles that fetch; without it the repository is public or
     local."""
+    bucket: str | None = None
+    """s3: the bucket `dags push` writes to and the bundle reads."""
+    prefix: str = DEFAULT_S3_PREFIX
+    """s3: the key prefix of the archives and the `current` pointer, ending in '/'."""
+    endpoint_url: str | None = None
+    """s3, locally: an S3-compatible server (moto's); None on AWS."""
 
     @property
     def versioned(self) -> bool:
-        return self.kind == GIT
+        return self.kind in (GIT, S3)
 
     def bundle_config(self) -> list[dict[str, object]] | None:
         """`[dag_processor] dag_bundle_config_list`; None for `image` (Airflow's default dags-folder bundle)."""
+        if self.kind == S3:
+            kwargs = {"bucket_name": self.bucket, "prefix": self.prefix, "aws_conn_id": S3_CONN_ID,
+                      "refresh_interval": self.refresh_interval}  # fmt: skip
+            return [{"name": BUNDLE_NAME, "classpath": S3_BUNDLE_CLASS, "kwargs": kwargs}]
         if self.kind != GIT:
             return None
         kwargs: dict[str, object] = {
@@ -120,18 +139,32 @@ class DagSource:
         config = self.bundle_config()
         if config is None:
             return {}
-        return {
+        env = {
             BUNDLE_CONFIG_VAR: json.dumps(config, separators=(",", ":")),
             BUNDLE_STORAGE_VAR: storage_path,
             CLEANUP_INTERVAL_VAR: str(CLEANUP_INTERVAL),
             CLEANUP_AGE_VAR: str(CLEANUP_AGE_THRESHOLD),
             CLEANUP_MIN_VERSIONS_VAR: str(CLEANUP_MIN_VERSIONS),
         }
+        if self.kind == S3:
+            env[S3_CONN_VAR] = json.dumps(self._s3_connection(), separators=(",", ":"))
+        return env
+
+    def _s3_connection(self) -> dict[str, object]:
+        """No credential on AWS (boto3's chain finds the task role); locally the server's placeholder keys, which
+        moto accepts and which open nothing else."""
+        if self.endpoint_url is None:
+            return {"conn_type": "aws"}
+        return {"conn_type": "aws", "login": "testing", "password": "testing",
+                "extra": {"endpoint_url": self.endpoint_url, "region_name": LOCAL_S3_REGION}}  # fmt: skip
 
     def describe(self) -> str:
         """One line for `plan`, the docs and `local up`."""
         if self.kind == IMAGE:
             return "image: the DAGs baked into the image (a DAG change is an image build and a rollout)"
+        if self.kind == S3:
+            where = f"s3://{self.bucket}/{self.prefix}" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
+            return f"s3: {where}, refreshed every {self.refresh_interval} s, versioned per `dags push`"
         where = f"{self.repo_url} @ {self.ref}" + (f", folder {self.subdir}" if self.subdir else "")
         credential = f", credential: Airflow connection {GIT_CONN_ID}" if self.has_credential else ""
         return f"git: {where}, refreshed every {self.refresh_interval} s, versioned per commit{credential}"
@@ -153,21 +186,31 @@ def dag_source(
     refresh_interval: int | None = None,
     has_credential: bool = False,
     keys: dict[str, str] | None = None,
+    bucket: str | None = None,
+    prefix: str | None = None,
+    endpoint_url: str | None = None,
 ) -> DagSource:
     """Every setting checked; the first problem raised as DagSourceError under the name the caller's user wrote
     (`keys` maps "kind", "repo_url", "ref", "subdir", "refresh_interval", "credential" to those names)."""
-    names = {k: k for k in ("kind", "repo_url", "ref", "subdir", "refresh_interval", "credential")} | (keys or {})
+    fields = ("kind", "repo_url", "ref", "subdir", "refresh_interval", "credential", "bucket", "prefix", "endpoint_url")
+    names = {k: k for k in fields} | (keys or {})
     if kind not in DAG_SOURCES:
         raise DagSourceError(names["kind"], kind, " or ".join(DAG_SOURCES))
     if kind == IMAGE:
         # The ref and the interval have defaults of their own (a stack file always carries them): only settings
         # that would be silently ignored are refused.
-        for name, value in (("repo_url", repo_url), ("subdir", subdir)):
+        for name, value in (("repo_url", repo_url), ("subdir", subdir), ("bucket", bucket)):
             if value:
-                raise DagSourceError(names[name], value, f"only with {names['kind']}={GIT!r}; leave it out for image")
+                raise DagSourceError(names[name], value, f"only with {names['kind']}='git' or 's3'; not for image")
         if has_credential:
             raise DagSourceError(names["credential"], "(set)", f"only with {names['kind']}={GIT!r}")
         return DagSource()
+    interval = DEFAULT_REFRESH_INTERVAL if refresh_interval is None else refresh_interval
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval not in REFRESH_INTERVAL_RANGE:
+        allowed = f"seconds from {REFRESH_INTERVAL_RANGE.start} to {REFRESH_INTERVAL_RANGE.stop - 1}"
+        raise DagSourceError(names["refresh_interval"], interval, allowed)
+    if kind == S3:
+        return _s3_source(bucket, prefix, endpoint_url, interval, has_credential, repo_url, names)
     if not repo_url or not _REPO_URL.fullmatch(repo_url):
         raise DagSourceError(
             names["repo_url"], repo_url, "a repository: https://..., ssh://..., git@host:path, file://... or an "
@@ -183,11 +226,36 @@ def dag_source(
         raise DagSourceError(names["ref"], ref, "a branch or tag name, e.g. main or release/2026-12")
     if subdir is not None and (not _SUBDIR.fullmatch(subdir) or subdir.endswith("/")):
         raise DagSourceError(names["subdir"], subdir, "a relative folder inside the repository, e.g. dags")
-    interval = DEFAULT_REFRESH_INTERVAL if refresh_interval is None else refresh_interval
-    if isinstance(interval, bool) or not isinstance(interval, int) or interval not in REFRESH_INTERVAL_RANGE:
-        allowed = f"seconds from {REFRESH_INTERVAL_RANGE.start} to {REFRESH_INTERVAL_RANGE.stop - 1}"
-        raise DagSourceError(names["refresh_interval"], interval, allowed)
     return DagSource(GIT, repo_url, ref, subdir or None, interval, has_credential)
+
+
+# S3's bucket naming rules (3-63 characters, lower-case letters, digits, dots and hyphens, a letter or digit at
+# each end); a prefix of safe key characters ending in "/".
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_PREFIX = re.compile(r"([A-Za-z0-9!_.*'()-]+/)*")
+_ENDPOINT = re.compile(r"https?://[A-Za-z0-9.-]+(:\d+)?/?")
+
+
+def _s3_source(
+    bucket: str | None,
+    prefix: str | None,
+    endpoint_url: str | None,
+    interval: int,
+    has_credential: bool,
+    repo_url: str | None,
+    names: dict[str, str],
+) -> DagSource:
+    if repo_url or has_credential:
+        key = names["repo_url"] if repo_url else names["credential"]
+        raise DagSourceError(key, repo_url or "(set)", f"only with {names['kind']}='git'")
+    if bucket is None or not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise DagSourceError(names["bucket"], bucket, "an S3 bucket name: 3-63 lower-case letters, digits, . and -")
+    prefix = DEFAULT_S3_PREFIX if prefix is None else prefix
+    if not _PREFIX.fullmatch(prefix):
+        raise DagSourceError(names["prefix"], prefix, "a key prefix ending in '/', e.g. dags/ (or '' for the root)")
+    if endpoint_url is not None and not _ENDPOINT.fullmatch(endpoint_url):
+        raise DagSourceError(names["endpoint_url"], endpoint_url, "an http(s)://host:port URL of an S3 server")
+    return DagSource(S3, refresh_interval=interval, bucket=bucket, prefix=prefix, endpoint_url=endpoint_url)
 
 
 def max_checkouts(commits_per_hour: float, versions_in_use: int = 0) -> int:
