@@ -362,35 +362,47 @@ def dags() -> None:
     help="The folder to push (validated first: nothing is uploaded if a file does not import).",
 )
 @state_dir_option
+@click.option(
+    "--project-dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=Path("."),
+    show_default=True,
+    help="For a Pulumi STACK: the directory holding Pulumi.yaml and the stack files.",
+)
 @friendly_errors
-def dags_push(stack: str, folder: Path, state_dir: Path) -> None:
-    """Validate FOLDER with Airflow, upload it as one new version and print that version. STACK `local` is the
-    local cluster of --state-dir (started with --dags-s3)."""
+def dags_push(stack: str, folder: Path, state_dir: Path, project_dir: Path) -> None:
+    """Validate --dir with Airflow, upload it as one new version and print that version. STACK `local` is the
+    local cluster of --state-dir (started with --dags-s3); any other is a Pulumi stack with dagSource s3 (its
+    bucket from the stack, your AWS credentials)."""
     from airflow_celery.bundles.push import PushError, push
     from airflow_celery.local.dag_source import s3_client
     from airflow_celery.local.state import StatePaths, load_options
 
-    if stack != "local":
-        raise LocalError(
-            f"STACK={stack!r}: the s3 DAG source runs on the local cluster only in this version (STACK local); "
-            "on AWS use dagSource git, whose commit is the push"
-        )
-    options, _ = load_options(StatePaths(state_dir.expanduser().absolute()))
-    source = options.dag_source
-    if source.kind != "s3":
-        raise LocalError(
-            f"the local cluster in {state_dir} reads its DAGs from {source.kind}, not s3: start it with "
-            "`local up --dags-s3 BUCKET --dags-s3-endpoint URL`"
-        )
+    if stack == "local":
+        options, _ = load_options(StatePaths(state_dir.expanduser().absolute()))
+        source = options.dag_source
+        if source.kind != "s3":
+            raise LocalError(
+                f"the local cluster in {state_dir} reads its DAGs from {source.kind}, not s3: start it with "
+                "`local up --dags-s3 BUCKET --dags-s3-endpoint URL`"
+            )
+        client, bucket, prefix, interval = s3_client(source), source.bucket, source.prefix, source.refresh_interval
+    else:
+        import boto3
+
+        from airflow_celery.aws.dags_push import stack_dags
+
+        found = stack_dags(project_dir, stack)
+        client, bucket, prefix, interval = boto3.client("s3"), found.bucket, found.prefix, found.refresh_interval
     with console.status(f"validating {folder} with Airflow"):
         try:
-            version, dag_ids = push(folder.expanduser().absolute(), s3_client(source), source.bucket, source.prefix)
+            version, dag_ids = push(folder.expanduser().absolute(), client, bucket, prefix)
         except PushError as error:
             raise LocalError(str(error)) from None
-    console.print(f"pushed {folder} ({len(dag_ids)} DAGs) to s3://{source.bucket}/{source.prefix}", markup=False)
+    console.print(f"pushed {folder} ({len(dag_ids)} DAGs) to s3://{bucket}/{prefix}", markup=False)
     console.print(f"version: {version}", markup=False)
     console.print(
-        f"new runs use it once the dag-processor has refreshed (every {source.refresh_interval} s) and parsed it; "
+        f"new runs use it once the dag-processor has refreshed (every {interval} s) and parsed it; "
         "runs already started keep their version",
         markup=False,
     )

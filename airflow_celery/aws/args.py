@@ -266,8 +266,9 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     tags: dict[str, str]
     """Tags added to every taggable resource."""
     dag_source: str
-    """Where DAGs come from: "image" (the default: baked into the image, a change is a build and a rollout) or
-    "git" (Airflow's versioned GitDagBundle: a commit reaches new runs within dag_refresh_interval, no rebuild)."""
+    """Where DAGs come from: "image" (the default: baked into the image, a change is a build and a rollout), "git"
+    (Airflow's versioned GitDagBundle: a commit reaches new runs within dag_refresh_interval, no rebuild) or "s3"
+    (versioned archives in a bucket, shipped with `airflow-celery dags push STACK`)."""
     dag_repo_url: str
     """git: the repository, https://, ssh:// or git@host:path, with no credential in it."""
     dag_ref: str
@@ -280,6 +281,10 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     """git: a Secrets Manager secret holding the credential as an Airflow connection (JSON: conn_type git, host, login,
     password a token, or extra.private_key); only the dag-processor's and workers' execution roles may read it.
     Unset: a public repository."""
+    dag_bucket: str
+    """s3: the bucket `airflow-celery dags push` writes to; unset, the component creates a private one."""
+    dag_prefix: str
+    """s3: the key prefix of the DAG archives and their `current` pointer, ending in '/'. Default "dags/"."""
 
 
 @dataclass(frozen=True)
@@ -345,6 +350,8 @@ class ClusterConfig:
     dag_subdir: str | None = None
     dag_refresh_interval: int = DEFAULT_REFRESH_INTERVAL
     dag_git_secret_arn: str | None = None
+    dag_bucket: str | None = None
+    dag_prefix: str = "dags/"
 
     @property
     def capacity(self) -> Capacity:

@@ -44,7 +44,7 @@ OPTIONAL_KEYS: frozenset[str] = frozenset(
     {NAME_KEY, "vpcId", "publicSubnetIds", "privateSubnetIds", "certificateArn", "domainName", "image"}
     | {"workerMinCount", "workerMaxCount", "roleSizes", "tags", "dbMaxAllocatedStorage", "allowedCidrs"}
     | {"buildContext", "roleCapacity", "hibernation", "alarmEmail"}
-    | {"dagRepoUrl", "dagSubdir", "dagGitSecretArn"}
+    | {"dagRepoUrl", "dagSubdir", "dagGitSecretArn", "dagBucket"}
 )
 """Keys with no value of their own when unset (the component derives or skips them). The Pulumi CLI refuses
 to run a stack lacking a value for a declared key without a default (pkg/workspace/config.go, mergeConfig),

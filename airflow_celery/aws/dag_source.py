@@ -22,7 +22,11 @@ ARG_NAMES = {
     "subdir": "dag_subdir",
     "refresh_interval": "dag_refresh_interval",
     "credential": "dag_git_secret_arn",
+    "bucket": "dag_bucket",
+    "prefix": "dag_prefix",
 }
+PLACEHOLDER_BUCKET = "created-by-the-component"
+"""Stands for the bucket the component creates (its name is known once created) while the arguments are checked."""
 """The description's setting -> the component argument that carries it (errors name the argument)."""
 
 SECRET_ARN = re.compile(r"arn:aws(-[a-z]+)*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+")
@@ -36,9 +40,6 @@ class DagArgError(ValueError):
 
 def dag_source_of(values: Mapping[str, Any]) -> DagSource:
     """The validated DAG source of a component's arguments (or of a ClusterConfig's fields)."""
-    if values.get("dag_source") == "s3":
-        allowed = "image or git: the s3 source runs locally (local up --dags-s3) but has no bucket or IAM on AWS yet"
-        raise DagArgError("dag_source", "s3", allowed)
     arn = values.get("dag_git_secret_arn")
     if arn is not None and not (isinstance(arn, str) and SECRET_ARN.fullmatch(arn)):
         allowed = "the ARN of a Secrets Manager secret, arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME"
@@ -54,6 +55,8 @@ def dag_source_of(values: Mapping[str, Any]) -> DagSource:
             values.get("dag_refresh_interval"),
             has_credential=arn is not None,
             keys=ARG_NAMES,
+            bucket=_bucket_of(values),
+            prefix=values.get("dag_prefix"),
         )
     except DagSourceError as error:
         raise DagArgError(error.key, error.value, error.allowed) from None
@@ -81,3 +84,80 @@ def connection_example(repo_url: str) -> str:
 def dag_source_grants(secret_arn: str | None) -> dict[str, list[str]]:
     """Role name -> the secret ARNs its execution role reads for the DAG source (for iam.execution_roles)."""
     return {role_name: [secret_arn] for role_name in credential_roles(secret_arn)} if secret_arn else {}
+
+
+def _bucket_of(values: Mapping[str, Any]) -> str | None:
+    if values.get("dag_source") != "s3":
+        return values.get("dag_bucket")
+    return values.get("dag_bucket") or PLACEHOLDER_BUCKET
+
+
+READING_ROLES = ("dag-processor", "worker")
+"""The roles whose task role may read the DAG prefix (the s3 source): the same as FETCHING_ROLES."""
+
+
+def read_dags_policy(bucket: str, prefix: str) -> str:
+    """Read-only on the DAG prefix: get the archives and the pointer, and list only under the prefix (so that a
+    missing key is a 404 NoSuchKey, not a 403)."""
+    partition_arn = f"arn:aws:s3:::{bucket}"
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"{partition_arn}/{prefix}*"]},
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:ListBucket"],
+                    "Resource": [partition_arn],
+                    "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+                },
+            ],
+        }
+    )
+
+
+def dag_bucket(ctx, config) -> Any:
+    """The bucket `dags push` writes to: the one given (`dag_bucket`), or a private, encrypted, TLS-only one the
+    component creates. Returns its name (an Output when created)."""
+    import pulumi_aws as aws
+
+    from airflow_celery.aws.logs import tls_only_policy
+
+    if config.dag_bucket:
+        return config.dag_bucket
+    bucket = aws.s3.Bucket(
+        ctx.child_name("dags"), force_destroy=config.ecr_force_delete, tags=ctx.tags("dags"), opts=ctx.opts()
+    )
+    public_access = aws.s3.BucketPublicAccessBlock(
+        ctx.child_name("dags-public-access"), bucket=bucket.id, block_public_acls=True, block_public_policy=True,
+        ignore_public_acls=True, restrict_public_buckets=True, opts=ctx.opts(),
+    )  # fmt: skip
+    sse = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        ctx.child_name("dags-encryption"),
+        bucket=bucket.id,
+        rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+            apply_server_side_encryption_by_default=sse(sse_algorithm="AES256"), bucket_key_enabled=True)],
+        opts=ctx.opts(),
+    )  # fmt: skip
+    aws.s3.BucketPolicy(
+        ctx.child_name("dags-tls-only"),
+        bucket=bucket.id,
+        policy=bucket.arn.apply(tls_only_policy),
+        opts=ctx.opts(depends_on=[public_access]),
+    )
+    return bucket.bucket
+
+
+def grant_read(ctx, roles: Mapping[str, Any], bucket_name: Any, prefix: str) -> None:
+    """Read-only on the DAG prefix for the task roles of the roles that read it, and no other."""
+    import pulumi
+    import pulumi_aws as aws
+
+    for role_name in READING_ROLES:
+        aws.iam.RolePolicy(
+            ctx.child_name(role_name, "task-role-dags"),
+            role=roles[role_name].id,
+            policy=pulumi.Output.from_input(bucket_name).apply(lambda name: read_dags_policy(name, prefix)),
+            opts=ctx.opts(),
+        )

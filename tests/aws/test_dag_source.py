@@ -103,3 +103,36 @@ def test_bad_dag_arguments_fail_before_anything_is_created(changes, key):
         resolve_args("airflow-git", {**GIT_ARGS, **changes})
     assert error.value.key == key
     assert "ghp_secret" not in str(error.value)
+
+
+@pytest.fixture(scope="module")
+def s3_stack() -> harness.RecordingMocks:
+    return harness.build_component("airflow-s3", {"dag_source": "s3", "dag_prefix": "team/"})
+
+
+def test_s3_creates_a_private_bucket_and_only_the_readers_may_read_the_prefix(s3_stack):
+    bucket = s3_stack.one("aws:s3/bucket:Bucket", "airflow-s3-dags")
+    name = bucket.outputs["bucket"]
+    assert s3_stack.components[0].registered_outputs["dag_bucket"] == name
+    assert s3_stack.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "airflow-s3-dags-public-access")
+    grants = {
+        r.name.removeprefix("airflow-s3-").removesuffix("-task-role-dags"): json.loads(r.inputs["policy"])
+        for r in s3_stack.of_type("aws:iam/rolePolicy:RolePolicy")
+        if r.name.endswith("-task-role-dags")
+    }
+    assert set(grants) == {"dag-processor", "worker"}
+    for policy in grants.values():
+        actions = {a for st in policy["Statement"] for a in st["Action"]}
+        assert actions == {"s3:GetObject", "s3:ListBucket"}  # read-only
+        assert policy["Statement"][0]["Resource"] == [f"arn:aws:s3:::{name}/team/*"]
+    roles = {t.name: t.inputs.get("taskRoleArn") for t in s3_stack.of_type(TASK_DEFINITION)}
+    assert roles["airflow-s3-dag-processor-task"].endswith("/airflow-s3-dag-processor-task-role")
+    assert roles["airflow-s3-api-server-task"].endswith("/airflow-s3-task-role")  # the shared role reads no DAGs
+
+
+def test_s3_containers_read_the_created_bucket(s3_stack):
+    name = s3_stack.one("aws:s3/bucket:Bucket", "airflow-s3-dags").outputs["bucket"]
+    env = {e["name"]: e["value"] for e in _containers(s3_stack)["worker"]["environment"]}
+    (bundle,) = json.loads(env[BUNDLE_CONFIG_VAR])
+    assert bundle["kwargs"]["bucket_name"] == name and bundle["kwargs"]["prefix"] == "team/"
+    assert json.loads(env["AIRFLOW_CONN_DAGS_S3"]) == {"conn_type": "aws"}  # the task role, no credential
