@@ -220,9 +220,14 @@ def test_a_commit_reaches_new_runs_while_a_running_run_finishes_on_its_own_versi
 
 
 def test_a_broken_commit_shows_an_import_error_and_the_previous_version_keeps_running(bundle_cluster):
+    """A run in flight when a broken commit lands finishes on its version; the file's import error is shown; the
+    other DAG of the same commit parses and runs at the broken commit. (Airflow 3.3.2 answered a new trigger of the
+    broken DAG with 404 in one run here: the README says so; it is not asserted.)"""
     api = bundle_cluster.api()
     good = bundle_cluster.commits[-1]
     try:
+        running_id, _ = api.trigger(DAG_ID, conf={"sleep": 20})
+        _wait(lambda: any(t["state"] == "running" for t in _tis(api, DAG_ID, running_id)), 90, "first task to run")
         broken = bundle_cluster.repository.commit({"bundle_probe.py": BROKEN.format(code="v3")}, "broken")
         errors = _wait(
             lambda: [
@@ -234,12 +239,9 @@ def test_a_broken_commit_shows_an_import_error_and_the_previous_version_keeps_ru
             "an import error for bundle_probe.py",
         )
         assert "this line is not python" in errors[0]["stack_trace"] or "SyntaxError" in errors[0]["stack_trace"]
-        # The DAG keeps its last good version: new runs are created on it and run its code.
-        assert _versions(api, DAG_ID)[0]["bundle_version"] == good
-        run_id, _ = api.trigger(DAG_ID, conf={"sleep": 0})
-        assert _wait_run(api, DAG_ID, run_id)["state"] == "success"
-        assert _returned(api, DAG_ID, run_id, "second") == ["v2", "v2"]
-        assert _run_state(api, DAG_ID, run_id)["bundle_version"] == good
+        assert _wait_run(api, DAG_ID, running_id)["state"] == "success"
+        _assert_ran_on(api, DAG_ID, running_id, good)
+        assert _returned(api, DAG_ID, running_id, "second") == ["v2", "v2"]
         # Nothing else breaks: the other file of the same commit parses and runs at the broken commit.
         steady = _wait(
             lambda: (d := api.wait_for_dag(STEADY_DAG_ID))["bundle_version"] == broken and d,
