@@ -13,6 +13,6 @@ from airflow_celery.aws.config import camel_case, validated_args_from_config
 name, args = validated_args_from_config(pulumi.Config(), pulumi.get_stack())
 cluster = AirflowCeleryCluster(name, args)
 
-# airflowUrl, flowerUrl, ecrRepositoryUrl, clusterName, dbEndpoint, adminPasswordSecretArn
+# airflowUrl, flowerUrl, ecrRepositoryUrl, clusterName, dbEndpoint, adminPasswordSecretArn, dagBucket
 for output_name, value in cluster.outputs.items():
     pulumi.export(camel_case(output_name), value)

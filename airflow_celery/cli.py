@@ -85,7 +85,28 @@ def local() -> None:
     type=click.Path(path_type=Path),
     default=DEFAULT_DAGS_DIR,
     show_default=True,
-    help="Folder with the DAG files.",
+    help="Folder with the DAG files (the default DAG source, like DAGs baked into the image).",
+)
+@click.option(
+    "--dags-git",
+    metavar="PATH_OR_URL",
+    help="Read DAGs from this git repository instead (Airflow's versioned GitDagBundle): a local bare repository "
+    "path or a URL. Each commit becomes a DAG version; new runs pick it up within the refresh interval.",
+)
+@click.option("--dags-ref", metavar="BRANCH", help="With --dags-git: the branch or tag to follow (default main).")
+@click.option("--dags-subdir", metavar="FOLDER", help="With --dags-git: the folder in the repository with the DAGs.")
+@click.option(
+    "--dags-s3",
+    metavar="BUCKET[/PREFIX]",
+    help="Read DAGs from this bucket instead (our versioned S3 bundle: one version per `dags push`), on the S3 "
+    "server of --dags-s3-endpoint; a bucket with no version yet gets --dags-dir pushed as its first.",
+)
+@click.option("--dags-s3-endpoint", metavar="URL", help="With --dags-s3: the S3-compatible server, e.g. moto's.")
+@click.option(
+    "--dags-refresh-interval",
+    type=int,
+    metavar="SECONDS",
+    help="With --dags-git: seconds between fetches (5-3600, default 30).",
 )
 @click.option(
     "--port",
@@ -125,19 +146,29 @@ def up(
     schedulers: int,
     state_dir: Path,
     dags_dir: Path,
+    dags_git: str | None,
+    dags_ref: str | None,
+    dags_subdir: str | None,
+    dags_s3: str | None,
+    dags_s3_endpoint: str | None,
+    dags_refresh_interval: int | None,
     ports: tuple[str, ...],
     health_timeout: int,
     watchdog_interval: int,
     task_retry_delay: int,
 ) -> None:
     """Start the cluster and wait until every role is healthy."""
+    from airflow_celery.local.dag_source import local_dag_source, prepare_s3
     from airflow_celery.local.options import validate_up_options
     from airflow_celery.local.runner import up as run_up
 
+    source = local_dag_source(dags_git, dags_ref, dags_subdir, dags_refresh_interval, dags_s3, dags_s3_endpoint)
     options = validate_up_options(
         workers, concurrency, state_dir, dags_dir, ports, health_timeout, schedulers, scale_in_cooldown,
-        watchdog_interval, task_retry_delay,
+        watchdog_interval, task_retry_delay, source,
     )  # fmt: skip
+    if source.kind == "s3":
+        prepare_s3(source, options.dags_dir, console.print)
     run_up(options, console)
 
 
@@ -334,6 +365,68 @@ def plan(stack: str, config_items: tuple[str, ...], as_json: bool, project_dir: 
         click.echo(json.dumps(to_json(result), indent=2))
     else:
         print_plan(result, console)
+
+
+@main.group()
+def dags() -> None:
+    """Ship DAGs without an image build: `dags push` to a stack whose DAG source is s3."""
+
+
+@dags.command("push")
+@click.argument("stack", default="local")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_DAGS_DIR,
+    show_default=True,
+    help="The folder to push (validated first: nothing is uploaded if a file does not import).",
+)
+@state_dir_option
+@click.option(
+    "--project-dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=Path("."),
+    show_default=True,
+    help="For a Pulumi STACK: the directory holding Pulumi.yaml and the stack files.",
+)
+@friendly_errors
+def dags_push(stack: str, folder: Path, state_dir: Path, project_dir: Path) -> None:
+    """Validate --dir with Airflow, upload it as one new version and print that version. STACK `local` is the
+    local cluster of --state-dir (started with --dags-s3); any other is a Pulumi stack with dagSource s3 (its
+    bucket from the stack, your AWS credentials)."""
+    from airflow_celery.bundles.push import PushError, push
+    from airflow_celery.local.dag_source import s3_client
+    from airflow_celery.local.state import StatePaths, load_options
+
+    if stack == "local":
+        options, _ = load_options(StatePaths(state_dir.expanduser().absolute()))
+        source = options.dag_source
+        if source.kind != "s3":
+            raise LocalError(
+                f"the local cluster in {state_dir} reads its DAGs from {source.kind}, not s3: start it with "
+                "`local up --dags-s3 BUCKET --dags-s3-endpoint URL`"
+            )
+        client, bucket, prefix, interval = s3_client(source), source.bucket, source.prefix, source.refresh_interval
+    else:
+        import boto3
+
+        from airflow_celery.aws.dags_push import stack_dags
+
+        found = stack_dags(project_dir, stack)
+        client, bucket, prefix, interval = boto3.client("s3"), found.bucket, found.prefix, found.refresh_interval
+    with console.status(f"validating {folder} with Airflow"):
+        try:
+            version, dag_ids = push(folder.expanduser().absolute(), client, bucket, prefix)
+        except PushError as error:
+            raise LocalError(str(error)) from None
+    console.print(f"pushed {folder} ({len(dag_ids)} DAGs) to s3://{bucket}/{prefix}", markup=False)
+    console.print(f"version: {version}", markup=False)
+    console.print(
+        f"new runs use it once the dag-processor has refreshed (every {interval} s) and parsed it; "
+        "runs already started keep their version",
+        markup=False,
+    )
 
 
 @main.group()

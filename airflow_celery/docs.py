@@ -18,8 +18,10 @@ from pathlib import Path
 
 from airflow_celery.aws.arg_outputs import config_reference, write_generated
 from airflow_celery.cluster import EDGES, ROLES, ClusterSettings, CommandCheck, HttpCheck, Kind, Role, role_environment
+from airflow_celery.cluster.dag_source import DEFAULT_REF, FARGATE_BUNDLE_STORAGE, FETCHING_ROLES, GIT_CONN_ID
 from airflow_celery.cluster.edges import BROKER_STORAGE, INTERNET, LOAD_BALANCER, LOAD_BALANCER_PORTS, port_of
 from airflow_celery.cluster.limits import Capacity, capacity_settings
+from airflow_celery.cluster.roles import API_SERVER, DAG_PROCESSOR, POSTGRES, WORKER
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_PATH = ROOT / "docs" / "cluster.md"
@@ -123,6 +125,30 @@ def architecture_diagram() -> list[str]:
     return lines
 
 
+def dag_source_diagram() -> list[str]:
+    """Where DAGs come from (cluster/dag_source.py): the image, or a git repository that only the roles that fetch
+    read, each run on the commit it was created with."""
+    fetchers = [_node_id(name) for name in FETCHING_ROLES]
+    lines = [
+        "```mermaid",
+        "flowchart LR",
+        '    image[("image (dag_source image)<br/>/opt/airflow/dags, baked in")]',
+        f'    repo[("git repository (dag_source git)<br/>branch or tag, e.g. {DEFAULT_REF}")]',
+        f'    {_node_id(DAG_PROCESSOR.name)}["{DAG_PROCESSOR.name}<br/>refreshes every refresh_interval,'
+        ' parses, records the commit"]',
+        f'    {_node_id(WORKER.name)}["{WORKER.name}<br/>checks out the run\'s commit<br/>{FARGATE_BUNDLE_STORAGE}"]',
+        f'    {_node_id(POSTGRES.name)}[("{POSTGRES.name}<br/>DAG versions, code, import errors")]',
+        f'    {_node_id(API_SERVER.name)}["{API_SERVER.name}<br/>shows each version\'s code"]',
+        f'    repo -->|"git fetch, credential {GIT_CONN_ID}"| {fetchers[0]}',
+        f'    repo -->|"git fetch of one commit, credential {GIT_CONN_ID}"| {fetchers[1]}',
+        f"    {_node_id(DAG_PROCESSOR.name)} -->|serialized DAG + bundle version| {_node_id(POSTGRES.name)}",
+        f"    {_node_id(API_SERVER.name)} -->|reads| {_node_id(POSTGRES.name)}",
+        f"    image -.->|every role, without git| {_node_id(DAG_PROCESSOR.name)}",
+        "```",
+    ]
+    return lines
+
+
 def environment_section(role: Role) -> list[str]:
     env = role_environment(role.name, EXAMPLE_SETTINGS)
     if not env.plain and not env.secrets:
@@ -148,6 +174,14 @@ def render() -> str:
         "exactly these. Only the load balancer is public.",
         "",
         *architecture_diagram(),
+        "",
+        "## Where DAGs come from",
+        "",
+        "One setting per stack (`dag_source`, locally `--dags-dir` or `--dags-git`). With `git`, only the",
+        f"{' and '.join(FETCHING_ROLES)} fetch the repository and get its credential; every run keeps the commit",
+        "it was created with.",
+        "",
+        *dag_source_diagram(),
         "",
         "## Roles",
         "",

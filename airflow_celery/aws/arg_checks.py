@@ -399,3 +399,14 @@ def check_accounts(given: Mapping[str, Any]) -> None:
     """Who logs in and who is told: the admin's username and the alarms' email address."""
     _check_pattern(given, "admin_username", _ADMIN_USERNAME, "a letter, then up to 63 letters, digits, '_', '.' or '-'")
     _check_pattern(given, "alarm_email", _EMAIL, "an email address such as ops@example.com")
+
+
+def check_dag_source(given: Mapping[str, Any]) -> None:
+    """The dag_* arguments together (a git source needs its repository, an s3 one no git keys...), checked by
+    aws/dag_source.py against the description's rules (cluster/dag_source.py)."""
+    from airflow_celery.aws.dag_source import DagArgError, dag_source_of
+
+    try:
+        dag_source_of(given)
+    except DagArgError as error:
+        raise ConfigError(error.key, error.value, error.allowed) from None

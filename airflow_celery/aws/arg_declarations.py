@@ -21,6 +21,14 @@ from enum import StrEnum
 from typing import Any
 
 from airflow_celery.aws.value_types import HIBERNATION_DAYS, RedisMode, WorkerCapacity
+from airflow_celery.cluster.dag_source import (
+    DAG_SOURCES,
+    DEFAULT_REF,
+    DEFAULT_REFRESH_INTERVAL,
+    DEFAULT_S3_PREFIX,
+    IMAGE,
+    REFRESH_INTERVAL_RANGE,
+)
 from airflow_celery.cluster.fargate import FARGATE_SIZES
 from airflow_celery.cluster.housekeeping import DEFAULT_RETENTION_DAYS, RETENTION_RANGE
 from airflow_celery.cluster.limits import (
@@ -526,6 +534,41 @@ ARGS: tuple[Arg, ...] = (
         "task that emits them, an allow-list of 16 metrics, 3 more per pool beyond the default one "
         "(cluster/metrics.py). `plan` prices them; with monitoring their alarms and widgets join the dashboard.",
         default=True,
+    ),
+    Arg(
+        "dag_source",
+        "str",
+        'Where DAGs come from: "image" (baked into the image: a change is a build and a rollout), "git" (Airflow\'s '
+        'versioned GitDagBundle: a commit reaches new runs within dag_refresh_interval, no rebuild) or "s3" '
+        "(versioned archives in a bucket, shipped with `airflow-celery dags push STACK`).",
+        default=IMAGE,
+        choices=DAG_SOURCES,
+        choices_are="DAG sources",
+    ),
+    Arg("dag_repo_url", "str", "git: the repository, https://, ssh:// or git@host:path, with no credential in it."),
+    Arg("dag_ref", "str", "git: the branch or tag new runs follow.", default=DEFAULT_REF),
+    Arg("dag_subdir", "str", "git: the repository's folder that holds the DAG files. Unset: the whole repository."),
+    Arg(
+        "dag_refresh_interval",
+        "int",
+        "git and s3: seconds between the dag-processor's checks for a new version.",
+        default=DEFAULT_REFRESH_INTERVAL,
+        bounds=(REFRESH_INTERVAL_RANGE.start, REFRESH_INTERVAL_RANGE.stop - 1),
+        unit="seconds",
+    ),
+    Arg(
+        "dag_git_secret_arn",
+        "str",
+        "git: a Secrets Manager secret holding the credential as an Airflow connection (JSON: conn_type git, host, "
+        "login, password a token, or extra.private_key); only the dag-processor's and workers' execution roles may "
+        "read it. Unset: a public repository.",
+    ),
+    Arg("dag_bucket", "str", "s3: the bucket `airflow-celery dags push` writes to; unset, the component creates one."),
+    Arg(
+        "dag_prefix",
+        "str",
+        "s3: the key prefix of the DAG archives and their `current` pointer, ending in '/'.",
+        default=DEFAULT_S3_PREFIX,
     ),
 )
 """Every argument, in the order of AirflowCeleryClusterArgs. A new one goes at the end (README, "Config reference")."""

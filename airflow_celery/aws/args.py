@@ -85,6 +85,7 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
     arg_checks.check_database(given)
     arg_checks.check_accounts(given)
     arg_checks.check_tags(given.get("tags", {}))
+    arg_checks.check_dag_source(given)
     values = {arg.name: _unset(arg) for arg in ARGS} | DEFAULTS | given
     config = ClusterConfig(
         name=name,

@@ -188,3 +188,23 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     missing heartbeat, task durations, DAG import errors, the triggerer): StatsD to a CloudWatch agent in each task
     that emits them, an allow-list of 16 metrics, 3 more per pool beyond the default one (cluster/metrics.py). `plan`
     prices them; with monitoring their alarms and widgets join the dashboard. Default true."""
+    dag_source: str
+    """Where DAGs come from: "image" (baked into the image: a change is a build and a rollout), "git" (Airflow's
+    versioned GitDagBundle: a commit reaches new runs within dag_refresh_interval, no rebuild) or "s3" (versioned
+    archives in a bucket, shipped with `airflow-celery dags push STACK`). Default "image"."""
+    dag_repo_url: str
+    """git: the repository, https://, ssh:// or git@host:path, with no credential in it."""
+    dag_ref: str
+    """git: the branch or tag new runs follow. Default "main"."""
+    dag_subdir: str
+    """git: the repository's folder that holds the DAG files. Unset: the whole repository."""
+    dag_refresh_interval: int
+    """git and s3: seconds between the dag-processor's checks for a new version. Range 5-3600 seconds. Default 30."""
+    dag_git_secret_arn: str
+    """git: a Secrets Manager secret holding the credential as an Airflow connection (JSON: conn_type git, host, login,
+    password a token, or extra.private_key); only the dag-processor's and workers' execution roles may read it.
+    Unset: a public repository."""
+    dag_bucket: str
+    """s3: the bucket `airflow-celery dags push` writes to; unset, the component creates one."""
+    dag_prefix: str
+    """s3: the key prefix of the DAG archives and their `current` pointer, ending in '/'. Default "dags/"."""

@@ -82,6 +82,14 @@ class ClusterConfig:
     alarm_email: str | None
     tags: dict[str, str]
     airflow_metrics: bool
+    dag_source: str
+    dag_repo_url: str | None
+    dag_ref: str
+    dag_subdir: str | None
+    dag_refresh_interval: int
+    dag_git_secret_arn: str | None
+    dag_bucket: str | None
+    dag_prefix: str
 
     @property
     def capacity(self) -> Capacity:

@@ -32,8 +32,10 @@ from airflow_celery.aws import (
 from airflow_celery.aws import secrets as cluster_secrets
 from airflow_celery.aws.args import AirflowCeleryClusterArgs, ClusterConfig, resolve_args
 from airflow_celery.aws.context import BuildContext
+from airflow_celery.aws.dag_source import dag_bucket, dag_source_grants, dag_source_of, grant_read
 from airflow_celery.aws.security_groups import security_groups
 from airflow_celery.aws.task_definition import TaskInputs
+from airflow_celery.cluster.dag_source import DagSource
 from airflow_celery.cluster.edges import BROKER_STORAGE, LOAD_BALANCER
 from airflow_celery.cluster.env import ClusterSettings
 from airflow_celery.cluster.limits import capacity_settings
@@ -62,6 +64,7 @@ OUTPUT_NAMES = (
     "cluster_name",
     "db_endpoint",
     "admin_password_secret_arn",
+    "dag_bucket",
 )
 
 
@@ -89,6 +92,8 @@ class AirflowCeleryCluster(pulumi.ComponentResource):
     """The RDS PostgreSQL endpoint (host:port), reachable only from the cluster's tasks."""
     admin_password_secret_arn: pulumi.Output[str]
     """The Secrets Manager secret holding the Airflow admin's generated password (its ARN, never the value)."""
+    dag_bucket: pulumi.Output[str]
+    """With dag_source "s3": the bucket `airflow-celery dags push STACK` writes to; "" otherwise."""
 
     def __init__(
         self,
@@ -128,6 +133,7 @@ def settings_template(config: ClusterConfig) -> ClusterSettings:
         metric_namespace=metric_namespace(config.name) if config.autoscaling else None,
         database_ca_file=database.RDS_CA_BUNDLE,
         statsd_port=STATSD_PORT if config.airflow_metrics else None,
+        dag_source=dag_source_of(vars(config)),
     )
 
 
@@ -164,6 +170,8 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
     log_groups = logs.log_groups(ctx, [*roles, MIGRATE, *sidecars_of(SCHEDULER.name, config.autoscaling)])
     bucket = logs.task_log_bucket(ctx)
     template = settings_template(config)
+    s3_dags = template.dag_source.kind == "s3"
+    dags_bucket = dag_bucket(ctx, config) if s3_dags else ""
     alb = load_balancer.load_balancer(
         ctx,
         {"public": net.public_subnet_ids, "private": net.private_subnet_ids},
@@ -171,7 +179,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         groups[LOAD_BALANCER],
         template.flower_url_prefix,
     )
-    execution = iam.execution_roles(ctx, roles, stored.arns)
+    execution = iam.execution_roles(ctx, roles, stored.arns, dag_source_grants(config.dag_git_secret_arn))
     registered = [API_SERVER.name, *([REDIS.name] if config.redis_mode == "fargate" else [])]
     ecs_cluster = ecs.cluster(ctx)
     storage = (
@@ -186,7 +194,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         security_groups=groups,
         execution_roles={name: role for name, (role, _) in execution.items()},
         task_role=iam.task_role(ctx, bucket),
-        role_task_roles=_role_task_roles(ctx, bucket, ecs_cluster, storage),
+        role_task_roles=_role_task_roles(ctx, bucket, ecs_cluster, storage, s3_dags),
         target_groups=alb.target_groups,
         discovery={name: discovery.discovery_service(ctx, namespace, name) for name in registered},
         task_depends_on=[*stored.versions, *(grant for _, grants in execution.values() for grant in grants)],
@@ -195,8 +203,10 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         broker_volume=storage.volume() if storage else None,
         broker_depends_on=list(storage.mount_targets) if storage else [],
     )
+    if s3_dags:
+        grant_read(ctx, wiring.role_task_roles, dags_bucket, template.dag_source.prefix)
     inputs = _task_inputs(ctx, template, image_ref, alb.url, net.cidrs, _task_log_folder(ctx, bucket, wiring), stored,
-                          log_groups)  # fmt: skip
+                          log_groups, dags_bucket)  # fmt: skip
     definitions = {r.name: ecs.task_definition(ctx, r, inputs, wiring) for r in roles}
     wiring = dataclasses.replace(wiring, migration=_migration(ctx, roles, definitions, wiring, inputs, log_groups))
     services, targets = {}, {}
@@ -219,7 +229,13 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         "cluster_name": wiring.cluster.name,
         "db_endpoint": db.endpoint,
         "admin_password_secret_arn": stored.arns[SecretName.ADMIN_PASSWORD],
+        "dag_bucket": pulumi.Output.from_input(dags_bucket),
     }
+
+
+def _with_bucket(source: DagSource, bucket: str) -> DagSource:
+    """The s3 source with the created bucket's name, known once it exists."""
+    return dataclasses.replace(source, bucket=bucket) if source.kind == "s3" else source
 
 
 def _task_log_folder(ctx: BuildContext, bucket: aws.s3.Bucket, wiring: ecs.ServiceWiring) -> pulumi.Output[str]:
@@ -239,10 +255,14 @@ def _role_task_roles(
     bucket: aws.s3.Bucket,
     ecs_cluster: aws.ecs.Cluster,
     storage: broker_storage.BrokerStorage | None,
+    s3_dags: bool = False,
 ) -> dict[str, aws.iam.Role]:
     """Workers protect their own tasks from scale-in; with autoscaling, the scheduler's task publishes metrics;
-    Flower only opens ECS Exec channels; a Fargate Redis mounts its storage (and nothing else)."""
+    Flower only opens ECS Exec channels; a Fargate Redis mounts its storage (and nothing else); with the s3 DAG
+    source the dag-processor reads the DAG prefix, which no other role on the shared task role may."""
     found = {WORKER.name: iam.worker_task_role(ctx, bucket, ecs_cluster), FLOWER.name: iam.flower_task_role(ctx)}
+    if s3_dags:
+        found[DAG_PROCESSOR.name] = iam.task_role(ctx, bucket, DAG_PROCESSOR.name)
     if ctx.config.autoscaling:
         found[SCHEDULER.name] = iam.scheduler_task_role(ctx, bucket, metric_namespace(ctx.name))
     if storage is not None:
@@ -317,6 +337,7 @@ def _task_inputs(
     remote_log_folder: pulumi.Output[str],
     stored: cluster_secrets.StoredSecrets,
     log_groups: dict[str, aws.cloudwatch.LogGroup],
+    dags_bucket: pulumi.Input[str] = "",
 ) -> pulumi.Output[TaskInputs]:
     """Every deploy-time value the container definitions need, gathered into one plain TaskInputs."""
     region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent)).region
@@ -329,6 +350,7 @@ def _task_inputs(
         arns=pulumi.Output.all(**{str(k): v for k, v in stored.arns.items()}),
         versions=pulumi.Output.all(**{str(k): v for k, v in stored.version_ids.items()}),
         groups=pulumi.Output.all(**{name: group.name for name, group in log_groups.items()}),
+        dags_bucket=dags_bucket,
     ).apply(
         lambda v: TaskInputs(
             image=v["image"],
@@ -340,11 +362,13 @@ def _task_inputs(
                 trusted_proxies=",".join(v["vpc_cidrs"]),
                 remote_log_folder=v["remote_log_folder"],
                 aws_region=v["region"],
+                dag_source=_with_bucket(template.dag_source, v["dags_bucket"]),
             ),
             secret_arns={SecretName(k): arn for k, arn in v["arns"].items()},
             secret_versions={SecretName(k): version for k, version in v["versions"].items()},
             log_groups=v["groups"],
             region=v["region"],
             airflow_metrics_namespace=metric_namespace(ctx.name) if ctx.config.airflow_metrics else None,
+            dag_git_secret_arn=ctx.config.dag_git_secret_arn,
         )
     )

@@ -79,11 +79,21 @@ def execution_secret_names(r: Role, roles: Sequence[Role]) -> set[SecretName]:
 
 
 def execution_roles(
-    ctx: BuildContext, roles: Sequence[Role], secret_arns: Mapping[SecretName, pulumi.Output[str]]
+    ctx: BuildContext,
+    roles: Sequence[Role],
+    secret_arns: Mapping[SecretName, pulumi.Output[str]],
+    extra_secret_arns: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, tuple[aws.iam.Role, list[pulumi.Resource]]]:
-    """One execution role per task (migrate's one-off task too), each reading the secrets its containers are given."""
+    """One execution role per task (migrate's one-off task too), each reading the secrets its containers are given:
+    the cluster's own, and `extra_secret_arns` of a role (the git credential of aws/dag_source.py)."""
+    extra = extra_secret_arns or {}
     return {
-        r.name: execution_role(ctx, r.name, [secret_arns[name] for name in sorted(execution_secret_names(r, roles))])
+        r.name: execution_role(
+            ctx,
+            r.name,
+            [secret_arns[name] for name in sorted(execution_secret_names(r, roles))]
+            + [pulumi.Output.from_input(arn) for arn in extra.get(r.name, ())],
+        )
         for r in (*roles, MIGRATE)
     }
 

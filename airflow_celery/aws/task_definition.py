@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_celery.aws import airflow_metrics
+from airflow_celery.aws.dag_source import credential_secret
 from airflow_celery.cluster.env import ClusterSettings, role_environment
 from airflow_celery.cluster.roles import REDIS_DATA, CommandCheck, HttpCheck, Kind, Role, sidecars_of
 from airflow_celery.cluster.secrets import SecretName
@@ -33,6 +34,8 @@ class TaskInputs:
     """Secret name -> the Secrets Manager version id of its current value (not the value)."""
     airflow_metrics_namespace: str | None = None
     """The CloudWatch namespace Airflow's metrics go to (config airflow_metrics), or None: no metrics agent."""
+    dag_git_secret_arn: str | None = None
+    """The git credential's secret (aws/dag_source.py): given to the roles that fetch DAGs only."""
 
 
 SECRET_VERSIONS_LABEL = "airflow-celery.secret-versions"
@@ -97,7 +100,8 @@ def container_definition(r: Role, inputs: TaskInputs, *, essential: bool = True)
         "environment": [{"name": key, "value": value} for key, value in sorted(env.plain.items())],
         "secrets": [
             {"name": key, "valueFrom": inputs.secret_arns[secret]} for key, secret in sorted(env.secrets.items())
-        ],
+        ]
+        + credential_secret(r.name, inputs.dag_git_secret_arn),
         "dockerLabels": {SECRET_VERSIONS_LABEL: secret_versions_label(env.secrets, inputs.secret_versions)},
         "portMappings": [
             {

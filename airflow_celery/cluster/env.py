@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from airflow_celery.cluster.dag_source import FARGATE_BUNDLE_STORAGE, DagSource
 from airflow_celery.cluster.metrics import EMITTING_ROLES, statsd_environment
 from airflow_celery.cluster.reliability import (
     DEFAULT_TASK_RETRIES,
@@ -158,6 +159,13 @@ class ClusterSettings:
     statsd_port: int | None = None
     """Airflow's own metrics (cluster/metrics.py): the emitting roles send StatsD to 127.0.0.1 on this port (the
     metrics agent in their ECS task, the local receiver); None sends none."""
+    dag_source: DagSource = field(default_factory=DagSource)
+    """Where the DAGs come from (cluster/dag_source.py): the image's folder, or a versioned git bundle."""
+
+    @property
+    def dag_bundle_storage(self) -> str:
+        """Where bundle checkouts live: under AIRFLOW_HOME locally, the container's ephemeral storage on Fargate."""
+        return f"{self.airflow_home}/dag_bundles" if self.airflow_home else FARGATE_BUNDLE_STORAGE
 
     @property
     def autoscaling(self) -> bool:
@@ -225,6 +233,7 @@ def _airflow_common(settings: ClusterSettings) -> dict[str, str]:
         WAIT_FOR_MIGRATIONS_VAR: _flag(settings.wait_for_migrations),
         WAIT_TIMEOUT_VAR: str(settings.wait_timeout),
     }
+    env.update(settings.dag_source.environment(settings.dag_bundle_storage))
     if settings.public_base_url:
         env["AIRFLOW__API__BASE_URL"] = settings.public_base_url
     if settings.database_ca_file:

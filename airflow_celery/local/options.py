@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from airflow_celery.cluster import ClusterSettings
+from airflow_celery.cluster.dag_source import DagSource
 from airflow_celery.cluster.edges import port_of
 from airflow_celery.cluster.limits import MAX_SCHEDULERS, Capacity, capacity_settings
 from airflow_celery.cluster.metrics import METRICS_PORT_KEY, STATSD_PORT
@@ -61,6 +62,8 @@ class UpOptions:
     scale_in_cooldown: int = LOCAL_SCALE_IN_COOLDOWN
     watchdog_interval: int = WATCHDOG_INTERVAL
     task_retry_delay: int = DEFAULT_TASK_RETRY_DELAY_SECONDS
+    dag_source: DagSource = field(default_factory=DagSource)
+    """`--dags-git`: a versioned git bundle (local/dag_source.py); the image default reads `dags_dir`."""
 
     @property
     def autoscaling(self) -> bool:
@@ -168,6 +171,7 @@ def validate_up_options(
     scale_in_cooldown: int = LOCAL_SCALE_IN_COOLDOWN,
     watchdog_interval: int = WATCHDOG_INTERVAL,
     task_retry_delay: int = DEFAULT_TASK_RETRY_DELAY_SECONDS,
+    dag_source: DagSource | None = None,
 ) -> UpOptions:
     """Every argument checked, in the order given, with the first problem raised as one clear error."""
     min_workers, workers = parse_workers(workers)
@@ -181,7 +185,8 @@ def validate_up_options(
     state = Path(state_dir).expanduser().absolute()
     dags = Path(dags_dir).expanduser().absolute()
     _check_state_dir(state)
-    _check_dags_dir(dags)
+    if dag_source is None or not dag_source.versioned:
+        _check_dags_dir(dags)
     overrides = parse_port_overrides(ports)
     return UpOptions(
         workers,
@@ -195,6 +200,7 @@ def validate_up_options(
         scale_in_cooldown,
         watchdog_interval,
         task_retry_delay,
+        dag_source or DagSource(),
     )
 
 
@@ -233,4 +239,5 @@ def cluster_settings(
         database_ca_file=str(database_ca_file) if database_ca_file else None,
         # A cluster started before the receiver existed has no port for it (cluster.json): no metrics there.
         statsd_port=options.ports.get(METRICS_PORT_KEY),
+        dag_source=options.dag_source,
     )

@@ -335,6 +335,8 @@ def _print_access(cluster: Cluster, secrets: Mapping[str, str], console: Console
     console.print(f"Login:   {ADMIN_USERNAME} / {secrets[SecretName.ADMIN_PASSWORD]} (UI)")
     console.print(f"         {ADMIN_USERNAME} / {secrets[SecretName.FLOWER_PASSWORD]} (Flower basic auth)")
     console.print(f"Logs:    {cluster.paths.logs}/<program>.log; stop with `airflow-celery local down`")
+    dags = cluster.options.dag_source
+    console.print(f"DAGs:    {dags.describe() if dags.versioned else cluster.options.dags_dir}", markup=False)
 
 
 # ------------------------------------------------------------------------------------------- status

@@ -15,6 +15,7 @@ Layout (all under one directory, default `.state/local`):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from airflow_celery.cluster import BrokerEndpoint, DatabaseEndpoint, SecretName, compose_secrets, generate_secrets
+from airflow_celery.cluster.dag_source import DagSource
 from airflow_celery.cluster.reliability import DEFAULT_TASK_RETRY_DELAY_SECONDS, WATCHDOG_INTERVAL
 from airflow_celery.cluster.secrets import DEFAULT_ADMIN_USERNAME, GENERATED
 from airflow_celery.local.errors import LocalError
@@ -200,6 +202,7 @@ def save_options(paths: StatePaths, options: UpOptions, node_host: str) -> None:
         "scale_in_cooldown": options.scale_in_cooldown,
         "watchdog_interval": options.watchdog_interval,
         "task_retry_delay": options.task_retry_delay,
+        "dag_source": dataclasses.asdict(options.dag_source),
     }
     paths.cluster.write_text(json.dumps(data, indent=2, sort_keys=True))
 
@@ -223,5 +226,6 @@ def load_options(paths: StatePaths) -> tuple[UpOptions, str]:
         scale_in_cooldown=data.get("scale_in_cooldown", LOCAL_SCALE_IN_COOLDOWN),
         watchdog_interval=data.get("watchdog_interval", WATCHDOG_INTERVAL),
         task_retry_delay=data.get("task_retry_delay", DEFAULT_TASK_RETRY_DELAY_SECONDS),
+        dag_source=DagSource(**data.get("dag_source", {})),
     )
     return options, data["node_host"]

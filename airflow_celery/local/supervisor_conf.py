@@ -20,11 +20,20 @@ def _escape(value: str) -> str:
     return value.replace("%", "%%")
 
 
+def _quoted(key: str, value: str) -> str:
+    """supervisord splits `environment` with a non-POSIX shlex: a quoted token keeps everything up to its closing
+    quote, then supervisord strips quotes from both ends (supervisor/datatypes.py, dict_of_key_value_pairs). So a
+    value holding double quotes (a JSON bundle list) is carried in single quotes, as long as it neither holds a
+    single quote nor starts or ends with a quote."""
+    edges = (value[:1] + value[-1:]) if value else ""
+    if any(c in value for c in "\n\r") or ('"' in value and "'" in value) or any(c in edges for c in "\"'"):
+        raise LocalError(f"environment value of {key} contains quotes or a newline that supervisord cannot carry")
+    quote = "'" if '"' in value else '"'
+    return f"{key}={quote}{_escape(value)}{quote}"
+
+
 def _environment(env: Mapping[str, str]) -> str:
-    for key, value in env.items():
-        if any(char in value for char in "\"'\n\r"):
-            raise LocalError(f"environment value of {key} contains a quote or newline, which supervisord cannot carry")
-    return ",".join(f'{key}="{_escape(value)}"' for key, value in sorted(env.items()))
+    return ",".join(_quoted(key, value) for key, value in sorted(env.items()))
 
 
 def _flag(value: bool) -> str:

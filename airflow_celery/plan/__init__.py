@@ -11,6 +11,7 @@ was recorded or the cluster description, so nothing here is a hand-kept list of 
 - network.py: the security-group matrix and what is open to the internet;
 - pricing.py: the dated price table and the monthly estimate;
 - mwaa.py: the same worker capacity priced as Amazon MWAA;
+- dag_source.py: where DAGs come from, who gets the bundle list and who may read the git credential;
 - render.py: rich tables and the --json document.
 """
 
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from airflow_celery.aws.args import ClusterConfig
     from airflow_celery.aws.offline import RecordingMocks
+    from airflow_celery.plan.dag_source import DagSourcePlan
     from airflow_celery.plan.mwaa import Comparison
     from airflow_celery.plan.network import Network
     from airflow_celery.plan.pricing import Estimate
@@ -47,11 +49,12 @@ class Plan:
     network: Network
     cost: Estimate
     mwaa: Comparison
+    dag_source: DagSourcePlan | None = None
 
 
 def make_plan(project_dir: Path, stack: str, overrides: tuple[str, ...] = ()) -> Plan:
     """Read, validate, build offline, then describe and price the stack; raises ConfigError or PlanError."""
-    from airflow_celery.plan import mwaa, network, pricing, resources, roles
+    from airflow_celery.plan import dag_source, mwaa, network, pricing, resources, roles
     from airflow_celery.plan.stack import build, read_stack
 
     stack_input = read_stack(project_dir, stack, overrides)
@@ -69,4 +72,5 @@ def make_plan(project_dir: Path, stack: str, overrides: tuple[str, ...] = ()) ->
         network=network.describe(mocks, stack_input.config),
         cost=cost,
         mwaa=mwaa.compare(stack_input.config, cost.total, mwaa_prices),
+        dag_source=dag_source.describe(mocks, stack_input.config),
     )

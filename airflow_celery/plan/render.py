@@ -29,6 +29,10 @@ def print_plan(plan: Plan, console: Console) -> None:
         console.print(f"[yellow]warning:[/yellow] {warning}")
     console.print(resources_table(plan.resources))
     console.print(roles_table(plan.roles))
+    if plan.dag_source is not None:
+        console.print("[bold]DAG source[/bold]")
+        for fact in plan.dag_source.facts():
+            console.print(f"  - {fact}", markup=False, highlight=False)
     console.print(network_table(plan.network))
     for fact in plan.network.public:
         console.print(f"  - {fact}")
@@ -137,6 +141,11 @@ def to_json(plan: Plan) -> dict[str, Any]:
              "min_count": r.min_count, "max_count": r.max_count, "secrets": list(r.secrets)}
             for r in plan.roles
         ],
+        "dag_source": None if plan.dag_source is None else {
+            "source": plan.dag_source.source, "bundle_readers": list(plan.dag_source.bundle_readers),
+            "credential_holders": list(plan.dag_source.credential_holders),
+            "credential_readers": list(plan.dag_source.credential_readers), "storage": plan.dag_source.storage,
+        },
         "network": {
             "matrix": [{"from": r.source, "to": r.target, "port": r.port, "why": r.why,
                         "from_internet": r.from_internet} for r in network.matrix],

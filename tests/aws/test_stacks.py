@@ -158,8 +158,9 @@ def test_log_retention_is_the_stack_config(deployed):
 def test_outputs_are_exported(deployed):
     outputs = deployed.mocks.stack_outputs
 
-    assert set(outputs) == set(EXPORTS)
+    assert set(outputs) == {*EXPORTS, "dagBucket"}
     assert all(isinstance(outputs[name], str) and outputs[name] for name in EXPORTS)
+    assert outputs["dagBucket"] == ""  # only a stack with dagSource s3 has a DAG bucket
     assert outputs["adminPasswordSecretArn"].startswith("arn:aws:secretsmanager:")
     scheme = "https://" if deployed.setting("certificateArn") else "http://"
     assert outputs["airflowUrl"].startswith(scheme)

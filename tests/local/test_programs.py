@@ -194,3 +194,29 @@ def test_down_terminates_each_worker_process_group_not_only_its_main_process(mon
     }
     runner._terminate_worker_groups(infos)
     assert sent == [(os.getpgid(0), signal.SIGTERM)]
+
+
+def test_a_json_bundle_list_reaches_the_program_through_supervisords_own_parser(tmp_path):
+    """supervisord's `environment` parser (supervisor/datatypes.py) reads the JSON list back unchanged."""
+    import json as _json
+
+    from supervisor.datatypes import dict_of_key_value_pairs
+
+    from airflow_celery.cluster.dag_source import dag_source
+    from airflow_celery.local.supervisor_conf import _environment
+
+    env = dag_source("git", "/srv/dags,repo.git", "main", "dags", 5).environment(str(tmp_path))
+    parsed = dict_of_key_value_pairs(_environment({**env, "PLAIN": "a b"}))
+    assert parsed == {**env, "PLAIN": "a b"}
+    assert _json.loads(parsed["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"])[0]["kwargs"]["subdir"] == "dags"
+
+
+def test_a_value_supervisord_cannot_carry_is_refused_by_name():
+    import pytest as _pytest
+
+    from airflow_celery.local.errors import LocalError
+    from airflow_celery.local.supervisor_conf import _environment
+
+    for value in ('it\'s "quoted"', "line\nbreak", '"edge'):
+        with _pytest.raises(LocalError, match="SOME_KEY"):
+            _environment({"SOME_KEY": value})

@@ -1,0 +1,1 @@
+"""DAG bundles of our own: the versioned S3 bundle and `dags push`."""

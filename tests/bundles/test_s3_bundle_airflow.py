@@ -1,0 +1,137 @@
+"""The versioned S3 bundle and `dags push`, against a real S3-compatible server (moto's, on 127.0.0.1) and read
+back by Airflow's own DagBundlesManager from our bundle list, in fresh processes as the dag-processor and a
+worker would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from airflow_celery.bundles.push import PushError, build_archive, push
+from airflow_celery.bundles.s3 import archive_key, pointer_key
+from airflow_celery.cluster.dag_source import dag_source
+from tests.local.cluster_support import free_ports
+
+pytestmark = pytest.mark.airflow
+
+BUCKET, PREFIX = "dags-bucket", "team/"
+GOOD = """
+from airflow.sdk import dag, task
+
+CODE = "{code}"
+
+
+@dag(dag_id="s3_probe", schedule=None, catchup=False)
+def s3_probe():
+    @task
+    def show():
+        return CODE
+
+    show()
+
+
+s3_probe()
+"""
+
+
+@pytest.fixture(scope="module")
+def s3():
+    (port,) = free_ports(1)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )  # fmt: skip
+    client.create_bucket(Bucket=BUCKET)
+    yield client, endpoint
+    server.stop()
+
+
+def _folder(root: Path, name: str, files: dict[str, str]) -> Path:
+    folder = root / name
+    folder.mkdir()
+    for file, text in files.items():
+        (folder / file).write_text(text)
+    return folder
+
+
+def _airflow(code: str, endpoint: str, storage: Path) -> dict:
+    source = dag_source("s3", bucket=BUCKET, prefix=PREFIX, endpoint_url=endpoint, refresh_interval=5)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env |= {"AIRFLOW_HOME": str(storage.parent / "home"), **source.environment(str(storage))}
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True,
+                            timeout=120, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+READ = """
+import json, sys
+from airflow.dag_processing.bundles.manager import DagBundlesManager
+bundle = DagBundlesManager().get_bundle("dags", version={version!r})
+bundle.initialize()
+print(json.dumps({{"class": type(bundle).__name__, "versioned": bundle.supports_versioning,
+                  "version": bundle.get_current_version(), "path": str(bundle.path),
+                  "code": (bundle.path / "probe.py").read_text()}}))
+"""
+
+
+def test_push_then_the_dag_processor_follows_current_and_a_worker_gets_its_runs_version(s3, tmp_path):
+    client, endpoint = s3
+    storage = tmp_path / "bundles"
+    v1, dags = push(_folder(tmp_path, "v1", {"probe.py": GOOD.format(code="v1")}), client, BUCKET, PREFIX)
+    assert dags == ["s3_probe"]
+    tracking = _airflow(READ.format(version=None), endpoint, storage)
+    assert tracking["class"] == "VersionedS3DagBundle" and tracking["versioned"] is True
+    assert tracking["version"] == v1 and 'CODE = "v1"' in tracking["code"]
+
+    v2, _ = push(_folder(tmp_path, "v2", {"probe.py": GOOD.format(code="v2")}), client, BUCKET, PREFIX)
+    assert v2 != v1
+    refreshed = _airflow(READ.format(version=None), endpoint, storage)
+    assert refreshed["version"] == v2 and 'CODE = "v2"' in refreshed["code"]
+    # A worker running a task of a run created on v1 gets v1, beside v2.
+    old = _airflow(READ.format(version=v1), endpoint, storage)
+    assert old["version"] == v1 and 'CODE = "v1"' in old["code"] and old["path"].endswith(v1)
+
+
+def test_a_broken_folder_is_refused_with_file_and_line_and_nothing_is_uploaded(s3, tmp_path):
+    client, _ = s3
+    before = client.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0)
+    pointer = client.get_object(Bucket=BUCKET, Key=pointer_key(PREFIX))["Body"].read() if before else None
+    broken = GOOD.format(code="v3").replace("CODE =", "this is not python\nCODE =")
+    folder = _folder(tmp_path, "broken", {"probe.py": broken, "fine.py": GOOD.replace("s3_probe", "s3_fine")})
+    with pytest.raises(PushError) as error:
+        push(folder, client, BUCKET, PREFIX)
+    assert "probe.py:4" in str(error.value) and "nothing was uploaded" in str(error.value)
+    assert client.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == before
+    if pointer is not None:
+        assert client.get_object(Bucket=BUCKET, Key=pointer_key(PREFIX))["Body"].read() == pointer
+
+
+def test_the_same_files_are_the_same_version(tmp_path):
+    folder = _folder(tmp_path, "a", {"probe.py": GOOD.format(code="x")})
+    body_a, version_a = build_archive(folder)
+    os.utime(folder / "probe.py", (0, 0))
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "probe.cpython-311.pyc").write_bytes(b"cache")
+    body_b, version_b = build_archive(folder)
+    assert version_a == version_b and body_a == body_b
+
+
+def test_an_altered_archive_is_refused(s3, tmp_path):
+    client, endpoint = s3
+    version, _ = push(_folder(tmp_path, "v9", {"probe.py": GOOD.format(code="v9")}), client, BUCKET, PREFIX)
+    body, _ = build_archive(_folder(tmp_path, "other", {"probe.py": GOOD.format(code="evil")}))
+    client.put_object(Bucket=BUCKET, Key=archive_key(PREFIX, version), Body=body)
+    with pytest.raises(AssertionError, match="does not match its name"):
+        _airflow(READ.format(version=version), endpoint, tmp_path / "fresh")

@@ -1,0 +1,98 @@
+import json
+
+import pytest
+
+from airflow_celery.cluster import role_environment
+from airflow_celery.cluster.dag_source import (
+    BUNDLE_CONFIG_VAR,
+    BUNDLE_STORAGE_VAR,
+    FARGATE_BUNDLE_STORAGE,
+    FETCHING_ROLES,
+    GIT_BUNDLE_CLASS,
+    GIT_CONN_ID,
+    DagSource,
+    DagSourceError,
+    dag_source,
+)
+from airflow_celery.cluster.roles import AIRFLOW_SERVICES
+from tests.cluster_settings import settings_with
+
+GIT = dag_source("git", "https://github.com/example/dags.git", "main", "dags", 30, has_credential=True)
+
+
+def test_image_is_the_default_and_changes_nothing_in_the_env_contract():
+    settings = settings_with(execution_api_url="http://x/execution/")
+    assert settings.dag_source == DagSource()
+    assert not any(key.startswith("AIRFLOW__DAG_PROCESSOR__") for key in role_environment("worker", settings).plain)
+
+
+def test_git_gives_every_airflow_role_the_same_bundle_list():
+    settings = settings_with(execution_api_url="http://x/execution/", dag_source=GIT)
+    values = {role_environment(r.name, settings).plain[BUNDLE_CONFIG_VAR] for r in AIRFLOW_SERVICES}
+    (config,) = values
+    assert json.loads(config) == [
+        {
+            "name": "dags",
+            "classpath": GIT_BUNDLE_CLASS,
+            "kwargs": {
+                "repo_url": "https://github.com/example/dags.git",
+                "tracking_ref": "main",
+                "refresh_interval": 30,
+                "subdir": "dags",
+                "git_conn_id": GIT_CONN_ID,
+            },
+        }
+    ]
+
+
+def test_checkouts_live_under_airflow_home_locally_and_in_ephemeral_storage_on_fargate():
+    fargate = settings_with(execution_api_url="http://x/execution/", dag_source=GIT)
+    local = settings_with(execution_api_url="http://x/execution/", dag_source=GIT, airflow_home="/s/airflow")
+    assert role_environment("worker", fargate).plain[BUNDLE_STORAGE_VAR] == FARGATE_BUNDLE_STORAGE
+    assert role_environment("worker", local).plain[BUNDLE_STORAGE_VAR] == "/s/airflow/dag_bundles"
+
+
+def test_the_credential_goes_only_to_the_roles_that_fetch():
+    assert set(FETCHING_ROLES) == {"dag-processor", "worker"}
+
+
+def test_no_credential_no_connection_id():
+    public = dag_source("git", "https://github.com/example/dags.git")
+    assert "git_conn_id" not in public.bundle_config()[0]["kwargs"]
+    assert public.ref == "main" and public.refresh_interval == 30
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "allowed"),
+    [
+        ({"kind": "s4"}, "kind", "image or git"),
+        ({"repo_url": None}, "repo_url", "a repository"),
+        ({"repo_url": "github.com/x"}, "repo_url", "a repository"),
+        ({"repo_url": "https://user:token@github.com/x.git"}, "repo_url", "without a user or token"),
+        ({"ref": "-rf"}, "ref", "a branch or tag"),
+        ({"ref": "a..b"}, "ref", "a branch or tag"),
+        ({"subdir": "/abs"}, "subdir", "a relative folder"),
+        ({"subdir": "../up"}, "subdir", "a relative folder"),
+        ({"refresh_interval": 1}, "refresh_interval", "5 to 3600"),
+        ({"refresh_interval": True}, "refresh_interval", "5 to 3600"),
+    ],
+)
+def test_bad_settings_name_the_key_the_value_and_what_is_allowed(changes, key, allowed):
+    given = {"kind": "git", "repo_url": "https://github.com/example/dags.git", **changes}
+    with pytest.raises(DagSourceError) as error:
+        dag_source(**given, keys={key: f"dags.{key}"})
+    assert error.value.key == f"dags.{key}"
+    assert allowed in str(error.value)
+    assert "token@" not in str(error.value)
+
+
+def test_git_settings_on_an_image_source_are_refused():
+    with pytest.raises(DagSourceError, match="only with"):
+        dag_source("image", repo_url="https://github.com/example/dags.git")
+    with pytest.raises(DagSourceError, match="only with"):
+        dag_source("image", has_credential=True)
+
+
+def test_describe_names_the_source():
+    assert "image" in DagSource().describe()
+    assert GIT.describe().startswith("git: https://github.com/example/dags.git @ main, folder dags")

@@ -1,0 +1,179 @@
+"""What cluster/dag_source.py relies on, reproduced from the pinned Airflow 3.3.2, git and amazon providers.
+
+- Airflow parses our bundle list and builds a versioned GitDagBundle from it (DagBundlesManager).
+- A task's workload names its run's bundle version, so a run keeps its code (executors/workloads/task.py).
+- Only the dag-processor and the task runner (workers) build bundles to read files; the triggerer never does:
+  the basis for giving the git credential to those two only.
+- The amazon provider's S3DagBundle is not versioned (the issue's claim, checked).
+- Airflow's stale-version cleanup, at our settings, keeps a worker's checkouts to `max_checkouts`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from airflow_celery.cluster.dag_source import (
+    CLEANUP_AGE_THRESHOLD,
+    CLEANUP_MIN_VERSIONS,
+    dag_source,
+    max_checkouts,
+)
+
+pytestmark = pytest.mark.airflow
+
+AIRFLOW = Path(importlib.util.find_spec("airflow").submodule_search_locations[0])
+
+
+def _python(code: str, env: dict[str, str], timeout: float = 120) -> str:
+    """Run `code` in a fresh Python with `env` (Airflow reads its config once, at import)."""
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
+def _git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _repository(root: Path, commits: int, payload_bytes: int) -> tuple[Path, list[str]]:
+    """A bare repository with `commits` commits of dags/probe.py and a payload file; their hashes, oldest first."""
+    bare, work = root / "dags.git", root / "work"
+    _git("init", "-q", "--bare", "--initial-branch", "main", str(bare), cwd=root)
+    _git("init", "-q", "--initial-branch", "main", str(work), cwd=root)
+    (work / "dags").mkdir()
+    hashes = []
+    for number in range(commits):
+        (work / "dags" / "probe.py").write_text(f"VERSION = {number}\n")
+        (work / "dags" / "payload.bin").write_bytes(os.urandom(payload_bytes))
+        _git("add", "-A", cwd=work)
+        _git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", str(number), cwd=work)
+        hashes.append(_git("rev-parse", "HEAD", cwd=work))
+    _git("push", "-q", str(bare), "main", cwd=work)
+    return bare, hashes
+
+
+def test_airflow_builds_a_versioned_git_bundle_from_our_bundle_list(tmp_path):
+    bare, (commit,) = _repository(tmp_path, 1, 10)
+    source = dag_source("git", str(bare), "main", "dags", 7)
+    env = {"AIRFLOW_HOME": str(tmp_path / "home"), **source.environment(str(tmp_path / "bundles"))}
+    out = _python(
+        """
+        import json
+        from airflow.dag_processing.bundles.manager import DagBundlesManager
+        bundle = DagBundlesManager().get_bundle("dags")
+        bundle.initialize()
+        current = bundle.get_current_version()
+        print(json.dumps({"class": type(bundle).__name__, "versioned": bundle.supports_versioning,
+                          "interval": bundle.refresh_interval, "path": str(bundle.path),
+                          "version": str(getattr(current, "version", current)),
+                          "files": sorted(p.name for p in bundle.path.iterdir())}))
+        """,
+        env,
+    )
+    built = json.loads(out)
+    assert built["class"] == "GitDagBundle" and built["versioned"] is True and built["interval"] == 7
+    assert built["path"].startswith(str(tmp_path / "bundles")) and built["path"].endswith("/dags")
+    assert built["version"] == commit
+    assert "probe.py" in built["files"]
+
+
+def test_a_tasks_workload_carries_its_runs_bundle_version():
+    source = (AIRFLOW / "executors" / "workloads" / "task.py").read_text()
+    assert "version=ti.dag_run.bundle_version" in source
+
+
+def test_only_the_dag_processor_and_the_task_runner_read_bundles_the_triggerer_never():
+    from airflow.sdk.execution_time import task_runner
+
+    assert "DagBundlesManager().get_bundle(" in inspect.getsource(task_runner.parse)
+    assert "bundle" not in (AIRFLOW / "jobs" / "triggerer_job_runner.py").read_text().lower()
+    manager = (AIRFLOW / "dag_processing" / "manager.py").read_text()
+    assert "bundle.refresh()" in manager
+
+
+def test_the_pinned_s3_bundle_is_not_versioned():
+    from airflow.providers.amazon.aws.bundles.s3 import S3DagBundle
+
+    assert S3DagBundle.supports_versioning is False
+
+
+def test_our_settings_are_airflow_options():
+    import yaml
+
+    options = yaml.safe_load((AIRFLOW / "config_templates" / "config.yml").read_text())["dag_processor"]["options"]
+    for key in (
+        "dag_bundle_config_list",
+        "dag_bundle_storage_path",
+        "stale_bundle_cleanup_interval",
+        "stale_bundle_cleanup_age_threshold",
+        "stale_bundle_cleanup_min_versions",
+        "refresh_interval",
+    ):
+        assert key in options, key  # fmt: skip
+
+
+def test_many_versions_do_not_fill_a_workers_disk(tmp_path):
+    """A worker that ran 30 versions, one every 5 minutes, one of them still in use: Airflow's own sweep, at our
+    settings, leaves exactly the versions `max_checkouts` counts, and never the one in use."""
+    commits, minutes_apart, payload = 30, 5, 200_000
+    bare, hashes = _repository(tmp_path, commits, payload)
+    source = dag_source("git", str(bare), "main", "dags", 30)
+    storage = tmp_path / "bundles"
+    env = {"AIRFLOW_HOME": str(tmp_path / "home"), **source.environment(str(storage))}
+    out = _python(
+        f"""
+        import fcntl, json, shutil
+        import pendulum
+        from airflow.dag_processing.bundles.base import BundleUsageTrackingManager, BundleVersionLock, \\
+            get_bundle_tracking_file
+        from airflow.dag_processing.bundles.manager import DagBundlesManager
+
+        hashes = {hashes!r}
+        now = pendulum.now("UTC")
+        for number, version in enumerate(hashes):  # as the task runner does, one version per task
+            bundle = DagBundlesManager().get_bundle("dags", version=version)
+            bundle.initialize()
+            with BundleVersionLock(bundle_name="dags", bundle_version=version):
+                pass
+            used = now.subtract(minutes={minutes_apart} * (len(hashes) - 1 - number))
+            get_bundle_tracking_file("dags", version).write_text(used.isoformat())
+        held = BundleVersionLock(bundle_name="dags", bundle_version=hashes[0])  # a long task on the oldest
+        held.acquire()
+        get_bundle_tracking_file("dags", hashes[0]).write_text(now.subtract(hours=3).isoformat())
+        versions = {str(storage)!r} + "/dags/versions"
+        import os
+        size = lambda p: sum(f.stat().st_size for f in __import__("pathlib").Path(p).rglob("*") if f.is_file())
+        before = sorted(os.listdir(versions))
+        per_version = size(versions + "/" + hashes[-1])
+        BundleUsageTrackingManager().remove_stale_bundle_versions()
+        after = sorted(os.listdir(versions))
+        print(json.dumps({{"before": len(before), "after": after, "per_version": per_version,
+                          "total_after": size(versions)}}))
+        """,
+        env,
+        timeout=300,
+    )
+    result = json.loads(out)
+    assert result["before"] == commits
+    within_age = [h for n, h in enumerate(hashes) if minutes_apart * (commits - 1 - n) * 60 < CLEANUP_AGE_THRESHOLD]
+    kept = set(within_age) | set(hashes[-CLEANUP_MIN_VERSIONS:]) | {hashes[0]}
+    assert set(result["after"]) == kept
+    assert len(result["after"]) <= max_checkouts(commits_per_hour=60 / minutes_apart, versions_in_use=1)
+    assert result["per_version"] >= payload  # a checkout is the tree itself (.git pruned), not the history
+    assert result["total_after"] <= len(kept) * result["per_version"] * 1.05
