@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, Union, get_args, get_
 import pulumi
 
 from airflow_celery.aws.rds_limits import INSTANCE_CLASS_MEMORY_GIB, max_connections, smallest_class_for
+from airflow_celery.aws.worker_queues import WorkerQueueArgs, queue_slots, resolve_worker_queues
 from airflow_celery.cluster import ROLES, ROLES_BY_NAME, Kind, is_fargate_size, role
 from airflow_celery.cluster.fargate import describe_allowed
 from airflow_celery.cluster.housekeeping import DEFAULT_RETENTION_DAYS, RETENTION_RANGE
@@ -41,6 +42,7 @@ from airflow_celery.cluster.measured import (
     MEASURED_ON,
     WORKER_MAIN_MEMORY_MIB,
 )
+from airflow_celery.cluster.queues import WorkerQueue
 from airflow_celery.cluster.reliability import (
     DEFAULT_TASK_RETRIES,
     DEFAULT_TASK_RETRY_DELAY_SECONDS,
@@ -264,6 +266,10 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     topic has no subscriber; subscribe a pager or chat hook to it yourself."""
     tags: dict[str, str]
     """Tags added to every taggable resource."""
+    worker_queues: dict[str, WorkerQueueArgs]
+    """More pools of workers, keyed by Celery queue name (1-12 lowercase letters, digits, hyphens), each consuming
+    only its queue, with its own size, slots, count range, capacity and IAM (README "Worker queues"). Tasks choose
+    one with `queue="<name>"`; the rest run on the `default` queue, which the worker_* keys size. Unset: one pool."""
 
 
 @dataclass(frozen=True)
@@ -323,6 +329,8 @@ class ClusterConfig:
     monitoring: bool = True
     alarm_email: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    worker_queues: tuple[WorkerQueue, ...] = ()
+    """The extra queues (aws/worker_queues.py), in name order; the default queue is the worker_* fields."""
 
     @property
     def capacity(self) -> Capacity:
@@ -336,12 +344,18 @@ class ClusterConfig:
             worker_concurrency=self.worker_concurrency,
             db_pool_size=self.db_pool_size,
             db_max_overflow=self.db_max_overflow,
+            extra_queues=queue_slots(self.worker_queues),
         )
 
     @property
     def autoscaling(self) -> bool:
-        """Workers follow the queue when they may vary: the autoscaler and Application Auto Scaling are on."""
+        """The default queue's workers follow it when they may vary: Application Auto Scaling is on for them."""
         return self.worker_min_count < self.worker_max_count
+
+    @property
+    def any_autoscaling(self) -> bool:
+        """Some queue's workers may vary: the autoscaler sidecar runs and publishes."""
+        return self.autoscaling or any(q.autoscaling for q in self.worker_queues)
 
     @property
     def https(self) -> bool:
@@ -475,13 +489,16 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
     _check_int_range(given, "db_clean_retention_days", *RETENTION_RANGE, " days")
     _check_pattern(given, "alarm_email", _EMAIL, "an email address such as ops@example.com")
     _check_tags(given.get("tags", {}))
+    role_sizes = _role_sizes(given)
+    worker_queues = resolve_worker_queues(given, role_sizes[WORKER.name], given.get("worker_concurrency", 16))
     config = ClusterConfig(
         name=name,
         **{key: _frozen(value) for key, value in given.items() if key not in _DERIVED},
         worker_count=worker_count,
         worker_min_count=worker_min,
         worker_max_count=worker_max,
-        role_sizes=_role_sizes(given),
+        role_sizes=role_sizes,
+        worker_queues=worker_queues,
         redis_mode=RedisMode(given.get("redis_mode", RedisMode.FARGATE)),
         hibernation=Hibernation(**given["hibernation"]) if "hibernation" in given else None,
     )
@@ -494,6 +511,7 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
 
 _DERIVED = frozenset(
     {"worker_count", "worker_min_count", "worker_max_count", "role_sizes", "redis_mode", "hibernation"}
+    | {"worker_queues"}
 )
 
 
@@ -889,7 +907,8 @@ def _check_connection_budget(config: ClusterConfig) -> None:
         "db_instance_class",
         config.db_instance_class,
         f"a class whose max_connections (about {limit} here) holds the cluster's worst case of {budget.describe()}"
-        f"; ways out: a bigger class{f' such as {bigger}' if bigger else ''}, fewer workers (worker_max_count) or "
+        f"; ways out: a bigger class{f' such as {bigger}' if bigger else ''}, fewer workers (worker_max_count, "
+        "worker_queues.<queue>.max) or "
         "slots (worker_concurrency), or a smaller pool (db_pool_size, db_max_overflow)",
     )
 

@@ -43,7 +43,7 @@ CONFIG_KEYS: dict[str, str] = {config_key(arg_name): arg_name for arg_name in ar
 OPTIONAL_KEYS: frozenset[str] = frozenset(
     {NAME_KEY, "vpcId", "publicSubnetIds", "privateSubnetIds", "certificateArn", "domainName", "image"}
     | {"workerMinCount", "workerMaxCount", "roleSizes", "tags", "dbMaxAllocatedStorage", "allowedCidrs"}
-    | {"buildContext", "roleCapacity", "hibernation", "alarmEmail"}
+    | {"buildContext", "roleCapacity", "hibernation", "alarmEmail", "workerQueues"}
 )
 """Keys with no value of their own when unset (the component derives or skips them). The Pulumi CLI refuses
 to run a stack lacking a value for a declared key without a default (pkg/workspace/config.go, mergeConfig),
