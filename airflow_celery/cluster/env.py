@@ -236,6 +236,10 @@ def _airflow_common(settings: ClusterSettings) -> dict[str, str]:
         WAIT_FOR_MIGRATIONS_VAR: _flag(settings.wait_for_migrations),
         WAIT_TIMEOUT_VAR: str(settings.wait_timeout),
     }
+    if settings.worker_queues:
+        # The queue policy (cluster/queue_policy.py) refuses a task on a queue no worker consumes. It runs wherever a
+        # DAG file is parsed: the dag-processor, and each task's runner on a worker (task_runner.py, BundleDagBag).
+        env[WORKER_QUEUES_VAR] = ",".join(queue_names(settings.worker_queues))
     if settings.public_base_url:
         env["AIRFLOW__API__BASE_URL"] = settings.public_base_url
     if settings.database_ca_file:
@@ -293,9 +297,7 @@ def _role_specific(
             # Several workers on one host (local mode): each its own liveness file.
             env[WORKER_ALIVE_VAR] = f"{settings.airflow_home or '/tmp'}/{node.partition('@')[0]}.alive"
         return env
-    if role_name == DAG_PROCESSOR.name and settings.worker_queues:
-        # The queue policy (cluster/queue_policy.py) refuses a task on a queue no worker consumes.
-        return {WORKER_QUEUES_VAR: ",".join(queue_names(settings.worker_queues))}
+
     if role_name == FLOWER.name:
         return {
             "AIRFLOW__CELERY__FLOWER_HOST": settings.bind_host,

@@ -34,7 +34,9 @@ def test_an_extra_queues_worker_consumes_it_alone_with_its_own_slots():
 
 def test_the_default_queues_worker_is_unchanged_by_other_queues():
     plain = ClusterSettings(execution_api_url="http://api/execution/")
-    assert role_environment("worker", SETTINGS).plain == role_environment("worker", plain).plain
+    with_queues = role_environment("worker", SETTINGS).plain
+    assert with_queues.pop(WORKER_QUEUES_VAR) == "default,heavy"  # for the queue policy only
+    assert with_queues == role_environment("worker", plain).plain
     assert "--queues" not in role_argv(WORKER, role_environment("worker", SETTINGS).plain)
 
 
@@ -45,8 +47,10 @@ def test_without_queues_no_variable_of_theirs_is_set():
         assert not {WORKER_QUEUE_VAR, WORKER_QUEUES_VAR, QUEUES_SCALING_VAR} & set(env)
 
 
-def test_the_dag_processor_knows_every_queue_and_the_autoscaler_the_scaling_ones():
-    assert role_environment("dag-processor", SETTINGS).plain[WORKER_QUEUES_VAR] == "default,heavy"
+def test_every_airflow_role_knows_every_queue_and_the_autoscaler_the_scaling_ones():
+    # The queue policy runs wherever DAG files are parsed: the dag-processor and every task's runner.
+    for name in ("dag-processor", "worker", "scheduler", "api-server", "triggerer"):
+        assert role_environment(name, SETTINGS).plain[WORKER_QUEUES_VAR] == "default,heavy"
     env = role_environment("autoscaler", SETTINGS).plain
     assert parse_queues_scaling(env[QUEUES_SCALING_VAR]) == (HEAVY,)
     assert SETTINGS.autoscaling and not SETTINGS.default_autoscaling
