@@ -71,6 +71,14 @@ def local() -> None:
 )
 @click.option("--concurrency", type=int, default=4, show_default=True, help="Task slots per worker (1-64).")
 @click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    metavar="NAME=MIN:MAX[:CONCURRENCY]",
+    help="Another worker queue with its own workers, e.g. --queue heavy=0:2:1 (repeatable); --workers and "
+    "--concurrency are the default queue's. Autoscaled when MIN < MAX.",
+)
+@click.option(
     "--schedulers",
     type=int,
     default=1,
@@ -110,13 +118,14 @@ def up(
     dags_dir: Path,
     ports: tuple[str, ...],
     health_timeout: int,
+    queues: tuple[str, ...] = (),
 ) -> None:
     """Start the cluster and wait until every role is healthy."""
     from airflow_celery.local.options import validate_up_options
     from airflow_celery.local.runner import up as run_up
 
     options = validate_up_options(
-        workers, concurrency, state_dir, dags_dir, ports, health_timeout, schedulers, scale_in_cooldown
+        workers, concurrency, state_dir, dags_dir, ports, health_timeout, schedulers, scale_in_cooldown, queues
     )
     run_up(options, console, options.health_timeout)
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from airflow_celery.cluster import BrokerEndpoint, DatabaseEndpoint, SecretName, compose_secrets, generate_secrets
+from airflow_celery.cluster.queue_policy import LOCAL_SETTINGS
+from airflow_celery.cluster.queues import parse_queues_scaling
 from airflow_celery.cluster.secrets import GENERATED
 from airflow_celery.local.errors import LocalError
 from airflow_celery.local.options import LOCAL_SCALE_IN_COOLDOWN, UpOptions
@@ -117,6 +119,9 @@ def create_state_dir(paths: StatePaths) -> None:
     paths.run.chmod(0o711 if running_as_root() else 0o700)
     paths.logs.chmod(0o700)
     paths.marker.write_text("A state directory of `airflow-celery local`; `local down --purge` deletes it.\n")
+    # The cluster policies (cluster/queue_policy.py) where Airflow looks for them, AIRFLOW_HOME/config, as in the image.
+    (paths.airflow_home / "config").mkdir(exist_ok=True)
+    (paths.airflow_home / "config" / "airflow_local_settings.py").write_text(LOCAL_SETTINGS)
 
 
 def write_private_json(path: Path, data: Mapping[str, object]) -> None:
@@ -197,6 +202,7 @@ def save_options(paths: StatePaths, options: UpOptions, node_host: str) -> None:
         "node_host": node_host,
         "min_workers": options.min_workers,
         "scale_in_cooldown": options.scale_in_cooldown,
+        "queues": [q.as_json() for q in options.queues],
     }
     paths.cluster.write_text(json.dumps(data, indent=2, sort_keys=True))
 
@@ -218,5 +224,6 @@ def load_options(paths: StatePaths) -> tuple[UpOptions, str]:
         schedulers=data.get("schedulers", 1),
         min_workers=data.get("min_workers"),
         scale_in_cooldown=data.get("scale_in_cooldown", LOCAL_SCALE_IN_COOLDOWN),
+        queues=parse_queues_scaling(json.dumps(data.get("queues", []))),
     )
     return options, data["node_host"]
