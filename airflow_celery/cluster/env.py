@@ -21,7 +21,7 @@ from airflow_celery.cluster.queues import (
     QueueScaling,
     node_name,
     queue_names,
-    queues_scaling_json,
+    queues_scaling_text,
 )
 from airflow_celery.cluster.reliability import (
     DEFAULT_TASK_RETRIES,
@@ -318,7 +318,7 @@ def _role_specific(
 def _autoscaler(settings: ClusterSettings) -> dict[str, str]:
     """The decision's inputs (cluster/scaling.py) and, on ECS, where to publish it."""
     env = {
-        **({QUEUES_SCALING_VAR: queues_scaling_json(settings.worker_queues)} if settings.worker_queues else {}),
+        **({QUEUES_SCALING_VAR: queues_scaling_text(settings.worker_queues)} if settings.worker_queues else {}),
         WORKERS_MIN_VAR: str(settings.worker_min_count),
         WORKERS_MAX_VAR: str(settings.worker_max_count),
         CONCURRENCY_VAR: str(settings.worker_concurrency),

@@ -34,7 +34,8 @@ WORKER_QUEUE_VAR = "AIRFLOW_CELERY_WORKER_QUEUE"
 WORKER_QUEUES_VAR = "AIRFLOW_CELERY_WORKER_QUEUES"
 """Comma-separated: every queue some worker consumes. Read by the queue policy where DAGs are parsed."""
 QUEUES_SCALING_VAR = "AIRFLOW_CELERY_QUEUES"
-"""JSON list of the extra queues that autoscale ({name, min, max, concurrency}): read by the autoscaler."""
+"""The extra queues that autoscale, `NAME=MIN:MAX:CONCURRENCY` comma-separated (local up's --queue syntax; no quote,
+which supervisord's environment cannot carry): read by the autoscaler."""
 
 CAPACITIES = ("fargate", "fargate-spot", "mixed")
 
@@ -93,26 +94,29 @@ class QueueScaling:
     def autoscaling(self) -> bool:
         return self.min_count < self.max_count
 
-    def as_json(self) -> dict[str, object]:
-        return {"name": self.name, "min": self.min_count, "max": self.max_count, "concurrency": self.concurrency}
+    def as_text(self) -> str:
+        return f"{self.name}={self.min_count}:{self.max_count}:{self.concurrency}"
 
 
 def scaling_of(queue: WorkerQueue) -> QueueScaling:
     return QueueScaling(queue.name, queue.min_count, queue.max_count, queue.concurrency)
 
 
-def queues_scaling_json(queues: tuple[QueueScaling, ...]) -> str:
-    """The autoscaler's view of the extra queues that autoscale, as the env contract's JSON."""
-    return json.dumps([q.as_json() for q in queues if q.autoscaling], separators=(",", ":"))
+def queues_scaling_text(queues: tuple[QueueScaling, ...]) -> str:
+    """The autoscaler's view of the extra queues that autoscale, as the env contract's text."""
+    return ",".join(q.as_text() for q in queues if q.autoscaling)
 
 
 def parse_queues_scaling(text: str) -> tuple[QueueScaling, ...]:
-    """The JSON of `queues_scaling_json` back; a ValueError names the variable."""
-    try:
-        items = json.loads(text) if text else []
-        return tuple(QueueScaling(i["name"], int(i["min"]), int(i["max"]), int(i["concurrency"])) for i in items)
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{QUEUES_SCALING_VAR}={text!r} is not a JSON list of queues: {error}") from None
+    """The text of `queues_scaling_text` back; a ValueError names the variable."""
+    found = []
+    for item in filter(None, text.split(",")):
+        name, _, counts = item.partition("=")
+        parts = counts.split(":")
+        if not name or len(parts) != 3 or not all(part.isdigit() for part in parts):
+            raise ValueError(f"{QUEUES_SCALING_VAR}={text!r}: {item!r} is not NAME=MIN:MAX:CONCURRENCY")
+        found.append(QueueScaling(name, int(parts[0]), int(parts[1]), int(parts[2])))
+    return tuple(found)
 
 
 def queue_names(extra: tuple[QueueScaling, ...] | tuple[WorkerQueue, ...]) -> tuple[str, ...]:

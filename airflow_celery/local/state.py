@@ -202,7 +202,7 @@ def save_options(paths: StatePaths, options: UpOptions, node_host: str) -> None:
         "node_host": node_host,
         "min_workers": options.min_workers,
         "scale_in_cooldown": options.scale_in_cooldown,
-        "queues": [q.as_json() for q in options.queues],
+        "queues": [q.as_text() for q in options.queues],
     }
     paths.cluster.write_text(json.dumps(data, indent=2, sort_keys=True))
 
@@ -224,6 +224,6 @@ def load_options(paths: StatePaths) -> tuple[UpOptions, str]:
         schedulers=data.get("schedulers", 1),
         min_workers=data.get("min_workers"),
         scale_in_cooldown=data.get("scale_in_cooldown", LOCAL_SCALE_IN_COOLDOWN),
-        queues=parse_queues_scaling(json.dumps(data.get("queues", []))),
+        queues=parse_queues_scaling(",".join(data.get("queues", []))),
     )
     return options, data["node_host"]

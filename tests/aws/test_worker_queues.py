@@ -117,7 +117,7 @@ def test_the_autoscaler_runs_for_a_queue_and_the_dag_processor_knows_every_queue
     scheduler = queued.one(TASK, f"{DEV_NAME}-scheduler-task")
     containers = {c["name"]: c for c in queued.container_definitions(scheduler)}
     env = {e["name"]: e["value"] for e in containers["autoscaler"]["environment"]}
-    assert json.loads(env[QUEUES_SCALING_VAR]) == [{"name": "heavy", "min": 0, "max": 3, "concurrency": 4}]
+    assert env[QUEUES_SCALING_VAR] == "heavy=0:3:4"
     processor = queued.one(TASK, f"{DEV_NAME}-dag-processor-task")
     (container,) = queued.container_definitions(processor)
     env = {e["name"]: e["value"] for e in container["environment"]}

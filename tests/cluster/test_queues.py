@@ -14,7 +14,7 @@ from airflow_celery.cluster.queues import (
     WORKER_QUEUES_VAR,
     QueueScaling,
     parse_queues_scaling,
-    queues_scaling_json,
+    queues_scaling_text,
 )
 from airflow_celery.cluster.roles import WORKER
 from airflow_celery.entrypoint import role_argv
@@ -55,7 +55,7 @@ def test_every_airflow_role_knows_every_queue_and_the_autoscaler_the_scaling_one
     assert parse_queues_scaling(env[QUEUES_SCALING_VAR]) == (HEAVY,)
     assert SETTINGS.autoscaling and not SETTINGS.default_autoscaling
     fixed = QueueScaling("fixed", 2, 2, 4)
-    assert parse_queues_scaling(queues_scaling_json((fixed,))) == ()
+    assert parse_queues_scaling(queues_scaling_text((fixed,))) == ()
 
 
 def test_parallelism_and_connections_sum_every_queue_at_its_max():

@@ -91,3 +91,12 @@ def test_the_local_sink_plans_one_queues_programs_only():
     assert worker_programs(infos, "heavy") == ["worker-heavy-1", "worker-heavy-2"]
     assert plan(infos, 1, queue="heavy").start == ["worker-heavy-1"]
     assert plan(infos, 1).start == ["worker-1"]
+
+
+def test_supervisord_carries_every_queue_programs_environment(queued):
+    from airflow_celery.local.supervisor_conf import render_supervisord_conf
+
+    options, _, programs = queued
+    conf = render_supervisord_conf(list(programs.values()), StatePaths(options.state_dir))
+    assert "[program:worker-heavy-2]" in conf
+    assert 'AIRFLOW_CELERY_QUEUES="heavy=0:2:1"' in conf
