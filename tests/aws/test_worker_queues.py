@@ -208,3 +208,24 @@ def test_a_bad_queue_is_refused_naming_the_config_key_and_the_queue(queues, key)
 def test_a_stack_without_the_key_resolves_to_no_queue():
     assert resolve_args(DEV_NAME, {}).worker_queues == ()
     assert resolve_args(DEV_NAME, {"worker_queues": {}}).worker_queues == ()
+
+
+def test_the_readmes_worker_queues_example_deploys_a_heavy_on_demand_queue_beside_a_spot_default():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Worker queues") :]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)[1]
+    given = {key.removeprefix("airflow-celery:"): value for key, value in yaml.safe_load(block)["config"].items()}
+    snake = {re.sub(r"(?<=[a-z])([A-Z])", r"_\1", key).lower(): value for key, value in given.items()}
+    mocks = harness.build_component(DEV_NAME, snake)
+    heavy = mocks.one(TASK, f"{DEV_NAME}-worker-heavy-task")
+    assert (heavy.inputs["cpu"], heavy.inputs["memory"]) == ("4096", "16384")
+    strategy = mocks.one(SERVICE, f"{DEV_NAME}-worker-heavy-service").inputs["capacityProviderStrategies"]
+    assert [item["capacityProvider"] for item in strategy] == ["FARGATE"]
+    assert mocks.one(SERVICE, f"{DEV_NAME}-worker-heavy-service").inputs["desiredCount"] == 0
+    default = mocks.one(SERVICE, f"{DEV_NAME}-worker-service").inputs["capacityProviderStrategies"]
+    assert [item["capacityProvider"] for item in default] == ["FARGATE_SPOT"]
