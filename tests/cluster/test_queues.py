@@ -71,3 +71,28 @@ def test_queue_names_celery_and_aws_accept():
         assert QUEUE_NAME.fullmatch(good)
     for bad in ("Heavy", "a,b", "a b", "-a", "a-", "a--b", "x" * 13, "1a", "a_b"):
         assert not QUEUE_NAME.fullmatch(bad), bad
+
+
+def test_the_queue_policy_knows_the_served_queues_and_names_the_task_and_queue():
+    from airflow_celery.cluster.queue_policy import served_queues, unserved_queue_message
+
+    assert served_queues({}) == ("default",)
+    assert served_queues({"AIRFLOW__OPERATORS__DEFAULT_QUEUE": "main"}) == ("main",)
+    assert served_queues({WORKER_QUEUES_VAR: "default,heavy"}) == ("default", "heavy")
+    message = unserved_queue_message("etl", "load", "nowhere", ("default", "heavy"))
+    assert "task 'load' of DAG 'etl' is on queue 'nowhere'" in message
+    assert "The queues are: default, heavy" in message
+
+
+def test_the_image_ships_the_queue_policy_where_airflow_imports_it():
+    from pathlib import Path
+
+    from airflow_celery.cluster.queue_policy import LOCAL_SETTINGS
+
+    root = Path(__file__).resolve().parents[2]
+    assert (root / "image" / "airflow_local_settings.py").read_text() == LOCAL_SETTINGS
+    dockerfile = (root / "image" / "Dockerfile").read_text()
+    # The official image's AIRFLOW_HOME is /opt/airflow; Airflow puts $AIRFLOW_HOME/config on sys.path
+    # (settings.prepare_syspath_for_config_and_plugins) and imports airflow_local_settings from it.
+    assert "image/airflow_local_settings.py /opt/airflow/config/airflow_local_settings.py" in dockerfile
+    assert "!image/airflow_local_settings.py" in (root / ".dockerignore").read_text()
