@@ -222,7 +222,10 @@ def test_login_behind_tls_sets_a_secure_token_cookie_and_plain_http_does_not(clu
 
 def _running_workers(cluster: Cluster) -> set[str]:
     infos = supervisor.process_infos(StatePaths(cluster.state_dir))
-    return {name for name, info in infos.items() if name.startswith("worker-") and info["statename"] == "RUNNING"}
+    # The default queue's workers (worker-<n>), not another queue's (worker-<queue>-<n>, tests/local/test_queues.py).
+    return {
+        name for name, info in infos.items() if re.fullmatch(r"worker-\d+", name) and info["statename"] == "RUNNING"
+    }
 
 
 def test_autoscaler_grows_to_max_for_a_burst_kills_nothing_and_shrinks_back(cluster):
@@ -436,7 +439,7 @@ def test_api_server_down_90_s_fails_no_task_and_a_sigkilled_worker_is_retried_wi
         after_outage = _tries(api, run_id)
         assert after_outage == {f"t{i}": ("running", 1) for i in range(8)}, after_outage
 
-        workers = {name: info["pid"] for name, info in process_infos(paths).items() if name.startswith("worker-")
+        workers = {name: info["pid"] for name, info in process_infos(paths).items() if re.fullmatch(r"worker-\d+", name)
                    and info["statename"] == "RUNNING"}  # fmt: skip
         victim = max(workers, key=lambda name: running_tasks(workers[name]))
         killed = running_tasks(workers[victim])
