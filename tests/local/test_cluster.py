@@ -331,9 +331,10 @@ def test_two_concurrent_migrates_on_a_fresh_database_both_succeed(cluster, tmp_p
                            capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert check.returncode == 0, check.stdout + check.stderr
     assert _sql(cluster, "SELECT count(*) FROM ab_user WHERE username = 'admin'", "migrate_race") == [(1,)]
-    # parallelism: the most workers (the autoscaler's max) x 4 slots, running and one waiting each
+    # parallelism: the most workers (the autoscaler's max) x 4 slots, plus the heavy queue's 1 worker x 2 slots
+    # (cluster_support.QUEUE, heavy=0:1:2): every queue at its max
     assert _sql(cluster, "SELECT slots FROM slot_pool WHERE pool = 'default_pool'", "migrate_race") == [
-        (MAX_WORKERS * 4,)
+        (MAX_WORKERS * 4 + 1 * 2,)
     ]
 
 
