@@ -73,6 +73,14 @@ def local() -> None:
 )
 @click.option("--concurrency", type=int, default=4, show_default=True, help="Task slots per worker (1-64).")
 @click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    metavar="NAME=MIN:MAX[:CONCURRENCY]",
+    help="Another worker queue with its own workers, e.g. --queue heavy=0:2:1 (repeatable); --workers and "
+    "--concurrency are the default queue's. Autoscaled when MIN < MAX.",
+)
+@click.option(
     "--schedulers",
     type=int,
     default=1,
@@ -156,6 +164,7 @@ def up(
     health_timeout: int,
     watchdog_interval: int,
     task_retry_delay: int,
+    queues: tuple[str, ...] = (),
 ) -> None:
     """Start the cluster and wait until every role is healthy."""
     from airflow_celery.local.dag_source import local_dag_source, prepare_s3
@@ -165,7 +174,7 @@ def up(
     source = local_dag_source(dags_git, dags_ref, dags_subdir, dags_refresh_interval, dags_s3, dags_s3_endpoint)
     options = validate_up_options(
         workers, concurrency, state_dir, dags_dir, ports, health_timeout, schedulers, scale_in_cooldown,
-        watchdog_interval, task_retry_delay, source,
+        watchdog_interval, task_retry_delay, source, queues,
     )  # fmt: skip
     if source.kind == "s3":
         prepare_s3(source, options.dags_dir, console.print)

@@ -12,6 +12,7 @@ A test fails when either committed file is out of date.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from airflow_celery.cluster import EDGES, ROLES, ClusterSettings, CommandCheck, 
 from airflow_celery.cluster.dag_source import DEFAULT_REF, FARGATE_BUNDLE_STORAGE, FETCHING_ROLES, GIT_CONN_ID
 from airflow_celery.cluster.edges import BROKER_STORAGE, INTERNET, LOAD_BALANCER, LOAD_BALANCER_PORTS, port_of
 from airflow_celery.cluster.limits import Capacity, capacity_settings
+from airflow_celery.cluster.queues import QUEUES_SCALING_VAR, WORKER_QUEUES_VAR, QueueScaling
 from airflow_celery.cluster.roles import API_SERVER, DAG_PROCESSOR, POSTGRES, WORKER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +87,8 @@ _WHERE = {
 def _node(role: Role) -> str:
     ports = " ".join(f":{port.number}" for port in role.ports)
     where = _WHERE.get(role.kind, "Fargate service")
+    if role.scalable:
+        where = "one Fargate service per worker queue:<br/>default, and each of workerQueues"
     label = "<br/>".join(part for part in (role.name, where, ports) if part)
     shape = ('[("', '")]') if role.kind is Kind.DATABASE else ('["', '"]')
     return f"{_node_id(role.name)}{shape[0]}{label}{shape[1]}"
@@ -204,7 +208,40 @@ def render() -> str:
     ]
     for role in ROLES:
         lines += environment_section(role)
+    lines += worker_queues_section()
     return "\n".join(lines).rstrip() + "\n"
+
+
+EXAMPLE_QUEUE = QueueScaling("heavy", 0, 2, 8)
+
+
+def worker_queues_section() -> list[str]:
+    """What an extra worker queue (cluster/queues.py) changes, shown with an example queue `heavy`."""
+    settings = dataclasses.replace(EXAMPLE_SETTINGS, worker_queues=(EXAMPLE_QUEUE,))
+    default = role_environment(WORKER.name, settings).plain
+    heavy = role_environment(WORKER.name, settings, queue=EXAMPLE_QUEUE.name).plain
+    changed = {key: value for key, value in heavy.items() if default.get(key) != value}
+    lines = [
+        "## Worker queues",
+        "",
+        "The `default` queue is the worker role above: its pool is sized by the worker keys. Each queue of",
+        "`workerQueues` is another pool of the same role, on the same security group and execution role, with its own",
+        "ECS service, task definition and task role (`<name>-worker-<queue>-...`), its own size, count range,",
+        "capacity and IAM, its own scalable target, policy and alarm on `DesiredWorkers` with the dimension",
+        "`Queue=<queue>`. Locally: the programs `worker-<queue>-<n>` (`local up --queue`).",
+        "",
+        f"Every Airflow role gets `{WORKER_QUEUES_VAR}` (the queue policy refuses a task on any other queue where DAG",
+        f"files are parsed) and the autoscaler `{QUEUES_SCALING_VAR}`. An extra queue's workers differ from the",
+        f"default queue's in these variables (example: `{EXAMPLE_QUEUE.as_text()}`):",
+        "",
+        "| variable | value |",
+        "|---|---|",
+        *(f"| `{key}` | `{_cell(value)}` |" for key, value in sorted(changed.items())),
+        "",
+        f"and its command is `{' '.join(WORKER.command)} --queues {EXAMPLE_QUEUE.name}`.",
+        "",
+    ]
+    return lines
 
 
 def readme_with_config_reference(readme: str) -> str:

@@ -29,9 +29,28 @@ def namespace(cluster_name: str) -> str:
     return f"{NAMESPACE_PREFIX}/{cluster_name}"
 
 
-def metric_data(load: Load, desired: int) -> list[dict[str, Any]]:
+QUEUE_DIMENSION = "Queue"
+"""The dimension of an extra worker queue's metrics (cluster/queues.py); the default queue's have none, as before,
+so that its alarm (aws/scaling.py) is the one it always was."""
+
+
+def queue_dimensions(queue: str | None) -> dict[str, str] | None:
+    """{Queue: name} for an extra queue; None for the default queue."""
+    return {QUEUE_DIMENSION: queue} if queue else None
+
+
+def metric_data(load: Load, desired: int, queue: str | None = None) -> list[dict[str, Any]]:
     values = {QUEUED_METRIC: load.queued, RUNNING_METRIC: load.running, DESIRED_METRIC: desired}
-    return [{"MetricName": name, "Value": float(values[name]), "Unit": "Count"} for name in METRICS]
+    dimensions = [{"Name": QUEUE_DIMENSION, "Value": queue}] if queue else []
+    return [
+        {
+            "MetricName": name,
+            "Value": float(values[name]),
+            "Unit": "Count",
+            **({"Dimensions": dimensions} if queue else {}),
+        }
+        for name in METRICS
+    ]
 
 
 class CloudWatchSink:
@@ -39,7 +58,7 @@ class CloudWatchSink:
     that decision is read back from the metric, once, so that the first decision is a scale-in only after the
     cool-down like any other (cluster/scaling.py, `decide`), instead of dropping to the load's count at once."""
 
-    def __init__(self, namespace_name: str, client: Any = None, clock: Any = None):
+    def __init__(self, namespace_name: str, client: Any = None, clock: Any = None, queue: str | None = None):
         if client is None:
             import boto3
 
@@ -48,6 +67,8 @@ class CloudWatchSink:
         self.client = client
         self.clock = clock or (lambda: datetime.datetime.now(datetime.UTC))
         self.read_back = False
+        self.queue = queue
+        """An extra queue's sink publishes with the Queue dimension; the default queue's without."""
 
     def current_workers(self) -> int | None:
         if self.read_back:
@@ -66,6 +87,7 @@ class CloudWatchSink:
                 EndTime=end,
                 Period=60,
                 Statistics=["Maximum"],
+                **({"Dimensions": [{"Name": QUEUE_DIMENSION, "Value": self.queue}]} if self.queue else {}),
             )
         except Exception as error:
             log.warning("cannot read back the last DesiredWorkers (%s): the first decision follows the load", error)
@@ -74,4 +96,4 @@ class CloudWatchSink:
         return int(max(points)) if points else None
 
     def apply(self, load: Load, desired: int) -> None:
-        self.client.put_metric_data(Namespace=self.namespace, MetricData=metric_data(load, desired))
+        self.client.put_metric_data(Namespace=self.namespace, MetricData=metric_data(load, desired, self.queue))

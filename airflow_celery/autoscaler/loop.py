@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -69,6 +70,36 @@ def tick(scaler: Autoscaler, count: Callable[[], Load], sink: Sink, now: float) 
     touch(os.environ.get(HEARTBEAT_VAR, DEFAULT_HEARTBEAT))
     log.info("queued=%d running=%d desired=%d (%s)", load.queued, load.running, desired, scaler.reason)
     return desired
+
+
+@dataclass
+class Lane:
+    """One queue's autoscaling: its rule's state, its count and its sink (cluster/queues.py)."""
+
+    queue: str
+    scaler: Autoscaler
+    count: Callable[[], Load]
+    sink: Sink
+
+
+def run_lanes(
+    lanes: Sequence[Lane],
+    interval: float = DEFAULT_PUBLISH_INTERVAL,
+    rounds: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Tick every queue's lane every `interval` seconds (forever, or `rounds` times): each decides alone, by the same
+    rule, from its own queue's load."""
+    done = 0
+    while rounds is None or done < rounds:
+        started = clock()
+        for lane in lanes:
+            if tick(lane.scaler, lane.count, lane.sink, started) is not None:
+                log.info("queue %s: %s", lane.queue, lane.scaler.reason)
+        done += 1
+        if rounds is None or done < rounds:
+            sleep(max(0.0, interval - (clock() - started)))
 
 
 def run(

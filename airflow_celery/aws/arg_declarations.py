@@ -570,6 +570,14 @@ ARGS: tuple[Arg, ...] = (
         "s3: the key prefix of the DAG archives and their `current` pointer, ending in '/'.",
         default=DEFAULT_S3_PREFIX,
     ),
+    Arg(
+        "worker_queues",
+        "dict[str, WorkerQueueArgs]",
+        "More pools of workers, keyed by Celery queue name (1-12 lowercase letters, digits, hyphens), each consuming "
+        'only its queue, with its own size, slots, count range, capacity and IAM (README "Worker queues"). Tasks '
+        'choose one with `queue="<name>"`; the rest run on the `default` queue, which the worker_* keys size. Unset: '
+        "one pool.",
+    ),
 )
 """Every argument, in the order of AirflowCeleryClusterArgs. A new one goes at the end (README, "Config reference")."""
 

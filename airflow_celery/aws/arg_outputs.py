@@ -50,6 +50,7 @@ from typing import TypedDict
 import pulumi
 
 from airflow_celery.aws.value_types import RedisModeArg, WorkerCapacityArg
+from airflow_celery.aws.worker_queues import WorkerQueueArgs
 '''
 _LINE = 120
 _INDENT = "    "

@@ -24,6 +24,8 @@ from airflow_celery.aws.args_typed_dict import AirflowCeleryClusterArgs, Hiberna
 from airflow_celery.aws.capacity_checks import check_capacity
 from airflow_celery.aws.cluster_config import ClusterConfig
 from airflow_celery.aws.value_types import ConfigError, Hibernation, RedisMode, WorkerCapacity
+from airflow_celery.aws.worker_queues import resolve_worker_queues
+from airflow_celery.cluster.roles import WORKER
 
 __all__ = [
     "FARGATE_ROLES",
@@ -44,7 +46,7 @@ __all__ = [
 
 _DERIVED = frozenset(
     {"worker_count", "worker_min_count", "worker_max_count", "role_sizes", "worker_capacity", "redis_mode"}
-    | {"hibernation"}
+    | {"hibernation", "worker_queues"}
 )
 """Arguments whose ClusterConfig value resolve_args works out from several given ones, or converts."""
 
@@ -87,13 +89,16 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
     arg_checks.check_tags(given.get("tags", {}))
     arg_checks.check_dag_source(given)
     values = {arg.name: _unset(arg) for arg in ARGS} | DEFAULTS | given
+    role_sizes = arg_checks.role_sizes(given)
+    worker_queues = resolve_worker_queues(given, role_sizes[WORKER.name], values["worker_concurrency"])
     config = ClusterConfig(
         name=name,
         **{key: _frozen(value) for key, value in values.items() if key not in _DERIVED},
         worker_count=worker_count,
         worker_min_count=worker_min,
         worker_max_count=worker_max,
-        role_sizes=arg_checks.role_sizes(given),
+        role_sizes=role_sizes,
+        worker_queues=worker_queues,
         worker_capacity=WorkerCapacity(values["worker_capacity"]),
         redis_mode=RedisMode(values["redis_mode"]),
         hibernation=Hibernation(**HIBERNATION.defaults | given["hibernation"]) if "hibernation" in given else None,

@@ -9,6 +9,7 @@ from typing import TypedDict
 import pulumi
 
 from airflow_celery.aws.value_types import RedisModeArg, WorkerCapacityArg
+from airflow_celery.aws.worker_queues import WorkerQueueArgs
 
 
 class RoleSizeArgs(TypedDict, total=False):
@@ -208,3 +209,7 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     """s3: the bucket `airflow-celery dags push` writes to; unset, the component creates one."""
     dag_prefix: str
     """s3: the key prefix of the DAG archives and their `current` pointer, ending in '/'. Default "dags/"."""
+    worker_queues: dict[str, WorkerQueueArgs]
+    """More pools of workers, keyed by Celery queue name (1-12 lowercase letters, digits, hyphens), each consuming only
+    its queue, with its own size, slots, count range, capacity and IAM (README "Worker queues"). Tasks choose one
+    with `queue="<name>"`; the rest run on the `default` queue, which the worker_* keys size. Unset: one pool."""

@@ -34,7 +34,8 @@ def _check_connection_budget(config: ClusterConfig) -> None:
         "db_instance_class",
         config.db_instance_class,
         f"a class whose max_connections (about {limit} here) holds the cluster's worst case of {budget.describe()}"
-        f"; ways out: a bigger class{f' such as {bigger}' if bigger else ''}, fewer workers (worker_max_count) or "
+        f"; ways out: a bigger class{f' such as {bigger}' if bigger else ''}, fewer workers (worker_max_count, "
+        "worker_queues.<queue>.max) or "
         "slots (worker_concurrency), or a smaller pool (db_pool_size, db_max_overflow)",
     )
 

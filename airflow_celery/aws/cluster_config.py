@@ -8,7 +8,9 @@ import ipaddress
 from dataclasses import dataclass
 
 from airflow_celery.aws.value_types import Hibernation, RedisMode, WorkerCapacity
+from airflow_celery.aws.worker_queues import queue_slots
 from airflow_celery.cluster.limits import Capacity
+from airflow_celery.cluster.queues import WorkerQueue
 
 API_WORKERS = 2
 """uvicorn worker processes per api-server task ([api] workers)."""
@@ -90,6 +92,8 @@ class ClusterConfig:
     dag_git_secret_arn: str | None
     dag_bucket: str | None
     dag_prefix: str
+    worker_queues: tuple[WorkerQueue, ...]
+    """The extra queues (aws/worker_queues.py), in name order; the default queue is the worker_* fields."""
 
     @property
     def capacity(self) -> Capacity:
@@ -103,12 +107,18 @@ class ClusterConfig:
             worker_concurrency=self.worker_concurrency,
             db_pool_size=self.db_pool_size,
             db_max_overflow=self.db_max_overflow,
+            extra_queues=queue_slots(self.worker_queues),
         )
 
     @property
     def autoscaling(self) -> bool:
-        """Workers follow the queue when they may vary: the autoscaler and Application Auto Scaling are on."""
+        """The default queue's workers follow it when they may vary: Application Auto Scaling is on for them."""
         return self.worker_min_count < self.worker_max_count
+
+    @property
+    def any_autoscaling(self) -> bool:
+        """Some queue's workers may vary: the autoscaler sidecar runs and publishes."""
+        return self.autoscaling or any(q.autoscaling for q in self.worker_queues)
 
     @property
     def https(self) -> bool:

@@ -40,6 +40,7 @@ from airflow_celery.cluster.edges import BROKER_STORAGE, LOAD_BALANCER
 from airflow_celery.cluster.env import ClusterSettings
 from airflow_celery.cluster.limits import capacity_settings
 from airflow_celery.cluster.metrics import EMITTING_ROLES, STATSD_PORT
+from airflow_celery.cluster.queues import scaling_of
 from airflow_celery.cluster.roles import (
     AIRFLOW_SERVICES,
     API_SERVER,
@@ -130,10 +131,11 @@ def settings_template(config: ClusterConfig) -> ClusterSettings:
         worker_min_count=config.worker_min_count,
         worker_max_count=config.worker_max_count,
         scale_in_cooldown=config.worker_scale_in_cooldown,
-        metric_namespace=metric_namespace(config.name) if config.autoscaling else None,
+        metric_namespace=metric_namespace(config.name) if config.any_autoscaling else None,
         database_ca_file=database.RDS_CA_BUNDLE,
         statsd_port=STATSD_PORT if config.airflow_metrics else None,
         dag_source=dag_source_of(vars(config)),
+        worker_queues=tuple(scaling_of(q) for q in config.worker_queues),
     )
 
 
@@ -167,7 +169,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
     repo = image.repository(ctx)
     image_ref = image.image_reference(ctx, repo)
     roles = ecs_roles(config)
-    log_groups = logs.log_groups(ctx, [*roles, MIGRATE, *sidecars_of(SCHEDULER.name, config.autoscaling)])
+    log_groups = logs.log_groups(ctx, [*roles, MIGRATE, *sidecars_of(SCHEDULER.name, config.any_autoscaling)])
     bucket = logs.task_log_bucket(ctx)
     template = settings_template(config)
     s3_dags = template.dag_source.kind == "s3"
@@ -202,6 +204,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         exec_roles=frozenset({FLOWER.name}),
         broker_volume=storage.volume() if storage else None,
         broker_depends_on=list(storage.mount_targets) if storage else [],
+        queue_task_roles={q.name: iam.worker_task_role(ctx, bucket, ecs_cluster, q) for q in config.worker_queues},
     )
     if s3_dags:
         grant_read(ctx, wiring.role_task_roles, dags_bucket, template.dag_source.prefix)
@@ -215,8 +218,11 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         if r is WORKER and config.autoscaling:
             target, _, _ = scaling.worker_autoscaling(ctx, ecs_cluster, services[r.name], metric_namespace(config.name))
             targets[r.name] = target
+    queue_services, queue_targets = _worker_queues(ctx, inputs, wiring)
     if config.hibernation is not None:
-        hibernation.hibernate(ctx, ecs_cluster, services, targets, db)
+        bounds = {q.resource_name: (q.min_count, q.max_count) for q in config.worker_queues}
+        hibernation.hibernate(ctx, ecs_cluster, {**services, **queue_services}, {**targets, **queue_targets}, db,
+                              bounds)  # fmt: skip
     housekeeping.housekeeping(ctx, ecs_cluster, inputs, net.private_subnet_ids, groups[SCHEDULER.name], stored.arns)
     if config.monitoring:
         watched = alarms.watched_of(ecs_cluster, services, db, alb.alb, alb.target_groups[API_SERVER.name], redis_group)
@@ -238,6 +244,23 @@ def _with_bucket(source: DagSource, bucket: str) -> DagSource:
     return dataclasses.replace(source, bucket=bucket) if source.kind == "s3" else source
 
 
+def _worker_queues(
+    ctx: BuildContext, inputs: pulumi.Output[TaskInputs], wiring: ecs.ServiceWiring
+) -> tuple[dict[str, aws.ecs.Service], dict[str, aws.appautoscaling.Target]]:
+    """Per extra worker queue (cluster/queues.py): its task definition, its service, and its own autoscaling,
+    keyed by the queue's resource name (`worker-<queue>`)."""
+    services, targets = {}, {}
+    for queue in ctx.config.worker_queues:
+        definition = ecs.task_definition(ctx, WORKER, inputs, wiring, queue)
+        service = ecs.service(ctx, WORKER, definition, wiring, queue)
+        services[queue.resource_name] = service
+        if queue.autoscaling:
+            namespace = metric_namespace(ctx.config.name)
+            targets[queue.resource_name], _, _ = scaling.worker_autoscaling(ctx, wiring.cluster, service, namespace,
+                                                                            queue)  # fmt: skip
+    return services, targets
+
+
 def _task_log_folder(ctx: BuildContext, bucket: aws.s3.Bucket, wiring: ecs.ServiceWiring) -> pulumi.Output[str]:
     """The remote log folder: the task-log group (workers and the triggerer write, the api-server reads; they
     share the task role but the worker), or the S3 bucket with task_log_store "s3"."""
@@ -246,6 +269,7 @@ def _task_log_folder(ctx: BuildContext, bucket: aws.s3.Bucket, wiring: ecs.Servi
     group = task_logs.log_group(ctx)
     own = [name for name in (WORKER.name, TRIGGERER.name, DAG_PROCESSOR.name) if name in wiring.role_task_roles]
     writers = [("shared", wiring.task_role), *((name, wiring.role_task_roles[name]) for name in own)]
+    writers += [(f"{WORKER.name}-{queue}", role) for queue, role in wiring.queue_task_roles.items()]
     task_logs.grant(ctx, group, writers=writers, readers=[("shared", wiring.task_role)])
     return task_logs.folder(group)
 
@@ -263,7 +287,7 @@ def _role_task_roles(
     found = {WORKER.name: iam.worker_task_role(ctx, bucket, ecs_cluster), FLOWER.name: iam.flower_task_role(ctx)}
     if s3_dags:
         found[DAG_PROCESSOR.name] = iam.task_role(ctx, bucket, DAG_PROCESSOR.name)
-    if ctx.config.autoscaling:
+    if ctx.config.any_autoscaling:
         found[SCHEDULER.name] = iam.scheduler_task_role(ctx, bucket, metric_namespace(ctx.name))
     if storage is not None:
         found[REDIS.name] = broker_storage.broker_task_role(ctx, storage)

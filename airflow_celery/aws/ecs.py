@@ -19,6 +19,7 @@ from airflow_celery.aws.load_balancer import DEREGISTRATION_DELAY
 from airflow_celery.aws.scaling import capacity_provider_strategy
 from airflow_celery.aws.task_definition import TaskInputs, container_definitions_json
 from airflow_celery.cluster.drain import DRAIN_PROTECTION_CAP
+from airflow_celery.cluster.queues import WorkerQueue
 from airflow_celery.cluster.roles import API_SERVER, SCHEDULER, STARTUP_DEADLINE, TRIGGERER, WORKER, Kind, Role
 
 TASK_LAUNCH_SECONDS = 120
@@ -65,6 +66,8 @@ class ServiceWiring:
     """The EFS volume of a Fargate Redis's append-only file (aws/broker_storage.py)."""
     broker_depends_on: list[pulumi.Resource] = field(default_factory=list)
     """The EFS mount targets: a Redis task cannot mount its volume before they are available."""
+    queue_task_roles: dict[str, aws.iam.Role] = field(default_factory=dict)
+    """Per extra worker queue (cluster/queues.py): its workers' task role, with the queue's own IAM."""
 
 
 def cluster(ctx: BuildContext) -> aws.ecs.Cluster:
@@ -112,27 +115,43 @@ def runtime_platform(ctx: BuildContext) -> aws.ecs.TaskDefinitionRuntimePlatform
 
 
 def task_definition(
-    ctx: BuildContext, r: Role, inputs: pulumi.Output[TaskInputs], wiring: ServiceWiring
+    ctx: BuildContext,
+    r: Role,
+    inputs: pulumi.Output[TaskInputs],
+    wiring: ServiceWiring,
+    queue: WorkerQueue | None = None,
 ) -> aws.ecs.TaskDefinition:
-    cpu, memory = role_size(ctx, r)
+    """Role `r`'s task definition; with `queue`, an extra worker queue's: its size, task role and `--queues`."""
+    cpu, memory = (queue.cpu, queue.memory) if queue else role_size(ctx, r)
+    named = queue.resource_name if queue else r.name
+    task_role = wiring.queue_task_roles[queue.name] if queue else wiring.role_task_roles.get(r.name, wiring.task_role)
+    queue_name = queue.name if queue else None
     return aws.ecs.TaskDefinition(
-        ctx.child_name(r.name, "task"),
-        family=ctx.child_name(r.name),
+        ctx.child_name(named, "task"),
+        family=ctx.child_name(named),
         cpu=str(cpu),
         memory=str(memory),
         network_mode="awsvpc",
         requires_compatibilities=["FARGATE"],
         runtime_platform=runtime_platform(ctx),
         execution_role_arn=wiring.execution_roles[r.name].arn,
-        task_role_arn=wiring.role_task_roles.get(r.name, wiring.task_role).arn,
-        container_definitions=inputs.apply(lambda plain: container_definitions_json(r, plain)),
+        task_role_arn=task_role.arn,
+        container_definitions=inputs.apply(lambda plain: container_definitions_json(r, plain, queue_name)),
         volumes=[wiring.broker_volume] if r.kind is Kind.BROKER and wiring.broker_volume is not None else None,
-        tags=ctx.tags(r.name, "task"),
+        tags=ctx.tags(named, "task"),
         opts=ctx.opts(depends_on=wiring.task_depends_on),
     )
 
 
-def service(ctx: BuildContext, r: Role, definition: aws.ecs.TaskDefinition, wiring: ServiceWiring) -> aws.ecs.Service:
+def service(
+    ctx: BuildContext,
+    r: Role,
+    definition: aws.ecs.TaskDefinition,
+    wiring: ServiceWiring,
+    queue: WorkerQueue | None = None,
+) -> aws.ecs.Service:
+    """Role `r`'s service; with `queue`, an extra worker queue's (the workers' network, its own count and capacity)."""
+    named = queue.resource_name if queue else r.name
     balanced = r.name in wiring.target_groups
     depends_on = [*(wiring.service_depends_on if balanced else [])]
     if (r.scalable or on_spot(ctx, r)) and wiring.capacity_providers is not None:
@@ -142,11 +161,15 @@ def service(ctx: BuildContext, r: Role, definition: aws.ecs.TaskDefinition, wiri
     if wiring.migration is not None:
         depends_on.append(wiring.migration)
     return aws.ecs.Service(
-        ctx.child_name(r.name, "service"),
+        ctx.child_name(named, "service"),
         cluster=wiring.cluster.arn,
         task_definition=definition.arn,
-        desired_count=desired_count(ctx, r),
-        **_placement(ctx, r),
+        desired_count=queue.count if queue else desired_count(ctx, r),
+        **(
+            _on_capacity_providers(capacity_provider_strategy(queue.capacity, queue.min_count))
+            if queue
+            else _placement(ctx, r)
+        ),
         platform_version="LATEST",
         network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
             subnets=wiring.private_subnet_ids,
@@ -164,22 +187,24 @@ def service(ctx: BuildContext, r: Role, definition: aws.ecs.TaskDefinition, wiri
         propagate_tags="SERVICE",
         # A deploy that does not become steady fails `pulumi up` (and is retried by the next one).
         wait_for_steady_state=True,
-        tags=ctx.tags(r.name, "service"),
+        tags=ctx.tags(named, "service"),
         opts=pulumi.ResourceOptions.merge(
             ctx.opts(depends_on=depends_on or None),
             pulumi.ResourceOptions(
                 # Application Auto Scaling owns the worker count once it scales: the next `up` must not reset it.
                 # So does a hibernation schedule, for every service: a `pulumi up` at night must not wake them.
-                ignore_changes=["desiredCount"] if scaled_elsewhere(ctx, r) else None,
+                ignore_changes=["desiredCount"] if scaled_elsewhere(ctx, r, queue) else None,
                 custom_timeouts=deploy_timeouts(r),
             ),
         ),
     )
 
 
-def scaled_elsewhere(ctx: BuildContext, r: Role) -> bool:
-    """Application Auto Scaling owns the count: the workers' with autoscaling, every service's with hibernation."""
-    return (r.scalable and ctx.config.autoscaling) or ctx.config.hibernation is not None
+def scaled_elsewhere(ctx: BuildContext, r: Role, queue: WorkerQueue | None = None) -> bool:
+    """Application Auto Scaling owns the count: a queue's workers' with autoscaling, every service's with
+    hibernation."""
+    autoscaling = queue.autoscaling if queue else r.scalable and ctx.config.autoscaling
+    return autoscaling or ctx.config.hibernation is not None
 
 
 def on_spot(ctx: BuildContext, r: Role) -> bool:

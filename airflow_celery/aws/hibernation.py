@@ -47,19 +47,28 @@ def hibernate(
     services: Mapping[str, aws.ecs.Service],
     targets: Mapping[str, aws.appautoscaling.Target],
     database: aws.rds.Instance,
+    queue_bounds: Mapping[str, tuple[int, int]] | None = None,
 ) -> None:
-    """Scheduled sleep and wake for every service (reusing a scaling target that exists), and for the database."""
+    """Scheduled sleep and wake for every service (reusing a scaling target that exists), and for the database.
+    `queue_bounds` gives the awake bounds of the extra worker queues' services, keyed like `services`
+    (`worker-<queue>`, cluster/queues.py)."""
+    queue_bounds = queue_bounds or {}
     for role_name, service in services.items():
-        target = targets.get(role_name) or _target(ctx, ecs_cluster, role_name, service)
+        bounds = queue_bounds.get(role_name) or awake_bounds(ctx, role_name)
+        target = targets.get(role_name) or _target(ctx, ecs_cluster, role_name, service, bounds)
         _scheduled(ctx, role_name, target, "sleep", (0, 0))
-        _scheduled(ctx, role_name, target, "wake", awake_bounds(ctx, role_name))
+        _scheduled(ctx, role_name, target, "wake", bounds)
     _database_schedules(ctx, database)
 
 
 def _target(
-    ctx: BuildContext, ecs_cluster: aws.ecs.Cluster, role_name: str, service: aws.ecs.Service
+    ctx: BuildContext,
+    ecs_cluster: aws.ecs.Cluster,
+    role_name: str,
+    service: aws.ecs.Service,
+    bounds: tuple[int, int],
 ) -> aws.appautoscaling.Target:
-    low, high = awake_bounds(ctx, role_name)
+    low, high = bounds
     return aws.appautoscaling.Target(
         ctx.child_name(role_name, "hibernation"),
         service_namespace="ecs",

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from airflow_celery.aws.context import BuildContext
 from airflow_celery.aws.logs import TASK_LOG_PREFIX
 from airflow_celery.cluster.env import secrets_of
+from airflow_celery.cluster.queues import WorkerQueue
 from airflow_celery.cluster.roles import ENTRYPOINT_ROLES, MIGRATE, SCHEDULER, WORKER, Role
 from airflow_celery.cluster.secrets import SecretName
 
@@ -206,18 +207,35 @@ def scheduler_task_role(ctx: BuildContext, bucket: aws.s3.Bucket, namespace: str
     return role
 
 
-def worker_task_role(ctx: BuildContext, bucket: aws.s3.Bucket, cluster: aws.ecs.Cluster) -> aws.iam.Role:
-    """A worker protects its own task and drains before it goes (cluster/drain.py, autoscaler/protection.py).
-    The service's resource name is the one aws/ecs.py `service` gives it."""
-    role = task_role(ctx, bucket, "worker")
-    service_name_prefix = ctx.child_name(WORKER.name, "service")
+def worker_task_role(
+    ctx: BuildContext, bucket: aws.s3.Bucket, cluster: aws.ecs.Cluster, queue: WorkerQueue | None = None
+) -> aws.iam.Role:
+    """A worker protects its own task and drains before it goes (cluster/drain.py, autoscaler/protection.py),
+    whatever its queue: each queue's role may describe only its own service. The service's resource name is the one
+    aws/ecs.py `service` gives it. An extra queue's role also carries that queue's own policy and managed policies,
+    which no other task gets."""
+    named = queue.resource_name if queue else WORKER.name
+    role = task_role(ctx, bucket, named)
+    service_name_prefix = ctx.child_name(named, "service")
     aws.iam.RolePolicy(
-        ctx.child_name("worker", "task-role-protection"),
+        ctx.child_name(named, "task-role-protection"),
         role=role.id,
         policy=cluster.arn.apply(lambda arn: worker_drain_policy(arn, service_name_prefix)),
         opts=ctx.opts(),
     )
+    if queue is not None:
+        _queue_grants(ctx, role, queue)
     return role
+
+
+def _queue_grants(ctx: BuildContext, role: aws.iam.Role, queue: WorkerQueue) -> None:
+    named = queue.resource_name
+    if queue.policy:
+        aws.iam.RolePolicy(ctx.child_name(named, "task-role-queue"), role=role.id, policy=queue.policy, opts=ctx.opts())
+    for index, arn in enumerate(queue.managed_policy_arns):
+        aws.iam.RolePolicyAttachment(
+            ctx.child_name(named, f"task-role-managed-{index}"), role=role.name, policy_arn=arn, opts=ctx.opts()
+        )
 
 
 EXEC_ACTIONS = (

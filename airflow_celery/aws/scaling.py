@@ -23,8 +23,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from airflow_celery.autoscaler.cloudwatch import DESIRED_METRIC
+from airflow_celery.autoscaler.cloudwatch import DESIRED_METRIC, queue_dimensions
 from airflow_celery.aws.context import BuildContext
+from airflow_celery.cluster.queues import WorkerQueue
 
 POLICY_COOLDOWN = 60
 """Seconds between two scaling activities of the policy: one metric period."""
@@ -64,21 +65,31 @@ def _bound(value: float | None) -> str | None:
 
 
 def worker_autoscaling(
-    ctx: BuildContext, cluster: aws.ecs.Cluster, service: aws.ecs.Service, namespace: str
+    ctx: BuildContext,
+    cluster: aws.ecs.Cluster,
+    service: aws.ecs.Service,
+    namespace: str,
+    queue: WorkerQueue | None = None,
 ) -> tuple[aws.appautoscaling.Target, aws.appautoscaling.Policy, aws.cloudwatch.MetricAlarm]:
+    """The default queue's workers follow the dimensionless DesiredWorkers (as before); an extra queue's follow
+    DesiredWorkers with the dimension Queue=<name> (autoscaler/cloudwatch.py), each its own target, policy, alarm."""
     config = ctx.config
+    named = queue.resource_name if queue else "worker"
+    minimum, maximum = (
+        (queue.min_count, queue.max_count) if queue else (config.worker_min_count, config.worker_max_count)
+    )
     target = aws.appautoscaling.Target(
-        ctx.child_name("worker", "scaling"),
+        ctx.child_name(named, "scaling"),
         service_namespace="ecs",
         scalable_dimension="ecs:service:DesiredCount",
         resource_id=pulumi.Output.concat("service/", cluster.name, "/", service.name),
-        min_capacity=config.worker_min_count,
-        max_capacity=config.worker_max_count,
-        tags=ctx.tags("worker", "scaling"),
+        min_capacity=minimum,
+        max_capacity=maximum,
+        tags=ctx.tags(named, "scaling"),
         opts=ctx.opts(),
     )
     policy = aws.appautoscaling.Policy(
-        ctx.child_name("worker", "follow-desired"),
+        ctx.child_name(named, "follow-desired"),
         policy_type="StepScaling",
         service_namespace=target.service_namespace,
         scalable_dimension=target.scalable_dimension,
@@ -93,19 +104,20 @@ def worker_autoscaling(
                     metric_interval_upper_bound=_bound(step.upper),
                     scaling_adjustment=step.capacity,
                 )
-                for step in steps(config.worker_min_count, config.worker_max_count)
+                for step in steps(minimum, maximum)
             ],
         ),
         opts=ctx.opts(),
     )
     alarm = aws.cloudwatch.MetricAlarm(
-        ctx.child_name("worker", "desired"),
+        ctx.child_name(named, "desired"),
         alarm_description=(
-            f"airflow-celery {ctx.name}: sets the worker count to {DESIRED_METRIC} (always in ALARM while the "
-            "autoscaler publishes; that is how it keeps acting)"
+            f"airflow-celery {ctx.name}: sets the {_workers(queue)} count to {DESIRED_METRIC} (always in ALARM while "
+            "the autoscaler publishes; that is how it keeps acting)"
         ),
         namespace=namespace,
         metric_name=DESIRED_METRIC,
+        dimensions=queue_dimensions(queue.name) if queue else None,
         statistic="Maximum",
         period=METRIC_PERIOD,
         evaluation_periods=1,
@@ -113,10 +125,14 @@ def worker_autoscaling(
         comparison_operator="GreaterThanOrEqualToThreshold",
         treat_missing_data="missing",
         alarm_actions=[policy.arn],
-        tags=ctx.tags("worker", "desired"),
+        tags=ctx.tags(named, "desired"),
         opts=ctx.opts(),
     )
     return target, policy, alarm
+
+
+def _workers(queue: WorkerQueue | None) -> str:
+    return f"queue {queue.name}'s worker" if queue else "worker"
 
 
 def capacity_provider_strategy(capacity: str, minimum: int) -> list[aws.ecs.ServiceCapacityProviderStrategyArgs]:

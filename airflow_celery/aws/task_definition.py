@@ -90,8 +90,11 @@ def _command(r: Role) -> list[str]:
     return list(r.command) if r.image else [r.name]
 
 
-def container_definition(r: Role, inputs: TaskInputs, *, essential: bool = True) -> dict[str, Any]:
-    env = role_environment(r.name, inputs.settings)
+def container_definition(
+    r: Role, inputs: TaskInputs, *, essential: bool = True, queue: str | None = None
+) -> dict[str, Any]:
+    """One container of role `r`; `queue` names an extra worker queue (cluster/queues.py) for a worker."""
+    env = role_environment(r.name, inputs.settings, queue=queue)
     container: dict[str, Any] = {
         "name": r.name,
         "image": r.image or inputs.image,
@@ -116,7 +119,7 @@ def container_definition(r: Role, inputs: TaskInputs, *, essential: bool = True)
             "options": {
                 "awslogs-group": inputs.log_groups[r.name],
                 "awslogs-region": inputs.region,
-                "awslogs-stream-prefix": r.name,
+                "awslogs-stream-prefix": f"{r.name}-{queue}" if queue else r.name,
             },
         },
     }
@@ -135,13 +138,13 @@ def container_definition(r: Role, inputs: TaskInputs, *, essential: bool = True)
     return container
 
 
-def task_containers(r: Role, inputs: TaskInputs) -> list[dict[str, Any]]:
+def task_containers(r: Role, inputs: TaskInputs, queue: str | None = None) -> list[dict[str, Any]]:
     """The containers of `r`'s task: its own, plus its sidecars (the autoscaler in the scheduler's) and, with Airflow's
     metrics, the CloudWatch agent they go through (aws/airflow_metrics.py).
 
     No job runs inside a service's task: migrate is its own one-off task, run before any service changes
     (aws/migration.py)."""
-    main = container_definition(r, inputs)
+    main = container_definition(r, inputs, queue=queue)
     sidecars = [
         container_definition(sidecar, inputs, essential=False)
         for sidecar in sidecars_running_with(r.name, inputs.settings)
@@ -151,5 +154,5 @@ def task_containers(r: Role, inputs: TaskInputs) -> list[dict[str, Any]]:
     return [main, *sidecars]
 
 
-def container_definitions_json(r: Role, inputs: TaskInputs) -> str:
-    return json.dumps(task_containers(r, inputs))
+def container_definitions_json(r: Role, inputs: TaskInputs, queue: str | None = None) -> str:
+    return json.dumps(task_containers(r, inputs, queue))

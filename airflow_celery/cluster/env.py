@@ -14,6 +14,16 @@ from dataclasses import dataclass, field
 
 from airflow_celery.cluster.dag_source import FARGATE_BUNDLE_STORAGE, DagSource
 from airflow_celery.cluster.metrics import EMITTING_ROLES, statsd_environment
+from airflow_celery.cluster.queues import (
+    DEFAULT_QUEUE,
+    QUEUES_SCALING_VAR,
+    WORKER_QUEUE_VAR,
+    WORKER_QUEUES_VAR,
+    QueueScaling,
+    node_name,
+    queue_names,
+    queues_scaling_text,
+)
 from airflow_celery.cluster.reliability import (
     DEFAULT_TASK_RETRIES,
     DEFAULT_TASK_RETRY_DELAY_SECONDS,
@@ -48,8 +58,7 @@ FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthM
 HOST_IP_CALLABLE = "airflow.utils.net.get_host_ip_address"
 
 DEFAULT_QUEUE_VAR = "AIRFLOW__OPERATORS__DEFAULT_QUEUE"
-DEFAULT_QUEUE = "default"
-"""Airflow's `[operators] default_queue`: the one queue every worker consumes."""
+# DEFAULT_QUEUE (cluster/queues.py): Airflow's `[operators] default_queue`, the queue the default pool consumes.
 
 # Variables read by our entrypoint (airflow_celery/entrypoint/), not by Airflow.
 NODE_NAME_VAR = "AIRFLOW_CELERY_NODE_NAME"
@@ -162,6 +171,9 @@ class ClusterSettings:
     dag_source: DagSource = field(default_factory=DagSource)
     """Where the DAGs come from (cluster/dag_source.py): the image's folder, or a versioned git bundle."""
 
+    worker_queues: tuple[QueueScaling, ...] = ()
+    """The worker queues beside the default one (cluster/queues.py); empty: one pool on the default queue."""
+
     @property
     def dag_bundle_storage(self) -> str:
         """Where bundle checkouts live: under AIRFLOW_HOME locally, the container's ephemeral storage on Fargate."""
@@ -169,7 +181,16 @@ class ClusterSettings:
 
     @property
     def autoscaling(self) -> bool:
+        """The autoscaler runs: the default pool or any other queue's may vary."""
+        return self.default_autoscaling or any(q.autoscaling for q in self.worker_queues)
+
+    @property
+    def default_autoscaling(self) -> bool:
         return self.worker_min_count < self.worker_max_count
+
+    def worker_queue(self, name: str | None) -> QueueScaling | None:
+        """An extra queue by name; None for the default queue (or None)."""
+        return next((q for q in self.worker_queues if q.name == name), None)
 
     def port(self, role_name: str, port_name: str, instance: int | None = None) -> int:
         """A port's number: an override keyed "role.port" (or "role-N.port" for instance N of a role that runs
@@ -234,6 +255,10 @@ def _airflow_common(settings: ClusterSettings) -> dict[str, str]:
         WAIT_TIMEOUT_VAR: str(settings.wait_timeout),
     }
     env.update(settings.dag_source.environment(settings.dag_bundle_storage))
+    if settings.worker_queues:
+        # The queue policy (cluster/queue_policy.py) refuses a task on a queue no worker consumes. It runs wherever a
+        # DAG file is parsed: the dag-processor, and each task's runner on a worker (task_runner.py, BundleDagBag).
+        env[WORKER_QUEUES_VAR] = ",".join(queue_names(settings.worker_queues))
     if settings.public_base_url:
         env["AIRFLOW__API__BASE_URL"] = settings.public_base_url
     if settings.database_ca_file:
@@ -258,7 +283,9 @@ def _airflow_common(settings: ClusterSettings) -> dict[str, str]:
     return env
 
 
-def _role_specific(role_name: str, settings: ClusterSettings, instance: int | None) -> dict[str, str]:
+def _role_specific(
+    role_name: str, settings: ClusterSettings, instance: int | None, queue: str | None = None
+) -> dict[str, str]:
     if role_name == API_SERVER.name:
         return {
             "AIRFLOW__API__HOST": settings.bind_host,
@@ -278,11 +305,18 @@ def _role_specific(role_name: str, settings: ClusterSettings, instance: int | No
         # The official image's dumb-init kills the whole process group on SIGTERM unless SETSID=0;
         # with it, Celery gets the signal alone and shuts down warm.
         env = {"DUMB_INIT_SETSID": "0", CELERY_CONFIG_VAR: WORKER_CELERY_CONFIG}
+        extra = settings.worker_queue(queue)
+        if extra is not None:
+            # `airflow celery worker --queues <name>` (entrypoint.py), with the queue's own slots.
+            env[WORKER_QUEUE_VAR] = extra.name
+            env[CONCURRENCY_VAR] = str(extra.concurrency)
         if instance is not None:
-            env[NODE_NAME_VAR] = f"worker-{instance}@{settings.node_host}"
+            node = node_name(queue, instance, settings.node_host)
+            env[NODE_NAME_VAR] = node
             # Several workers on one host (local mode): each its own liveness file.
-            env[WORKER_ALIVE_VAR] = f"{settings.airflow_home or '/tmp'}/worker-{instance}.alive"
+            env[WORKER_ALIVE_VAR] = f"{settings.airflow_home or '/tmp'}/{node.partition('@')[0]}.alive"
         return env
+
     if role_name == FLOWER.name:
         return {
             "AIRFLOW__CELERY__FLOWER_HOST": settings.bind_host,
@@ -303,6 +337,7 @@ def _role_specific(role_name: str, settings: ClusterSettings, instance: int | No
 def _autoscaler(settings: ClusterSettings) -> dict[str, str]:
     """The decision's inputs (cluster/scaling.py) and, on ECS, where to publish it."""
     env = {
+        **({QUEUES_SCALING_VAR: queues_scaling_text(settings.worker_queues)} if settings.worker_queues else {}),
         WORKERS_MIN_VAR: str(settings.worker_min_count),
         WORKERS_MAX_VAR: str(settings.worker_max_count),
         CONCURRENCY_VAR: str(settings.worker_concurrency),
@@ -404,15 +439,18 @@ def reads_metadata_db(role_name: str) -> bool:
     return DATABASE_URL_VAR in ROLE_SECRETS.get(role_name, {})
 
 
-def role_environment(role_name: str, settings: ClusterSettings, instance: int | None = None) -> RoleEnvironment:
+def role_environment(
+    role_name: str, settings: ClusterSettings, instance: int | None = None, queue: str | None = None
+) -> RoleEnvironment:
     """The environment of role `role_name`: plain variables and secret references.
 
     `instance` numbers the Celery workers and schedulers of one host (local mode): each worker gets its own node
-    name, each scheduler its own health port.
+    name, each scheduler its own health port. `queue` names a worker's queue (cluster/queues.py): an extra queue's
+    workers consume it alone, with its own slots.
     """
     kind = role(role_name).kind
     plain = _airflow_common(settings) if kind in (Kind.AIRFLOW, Kind.JOB) else {}
-    plain.update(_role_specific(role_name, settings, instance))
+    plain.update(_role_specific(role_name, settings, instance, queue))
     if settings.statsd_port is not None and role_name in EMITTING_ROLES:
         plain.update(statsd_environment(settings.statsd_port))
     return RoleEnvironment(plain=plain, secrets=secrets_of(role_name))

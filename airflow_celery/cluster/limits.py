@@ -54,11 +54,24 @@ class Capacity:
     worker_concurrency: int = DEFAULT_WORKER_CONCURRENCY
     db_pool_size: int = DEFAULT_DB_POOL_SIZE
     db_max_overflow: int = DEFAULT_DB_MAX_OVERFLOW
+    extra_queues: tuple[QueueSlots, ...] = ()
+    """The worker queues beside the default one (cluster/queues.py): their slots and connections add up."""
+
+
+@dataclass(frozen=True)
+class QueueSlots:
+    """An extra worker queue, as the limits see it: how many workers at the most, how many slots each."""
+
+    name: str
+    max_workers: int
+    concurrency: int
 
 
 def parallelism(capacity: Capacity) -> int:
-    """Tasks that can run at once, cluster-wide: every slot of the most workers (heartbeats and sizes follow it)."""
-    return max(1, capacity.max_workers) * capacity.worker_concurrency
+    """Tasks that can run at once, cluster-wide: every slot of the most workers of every queue (heartbeats and sizes
+    follow it)."""
+    extra = sum(q.max_workers * q.concurrency for q in capacity.extra_queues)
+    return max(1, capacity.max_workers) * capacity.worker_concurrency + extra
 
 
 WAITING_TASKS_PER_SLOT = 0
@@ -163,6 +176,8 @@ def connection_budget(capacity: Capacity) -> ConnectionBudget:
         BudgetLine(TRIGGERER.name, capacity.triggerers, per_engine + 1, "sync engine and its health check"),
         BudgetLine(WORKER.name, capacity.max_workers, capacity.worker_concurrency + 1,
                    "result backend: one per pool child, one for the main process"),
+        *(BudgetLine(f"{WORKER.name} {q.name}", q.max_workers, q.concurrency + 1,
+                     f"queue {q.name}: one per pool child, one for the main process") for q in capacity.extra_queues),
         BudgetLine(FLOWER.name, 1, 0, "broker only"),
     )  # fmt: skip
     return ConnectionBudget(lines=lines)

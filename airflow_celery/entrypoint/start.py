@@ -18,6 +18,7 @@ from airflow_celery.cluster.env import (
     SERVE_LOGS_VAR,
     WAIT_FOR_MIGRATIONS_VAR,
 )
+from airflow_celery.cluster.queues import WORKER_QUEUE_VAR
 from airflow_celery.cluster.roles import (
     API_SERVER,
     AUTOSCALER,
@@ -76,6 +77,9 @@ def role_argv(role: Role, env: Mapping[str, str], extra: Sequence[str] = ()) -> 
     argv = list(role.command)
     if role is WORKER and env.get(NODE_NAME_VAR):
         argv += ["--celery-hostname", env[NODE_NAME_VAR]]
+    if role is WORKER and env.get(WORKER_QUEUE_VAR):
+        # An extra queue's pool (cluster/queues.py) consumes exactly its queue, not `[operators] default_queue`.
+        argv += ["--queues", env[WORKER_QUEUE_VAR]]
     if role in (WORKER, TRIGGERER) and not flag(env, SERVE_LOGS_VAR, True):
         argv.append("--skip-serve-logs")
     return argv + list(extra)

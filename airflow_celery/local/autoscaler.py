@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from airflow_celery.cluster.drain import DRAIN_PROTECTION_CAP, choose_to_go
+from airflow_celery.cluster.queues import DEFAULT_QUEUE
 from airflow_celery.cluster.roles import WORKER
 from airflow_celery.cluster.scaling import Load
 from airflow_celery.local import supervisor
@@ -32,7 +33,11 @@ log = logging.getLogger("airflow_celery.autoscaler")
 
 UP_STATES = {"STARTING", "RUNNING", "BACKOFF"}
 """A worker counts while it starts or runs; one that is STOPPING (warm shutdown) no longer takes tasks."""
-_WORKER_PROGRAM = re.compile(rf"{WORKER.name}-(\d+)")
+
+
+def program_prefix(queue: str | None = None) -> str:
+    """Worker programs are `worker-<n>` on the default queue, `worker-<queue>-<n>` on an extra one."""
+    return WORKER.name if queue in (None, DEFAULT_QUEUE) else f"{WORKER.name}-{queue}"
 
 
 @dataclass(frozen=True)
@@ -55,9 +60,10 @@ class Plan:
     """Drained (released): stopped now."""
 
 
-def worker_programs(infos: dict[str, dict]) -> list[str]:
-    """The worker programs supervisord knows, in instance order."""
-    found = [(int(m.group(1)), name) for name in infos if (m := _WORKER_PROGRAM.fullmatch(name))]
+def worker_programs(infos: dict[str, dict], queue: str | None = None) -> list[str]:
+    """The worker programs of one queue that supervisord knows, in instance order."""
+    pattern = re.compile(rf"{re.escape(program_prefix(queue))}-(\d+)")
+    found = [(int(m.group(1)), name) for name in infos if (m := pattern.fullmatch(name))]
     return [name for _, name in sorted(found)]
 
 
@@ -68,13 +74,14 @@ def plan(
     statuses: dict[str, WorkerStatus] | None = None,
     now: float | None = None,
     cap: float = DRAIN_PROTECTION_CAP,
+    queue: str | None = None,
 ) -> Plan:
     """Serving workers are the up ones not asked to go. Fewer wanted: drain the least busy serving ones. More
     wanted: resume going ones first, then start the lowest-numbered stopped programs. A going worker is stopped
     when its own status (written since it started) says `release`, or when it has said nothing for `cap`."""
     statuses = statuses or {}
     now = time.time() if now is None else now
-    names = worker_programs(infos)
+    names = worker_programs(infos, queue)
     up = [name for name in names if infos[name]["statename"] in UP_STATES]
     idle = [name for name in names if infos[name]["statename"] not in UP_STATES | {"STOPPING"}]
     draining = [name for name in up if name in going]
@@ -111,12 +118,15 @@ def read_status(path: Path) -> WorkerStatus | None:
 
 
 class SupervisorSink:
-    def __init__(self, paths: StatePaths):
+    """Starts and drains the worker programs of one queue (`queue` None: the default queue's)."""
+
+    def __init__(self, paths: StatePaths, queue: str | None = None):
         self.paths = paths
+        self.queue = queue
 
     @classmethod
-    def from_state_dir(cls, state_dir: str | Path) -> SupervisorSink:
-        return cls(StatePaths(Path(state_dir)))
+    def from_state_dir(cls, state_dir: str | Path, queue: str | None = None) -> SupervisorSink:
+        return cls(StatePaths(Path(state_dir)), queue)
 
     def _going(self, names: list[str]) -> set[str]:
         return {name for name in names if Path(f"{drain_path(self.paths, name)}.go").exists()}
@@ -124,15 +134,15 @@ class SupervisorSink:
     def current_workers(self) -> int | None:
         """Serving workers: up and not asked to go."""
         infos = supervisor.process_infos(self.paths)
-        names = worker_programs(infos)
+        names = worker_programs(infos, self.queue)
         going = self._going(names)
         return sum(1 for name in names if infos[name]["statename"] in UP_STATES and name not in going)
 
     def apply(self, load: Load, desired: int) -> None:
         infos = supervisor.process_infos(self.paths)
-        names = worker_programs(infos)
+        names = worker_programs(infos, self.queue)
         statuses = {name: read_status(drain_path(self.paths, name)) for name in names}
-        todo = plan(infos, desired, self._going(names), {k: v for k, v in statuses.items() if v})
+        todo = plan(infos, desired, self._going(names), {k: v for k, v in statuses.items() if v}, queue=self.queue)
         for name in todo.resume:
             log.info("%s is wanted again: it consumes again (%d queued, %d running)", name, load.queued, load.running)
             self._forget(name)

@@ -10,8 +10,9 @@ from pathlib import Path
 from airflow_celery.cluster import ClusterSettings
 from airflow_celery.cluster.dag_source import DagSource
 from airflow_celery.cluster.edges import port_of
-from airflow_celery.cluster.limits import MAX_SCHEDULERS, Capacity, capacity_settings
+from airflow_celery.cluster.limits import MAX_SCHEDULERS, Capacity, QueueSlots, capacity_settings
 from airflow_celery.cluster.metrics import METRICS_PORT_KEY, STATSD_PORT
+from airflow_celery.cluster.queues import DEFAULT_QUEUE, QUEUE_NAME, QueueScaling
 from airflow_celery.cluster.reliability import (
     DEFAULT_TASK_RETRY_DELAY_SECONDS,
     TASK_RETRY_DELAY_RANGE,
@@ -64,6 +65,8 @@ class UpOptions:
     task_retry_delay: int = DEFAULT_TASK_RETRY_DELAY_SECONDS
     dag_source: DagSource = field(default_factory=DagSource)
     """`--dags-git`: a versioned git bundle (local/dag_source.py); the image default reads `dags_dir`."""
+    queues: tuple[QueueScaling, ...] = ()
+    """`--queue NAME=MIN:MAX[:CONCURRENCY]`: worker queues beside the default one (cluster/queues.py)."""
 
     @property
     def autoscaling(self) -> bool:
@@ -90,6 +93,39 @@ def parse_workers(value: str | int) -> tuple[int | None, int]:
     if minimum > maximum:
         raise LocalError(f"--workers={text!r}: MIN ({minimum}) must not be above MAX ({maximum})")
     return minimum, maximum
+
+
+def parse_queue(value: str, concurrency: int) -> QueueScaling:
+    """`--queue NAME=MIN:MAX[:CONCURRENCY]`: a worker queue; its concurrency defaults to --concurrency's."""
+    name, sep, counts = value.partition("=")
+    parts = counts.split(":")
+    usage = f"--queue {value!r} is not NAME=MIN:MAX[:CONCURRENCY], e.g. heavy=0:2 or heavy=1:3:2"
+    if not sep or len(parts) not in (2, 3) or not all(part.isdigit() for part in parts):
+        raise LocalError(usage)
+    if name == DEFAULT_QUEUE:
+        raise LocalError(f"--queue {value!r}: the default queue's workers are --workers and --concurrency")
+    if not QUEUE_NAME.fullmatch(name):
+        raise LocalError(
+            f"--queue {value!r}: a queue name is 1-12 lowercase letters, digits and single inner hyphens, starting "
+            "with a letter (the same names the cloud accepts)"
+        )
+    minimum, maximum = int(parts[0]), int(parts[1])
+    slots = int(parts[2]) if len(parts) == 3 else concurrency
+    _check_range(f"--queue {name} MIN", minimum, MIN_WORKERS_RANGE)
+    _check_range(f"--queue {name} MAX", maximum, WORKERS_RANGE)
+    _check_range(f"--queue {name} CONCURRENCY", slots, CONCURRENCY_RANGE)
+    if minimum > maximum:
+        raise LocalError(f"--queue {value!r}: MIN ({minimum}) must not be above MAX ({maximum})")
+    return QueueScaling(name, minimum, maximum, slots)
+
+
+def parse_queues(values: Iterable[str], concurrency: int) -> tuple[QueueScaling, ...]:
+    queues = [parse_queue(value, concurrency) for value in values]
+    names = [q.name for q in queues]
+    for name in names:
+        if names.count(name) > 1:
+            raise LocalError(f"--queue {name} is given twice; give each queue once")
+    return tuple(queues)
 
 
 def resolve_ports(overrides: Mapping[str, int], schedulers: int = 1) -> dict[str, int]:
@@ -172,6 +208,7 @@ def validate_up_options(
     watchdog_interval: int = WATCHDOG_INTERVAL,
     task_retry_delay: int = DEFAULT_TASK_RETRY_DELAY_SECONDS,
     dag_source: DagSource | None = None,
+    queues: Iterable[str] = (),
 ) -> UpOptions:
     """Every argument checked, in the order given, with the first problem raised as one clear error."""
     min_workers, workers = parse_workers(workers)
@@ -188,6 +225,7 @@ def validate_up_options(
     if dag_source is None or not dag_source.versioned:
         _check_dags_dir(dags)
     overrides = parse_port_overrides(ports)
+    extra = parse_queues(queues, concurrency)
     return UpOptions(
         workers,
         concurrency,
@@ -201,6 +239,7 @@ def validate_up_options(
         watchdog_interval,
         task_retry_delay,
         dag_source or DagSource(),
+        extra,
     )
 
 
@@ -212,6 +251,7 @@ def local_capacity(options: UpOptions) -> Capacity:
         schedulers=options.schedulers,
         max_workers=options.workers,
         worker_concurrency=options.concurrency,
+        extra_queues=tuple(QueueSlots(q.name, q.max_count, q.concurrency) for q in options.queues),
     )
 
 
@@ -240,4 +280,5 @@ def cluster_settings(
         # A cluster started before the receiver existed has no port for it (cluster.json): no metrics there.
         statsd_port=options.ports.get(METRICS_PORT_KEY),
         dag_source=options.dag_source,
+        worker_queues=options.queues,
     )

@@ -69,12 +69,19 @@ def _with_secrets(paths: StatePaths, secret_vars: Mapping[str, str], argv: tuple
 
 
 def _contract_program(
-    role: Role, settings: ClusterSettings, paths: StatePaths, path: str, instance: int | None = None, **kw
+    role: Role,
+    settings: ClusterSettings,
+    paths: StatePaths,
+    path: str,
+    instance: int | None = None,
+    queue: str | None = None,
+    **kw,
 ) -> Program:
-    contract = role_environment(role.name, settings, instance=instance)
+    contract = role_environment(role.name, settings, instance=instance, queue=queue)
     secret_vars = {variable: str(name) for variable, name in contract.secrets.items()}
     argv = kw.pop("argv", None) or entrypoint_argv(role.name)
-    name = f"{role.name}-{instance}" if instance is not None else role.name
+    named = f"{role.name}-{queue}" if queue else role.name
+    name = f"{named}-{instance}" if instance is not None else named
     return Program(
         name=name,
         role=role,
@@ -143,14 +150,16 @@ def postgres_tls_program(settings: ClusterSettings, paths: StatePaths, path: str
     )
 
 
-def worker_program(settings: ClusterSettings, paths: StatePaths, path: str, instance: int) -> Program:
+def worker_program(
+    settings: ClusterSettings, paths: StatePaths, path: str, instance: int, queue: str | None = None
+) -> Program:
     """A Celery worker that drains before it goes (cluster/drain.py, run in the worker by autoscaler/protection.py).
 
     Its stop signal reaches the main process only (`stopasgroup=false`): SIGTERM is then Celery's warm shutdown,
     the pool children and the task processes they run finish their work. Sent to the whole group, as before,
     every task process got SIGTERM too and died at once. `killasgroup` stays on (supervisor_conf.py): the SIGKILL
     after stopwaitsecs, and `local down`'s sweep of leftover process groups, still take every child."""
-    program = _contract_program(WORKER, settings, paths, path, instance=instance, stopasgroup=False)
+    program = _contract_program(WORKER, settings, paths, path, instance=instance, queue=queue, stopasgroup=False)
     drain = {DRAIN_PATH_VAR: str(drain_path(paths, program.name))}
     return Program(**{**program.__dict__, "env": {**program.env, **drain}})
 
@@ -215,6 +224,10 @@ def build_programs(
     for role in AIRFLOW_SERVICES:
         if role.name == WORKER.name:
             programs += [worker_program(settings, paths, path, i) for i in range(1, workers + 1)]
+            for queue in settings.worker_queues:  # `worker-<queue>-<n>`, each consuming its queue alone
+                programs += [
+                    worker_program(settings, paths, path, i, queue.name) for i in range(1, queue.max_count + 1)
+                ]
         elif instances.get(role.name):
             count = instances[role.name]
             programs += [_contract_program(role, settings, paths, path, instance=i) for i in range(1, count + 1)]

@@ -210,9 +210,23 @@ def _start(cluster: Cluster, console: Console) -> None:
 
 
 def _left_to_autoscaler(cluster: Cluster, program: Program) -> bool:
-    """A worker program above the minimum: `up` defines it, the autoscaler starts it when the queue needs it."""
+    """A worker program above its queue's minimum: `up` defines it, the autoscaler starts it when the queue needs
+    it. An extra queue's programs are `worker-<queue>-<n>` (local/programs.py)."""
     options = cluster.options
-    return program.role is WORKER and options.autoscaling and (program.instance or 0) > options.initial_workers
+    if program.role is not WORKER:
+        return False
+    queue = next((q for q in options.queues if program.name.startswith(f"{WORKER.name}-{q.name}-")), None)
+    if queue is not None:
+        return (program.instance or 0) > queue.min_count
+    return options.autoscaling and (program.instance or 0) > options.initial_workers
+
+
+def _autoscaled_worker(cluster: Cluster, program: Program) -> bool:
+    """A worker program of a queue whose workers the autoscaler starts and stops."""
+    if program.role is not WORKER:
+        return False
+    queue = next((q for q in cluster.options.queues if program.name.startswith(f"{WORKER.name}-{q.name}-")), None)
+    return queue.autoscaling if queue is not None else cluster.options.autoscaling
 
 
 def _run_migrate(cluster: Cluster, console: Console) -> None:
@@ -364,7 +378,7 @@ def status(state_dir: Path) -> list[ProgramStatus]:
             done = state == "EXITED" and info["exitstatus"] == 0
             return ProgramStatus(program.name, state, pid, done, "finished" if done else "did not finish cleanly")
         if state != "RUNNING":
-            if program.role is WORKER and cluster.options.autoscaling and state in ("STOPPED", "EXITED", "STOPPING"):
+            if _autoscaled_worker(cluster, program) and state in ("STOPPED", "EXITED", "STOPPING"):
                 return ProgramStatus(program.name, state, pid, True, "stopped by the autoscaler (not needed now)")
             return ProgramStatus(program.name, state, pid, False, "not running")
         result = health.check_program(program, cluster.settings, cluster.secrets, cluster.base_env)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 from airflow_celery.cluster import BrokerEndpoint, DatabaseEndpoint, SecretName, compose_secrets, generate_secrets
 from airflow_celery.cluster.dag_source import DagSource
+from airflow_celery.cluster.queue_policy import LOCAL_SETTINGS
+from airflow_celery.cluster.queues import parse_queues_scaling
 from airflow_celery.cluster.reliability import DEFAULT_TASK_RETRY_DELAY_SECONDS, WATCHDOG_INTERVAL
 from airflow_celery.cluster.secrets import DEFAULT_ADMIN_USERNAME, GENERATED
 from airflow_celery.local.errors import LocalError
@@ -120,6 +122,9 @@ def create_state_dir(paths: StatePaths) -> None:
     paths.run.chmod(0o711 if running_as_root() else 0o700)
     paths.logs.chmod(0o700)
     paths.marker.write_text("A state directory of `airflow-celery local`; `local down --purge` deletes it.\n")
+    # The cluster policies (cluster/queue_policy.py) where Airflow looks for them, AIRFLOW_HOME/config, as in the image.
+    (paths.airflow_home / "config").mkdir(exist_ok=True)
+    (paths.airflow_home / "config" / "airflow_local_settings.py").write_text(LOCAL_SETTINGS)
 
 
 def write_private_json(path: Path, data: Mapping[str, object]) -> None:
@@ -203,6 +208,7 @@ def save_options(paths: StatePaths, options: UpOptions, node_host: str) -> None:
         "watchdog_interval": options.watchdog_interval,
         "task_retry_delay": options.task_retry_delay,
         "dag_source": dataclasses.asdict(options.dag_source),
+        "queues": [q.as_text() for q in options.queues],
     }
     paths.cluster.write_text(json.dumps(data, indent=2, sort_keys=True))
 
@@ -227,5 +233,6 @@ def load_options(paths: StatePaths) -> tuple[UpOptions, str]:
         watchdog_interval=data.get("watchdog_interval", WATCHDOG_INTERVAL),
         task_retry_delay=data.get("task_retry_delay", DEFAULT_TASK_RETRY_DELAY_SECONDS),
         dag_source=DagSource(**data.get("dag_source", {})),
+        queues=parse_queues_scaling(",".join(data.get("queues", []))),
     )
     return options, data["node_host"]

@@ -350,6 +350,14 @@ def _task_month(prices: RegionPrices, capacity: str, cpu: int, memory: int) -> t
     return hourly * HOURS_PER_MONTH, (vcpu_price, gb_price)
 
 
+def worker_range(config: ClusterConfig, service_name: str) -> tuple[int, int] | None:
+    """(min, max) workers of the default queue's service (`worker`) or an extra queue's (`worker-<queue>`)."""
+    if service_name == "worker":
+        return config.worker_min_count, config.worker_max_count
+    queue = next((q for q in config.worker_queues if q.resource_name == service_name), None)
+    return (queue.min_count, queue.max_count) if queue else None
+
+
 def fargate_lines(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices) -> list[CostLine]:
     lines = []
     for role_name, (service, definition) in services(mocks, config.name).items():
@@ -362,10 +370,11 @@ def fargate_lines(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPr
             per_task, used = _task_month(prices, capacity, cpu, memory)
             kind = ("Spot" if provider == "FARGATE_SPOT" else "on-demand") + (", ARM" if arch == "ARM64" else "")
             bounds = None
-            if role_name == "worker" and (config.worker_min_count, config.worker_max_count) != (count, count):
+            range_ = worker_range(config, role_name)
+            if range_ is not None and range_ != (count, count):
                 # This provider's share of the tasks at min and at max (a mixed strategy fills its base first).
-                low = capacity_split(config.worker_min_count, strategies).get(provider, 0.0)
-                high = capacity_split(config.worker_max_count, strategies).get(provider, 0.0)
+                low = capacity_split(range_[0], strategies).get(provider, 0.0)
+                high = capacity_split(range_[1], strategies).get(provider, 0.0)
                 bounds = (_money(per_task * low), _money(per_task * high))
             lines.append(
                 CostLine(
@@ -416,6 +425,7 @@ def task_starts(mocks: RecordingMocks, config: ClusterConfig) -> float:
     """Task starts a month (assumed): every task at each deploy, and each worker the autoscaler may add."""
     tasks = sum(int(service.inputs.get("desiredCount", 0)) for service, _ in services(mocks, config.name).values())
     extra_workers = config.worker_max_count - config.worker_min_count
+    extra_workers += sum(q.max_count - q.min_count for q in config.worker_queues)
     return tasks * ASSUMPTIONS["deploys_per_month"] + extra_workers * ASSUMPTIONS["worker_starts_per_day"] * 30
 
 
@@ -471,9 +481,11 @@ def monitoring_lines(mocks: RecordingMocks, config: ClusterConfig, prices: Regio
             metrics = ASSUMPTIONS["insights_metrics_per_cluster"] + count * ASSUMPTIONS["insights_metrics_per_service"]
             lines.append(CostLine("CloudWatch", f"Container Insights metrics (assumed count, {count} services)",
                                   f"{metrics:g} metrics", _money(metrics * metric.usd), (metric,)))  # fmt: skip
-    if config.autoscaling:
-        published = len(AUTOSCALER_METRICS)
-        lines.append(CostLine("CloudWatch", "autoscaler metrics (queued, running, desired workers)",
+    if config.any_autoscaling:
+        lanes = int(config.autoscaling) + sum(q.autoscaling for q in config.worker_queues)
+        published = len(AUTOSCALER_METRICS) * lanes
+        per_queue = f", {lanes} queues" if config.worker_queues else ""
+        lines.append(CostLine("CloudWatch", f"autoscaler metrics (queued, running, desired workers{per_queue})",
                               f"{published} metrics", _money(published * metric.usd), (metric,)))  # fmt: skip
     if config.airflow_metrics:
         lines += airflow_metric_lines(config, prices)
@@ -482,7 +494,7 @@ def monitoring_lines(mocks: RecordingMocks, config: ClusterConfig, prices: Regio
         lines.append(CostLine("CloudWatch", "failed task tries (metric filter on the scheduler's log)",
                               f"{filters} metrics", _money(filters * metric.usd), (metric,)))  # fmt: skip
     all_alarms = mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    scaling = [a for a in all_alarms if a.name.endswith("-worker-desired")]
+    scaling = [a for a in all_alarms if a.name.endswith("-desired") and f"{config.name}-worker" in a.name]
     if scaling:
         lines.append(CostLine("CloudWatch", "alarms (worker scaling)", f"{len(scaling)} alarms",
                               _money(len(scaling) * prices.alarm_month.usd), (prices.alarm_month,)))  # fmt: skip

@@ -57,6 +57,24 @@ def _size(definition: Recorded) -> str:
     return f"{cpu / 1024:g} vCPU / {memory / 1024:g} GiB"
 
 
+def queue_rows(
+    by_role: dict[str, tuple[Recorded, Recorded]], config: ClusterConfig, secrets: tuple[str, ...]
+) -> list[RoleRow]:
+    """A row per extra worker queue (cluster/queues.py): its size, count range, capacity and its own IAM."""
+    found = []
+    for queue in config.worker_queues:
+        service, definition = by_role[queue.resource_name]
+        extras = (["own policy"] if queue.policy else []) + [
+            f"{len(queue.managed_policy_arns)} managed policies"
+        ] * bool(queue.managed_policy_arns)
+        runs_on = f"Fargate ({queue.capacity}" + (f"; IAM: {', '.join(extras)}" if extras else "") + ")"
+        command = f"airflow celery worker --queues {queue.name}"
+        count = int(service.inputs.get("desiredCount", 0))
+        found.append(RoleRow(queue.resource_name, runs_on, command, _size(definition), count, queue.min_count,
+                             queue.max_count, secrets))  # fmt: skip
+    return found
+
+
 def rows(mocks: RecordingMocks, config: ClusterConfig) -> list[RoleRow]:
     by_role = services(mocks, config.name)
     result = []
@@ -68,6 +86,8 @@ def rows(mocks: RecordingMocks, config: ClusterConfig) -> list[RoleRow]:
             count = int(service.inputs.get("desiredCount", 0))
             bounds = (config.worker_min_count, config.worker_max_count) if role.scalable else (None, None)
             result.append(RoleRow(role.name, "Fargate", command, _size(definition), count, *bounds, secrets))
+            if role.scalable:
+                result += queue_rows(by_role, config, secrets)
         elif role is MIGRATE:
             definition = _migrate_definition(mocks, config.name)
             result.append(RoleRow(role.name, "Fargate one-off task", command, _size(definition), 0,

@@ -327,6 +327,7 @@ def test_defaults_fill_every_field_and_size_every_fargate_role_from_the_descript
     unset_collections = dict.fromkeys(("public_subnet_ids", "private_subnet_ids", "allowed_cidrs"), ()) | {
         "role_capacity": {},
         "tags": {},
+        "worker_queues": (),
     }
     expected = {arg.name: arg.default for arg in ARGS} | unset_collections
     expected |= {"worker_min_count": 1, "worker_max_count": 1, "role_sizes": config.role_sizes}

@@ -34,6 +34,9 @@ TEST_DAGS = Path(__file__).resolve().parent / "dags"
 PORT_KEYS = ("postgres.postgres", "redis.redis", "api-server.http", "scheduler.health", "flower.http", "metrics.statsd")
 UP_TIMEOUT = 600
 MIN_WORKERS, MAX_WORKERS, SCALE_IN_COOLDOWN = 2, 3, 15
+QUEUE = "heavy=0:1:2"
+"""A second worker queue (tests/local/test_queues.py): no worker until one of its tasks comes, so it costs nothing
+at start-up."""
 # The machine may be shared and busy: give every health check more than the 120 s default.
 HEALTH_TIMEOUT = 300
 FAST_FAILOVER = ("--watchdog-interval", "5", "--task-retry-delay", "2")
@@ -97,7 +100,7 @@ def running_cluster(tmp_path_factory):
     # Two workers, and a third the autoscaler starts for a burst (test_autoscaler_...); a short cool-down keeps
     # the test quick. The demo's five tasks fit the two minimum workers, so it runs on exactly those.
     up_args = ["local", "up", "--workers", f"{MIN_WORKERS}:{MAX_WORKERS}", "--concurrency", "4", "--schedulers", "2"]
-    up_args += ["--scale-in-cooldown", str(SCALE_IN_COOLDOWN), "--state-dir", str(state_dir)]
+    up_args += ["--scale-in-cooldown", str(SCALE_IN_COOLDOWN), "--state-dir", str(state_dir), "--queue", QUEUE]
     up_args += ["--dags-dir", str(dags), "--health-timeout", str(HEALTH_TIMEOUT), *FAST_FAILOVER, *port_args]
     try:
         result = cli(*up_args, timeout=UP_TIMEOUT)

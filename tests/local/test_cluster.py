@@ -222,7 +222,10 @@ def test_login_behind_tls_sets_a_secure_token_cookie_and_plain_http_does_not(clu
 
 def _running_workers(cluster: Cluster) -> set[str]:
     infos = supervisor.process_infos(StatePaths(cluster.state_dir))
-    return {name for name, info in infos.items() if name.startswith("worker-") and info["statename"] == "RUNNING"}
+    # The default queue's workers (worker-<n>), not another queue's (worker-<queue>-<n>, tests/local/test_queues.py).
+    return {
+        name for name, info in infos.items() if re.fullmatch(r"worker-\d+", name) and info["statename"] == "RUNNING"
+    }
 
 
 def test_autoscaler_grows_to_max_for_a_burst_kills_nothing_and_shrinks_back(cluster):
@@ -328,9 +331,10 @@ def test_two_concurrent_migrates_on_a_fresh_database_both_succeed(cluster, tmp_p
                            capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert check.returncode == 0, check.stdout + check.stderr
     assert _sql(cluster, "SELECT count(*) FROM ab_user WHERE username = 'admin'", "migrate_race") == [(1,)]
-    # parallelism: the most workers (the autoscaler's max) x 4 slots, running and one waiting each
+    # parallelism: the most workers (the autoscaler's max) x 4 slots, plus the heavy queue's 1 worker x 2 slots
+    # (cluster_support.QUEUE, heavy=0:1:2): every queue at its max
     assert _sql(cluster, "SELECT slots FROM slot_pool WHERE pool = 'default_pool'", "migrate_race") == [
-        (MAX_WORKERS * 4,)
+        (MAX_WORKERS * 4 + 1 * 2,)
     ]
 
 
@@ -436,7 +440,7 @@ def test_api_server_down_90_s_fails_no_task_and_a_sigkilled_worker_is_retried_wi
         after_outage = _tries(api, run_id)
         assert after_outage == {f"t{i}": ("running", 1) for i in range(8)}, after_outage
 
-        workers = {name: info["pid"] for name, info in process_infos(paths).items() if name.startswith("worker-")
+        workers = {name: info["pid"] for name, info in process_infos(paths).items() if re.fullmatch(r"worker-\d+", name)
                    and info["statename"] == "RUNNING"}  # fmt: skip
         victim = max(workers, key=lambda name: running_tasks(workers[name]))
         killed = running_tasks(workers[victim])

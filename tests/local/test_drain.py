@@ -59,7 +59,7 @@ def workers(cluster):
     assert supervisor.stop_and_wait(paths, ["autoscaler"], 30) == []
     try:
         running = sorted(
-            n for n, i in process_infos(paths).items() if n.startswith("worker-") and i["statename"] == "RUNNING"
+            n for n, i in process_infos(paths).items() if re.fullmatch(r"worker-\d+", n) and i["statename"] == "RUNNING"
         )
         assert len(running) == 2, running
         yield running
