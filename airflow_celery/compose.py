@@ -26,9 +26,9 @@ from airflow_celery.cluster import (
     EDGES,
     LOAD_BALANCER,
     BrokerEndpoint,
-    ClusterSettings,
     CommandCheck,
     DatabaseEndpoint,
+    EnvSettings,
     HttpCheck,
     Kind,
     Role,
@@ -63,7 +63,7 @@ SECRET_VARIABLE_PREFIX = "AIRFLOW_CELERY_"
 COMPOSE_MAX_WORKERS = 3
 """The README's `docker compose up --scale worker=3`: parallelism and the default pool are sized for it."""
 COMPOSE_CAPACITY = Capacity(max_workers=COMPOSE_MAX_WORKERS)
-SETTINGS = ClusterSettings(
+SETTINGS = EnvSettings(
     execution_api_url=f"http://{API_SERVER.name}:{API_SERVER.port('http').number}/execution/",
     **capacity_settings(COMPOSE_CAPACITY),
     # depends_on orders the services after `migrate`; no role needs to wait for the schema itself.

@@ -27,7 +27,7 @@ RUN_TIMEOUT, SHRINK_TIMEOUT = 600.0, 180.0
 console = Console(highlight=False, width=150)
 
 
-def running_workers(cluster: runner.Cluster) -> int:
+def running_workers(cluster: runner.LocalCluster) -> int:
     infos = supervisor.process_infos(cluster.paths)
     return sum(1 for name, info in infos.items() if name.startswith("worker-") and info["statename"] == "RUNNING")
 
@@ -35,7 +35,7 @@ def running_workers(cluster: runner.Cluster) -> int:
 class WorkerWatch:
     """Polls the worker programs every 0.5 s in a thread: when the count first reached `target`."""
 
-    def __init__(self, cluster: runner.Cluster, target: int):
+    def __init__(self, cluster: runner.LocalCluster, target: int):
         self.cluster, self.target = cluster, target
         self.reached: float | None = None
         self.highest = 0
@@ -51,7 +51,7 @@ class WorkerWatch:
             time.sleep(0.5)
 
 
-def burst(cluster: runner.Cluster, watch: WorkerWatch | None = None) -> tuple[RunResult, float, float]:
+def burst(cluster: runner.LocalCluster, watch: WorkerWatch | None = None) -> tuple[RunResult, float, float]:
     """Trigger the burst; (result, monotonic time of the trigger, monotonic time of the run's end)."""
     api = AirflowApi(cluster.url("api-server.http"), ADMIN_USERNAME, cluster.secrets[SecretName.ADMIN_PASSWORD])
     try:

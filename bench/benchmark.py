@@ -41,7 +41,7 @@ RUN_TIMEOUT = 400.0
 console = Console(highlight=False, width=150)
 
 
-def run_dag(cluster: runner.Cluster, dag_id: str) -> RunResult:
+def run_dag(cluster: runner.LocalCluster, dag_id: str) -> RunResult:
     api = AirflowApi(cluster.url("api-server.http"), ADMIN_USERNAME, cluster.secrets[SecretName.ADMIN_PASSWORD])
     try:
         api.wait_for_dag(dag_id, timeout=300)
@@ -57,7 +57,7 @@ def run_dag(cluster: runner.Cluster, dag_id: str) -> RunResult:
     return result
 
 
-def start_local_executor(cluster: runner.Cluster) -> list[subprocess.Popen]:
+def start_local_executor(cluster: runner.LocalCluster) -> list[subprocess.Popen]:
     """scheduler, api-server and dag-processor with the LocalExecutor, through the same entrypoint."""
     processes = []
     overrides = {"AIRFLOW__CORE__EXECUTOR": "LocalExecutor", "AIRFLOW__CORE__PARALLELISM": str(SLOTS)}
@@ -83,7 +83,7 @@ def wait_http(url: str, timeout: float) -> None:
     raise SystemExit(f"{url} not healthy after {timeout:.0f} s")
 
 
-def stop_airflow_programs(cluster: runner.Cluster) -> None:
+def stop_airflow_programs(cluster: runner.LocalCluster) -> None:
     names = [p.name for p in cluster.programs if p.role.kind.value == "airflow"]
     left = supervisor.stop_and_wait(cluster.paths, names, 150)
     if left:

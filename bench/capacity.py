@@ -95,11 +95,11 @@ class Database:
         self.engine.dispose()
 
 
-def program(cluster: runner.Cluster, name: str):
+def program(cluster: runner.LocalCluster, name: str):
     return next(p for p in cluster.programs if p.name == name)
 
 
-def program_pid(cluster: runner.Cluster, name: str) -> int:
+def program_pid(cluster: runner.LocalCluster, name: str) -> int:
     return int(supervisor.process_infos(cluster.paths)[name]["pid"])
 
 
@@ -133,7 +133,7 @@ def peak_tree_rss(argv: list[str], env: dict[str, str], timeout: float = 120) ->
     return peak, process.wait(timeout=10)
 
 
-def jobs_check_peak(cluster: runner.Cluster, role_name: str, runs: int = 3) -> float:
+def jobs_check_peak(cluster: runner.LocalCluster, role_name: str, runs: int = 3) -> float:
     prog = program(cluster, role_name)
     env = prog.environment(cluster.secrets, cluster.base_env)
     peaks = []
@@ -145,7 +145,7 @@ def jobs_check_peak(cluster: runner.Cluster, role_name: str, runs: int = 3) -> f
     return max(peaks)
 
 
-def api_client(cluster: runner.Cluster) -> AirflowApi:
+def api_client(cluster: runner.LocalCluster) -> AirflowApi:
     return AirflowApi(cluster.url("api-server.http"), ADMIN_USERNAME, cluster.secrets[SecretName.ADMIN_PASSWORD])
 
 
@@ -175,7 +175,7 @@ def wait_run_done(api: AirflowApi, run_id: str) -> None:
     raise SystemExit(f"{BENCH_DAG} run {run_id} did not end within {RUN_TIMEOUT:.0f} s")
 
 
-def release_delays(cluster: runner.Cluster, tis: list[dict]) -> list[float]:
+def release_delays(cluster: runner.LocalCluster, tis: list[dict]) -> list[float]:
     """end_date of each task instance -> `succeeded` of the Celery task that ran it, from Flower's events."""
     user, password = cluster.secrets[SecretName.FLOWER_BASIC_AUTH].split(":", 1)
     response = httpx.get(
@@ -199,13 +199,15 @@ def sample_connections(db: Database, stop: threading.Event, peak: list[int]) -> 
         stop.wait(0.5)
 
 
-def worker_pids(cluster: runner.Cluster, hand_started: list[subprocess.Popen]) -> list[int]:
+def worker_pids(cluster: runner.LocalCluster, hand_started: list[subprocess.Popen]) -> list[int]:
     if hand_started:
         return [p.pid for p in hand_started]
     return [program_pid(cluster, f"worker-{i}") for i in range(1, WORKERS + 1)]
 
 
-def measure_heartbeats(cluster: runner.Cluster, db: Database, interval: int, workers: list[int]) -> HeartbeatFigures:
+def measure_heartbeats(
+    cluster: runner.LocalCluster, db: Database, interval: int, workers: list[int]
+) -> HeartbeatFigures:
     api = api_client(cluster)
     peak, stop = [0], threading.Event()
     sampler = threading.Thread(target=sample_connections, args=(db, stop, peak), daemon=True)
@@ -241,7 +243,7 @@ def measure_heartbeats(cluster: runner.Cluster, db: Database, interval: int, wor
     )
 
 
-def restart_workers_with_interval(cluster: runner.Cluster, interval: int) -> list[subprocess.Popen]:
+def restart_workers_with_interval(cluster: runner.LocalCluster, interval: int) -> list[subprocess.Popen]:
     """Stop the supervised workers and start the same programs by hand with another heartbeat interval."""
     names = [f"worker-{i}" for i in range(1, WORKERS + 1)]
     if supervisor.stop_and_wait(cluster.paths, names, 150):

@@ -65,7 +65,7 @@ class Outcome:
 
 @dataclass
 class Bench:
-    cluster: runner.Cluster
+    cluster: runner.LocalCluster
     run_timeout: float = 420.0
 
     def api(self) -> AirflowApi:

@@ -44,7 +44,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
-from airflow_celery.cluster import ClusterSettings, SecretName
+from airflow_celery.cluster import EnvSettings, SecretName
 from airflow_celery.local import runner, supervisor
 from airflow_celery.local.api import TERMINAL_RUN_STATES, AirflowApi
 from airflow_celery.local.state import ADMIN_USERNAME
@@ -194,7 +194,7 @@ def log_matches(paths: Iterable[Path], pattern: re.Pattern, since: datetime) -> 
                     yield match
 
 
-def read_database(cluster: runner.Cluster, dag_id: str, run_id: str) -> tuple[dict, list[TaskPath], int]:
+def read_database(cluster: runner.LocalCluster, dag_id: str, run_id: str) -> tuple[dict, list[TaskPath], int]:
     engine = sa.create_engine(cluster.secrets[SecretName.DATABASE_URL], poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as db:
@@ -230,7 +230,7 @@ def read_database(cluster: runner.Cluster, dag_id: str, run_id: str) -> tuple[di
     return {"run created": run.queued_at, "run started": run.start_date, "run success": run.end_date}, tasks, retried
 
 
-def read_logs(cluster: runner.Cluster, tasks: list[TaskPath], since: datetime) -> None:
+def read_logs(cluster: runner.LocalCluster, tasks: list[TaskPath], since: datetime) -> None:
     logs = cluster.paths.logs
     schedulers = sorted(logs.glob("scheduler*.log"))
     workers = sorted(logs.glob("worker*.log"))
@@ -252,7 +252,7 @@ def read_logs(cluster: runner.Cluster, tasks: list[TaskPath], since: datetime) -
             by_ti[match["ti"]].stamps["state reported"] = _parse(match["at"])
 
 
-def read_task_logs(cluster: runner.Cluster, dag_id: str, run_id: str, tasks: list[TaskPath]) -> None:
+def read_task_logs(cluster: runner.LocalCluster, dag_id: str, run_id: str, tasks: list[TaskPath]) -> None:
     run_dir = cluster.paths.airflow_home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
     for task in tasks:
         path = run_dir / f"task_id={task.task_id}" / f"attempt={task.try_number}.log"
@@ -268,7 +268,7 @@ def read_task_logs(cluster: runner.Cluster, dag_id: str, run_id: str, tasks: lis
                 task.stamps.setdefault(stage, _parse(record["timestamp"]))
 
 
-def wait_for_run(cluster: runner.Cluster, dag_id: str, run_id: str, timeout: float = RUN_TIMEOUT) -> str:
+def wait_for_run(cluster: runner.LocalCluster, dag_id: str, run_id: str, timeout: float = RUN_TIMEOUT) -> str:
     """The run's end state, polled in the database: polling the REST API would load the api-server being measured."""
     engine = sa.create_engine(cluster.secrets[SecretName.DATABASE_URL], poolclass=sa.pool.NullPool)
     query = sa.text("SELECT state FROM dag_run WHERE dag_id = :d AND run_id = :r")
@@ -285,7 +285,7 @@ def wait_for_run(cluster: runner.Cluster, dag_id: str, run_id: str, timeout: flo
         engine.dispose()
 
 
-def connection_cost(cluster: runner.Cluster, rounds: int = 20) -> dict[str, float]:
+def connection_cost(cluster: runner.LocalCluster, rounds: int = 20) -> dict[str, float]:
     """Milliseconds per result-backend query with a new connection each time (what the scheduler's Celery executor
     does on every sync: Celery's SessionManager uses a NullPool outside a forked worker, celery/celery#2661) and on
     one kept connection."""
@@ -306,7 +306,7 @@ def connection_cost(cluster: runner.Cluster, rounds: int = 20) -> dict[str, floa
     return {"new_connection_ms": round(fresh, 1), "kept_connection_ms": round(kept, 1)}
 
 
-def measure(cluster: runner.Cluster, dag_id: str, label: str) -> RunBreakdown:
+def measure(cluster: runner.LocalCluster, dag_id: str, label: str) -> RunBreakdown:
     api = AirflowApi(cluster.url("api-server.http"), ADMIN_USERNAME, cluster.secrets[SecretName.ADMIN_PASSWORD])
     root_pid = supervisor.supervisord_pid(cluster.paths)
     try:
@@ -355,13 +355,13 @@ def _seconds(value: float | None) -> str:
 
 
 def override_settings(assignments: list[str]) -> dict[str, int | float]:
-    """Experiments only: `--setting parallelism=8` replaces ClusterSettings fields in every program's environment
+    """Experiments only: `--setting parallelism=8` replaces EnvSettings fields in every program's environment
     (the runner builds the env contract in this process, through local.options.cluster_settings)."""
     overrides: dict[str, int | float] = {}
     for assignment in assignments:
         name, _, value = assignment.partition("=")
-        if name not in {f.name for f in dataclasses.fields(ClusterSettings)}:
-            raise SystemExit(f"--setting {assignment!r}: {name!r} is no ClusterSettings field")
+        if name not in {f.name for f in dataclasses.fields(EnvSettings)}:
+            raise SystemExit(f"--setting {assignment!r}: {name!r} is no EnvSettings field")
         overrides[name] = float(value) if "." in value else int(value)
     if overrides:
         original = runner.cluster_settings
@@ -377,7 +377,7 @@ def main() -> None:
     parser.add_argument("--slots", type=int, default=8)
     parser.add_argument("--json", type=Path, help="write every run's summary here")
     parser.add_argument("--keep-state", action="store_true")
-    parser.add_argument("--setting", action="append", default=[], help="experiment: NAME=VALUE of ClusterSettings")
+    parser.add_argument("--setting", action="append", default=[], help="experiment: NAME=VALUE of EnvSettings")
     args = parser.parse_args()
     overrides = override_settings(args.setting)
     dag_ids = {n: f"latency_{n}x{args.task_seconds}" for n in args.tasks}

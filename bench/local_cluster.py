@@ -87,7 +87,9 @@ class BenchCluster:
             raise ValueError(f"dag_id={dag_id!r}: a sleep DAG is named <prefix>_<tasks>x<seconds>, e.g. bench_40x5")
         shutil.copy(BENCH_DAGS / "sleep_tasks.py", self.dags / f"{dag_id}.py")
 
-    def up(self, workers: int | str, slots: int, dags: Path | None = None, **options) -> tuple[runner.Cluster, float]:
+    def up(
+        self, workers: int | str, slots: int, dags: Path | None = None, **options
+    ) -> tuple[runner.LocalCluster, float]:
         """Validate as `local up` does, stop the cluster already running, start this one: (cluster, seconds to
         all healthy)."""
         up_options = validate_up_options(

@@ -104,7 +104,7 @@ def wait_for(predicate, timeout: float, what: str) -> float:
     return time.monotonic() - started
 
 
-def start_new_worker(cluster: runner.Cluster, index: int, dags: Path) -> subprocess.Popen:
+def start_new_worker(cluster: runner.LocalCluster, index: int, dags: Path) -> subprocess.Popen:
     """A worker of the new 'task definition': the old worker's env contract with the new dags folder."""
     (program,) = [p for p in cluster.programs if p.name == "worker-1"]
     name = f"new-{index}"

@@ -23,7 +23,7 @@ import pulumi
 import pulumi_aws as aws
 
 from airflow_celery.autoscaler.cloudwatch import DESIRED_METRIC, METRICS, QUEUED_METRIC, namespace
-from airflow_celery.aws.args import ClusterConfig
+from airflow_celery.aws.args import ResolvedArgs
 from airflow_celery.aws.context import BuildContext
 from airflow_celery.aws.scaling import METRIC_PERIOD
 from airflow_celery.cluster.limits import connection_budget
@@ -129,7 +129,7 @@ class AlarmSpec:
         }
 
 
-def alarm_specs(config: ClusterConfig, watched: Watched) -> list[AlarmSpec]:
+def alarm_specs(config: ResolvedArgs, watched: Watched) -> list[AlarmSpec]:
     """Every alarm of the cluster; which exist depends on the config (autoscaling, Container Insights, broker)."""
     services = watched.services
     db = {"DBInstanceIdentifier": watched.db_instance}
@@ -197,14 +197,14 @@ after its health check's 5 failures 30 s apart, so staying silent this long mean
 
 
 def _airflow(name: str, key: str, description: str, statistic: str, threshold: float, comparison: str,
-             periods: int, config: ClusterConfig, missing: str = "notBreaching") -> AlarmSpec:  # fmt: skip
+             periods: int, config: ResolvedArgs, missing: str = "notBreaching") -> AlarmSpec:  # fmt: skip
     """An alarm on one of Airflow's own metrics, as the metrics agent publishes it (cluster/metrics.py)."""
     found = airflow_metric(name)
     return AlarmSpec(key, description, namespace(config.name), found.published_name(), found.dimensions,
                      statistic, threshold, comparison, periods, missing=missing)  # fmt: skip
 
 
-def airflow_alarm_specs(config: ClusterConfig) -> list[AlarmSpec]:
+def airflow_alarm_specs(config: ResolvedArgs) -> list[AlarmSpec]:
     """Alarms on Airflow's metrics: a role that stopped heartbeating, lost tasks, DAG files that do not import."""
     beat = HEARTBEAT_MINUTES
     return [
@@ -228,7 +228,7 @@ def airflow_alarm_specs(config: ClusterConfig) -> list[AlarmSpec]:
     ]  # fmt: skip
 
 
-def published_metrics(config: ClusterConfig) -> dict[str, frozenset[str]]:
+def published_metrics(config: ResolvedArgs) -> dict[str, frozenset[str]]:
     """Namespace -> metric names that something publishes for this config: AWS for its services, the
     autoscaler (with autoscaling), the failed-task metric filter and the metrics agents (Airflow's own metrics,
     with the default pool) into the deployment's own namespace."""
@@ -337,7 +337,7 @@ ACTIONS = {"disable": "disableAlarmActions", "enable": "enableAlarmActions"}
 """EventBridge Scheduler's universal targets for CloudWatch's DisableAlarmActions and EnableAlarmActions."""
 
 
-def quiet_hours(config: ClusterConfig) -> dict[str, int]:
+def quiet_hours(config: ResolvedArgs) -> dict[str, int]:
     """Alarm actions go off when the stack goes to sleep, and back on an hour after it wakes: its services and
     its database need that long to start (a worker's start-up deadline alone is 7.5 minutes)."""
     sleep = config.hibernation

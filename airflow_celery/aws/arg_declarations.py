@@ -4,7 +4,7 @@ This is the one record of each argument, as Airflow's config.yml is of each opti
 
 - the AirflowCeleryClusterArgs TypedDict (aws/args_typed_dict.py, written by `make docs`), whose docstrings are
   `describe(arg)`;
-- the range and choice checks in `resolve_args` (`check_declared`), and the defaults of ClusterConfig;
+- the range and choice checks in `resolve_args` (`check_declared`), and the defaults of ResolvedArgs;
 - the `config:` block of Pulumi.yaml and the README's config reference (`make docs`), and schema.json's
   descriptions (`make schema`). tests/aws/test_arg_declarations.py fails when a generated file is stale.
 

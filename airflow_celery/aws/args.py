@@ -1,4 +1,4 @@
-"""The component's arguments: the types users pass, and `resolve_args`, which turns them into a ClusterConfig.
+"""The component's arguments: the types users pass, and `resolve_args`, which turns them into a ResolvedArgs.
 
 Every check happens in `resolve_args`, before the component registers anything, and each failure is one
 ConfigError naming the field, the value and what is allowed. The pieces, in the order resolve_args uses them:
@@ -8,7 +8,7 @@ ConfigError naming the field, the value and what is allowed. The pieces, in the 
 - aws/annotations.py: what an annotation means, for every reader of them;
 - aws/arg_shape.py: known keys, and values of the declared types;
 - aws/arg_checks.py: each value on its own (formats, production rules, counts, sizes, tags);
-- aws/cluster_config.py: ClusterConfig, the resolved form;
+- aws/resolved_args.py: ResolvedArgs, the resolved form;
 - aws/capacity_checks.py: the rules over the whole resolved config (memory, connections, heartbeats).
 """
 
@@ -22,7 +22,7 @@ from airflow_celery.aws.arg_declarations import ARGS, DEFAULTS, HIBERNATION, MAX
 from airflow_celery.aws.arg_shape import check_shape
 from airflow_celery.aws.args_typed_dict import AirflowCeleryClusterArgs, HibernationArgs, RoleSizeArgs
 from airflow_celery.aws.capacity_checks import check_capacity
-from airflow_celery.aws.cluster_config import ClusterConfig
+from airflow_celery.aws.resolved_args import ResolvedArgs
 from airflow_celery.aws.value_types import ConfigError, Hibernation, RedisMode, WorkerCapacity
 from airflow_celery.aws.worker_queues import resolve_worker_queues
 from airflow_celery.cluster.roles import WORKER
@@ -32,10 +32,10 @@ __all__ = [
     "MAX_NAME_LENGTH",
     "SPOT_ROLES",
     "AirflowCeleryClusterArgs",
-    "ClusterConfig",
     "ConfigError",
     "HibernationArgs",
     "RedisMode",
+    "ResolvedArgs",
     "RoleSizeArgs",
     "WorkerCapacity",
     "arg_annotations",
@@ -48,11 +48,11 @@ _DERIVED = frozenset(
     {"worker_count", "worker_min_count", "worker_max_count", "role_sizes", "worker_capacity", "redis_mode"}
     | {"hibernation", "worker_queues"}
 )
-"""Arguments whose ClusterConfig value resolve_args works out from several given ones, or converts."""
+"""Arguments whose ResolvedArgs value resolve_args works out from several given ones, or converts."""
 
 
 def _unset(arg: Arg) -> Any:
-    """An argument's ClusterConfig value when it is neither given nor has a default: empty, or None."""
+    """An argument's ResolvedArgs value when it is neither given nor has a default: empty, or None."""
     if arg.annotation.startswith("list["):
         return ()
     if arg.annotation.startswith("dict["):
@@ -61,7 +61,7 @@ def _unset(arg: Arg) -> Any:
 
 
 def _frozen(value: Any) -> Any:
-    """Lists become tuples (ClusterConfig is frozen); mappings are copied."""
+    """Lists become tuples (ResolvedArgs is frozen); mappings are copied."""
     if isinstance(value, list | tuple):
         return tuple(value)
     if isinstance(value, Mapping):
@@ -69,7 +69,7 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] | None) -> ClusterConfig:
+def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] | None) -> ResolvedArgs:
     """Validate `args` for a component called `name` and fill in the defaults; raise one ConfigError.
 
     Called before the component registers anything, so a bad value costs nothing: no resource is created.
@@ -91,7 +91,7 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
     values = {arg.name: _unset(arg) for arg in ARGS} | DEFAULTS | given
     role_sizes = arg_checks.role_sizes(given)
     worker_queues = resolve_worker_queues(given, role_sizes[WORKER.name], values["worker_concurrency"])
-    config = ClusterConfig(
+    config = ResolvedArgs(
         name=name,
         **{key: _frozen(value) for key, value in values.items() if key not in _DERIVED},
         worker_count=worker_count,

@@ -5,8 +5,8 @@ the dag-processor and triggerer their health checks, the cluster's connections t
 running tasks' heartbeats the api-servers' CPU. The limits themselves are derived in cluster/limits.py.
 """
 
-from airflow_celery.aws.cluster_config import ClusterConfig
 from airflow_celery.aws.rds_limits import max_connections, smallest_class_for
+from airflow_celery.aws.resolved_args import ResolvedArgs
 from airflow_celery.aws.value_types import ConfigError, require
 from airflow_celery.cluster.limits import (
     MEMORY_USABLE_SHARE,
@@ -23,7 +23,7 @@ from airflow_celery.cluster.measured import JOBS_CHECK_MEMORY_MIB, MEASURED_ON, 
 from airflow_celery.cluster.roles import API_SERVER, DAG_PROCESSOR, TRIGGERER, WORKER
 
 
-def _check_connection_budget(config: ClusterConfig) -> None:
+def _check_connection_budget(config: ResolvedArgs) -> None:
     """The cluster's worst case of database connections must fit the instance class's max_connections."""
     budget = connection_budget(config.capacity)
     limit = max_connections(config.db_instance_class)
@@ -40,7 +40,7 @@ def _check_connection_budget(config: ClusterConfig) -> None:
     )
 
 
-def _check_worker_density(config: ClusterConfig) -> None:
+def _check_worker_density(config: ResolvedArgs) -> None:
     """Every busy slot of a worker must fit its memory (slot and base measured in cluster/measured.py)."""
     memory = config.role_sizes[WORKER.name][1]
     most = max_worker_concurrency(memory)
@@ -56,7 +56,7 @@ def _check_worker_density(config: ClusterConfig) -> None:
     )
 
 
-def _check_health_checked_memory(config: ClusterConfig) -> None:
+def _check_health_checked_memory(config: ResolvedArgs) -> None:
     """The dag-processor and triggerer run `airflow jobs check` beside themselves every 30 s."""
     for role_name in (DAG_PROCESSOR.name, TRIGGERER.name):
         cpu, memory = config.role_sizes[role_name]
@@ -70,7 +70,7 @@ def _check_health_checked_memory(config: ClusterConfig) -> None:
         )
 
 
-def _check_execution_api_cpu(config: ClusterConfig) -> None:
+def _check_execution_api_cpu(config: ResolvedArgs) -> None:
     """Every running task heartbeats through the api-servers: they must hold that at max tasks."""
     capacity = config.capacity
     needed = min_api_server_vcpu(capacity)
@@ -87,7 +87,7 @@ def _check_execution_api_cpu(config: ClusterConfig) -> None:
     )
 
 
-def check_capacity(config: ClusterConfig) -> None:
+def check_capacity(config: ResolvedArgs) -> None:
     """Every capacity rule, smallest scope first."""
     _check_worker_density(config)
     _check_health_checked_memory(config)

@@ -30,14 +30,14 @@ from airflow_celery.aws import (
     task_logs,
 )
 from airflow_celery.aws import secrets as cluster_secrets
-from airflow_celery.aws.args import AirflowCeleryClusterArgs, ClusterConfig, resolve_args
+from airflow_celery.aws.args import AirflowCeleryClusterArgs, ResolvedArgs, resolve_args
 from airflow_celery.aws.context import BuildContext
 from airflow_celery.aws.dag_source import dag_bucket, dag_source_grants, dag_source_of, grant_read
 from airflow_celery.aws.security_groups import security_groups
 from airflow_celery.aws.task_definition import TaskInputs
 from airflow_celery.cluster.dag_source import DagSource
 from airflow_celery.cluster.edges import BROKER_STORAGE, LOAD_BALANCER
-from airflow_celery.cluster.env import ClusterSettings
+from airflow_celery.cluster.env import EnvSettings
 from airflow_celery.cluster.limits import capacity_settings
 from airflow_celery.cluster.metrics import EMITTING_ROLES, STATSD_PORT
 from airflow_celery.cluster.queues import scaling_of
@@ -112,14 +112,14 @@ class AirflowCeleryCluster(pulumi.ComponentResource):
         self.register_outputs(self.outputs)
 
 
-def ecs_roles(config: ClusterConfig) -> list[Role]:
+def ecs_roles(config: ResolvedArgs) -> list[Role]:
     """Roles that get their own ECS service: the Airflow services, and Redis unless ElastiCache is the broker."""
     return [*AIRFLOW_SERVICES, *([REDIS] if config.redis_mode == "fargate" else [])]
 
 
-def settings_template(config: ClusterConfig) -> ClusterSettings:
+def settings_template(config: ResolvedArgs) -> EnvSettings:
     """The env contract's settings known before deploy; URLs, bucket and region are filled in later."""
-    return ClusterSettings(
+    return EnvSettings(
         execution_api_url=discovery.execution_api_url(discovery.namespace_name(config.name)),
         **capacity_settings(config.capacity),
         default_task_retries=config.default_task_retries,
@@ -143,7 +143,7 @@ FLOWER_PORT_FORWARD_URL = "http://localhost:5555{prefix}/"
 """Where Flower answers on the operator's machine through the ECS Exec port forward the README shows."""
 
 
-def flower_url(config: ClusterConfig, alb_url: str, prefix: str) -> str:
+def flower_url(config: ResolvedArgs, alb_url: str, prefix: str) -> str:
     """Flower on the load balancer, or on localhost through the port forward when it is off the load balancer."""
     if config.flower_on_load_balancer:
         return f"{alb_url}{prefix}/"
@@ -183,7 +183,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
     )
     execution = iam.execution_roles(ctx, roles, stored.arns, dag_source_grants(config.dag_git_secret_arn))
     registered = [API_SERVER.name, *([REDIS.name] if config.redis_mode == "fargate" else [])]
-    ecs_cluster = ecs.cluster(ctx)
+    ecs_cluster = ecs.ecs_cluster(ctx)
     storage = (
         broker_storage.broker_storage(ctx, net.private_subnet_ids, groups[BROKER_STORAGE])
         if config.redis_mode == "fargate"
@@ -354,7 +354,7 @@ def _broker(
 
 def _task_inputs(
     ctx: BuildContext,
-    template: ClusterSettings,
+    template: EnvSettings,
     image_ref: pulumi.Output[str],
     public_url: pulumi.Output[str],
     vpc_cidrs: pulumi.Input[list[str]],

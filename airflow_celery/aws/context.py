@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from airflow_celery.aws.args import ClusterConfig
+from airflow_celery.aws.args import ResolvedArgs
 
 
 @dataclass(frozen=True)
@@ -14,7 +14,7 @@ class BuildContext:
     """The component being built and its validated config; children are named from `config.name`."""
 
     parent: pulumi.Resource
-    config: ClusterConfig
+    config: ResolvedArgs
 
     @property
     def name(self) -> str:

@@ -39,7 +39,7 @@ class DagArgError(ValueError):
 
 
 def dag_source_of(values: Mapping[str, Any]) -> DagSource:
-    """The validated DAG source of a component's arguments (or of a ClusterConfig's fields)."""
+    """The validated DAG source of a component's arguments (or of a ResolvedArgs's fields)."""
     arn = values.get("dag_git_secret_arn")
     if arn is not None and not (isinstance(arn, str) and SECRET_ARN.fullmatch(arn)):
         allowed = "the ARN of a Secrets Manager secret, arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME"

@@ -23,7 +23,7 @@ from airflow_celery.aws.alarms import (
     RDS,
     Watched,
 )
-from airflow_celery.aws.args import ClusterConfig
+from airflow_celery.aws.args import ResolvedArgs
 from airflow_celery.aws.context import BuildContext
 from airflow_celery.cluster.metrics import DEFAULT_POOLS
 from airflow_celery.cluster.metrics import metric as airflow_metric
@@ -50,7 +50,7 @@ def _per_role(metric: str, watched: Watched) -> list[list[Any]]:
     ]
 
 
-def widgets(config: ClusterConfig, watched: Watched, region: str) -> list[dict[str, Any]]:
+def widgets(config: ResolvedArgs, watched: Watched, region: str) -> list[dict[str, Any]]:
     """The widgets in reading order: the roles, the tasks, the workers, the database, the broker, the ALB."""
     custom = namespace(config.name)
     db = ["DBInstanceIdentifier", watched.db_instance]
@@ -132,7 +132,7 @@ def airflow_widgets(custom: str) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def dashboard_body(config: ClusterConfig, watched: Watched, region: str) -> dict[str, Any]:
+def dashboard_body(config: ResolvedArgs, watched: Watched, region: str) -> dict[str, Any]:
     """The PutDashboard body: widgets two a row, in the order `widgets` gives."""
     placed = []
     for index, widget in enumerate(widgets(config, watched, region)):

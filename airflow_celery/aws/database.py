@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from airflow_celery.aws.args import ClusterConfig
+from airflow_celery.aws.args import ResolvedArgs
 from airflow_celery.aws.context import BuildContext
 from airflow_celery.cluster.roles import POSTGRES
 from airflow_celery.cluster.secrets import DatabaseEndpoint
@@ -42,7 +42,7 @@ def performance_insights_supported(instance_class: str) -> bool:
     return instance_class not in NO_PERFORMANCE_INSIGHTS
 
 
-def max_allocated_storage(config: ClusterConfig) -> int:
+def max_allocated_storage(config: ResolvedArgs) -> int:
     """The ceiling RDS storage autoscaling may grow to: the given one, or STORAGE_GROWTH x the allocated size."""
     if config.db_max_allocated_storage is not None:
         return config.db_max_allocated_storage

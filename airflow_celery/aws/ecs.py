@@ -70,7 +70,7 @@ class ServiceWiring:
     """Per extra worker queue (cluster/queues.py): its workers' task role, with the queue's own IAM."""
 
 
-def cluster(ctx: BuildContext) -> aws.ecs.Cluster:
+def ecs_cluster(ctx: BuildContext) -> aws.ecs.Cluster:
     insights = "enabled" if ctx.config.container_insights else "disabled"
     return aws.ecs.Cluster(
         ctx.child_name("cluster"),

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from airflow_celery.aws import endpoints
-from airflow_celery.aws.args import ClusterConfig, RedisMode
+from airflow_celery.aws.args import RedisMode, ResolvedArgs
 from airflow_celery.aws.context import BuildContext
 
 ZONE_COUNT = 2
@@ -36,7 +36,7 @@ def ec2_equivalent(instance_class: str) -> str:
     return instance_class
 
 
-def instance_types(config: ClusterConfig) -> list[str]:
+def instance_types(config: ResolvedArgs) -> list[str]:
     """The EC2 types whose zone offerings the stack needs: the database's, and the ElastiCache nodes'."""
     types = [ec2_equivalent(config.db_instance_class)]
     if config.redis_mode == RedisMode.ELASTICACHE:

@@ -4,7 +4,7 @@ The Pulumi engine runs `provider/__main__.py` (PulumiPlugin.yaml, runtime python
 asks for the package schema (GetSchema) and constructs each AirflowCeleryCluster a program declares
 (Construct). pulumi.provider.experimental infers the schema from AirflowCeleryClusterArgs and the component's
 output annotations (analyzer.py) and maps the engine's camelCase inputs to the Python names (component.py,
-ComponentProvider.map_input_properties). `ClusterProvider` is that ComponentProvider with three corrections:
+ComponentProvider.map_input_properties). `AirflowCeleryProvider` is that ComponentProvider with three corrections:
 
 - Numbers reach Construct as floats (the wire has one number type), and the SDK's int conversion is
   overwritten with the float before the component sees it. An integer argument's whole float becomes an int
@@ -44,7 +44,7 @@ PACKAGE = PROJECT
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema.json"
 
 
-class ClusterProvider(ComponentProvider):
+class AirflowCeleryProvider(ComponentProvider):
     """The inferred component provider for AirflowCeleryCluster, with the corrections the module describes."""
 
     def __init__(self) -> None:
@@ -126,7 +126,7 @@ ARGS_BY_CONFIG_KEY = {camel_case(arg.name): arg for arg in ARGS}
 
 def schema() -> dict[str, Any]:
     """The package schema exactly as GetSchema returns it."""
-    return json.loads(ClusterProvider().schema or "{}")
+    return json.loads(AirflowCeleryProvider().schema or "{}")
 
 
 def schema_text() -> str:
@@ -138,9 +138,9 @@ def main(argv: list[str] | None = None) -> None:
     """Serve the provider over gRPC as the engine starts a plugin: `python provider/ ENGINE_ADDRESS [flags]`.
 
     Prints the port it listens on (127.0.0.1 only) and serves until the engine stops it. This is
-    component_provider_host with ClusterProvider in place of the plain ComponentProvider.
+    component_provider_host with AirflowCeleryProvider in place of the plain ComponentProvider.
     """
-    serve(ClusterProvider(), sys.argv[1:] if argv is None else argv)
+    serve(AirflowCeleryProvider(), sys.argv[1:] if argv is None else argv)
 
 
 def write_schema() -> int:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from airflow_celery.aws.args import ClusterConfig
+from airflow_celery.aws.args import ResolvedArgs
 from airflow_celery.aws.context import BuildContext
 from airflow_celery.cluster.edges import BROKER_STORAGE, EDGES, INTERNET, LOAD_BALANCER, Edge, edges_from
 from airflow_celery.cluster.roles import FLOWER, ROLES, Kind, role
@@ -56,7 +56,7 @@ def security_group_of(node: str) -> str:
     return found.runs_with or found.name
 
 
-def unused_edges(config: ClusterConfig) -> frozenset[tuple[str, str]]:
+def unused_edges(config: ResolvedArgs) -> frozenset[tuple[str, str]]:
     """(source, target) edges of the description that this stack leaves closed: the load balancer -> Flower unless
     Flower is served there (flower_on_load_balancer)."""
     return frozenset() if config.flower_on_load_balancer else frozenset({(LOAD_BALANCER, FLOWER.name)})

@@ -14,7 +14,7 @@ from typing import Any
 
 from airflow_celery.aws import airflow_metrics
 from airflow_celery.aws.dag_source import credential_secret
-from airflow_celery.cluster.env import ClusterSettings, role_environment
+from airflow_celery.cluster.env import EnvSettings, role_environment
 from airflow_celery.cluster.roles import REDIS_DATA, CommandCheck, HttpCheck, Kind, Role, sidecars_of
 from airflow_celery.cluster.secrets import SecretName
 
@@ -25,7 +25,7 @@ class TaskInputs:
 
     image: str
     """Our image, by digest (repo@sha256:...)."""
-    settings: ClusterSettings
+    settings: EnvSettings
     secret_arns: Mapping[SecretName, str]
     log_groups: Mapping[str, str]
     """Role name -> CloudWatch log group name."""
@@ -50,7 +50,7 @@ def secret_versions_label(secrets: Mapping[str, SecretName], versions: Mapping[S
     return hashlib.sha256(listed.encode()).hexdigest()[:32]
 
 
-def sidecars_running_with(role_name: str, settings: ClusterSettings) -> tuple[Role, ...]:
+def sidecars_running_with(role_name: str, settings: EnvSettings) -> tuple[Role, ...]:
     """The SIDECAR roles in `role_name`'s task: in the scheduler's, the watchdog, and the autoscaler when workers
     autoscale (roles.py, `sidecars_of`)."""
     return sidecars_of(role_name, settings.autoscaling)
@@ -65,7 +65,7 @@ SIDECAR_RESTART = {"enabled": True, "restartAttemptPeriod": 60}
 it is not essential, and the scheduler next to it must keep running."""
 
 
-def health_check(r: Role, settings: ClusterSettings) -> dict[str, Any] | None:
+def health_check(r: Role, settings: EnvSettings) -> dict[str, Any] | None:
     """The description's health check as an ECS container health check."""
     check = r.health
     if check is None:

@@ -167,7 +167,7 @@ def queue_slots(queues: tuple[WorkerQueue, ...]) -> tuple[QueueSlots, ...]:
 
 
 def default_queue(config: Any) -> WorkerQueue:
-    """The default queue, built from the worker_* keys of a ClusterConfig (its pool is today's worker service)."""
+    """The default queue, built from the worker_* keys of a ResolvedArgs (its pool is today's worker service)."""
     cpu, memory = config.role_sizes.get(WORKER.name, (WORKER.size.cpu, WORKER.size.memory))
     return WorkerQueue(
         DEFAULT_QUEUE, cpu, memory, config.worker_concurrency, config.worker_min_count, config.worker_max_count,

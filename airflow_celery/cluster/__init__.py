@@ -5,7 +5,7 @@ and the generated docs all read it. It imports only the standard library.
 """
 
 from airflow_celery.cluster.edges import EDGES, INTERNET, LOAD_BALANCER, LOAD_BALANCER_PORTS, Edge, edges_from
-from airflow_celery.cluster.env import ClusterSettings, RoleEnvironment, role_environment
+from airflow_celery.cluster.env import EnvSettings, RoleEnvironment, role_environment
 from airflow_celery.cluster.fargate import FARGATE_SIZES, is_fargate_size
 from airflow_celery.cluster.roles import (
     AIRFLOW_SERVICES,
@@ -39,10 +39,10 @@ __all__ = [
     "ROLES",
     "ROLES_BY_NAME",
     "BrokerEndpoint",
-    "ClusterSettings",
     "CommandCheck",
     "DatabaseEndpoint",
     "Edge",
+    "EnvSettings",
     "HttpCheck",
     "Kind",
     "Port",

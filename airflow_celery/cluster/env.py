@@ -105,7 +105,7 @@ SHARED_SECRETS: dict[str, SecretName] = {
 
 
 @dataclass(frozen=True)
-class ClusterSettings:
+class EnvSettings:
     """Where things are and how the cluster is tuned; everything the env contract depends on."""
 
     execution_api_url: str
@@ -217,7 +217,7 @@ def _flag(value: bool) -> str:
     return "True" if value else "False"
 
 
-def _airflow_common(settings: ClusterSettings) -> dict[str, str]:
+def _airflow_common(settings: EnvSettings) -> dict[str, str]:
     env = {
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER,
@@ -284,7 +284,7 @@ def _airflow_common(settings: ClusterSettings) -> dict[str, str]:
 
 
 def _role_specific(
-    role_name: str, settings: ClusterSettings, instance: int | None, queue: str | None = None
+    role_name: str, settings: EnvSettings, instance: int | None, queue: str | None = None
 ) -> dict[str, str]:
     if role_name == API_SERVER.name:
         return {
@@ -334,7 +334,7 @@ def _role_specific(
     return {}
 
 
-def _autoscaler(settings: ClusterSettings) -> dict[str, str]:
+def _autoscaler(settings: EnvSettings) -> dict[str, str]:
     """The decision's inputs (cluster/scaling.py) and, on ECS, where to publish it."""
     env = {
         **({QUEUES_SCALING_VAR: queues_scaling_text(settings.worker_queues)} if settings.worker_queues else {}),
@@ -353,7 +353,7 @@ def _autoscaler(settings: ClusterSettings) -> dict[str, str]:
     return env
 
 
-def _watchdog(settings: ClusterSettings) -> dict[str, str]:
+def _watchdog(settings: EnvSettings) -> dict[str, str]:
     """When a running task's heartbeat counts as stale, and the timeout its heartbeat is aged by (reliability.py)."""
     env = {
         WATCHDOG_STALE_VAR: str(watchdog_stale_after(settings.min_heartbeat_interval, settings.watchdog_interval)),
@@ -366,7 +366,7 @@ def _watchdog(settings: ClusterSettings) -> dict[str, str]:
     return env
 
 
-def _behind_proxy(settings: ClusterSettings) -> dict[str, str]:
+def _behind_proxy(settings: EnvSettings) -> dict[str, str]:
     """TLS ends at the load balancer, so the api-server must learn the scheme from X-Forwarded-Proto.
 
     The api-server runs with `--proxy-headers` (its command in roles.py): uvicorn's ProxyHeadersMiddleware
@@ -440,7 +440,7 @@ def reads_metadata_db(role_name: str) -> bool:
 
 
 def role_environment(
-    role_name: str, settings: ClusterSettings, instance: int | None = None, queue: str | None = None
+    role_name: str, settings: EnvSettings, instance: int | None = None, queue: str | None = None
 ) -> RoleEnvironment:
     """The environment of role `role_name`: plain variables and secret references.
 

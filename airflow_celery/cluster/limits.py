@@ -97,7 +97,7 @@ def executor_parallelism(capacity: Capacity) -> int:
 
 
 def capacity_settings(capacity: Capacity) -> dict[str, int]:
-    """The env contract's settings (ClusterSettings fields) that follow from the capacity, for every renderer."""
+    """The env contract's settings (EnvSettings fields) that follow from the capacity, for every renderer."""
     return {
         "worker_concurrency": capacity.worker_concurrency,
         "api_workers": capacity.api_workers,

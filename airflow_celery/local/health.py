@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import httpx
 import psutil
 
-from airflow_celery.cluster import ClusterSettings, CommandCheck, HttpCheck
+from airflow_celery.cluster import CommandCheck, EnvSettings, HttpCheck
 from airflow_celery.local.programs import Program
 
 # A command check starts a Python that imports Airflow or Celery (seconds of CPU each): on a small machine,
@@ -85,7 +85,7 @@ def wait_for_spare_cpu(
 
 
 def check_program(
-    program: Program, settings: ClusterSettings, secret_values: Mapping[str, str], base_env: Mapping[str, str]
+    program: Program, settings: EnvSettings, secret_values: Mapping[str, str], base_env: Mapping[str, str]
 ) -> HealthResult:
     """The description's check for this program's role; a role without one counts as healthy when running."""
     check = program.role.health

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from airflow_celery.cluster import ClusterSettings
+from airflow_celery.cluster import EnvSettings
 from airflow_celery.cluster.dag_source import DagSource
 from airflow_celery.cluster.edges import port_of
 from airflow_celery.cluster.limits import MAX_SCHEDULERS, Capacity, QueueSlots, capacity_settings
@@ -28,7 +28,7 @@ LOCAL_SCALE_IN_COOLDOWN = 60
 """Seconds before the local autoscaler stops a worker it no longer needs (the cloud default is 300)."""
 CONCURRENCY_RANGE = range(1, 65)
 SCHEDULERS_RANGE = range(1, MAX_SCHEDULERS + 1)
-# The ports local mode binds, as "role.port" keys of ClusterSettings.ports. The worker and triggerer log
+# The ports local mode binds, as "role.port" keys of EnvSettings.ports. The worker and triggerer log
 # servers are off (serve_logs=False): every role shares one filesystem.
 BOUND_PORTS: tuple[str, ...] = (
     "postgres.postgres",
@@ -257,10 +257,10 @@ def local_capacity(options: UpOptions) -> Capacity:
 
 def cluster_settings(
     options: UpOptions, airflow_home: Path, node_host: str, database_ca_file: Path | None = None
-) -> ClusterSettings:
+) -> EnvSettings:
     """The env contract's settings for a cluster whose every endpoint is on 127.0.0.1."""
     api_port = options.ports["api-server.http"]
-    return ClusterSettings(
+    return EnvSettings(
         execution_api_url=f"http://127.0.0.1:{api_port}/execution/",
         dags_folder=str(options.dags_dir),
         airflow_home=str(airflow_home),

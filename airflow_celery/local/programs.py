@@ -13,7 +13,7 @@ from pathlib import Path
 
 from airflow_celery.cluster import (
     AIRFLOW_SERVICES,
-    ClusterSettings,
+    EnvSettings,
     Role,
     role_environment,
 )
@@ -70,7 +70,7 @@ def _with_secrets(paths: StatePaths, secret_vars: Mapping[str, str], argv: tuple
 
 def _contract_program(
     role: Role,
-    settings: ClusterSettings,
+    settings: EnvSettings,
     paths: StatePaths,
     path: str,
     instance: int | None = None,
@@ -94,7 +94,7 @@ def _contract_program(
 
 
 def postgres_program(
-    settings: ClusterSettings,
+    settings: EnvSettings,
     paths: StatePaths,
     path: str,
     pg_bin: Path,
@@ -128,7 +128,7 @@ def postgres_program(
     )
 
 
-def postgres_tls_program(settings: ClusterSettings, paths: StatePaths, path: str) -> Program:
+def postgres_tls_program(settings: EnvSettings, paths: StatePaths, path: str) -> Program:
     """The database's TCP port, TLS required, relayed to the server's unix socket (airflow_celery/local/pg_tls.py).
 
     Its health check is the description's `pg_isready` against the TCP port: this pg_isready has no TLS, so
@@ -151,7 +151,7 @@ def postgres_tls_program(settings: ClusterSettings, paths: StatePaths, path: str
 
 
 def worker_program(
-    settings: ClusterSettings, paths: StatePaths, path: str, instance: int, queue: str | None = None
+    settings: EnvSettings, paths: StatePaths, path: str, instance: int, queue: str | None = None
 ) -> Program:
     """A Celery worker that drains before it goes (cluster/drain.py, run in the worker by autoscaler/protection.py).
 
@@ -173,7 +173,7 @@ AUTOSCALER_INTERVAL = 3
 """Seconds between two rounds of the local autoscaler: a local worker starts in seconds, not minutes."""
 
 
-def autoscaler_program(settings: ClusterSettings, paths: StatePaths, path: str) -> Program:
+def autoscaler_program(settings: EnvSettings, paths: StatePaths, path: str) -> Program:
     """The description's autoscaler with the local sink: it starts and stops this state dir's worker programs."""
     argv = (sys.executable, "-m", "airflow_celery.autoscaler", "supervisor", str(paths.root))
     program = _contract_program(AUTOSCALER, settings, paths, path, argv=argv, priority=600)
@@ -196,7 +196,7 @@ def metrics_file(paths: StatePaths) -> Path:
     return paths.run / "metrics.json"
 
 
-def metrics_receiver_program(settings: ClusterSettings, paths: StatePaths, path: str) -> Program:
+def metrics_receiver_program(settings: EnvSettings, paths: StatePaths, path: str) -> Program:
     """The StatsD receiver every emitting role sends to (settings.statsd_port)."""
     address = f"{STATSD_HOST}:{settings.statsd_port}"
     argv = (*METRICS_RECEIVER.command, address, str(metrics_file(paths)))
@@ -204,7 +204,7 @@ def metrics_receiver_program(settings: ClusterSettings, paths: StatePaths, path:
 
 
 def build_programs(
-    settings: ClusterSettings,
+    settings: EnvSettings,
     workers: int,
     paths: StatePaths,
     path: str,

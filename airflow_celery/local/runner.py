@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from airflow_celery.cluster import ClusterSettings, CommandCheck, SecretName
+from airflow_celery.cluster import CommandCheck, EnvSettings, SecretName
 from airflow_celery.cluster.limits import single_host_max_connections
 from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, WATCHDOG, WORKER, Kind
 from airflow_celery.local import binaries, health, postgres, supervisor
@@ -51,7 +51,7 @@ LOG_TAIL_LINES = 15
 
 
 @dataclass(frozen=True)
-class Cluster:
+class LocalCluster:
     """Everything `status`, `trigger` and `down` need, rebuilt from the state dir."""
 
     paths: StatePaths
@@ -62,7 +62,7 @@ class Cluster:
     node_host: str
 
     @property
-    def settings(self) -> ClusterSettings:
+    def settings(self) -> EnvSettings:
         return cluster_settings(self.options, self.paths.airflow_home, self.node_host, self.paths.database_ca_file)
 
     def url(self, port_key: str, path: str = "") -> str:
@@ -96,10 +96,10 @@ def _programs(paths: StatePaths, options: UpOptions, node_host: str) -> list[Pro
     )
 
 
-def load_cluster(state_dir: Path) -> Cluster:
+def load_cluster(state_dir: Path) -> LocalCluster:
     paths = StatePaths(state_dir)
     options, node_host = load_options(paths)
-    return Cluster(
+    return LocalCluster(
         paths=paths,
         options=options,
         programs=_programs(paths, options, node_host),
@@ -151,7 +151,7 @@ def preflight(options: UpOptions, paths: StatePaths, console: Console) -> None:
             console.print(f"[yellow]{message}")
 
 
-def up(options: UpOptions, console: Console) -> Cluster:
+def up(options: UpOptions, console: Console) -> LocalCluster:
     """Start the cluster, waiting up to `options.health_timeout` for each role's health check; one `up` at a time
     per state dir (a second one fails at once, see lock.py)."""
     with state_dir_lock(options.state_dir):
@@ -159,7 +159,7 @@ def up(options: UpOptions, console: Console) -> Cluster:
 
 
 @contextlib.contextmanager
-def running(options: UpOptions, console: Console, purge: bool = False) -> Iterator[Cluster]:
+def running(options: UpOptions, console: Console, purge: bool = False) -> Iterator[LocalCluster]:
     """The cluster started for the `with` block and stopped when it ends, however it ends (`purge`: the state
     dir deleted too)."""
     try:
@@ -168,7 +168,7 @@ def running(options: UpOptions, console: Console, purge: bool = False) -> Iterat
         down(options.state_dir, console, purge=purge)
 
 
-def _up(options: UpOptions, console: Console) -> Cluster:
+def _up(options: UpOptions, console: Console) -> LocalCluster:
     paths = StatePaths(options.state_dir)
     preflight(options, paths, console)
     started = time.monotonic()
@@ -188,7 +188,7 @@ def _up(options: UpOptions, console: Console) -> Cluster:
     return cluster
 
 
-def _start(cluster: Cluster, console: Console) -> None:
+def _start(cluster: LocalCluster, console: Console) -> None:
     paths, programs, health_timeout = cluster.paths, cluster.programs, cluster.options.health_timeout
     pg_bin = binaries.postgres_bin_dir()
     with console.status("initialising the PostgreSQL data dir"):
@@ -209,7 +209,7 @@ def _start(cluster: Cluster, console: Console) -> None:
         _start_and_wait(cluster, sidecars, console, "sidecars", health_timeout, watched=infra + services + sidecars)
 
 
-def _left_to_autoscaler(cluster: Cluster, program: Program) -> bool:
+def _left_to_autoscaler(cluster: LocalCluster, program: Program) -> bool:
     """A worker program above its queue's minimum: `up` defines it, the autoscaler starts it when the queue needs
     it. An extra queue's programs are `worker-<queue>-<n>` (local/programs.py)."""
     options = cluster.options
@@ -221,7 +221,7 @@ def _left_to_autoscaler(cluster: Cluster, program: Program) -> bool:
     return options.autoscaling and (program.instance or 0) > options.initial_workers
 
 
-def _autoscaled_worker(cluster: Cluster, program: Program) -> bool:
+def _autoscaled_worker(cluster: LocalCluster, program: Program) -> bool:
     """A worker program of a queue whose workers the autoscaler starts and stops."""
     if program.role is not WORKER:
         return False
@@ -229,7 +229,7 @@ def _autoscaled_worker(cluster: Cluster, program: Program) -> bool:
     return queue.autoscaling if queue is not None else cluster.options.autoscaling
 
 
-def _run_migrate(cluster: Cluster, console: Console) -> None:
+def _run_migrate(cluster: LocalCluster, console: Console) -> None:
     migrate = next(p for p in cluster.programs if p.role is MIGRATE)
     started = time.monotonic()
     with console.status("migrating the metadata database (airflow db migrate) and creating the admin user"):
@@ -248,7 +248,7 @@ def _run_migrate(cluster: Cluster, console: Console) -> None:
 
 
 def _start_and_wait(
-    cluster: Cluster,
+    cluster: LocalCluster,
     programs: list[Program],
     console: Console,
     what: str,
@@ -306,7 +306,7 @@ def check_none_gave_up(paths: StatePaths, programs: Iterable[Program]) -> None:
 
 
 def wait_healthy(
-    cluster: Cluster,
+    cluster: LocalCluster,
     program: Program,
     report: Callable[[str], None],
     timeout: float | None = None,
@@ -343,7 +343,7 @@ def wait_healthy(
     raise _failure(program, cluster.paths, f"was not healthy after {timeout:.0f} s (last check: {last})")
 
 
-def _print_access(cluster: Cluster, secrets: Mapping[str, str], console: Console) -> None:
+def _print_access(cluster: LocalCluster, secrets: Mapping[str, str], console: Console) -> None:
     console.print(f"UI:      {cluster.url('api-server.http', '/')}")
     console.print(f"Flower:  {cluster.url('flower.http', cluster.settings.flower_url_prefix + '/')}")
     console.print(f"Login:   {ADMIN_USERNAME} / {secrets[SecretName.ADMIN_PASSWORD]} (UI)")

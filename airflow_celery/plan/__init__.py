@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from airflow_celery.aws.args import ClusterConfig
+    from airflow_celery.aws.args import ResolvedArgs
     from airflow_celery.aws.offline import RecordingMocks
     from airflow_celery.plan.dag_source import DagSourcePlan
     from airflow_celery.plan.mwaa import Comparison
@@ -42,7 +42,7 @@ class Plan:
 
     stack: str
     region: str
-    config: ClusterConfig
+    config: ResolvedArgs
     mocks: RecordingMocks
     resources: ResourceGroups
     roles: list[RoleRow]

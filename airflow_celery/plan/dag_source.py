@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from airflow_celery.aws.args import ClusterConfig
+from airflow_celery.aws.args import ResolvedArgs
 from airflow_celery.aws.dag_source import dag_source_of
 from airflow_celery.aws.offline import RecordingMocks
 from airflow_celery.cluster.dag_source import BUNDLE_CONFIG_VAR, BUNDLE_STORAGE_VAR, GIT_CONN_VAR
@@ -38,7 +38,7 @@ class DagSourcePlan:
         return lines
 
 
-def describe(mocks: RecordingMocks, config: ClusterConfig) -> DagSourcePlan:
+def describe(mocks: RecordingMocks, config: ResolvedArgs) -> DagSourcePlan:
     source = dag_source_of(vars(config))
     readers, holders, storage = [], [], None
     for _, container in mocks.all_containers():

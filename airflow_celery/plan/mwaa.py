@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from airflow_celery.aws.args import ClusterConfig
+from airflow_celery.aws.args import ResolvedArgs
 from airflow_celery.plan import PlanError
 from airflow_celery.plan.pricing import HOURS_PER_MONTH, PRICES_AS_OF, Price
 
@@ -111,7 +111,7 @@ def option(environment_class: str, slots: int, prices: MwaaPrices) -> MwaaOption
     return MwaaOption(environment_class, workers, round(monthly, 2), (environment, worker))
 
 
-def compare(config: ClusterConfig, ours_usd: float, prices: MwaaPrices) -> Comparison:
+def compare(config: ResolvedArgs, ours_usd: float, prices: MwaaPrices) -> Comparison:
     slots = (config.worker_count or config.worker_max_count) * config.worker_concurrency
     options = [option(name, slots, prices) for name in TASKS_PER_WORKER]
     cheapest = min(options, key=lambda o: o.monthly_usd)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from airflow_celery.aws.args import ClusterConfig
+from airflow_celery.aws.args import ResolvedArgs
 from airflow_celery.aws.offline import RecordingMocks
 from airflow_celery.aws.security_groups import ingress_rules, unused_edges
 
@@ -29,7 +29,7 @@ class Network:
     """Facts about what is reachable from outside the VPC, read from the registered resources."""
 
 
-def describe(mocks: RecordingMocks, config: ClusterConfig) -> Network:
+def describe(mocks: RecordingMocks, config: ResolvedArgs) -> Network:
     matrix = [
         Reach(rule.source or rule.cidr or "?", rule.target, rule.port, rule.description, rule.cidr is not None)
         for rule in ingress_rules(config.load_balancer_cidrs, unused_edges(config))

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from airflow_celery.autoscaler.cloudwatch import METRICS as AUTOSCALER_METRICS
-from airflow_celery.aws.args import ClusterConfig
+from airflow_celery.aws.args import ResolvedArgs
 from airflow_celery.aws.offline import RecordingMocks
 from airflow_celery.cluster.metrics import FLUSH_SECONDS, published_names
 from airflow_celery.plan import PlanError
@@ -291,7 +291,7 @@ class Estimate:
         return list(seen.values())
 
 
-def estimate(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices) -> Estimate:
+def estimate(mocks: RecordingMocks, config: ResolvedArgs, prices: RegionPrices) -> Estimate:
     lines = [
         *fargate_lines(mocks, config, prices),
         *database_lines(mocks, prices),
@@ -350,7 +350,7 @@ def _task_month(prices: RegionPrices, capacity: str, cpu: int, memory: int) -> t
     return hourly * HOURS_PER_MONTH, (vcpu_price, gb_price)
 
 
-def worker_range(config: ClusterConfig, service_name: str) -> tuple[int, int] | None:
+def worker_range(config: ResolvedArgs, service_name: str) -> tuple[int, int] | None:
     """(min, max) workers of the default queue's service (`worker`) or an extra queue's (`worker-<queue>`)."""
     if service_name == "worker":
         return config.worker_min_count, config.worker_max_count
@@ -358,7 +358,7 @@ def worker_range(config: ClusterConfig, service_name: str) -> tuple[int, int] | 
     return (queue.min_count, queue.max_count) if queue else None
 
 
-def fargate_lines(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices) -> list[CostLine]:
+def fargate_lines(mocks: RecordingMocks, config: ResolvedArgs, prices: RegionPrices) -> list[CostLine]:
     lines = []
     for role_name, (service, definition) in services(mocks, config.name).items():
         cpu, memory = int(definition.inputs["cpu"]), int(definition.inputs["memory"])
@@ -421,7 +421,7 @@ def broker_lines(mocks: RecordingMocks, prices: RegionPrices) -> list[CostLine]:
     return lines
 
 
-def task_starts(mocks: RecordingMocks, config: ClusterConfig) -> float:
+def task_starts(mocks: RecordingMocks, config: ResolvedArgs) -> float:
     """Task starts a month (assumed): every task at each deploy, and each worker the autoscaler may add."""
     tasks = sum(int(service.inputs.get("desiredCount", 0)) for service, _ in services(mocks, config.name).values())
     extra_workers = config.worker_max_count - config.worker_min_count
@@ -429,14 +429,14 @@ def task_starts(mocks: RecordingMocks, config: ClusterConfig) -> float:
     return tasks * ASSUMPTIONS["deploys_per_month"] + extra_workers * ASSUMPTIONS["worker_starts_per_day"] * 30
 
 
-def image_pull_gb(mocks: RecordingMocks, config: ClusterConfig) -> float:
+def image_pull_gb(mocks: RecordingMocks, config: ResolvedArgs) -> float:
     """GB of image layers through the NAT: none when an S3 gateway endpoint carries them (ECR keeps layers in S3)."""
     gateways = [e for e in mocks.of_type(ENDPOINT) if e.inputs.get("vpcEndpointType") == "Gateway"
                 and str(e.inputs.get("serviceName", "")).endswith(".s3")]  # fmt: skip
     return 0.0 if gateways else task_starts(mocks, config) * ASSUMPTIONS["image_gb"]
 
 
-def nat_lines(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices) -> list[CostLine]:
+def nat_lines(mocks: RecordingMocks, config: ResolvedArgs, prices: RegionPrices) -> list[CostLine]:
     gateways = len(mocks.of_type("aws:ec2/natGateway:NatGateway"))
     if not gateways:
         return []
@@ -470,7 +470,7 @@ def endpoint_lines(mocks: RecordingMocks, prices: RegionPrices) -> list[CostLine
     ]  # fmt: skip
 
 
-def monitoring_lines(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices) -> list[CostLine]:
+def monitoring_lines(mocks: RecordingMocks, config: ResolvedArgs, prices: RegionPrices) -> list[CostLine]:
     """Container Insights' metrics (when on), the autoscaler's own metrics and the scaling alarms."""
     lines = []
     metric = prices.custom_metric_month
@@ -508,7 +508,7 @@ def monitoring_lines(mocks: RecordingMocks, config: ClusterConfig, prices: Regio
     return lines
 
 
-def airflow_metric_lines(config: ClusterConfig, prices: RegionPrices) -> list[CostLine]:
+def airflow_metric_lines(config: ResolvedArgs, prices: RegionPrices) -> list[CostLine]:
     """Airflow's own metrics (cluster/metrics.py: the allow-list with the default pool), and the PutMetricData
     calls of the metrics agents: one a flush interval per task that runs one (workers at worker_count)."""
     metric = prices.custom_metric_month
@@ -536,7 +536,7 @@ def load_balancer_lines(mocks: RecordingMocks, prices: RegionPrices) -> list[Cos
     ]  # fmt: skip
 
 
-def log_lines(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices) -> list[CostLine]:
+def log_lines(mocks: RecordingMocks, config: ResolvedArgs, prices: RegionPrices) -> list[CostLine]:
     """Ingestion at the assumed volume per running task; storage is what the retention keeps at steady state."""
     tasks = sum(int(service.inputs.get("desiredCount", 0)) for service, _ in services(mocks, config.name).values())
     ingested = tasks * ASSUMPTIONS["log_gb_per_task_month"]
@@ -552,7 +552,7 @@ def log_lines(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices
     ]  # fmt: skip
 
 
-def task_log_lines(mocks: RecordingMocks, config: ClusterConfig, prices: RegionPrices) -> list[CostLine]:
+def task_log_lines(mocks: RecordingMocks, config: ResolvedArgs, prices: RegionPrices) -> list[CostLine]:
     """Task logs in CloudWatch (taskLogStore cloudwatch): the assumed volume per worker the service starts with."""
     if not [g for g in mocks.of_type("aws:cloudwatch/logGroup:LogGroup") if g.name == f"{config.name}-task-logs"]:
         return []

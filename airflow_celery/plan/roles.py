@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from airflow_celery.aws.args import ClusterConfig
+from airflow_celery.aws.args import ResolvedArgs
 from airflow_celery.aws.offline import Recorded, RecordingMocks
 from airflow_celery.cluster.env import secrets_of
 from airflow_celery.cluster.roles import MIGRATE, POSTGRES, REDIS, ROLES, Kind
@@ -58,7 +58,7 @@ def _size(definition: Recorded) -> str:
 
 
 def queue_rows(
-    by_role: dict[str, tuple[Recorded, Recorded]], config: ClusterConfig, secrets: tuple[str, ...]
+    by_role: dict[str, tuple[Recorded, Recorded]], config: ResolvedArgs, secrets: tuple[str, ...]
 ) -> list[RoleRow]:
     """A row per extra worker queue (cluster/queues.py): its size, count range, capacity and its own IAM."""
     found = []
@@ -75,7 +75,7 @@ def queue_rows(
     return found
 
 
-def rows(mocks: RecordingMocks, config: ClusterConfig) -> list[RoleRow]:
+def rows(mocks: RecordingMocks, config: ResolvedArgs) -> list[RoleRow]:
     by_role = services(mocks, config.name)
     result = []
     for role in ROLES:

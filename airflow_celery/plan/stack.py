@@ -12,7 +12,7 @@ import yaml
 from pulumi.runtime import set_all_config
 
 from airflow_celery.aws import offline, pulumi_cli
-from airflow_celery.aws.args import ClusterConfig, ConfigError, resolve_args
+from airflow_celery.aws.args import ConfigError, ResolvedArgs, resolve_args
 from airflow_celery.aws.config import PROJECT, validated_args_from_config
 from airflow_celery.plan import PlanError
 
@@ -26,7 +26,7 @@ class StackInput:
     name: str
     args: dict[str, Any]
     """What args_from_config read: the component's arguments, as `__main__.py` passes them."""
-    config: ClusterConfig
+    config: ResolvedArgs
     """What resolve_args made of them: validated, with every default."""
 
 

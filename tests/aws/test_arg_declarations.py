@@ -9,9 +9,9 @@ import pytest
 
 from airflow_celery.aws import arg_outputs
 from airflow_celery.aws.arg_declarations import ARGS, DEFAULTS, HIBERNATION, RECORDS, Arg, describe, range_allowed
-from airflow_celery.aws.args import ClusterConfig, ConfigError, arg_annotations, resolve_args
+from airflow_celery.aws.args import ConfigError, ResolvedArgs, arg_annotations, resolve_args
 from airflow_celery.aws.provider import SCHEMA_PATH, schema_text
-from airflow_celery.cluster import ClusterSettings
+from airflow_celery.cluster import EnvSettings
 from airflow_celery.cluster.limits import Capacity, capacity_settings
 from airflow_celery.docs import README_PATH, readme_with_config_reference
 
@@ -112,8 +112,8 @@ def test_the_declared_defaults_are_what_the_component_resolves():
 
 
 def test_resolved_and_computed_values_carry_no_default_of_their_own():
-    """Defaults live in the declarations; ClusterConfig and the capacity fields of ClusterSettings are filled in."""
+    """Defaults live in the declarations; ResolvedArgs and the capacity fields of EnvSettings are filled in."""
     computed = capacity_settings(Capacity())
 
-    assert all(field.default is MISSING for field in fields(ClusterConfig))
-    assert all(field.default is MISSING for field in fields(ClusterSettings) if field.name in computed)
+    assert all(field.default is MISSING for field in fields(ResolvedArgs))
+    assert all(field.default is MISSING for field in fields(EnvSettings) if field.name in computed)

@@ -39,7 +39,7 @@ from airflow_celery.aws.component import OUTPUT_NAMES, TYPE_TOKEN, AirflowCelery
 from airflow_celery.aws.config import camel_case
 from airflow_celery.aws.offline.pulumi_internals import RecordingMonitor
 from airflow_celery.aws.offline.runner import install_mocks
-from airflow_celery.aws.provider import SCHEMA_PATH, ClusterProvider, schema, schema_text, whole_numbers
+from airflow_celery.aws.provider import SCHEMA_PATH, AirflowCeleryProvider, schema, schema_text, whole_numbers
 from tests.aws import harness
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -219,7 +219,7 @@ def test_inference_accepts_a_plain_args_annotation():
 
 def test_the_plain_component_provider_passes_integers_on_as_floats():
     """component.py map_input_properties computes int(value), then overwrites it with the float: the reason for
-    ClusterProvider.map_inputs."""
+    AirflowCeleryProvider.map_inputs."""
     plain = ComponentProvider([AirflowCeleryCluster], "airflow-celery")
     definition = plain._component_defs["AirflowCeleryCluster"]
 
@@ -227,7 +227,9 @@ def test_the_plain_component_provider_passes_integers_on_as_floats():
 
     assert type(mapped["worker_count"]) is float
     assert type(mapped["role_sizes"]["worker"]["cpu"]) is float
-    fixed = ClusterProvider().map_inputs({"workerCount": 2.0, "roleSizes": {"worker": {"cpu": 1024.0}}}, definition)
+    fixed = AirflowCeleryProvider().map_inputs(
+        {"workerCount": 2.0, "roleSizes": {"worker": {"cpu": 1024.0}}}, definition
+    )
     assert fixed == {"worker_count": 2, "role_sizes": {"worker": {"cpu": 1024}}}
     assert type(fixed["worker_count"]) is int
 
@@ -395,11 +397,11 @@ def test_plugin_reports_a_bad_value_as_an_invalid_input_property(engine, plugin)
 
 
 @pytest.fixture(scope="module")
-def provider() -> ClusterProvider:
-    return ClusterProvider()
+def provider() -> AirflowCeleryProvider:
+    return AirflowCeleryProvider()
 
 
-def construct(provider: ClusterProvider, inputs: dict[str, Any], name: str = "poly") -> tuple[Any, dict]:
+def construct(provider: AirflowCeleryProvider, inputs: dict[str, Any], name: str = "poly") -> tuple[Any, dict]:
     """Construct as the engine asks it of the provider: camelCase inputs, every number a float."""
     mocks = harness.RecordingMocks()
     install_mocks(mocks, "dev", None)

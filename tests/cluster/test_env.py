@@ -1,6 +1,6 @@
 import pytest
 
-from airflow_celery.cluster import AIRFLOW_SERVICES, ENTRYPOINT_ROLES, ClusterSettings, SecretName, role_environment
+from airflow_celery.cluster import AIRFLOW_SERVICES, ENTRYPOINT_ROLES, EnvSettings, SecretName, role_environment
 from airflow_celery.cluster.env import NODE_NAME_VAR, SHARED_SECRETS, secret_names_used
 from airflow_celery.cluster.roles import ROLES, Kind
 from tests.cluster_settings import settings_with
@@ -9,7 +9,7 @@ SETTINGS = settings_with(execution_api_url="http://api-server.airflow.internal:8
 
 
 def env(name, **changes):
-    settings = ClusterSettings(**{**SETTINGS.__dict__, **changes})
+    settings = EnvSettings(**{**SETTINGS.__dict__, **changes})
     return role_environment(name, settings)
 
 

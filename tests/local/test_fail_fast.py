@@ -46,7 +46,7 @@ def cluster(tmp_path):
     programs = [never_healthy, crashing]
     paths.supervisord_conf.write_text(render_supervisord_conf(programs, paths))
     supervisor.start_supervisord(paths, env)
-    cluster = runner.Cluster(paths, options, programs, {}, env, "localhost")
+    cluster = runner.LocalCluster(paths, options, programs, {}, env, "localhost")
     try:
         yield cluster
     finally:

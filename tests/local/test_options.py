@@ -96,7 +96,7 @@ def test_failover_timings_out_of_range_are_named(tmp_path, watchdog_interval, ta
 
 def test_failover_timings_reach_the_env_contract_and_survive_the_state_dir(tmp_path):
     """`local up --watchdog-interval 5 --task-retry-delay 2` (the test clusters): the watchdog's rounds and stale age,
-    and Airflow's default retry delay, through ClusterSettings; `status`/`down` read them back from cluster.json."""
+    and Airflow's default retry delay, through EnvSettings; `status`/`down` read them back from cluster.json."""
     from airflow_celery.cluster import role_environment
     from airflow_celery.local.options import cluster_settings
     from airflow_celery.local.state import StatePaths, create_state_dir, load_options, save_options

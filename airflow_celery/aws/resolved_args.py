@@ -1,4 +1,4 @@
-"""ClusterConfig: the validated arguments with every default filled in, the only form the renderer reads.
+"""ResolvedArgs: the validated arguments with every default filled in, the only form the renderer reads.
 
 resolve_args (aws/args.py) makes it; its fields mirror the argument declarations (aws/arg_declarations.py), with
 lists as tuples and derived values (worker counts, every role's size) worked out. It has no defaults of its own.
@@ -27,7 +27,7 @@ def is_vpc_private(cidr: str) -> bool:
 
 
 @dataclass(frozen=True)
-class ClusterConfig:
+class ResolvedArgs:
     """The validated arguments, with every default filled in. The renderer reads only this."""
 
     name: str
