@@ -20,6 +20,7 @@ from tests.local.cluster_support import HEALTH_TIMEOUT, PORT_KEYS, UP_TIMEOUT, C
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 REFRESH_INTERVAL = 5
+WATCHDOG_INTERVAL = 5
 DAG_ID = "bundle_probe"
 STEADY_DAG_ID = "bundle_steady"
 PROBE = """
@@ -108,6 +109,8 @@ def bundle_cluster(tmp_path_factory):
     up_args = ["local", "up", "--workers", "1", "--concurrency", "4", "--state-dir", str(state_dir)]
     up_args += ["--dags-git", str(repository.bare), "--dags-ref", "main", "--dags-subdir", "dags"]
     up_args += ["--dags-refresh-interval", str(REFRESH_INTERVAL), "--health-timeout", str(HEALTH_TIMEOUT), *port_args]
+    # The watchdog's round is how late a broken DAG's in-flight run may be resumed (watchdog/broken_dags.py).
+    up_args += ["--watchdog-interval", str(WATCHDOG_INTERVAL)]
     try:
         result = cli(*up_args, timeout=UP_TIMEOUT)
         assert result.returncode == 0, f"local up failed:\n{result.stdout}\n{result.stderr}"
@@ -215,5 +218,75 @@ def test_a_commit_reaches_new_runs_while_a_running_run_finishes_on_its_own_versi
         assert _wait_run(api, DAG_ID, running_id)["state"] == "success"
         _assert_ran_on(api, DAG_ID, running_id, old)
         assert _returned(api, DAG_ID, running_id, "second") == ["v1", "v1"]
+    finally:
+        api.close()
+
+
+def _trigger_refused(api, dag_id: str) -> tuple[int, str]:
+    """POST a new run without unpausing first; the refusal's status and detail (a 2xx fails the test)."""
+    response = api.client.post(f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})
+    assert not response.is_success, response.json()
+    return response.status_code, response.json().get("detail", "")
+
+
+def _ended_at(ti: dict) -> float:
+    return datetime.fromisoformat(ti["end_date"]).timestamp()
+
+
+def test_a_broken_commit_shows_an_import_error_and_the_run_in_flight_finishes_on_its_version(bundle_cluster):
+    """A run in flight when a broken commit lands finishes on the version it started with: Airflow makes the DAG
+    stale at each parse of the broken file and the watchdog clears that while the run is in flight
+    (watchdog/broken_dags.py). The file's import error is shown, a new trigger is refused, and the other DAG of the
+    same commit parses and runs at the broken commit."""
+    api = bundle_cluster.api()
+    good = bundle_cluster.commits[-1]
+    try:
+        # Long enough that the import error is recorded while the first task still runs (commit to parse took up to
+        # 32.5 s at this interval under load), so the second task is scheduled after the break.
+        running_id, _ = api.trigger(DAG_ID, conf={"sleep": 45})
+        _wait(lambda: any(t["state"] == "running" for t in _tis(api, DAG_ID, running_id)), 90, "first task to run")
+        broken = bundle_cluster.repository.commit({"bundle_probe.py": BROKEN.format(code="v3")}, "broken")
+        bundle_cluster.commits.append(broken)
+        errors = _wait(
+            lambda: [
+                e
+                for e in _get(api, "/api/v2/importErrors")["import_errors"]
+                if e["filename"] == "bundle_probe.py" and e["bundle_name"] == "dags"
+            ],
+            60,
+            "an import error for bundle_probe.py",
+        )
+        assert "SyntaxError" in errors[0]["stack_trace"], errors[0]["stack_trace"]
+        states = {t["task_id"]: t["state"] for t in _tis(api, DAG_ID, running_id)}
+        assert states["first"] == "running", f"the break landed after the first task ended: {states}"
+
+        # New runs: Airflow refuses them while the file is broken. 404 while the DAG is stale (Airflow's mark at
+        # each parse), 400 "has import errors" once the watchdog has cleared that for the run in flight.
+        status, detail = _trigger_refused(api, DAG_ID)
+        assert status in (400, 404), (status, detail)
+        assert ("not found" if status == 404 else "has import errors") in detail, (status, detail)
+        print(f"new trigger of the broken DAG: HTTP {status} {detail}")
+
+        # The run in flight: every task succeeds on the good commit, the one scheduled after the break included.
+        assert _wait_run(api, DAG_ID, running_id, timeout=90)["state"] == "success"
+        _assert_ran_on(api, DAG_ID, running_id, good)
+        assert _returned(api, DAG_ID, running_id, "second") == ["v2", "v2"]
+        first, second = (
+            next(t for t in _tis(api, DAG_ID, running_id) if t["task_id"] == n) for n in ("first", "second")
+        )
+        gap = datetime.fromisoformat(second["start_date"]).timestamp() - _ended_at(first)
+        print(f"first task end -> second task start across the broken commit: {gap:.1f} s")
+        assert gap <= WATCHDOG_INTERVAL + 20, gap
+
+        # Nothing else breaks: the other file of the same commit parses and runs at the broken commit.
+        steady = _wait(
+            lambda: (d := api.wait_for_dag(STEADY_DAG_ID))["bundle_version"] == broken and d,
+            60,
+            "bundle_steady at the broken commit",
+        )
+        assert steady["has_import_errors"] is False
+        steady_id, _ = api.trigger(STEADY_DAG_ID)
+        assert _wait_run(api, STEADY_DAG_ID, steady_id, timeout=90)["state"] == "success"
+        assert _run_state(api, STEADY_DAG_ID, steady_id)["bundle_version"] == broken
     finally:
         api.close()
