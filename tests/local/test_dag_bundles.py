@@ -1,7 +1,8 @@
 """DAGs from a git repository on the real local cluster: `local up --dags-git BARE_REPO`, Airflow's GitDagBundle.
 
-One small cluster of its own (the shared one reads --dags-dir), one worker, a 5 s refresh interval; the tests run
-in file order on it and share the repository: a first version, a commit while a run is in flight, a broken commit.
+One small cluster of its own (the shared one reads --dags-dir), one worker, a 5 s refresh interval and watchdog
+round; the tests run in file order on it and share the repository: a first version, a commit while a run is in
+flight, a broken commit.
 What ran is read from Airflow's API: the run's `bundle_version`, its task instances' `dag_version`, and the
 value the task returned (the code's own constant), never from logs.
 """
@@ -21,6 +22,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 REFRESH_INTERVAL = 5
 WATCHDOG_INTERVAL = 5
+PARSE_INTERVAL = 30
+"""Airflow's `[dag_processor] min_file_process_interval` (not set by us): how often a file is parsed again."""
 DAG_ID = "bundle_probe"
 STEADY_DAG_ID = "bundle_steady"
 PROBE = """
@@ -260,12 +263,23 @@ def test_a_broken_commit_shows_an_import_error_and_the_run_in_flight_finishes_on
         states = {t["task_id"]: t["state"] for t in _tis(api, DAG_ID, running_id)}
         assert states["first"] == "running", f"the break landed after the first task ended: {states}"
 
-        # New runs: Airflow refuses them while the file is broken. 404 while the DAG is stale (Airflow's mark at
-        # each parse), 400 "has import errors" once the watchdog has cleared that for the run in flight.
+        # New runs are refused while the file is broken. Airflow's own answer: 404 while the DAG is stale (its mark
+        # at each parse of the file); once the watchdog has cleared that for the run in flight, 400.
         status, detail = _trigger_refused(api, DAG_ID)
         assert status in (400, 404), (status, detail)
         assert ("not found" if status == 404 else "has import errors") in detail, (status, detail)
-        print(f"new trigger of the broken DAG: HTTP {status} {detail}")
+        print(f"new trigger right after the import error: HTTP {status} {detail}")
+
+        def cleared_and_refused() -> str | None:
+            dag = _get(api, f"/api/v2/dags/{DAG_ID}")
+            if dag["is_stale"] or not dag["has_import_errors"]:
+                return None
+            status, detail = _trigger_refused(api, DAG_ID)
+            return detail if status == 400 else None
+
+        detail = _wait(cleared_and_refused, WATCHDOG_INTERVAL + 10, "the watchdog to clear the stale mark (then 400)")
+        assert "has import errors and cannot be triggered" in detail, detail
+        print(f"new trigger once the watchdog cleared the stale mark: HTTP 400 {detail}")
 
         # The run in flight: every task succeeds on the good commit, the one scheduled after the break included.
         assert _wait_run(api, DAG_ID, running_id, timeout=90)["state"] == "success"
@@ -288,5 +302,11 @@ def test_a_broken_commit_shows_an_import_error_and_the_run_in_flight_finishes_on
         steady_id, _ = api.trigger(STEADY_DAG_ID)
         assert _wait_run(api, STEADY_DAG_ID, steady_id, timeout=90)["state"] == "success"
         assert _run_state(api, STEADY_DAG_ID, steady_id)["bundle_version"] == broken
+
+        # No run of an earlier version is in flight any more: Airflow's deactivation stands again from its next
+        # parse of the broken file, and a new trigger gets Airflow's 404.
+        _wait(lambda: _get(api, f"/api/v2/dags/{DAG_ID}")["is_stale"], PARSE_INTERVAL + 15, "bundle_probe stale again")
+        status, detail = _trigger_refused(api, DAG_ID)
+        assert status == 404 and "not found" in detail, (status, detail)
     finally:
         api.close()
