@@ -19,7 +19,7 @@ again for a DAG that has such a run, and only while:
 and the scheduler creates no new run (`DagModel.dags_needing_dagruns` filters on it). When the last such run ends,
 this stops, and Airflow's next parse of the file makes the DAG stale again (a trigger then gets 404). Until this
 round runs again after each of those parses (every `[dag_processor] min_file_process_interval`, 30 s), the
-scheduler waits: a task transition is late by at most one watchdog round.
+scheduler waits: a task transition is late by about one watchdog round at most.
 
 Plain SQL on Airflow's tables, no Airflow import, like watchdog/tasks.py; the names are checked against the pinned
 Airflow in tests/watchdog/test_airflow_source.py.
