@@ -4,7 +4,8 @@ Airflow 3.3.2 deactivates a DAG whose file fails to parse: `_update_import_error
 sets `is_stale` on every DAG of that file, again at each parse of it, and the scheduler then examines no run of a
 stale DAG (`DagRun.get_running_dag_runs_to_examine` and `get_queued_dag_runs_to_set_running`, models/dagrun.py,
 filter on `DagModel.is_stale == false()`). A run in flight stays `running` with its next task never scheduled,
-until a commit that parses lands. No Airflow setting changes this (tests/watchdog/test_broken_dags_airflow.py).
+until a commit that parses lands. No Airflow setting changes this (tests/watchdog/test_airflow_source.py; the
+rule run with Airflow's own functions: tests/watchdog/test_broken_dags_airflow.py).
 
 With a versioned bundle (git, s3) that run does not need the broken file: its `bundle_version` is the commit it was
 created on, and the worker checks out exactly that (task_runner.parse). So each watchdog round clears `is_stale`
