@@ -270,7 +270,8 @@ WATCHDOG = Role(
     kind=Kind.SIDECAR,
     command=("python", "-m", "airflow_celery.watchdog"),
     summary="Finds running tasks that no live Celery worker holds (a lost worker) and hands them to the "
-    "scheduler's heartbeat check, which retries them within 90 s (cluster/reliability.py)",
+    "scheduler's heartbeat check, which retries them within 90 s (cluster/reliability.py); lets runs in flight "
+    "finish on their version when a commit breaks their DAG's file (watchdog/broken_dags.py)",
     # Alive while its rounds succeed: each one that reached the broker and the database touches the file.
     health=fresh_file_check(WATCHDOG_ALIVE_VAR, "/tmp/watchdog.alive", 120),
     # Celery (no Airflow) and SQLAlchemy inside the scheduler's task, like the autoscaler.

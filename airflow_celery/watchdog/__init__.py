@@ -8,5 +8,7 @@ second signal: Celery itself, asked through the broker what every live worker ru
 - `decision`: which running tasks are lost (pure, unit-tested);
 - `celery_nodes`: the Celery task ids live workers hold (`inspect active`; Celery only, no Airflow import);
 - `tasks`: running task instances and the aging of a lost task's last heartbeat (plain SQLAlchemy);
+- `broken_dags`: a second duty, Airflow stops scheduling runs in flight when a commit breaks their DAG's file;
+  with a versioned bundle they need only their own version, so each round lets the scheduler finish them;
 - `__main__`: the loop, one round every WATCHDOG_INTERVAL seconds.
 """

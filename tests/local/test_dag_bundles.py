@@ -1,7 +1,8 @@
 """DAGs from a git repository on the real local cluster: `local up --dags-git BARE_REPO`, Airflow's GitDagBundle.
 
-One small cluster of its own (the shared one reads --dags-dir), one worker, a 5 s refresh interval; the tests run
-in file order on it and share the repository: a first version, a commit while a run is in flight, a broken commit.
+One small cluster of its own (the shared one reads --dags-dir), one worker, a 5 s refresh interval and watchdog
+round; the tests run in file order on it and share the repository: a first version, a commit while a run is in
+flight, a broken commit.
 What ran is read from Airflow's API: the run's `bundle_version`, its task instances' `dag_version`, and the
 value the task returned (the code's own constant), never from logs.
 """
@@ -20,6 +21,9 @@ from tests.local.cluster_support import HEALTH_TIMEOUT, PORT_KEYS, UP_TIMEOUT, C
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 REFRESH_INTERVAL = 5
+WATCHDOG_INTERVAL = 5
+PARSE_INTERVAL = 30
+"""Airflow's `[dag_processor] min_file_process_interval` (not set by us): how often a file is parsed again."""
 DAG_ID = "bundle_probe"
 STEADY_DAG_ID = "bundle_steady"
 PROBE = """
@@ -108,6 +112,8 @@ def bundle_cluster(tmp_path_factory):
     up_args = ["local", "up", "--workers", "1", "--concurrency", "4", "--state-dir", str(state_dir)]
     up_args += ["--dags-git", str(repository.bare), "--dags-ref", "main", "--dags-subdir", "dags"]
     up_args += ["--dags-refresh-interval", str(REFRESH_INTERVAL), "--health-timeout", str(HEALTH_TIMEOUT), *port_args]
+    # The watchdog's round is how late a broken DAG's in-flight run may be resumed (watchdog/broken_dags.py).
+    up_args += ["--watchdog-interval", str(WATCHDOG_INTERVAL)]
     try:
         result = cli(*up_args, timeout=UP_TIMEOUT)
         assert result.returncode == 0, f"local up failed:\n{result.stdout}\n{result.stderr}"
@@ -215,5 +221,92 @@ def test_a_commit_reaches_new_runs_while_a_running_run_finishes_on_its_own_versi
         assert _wait_run(api, DAG_ID, running_id)["state"] == "success"
         _assert_ran_on(api, DAG_ID, running_id, old)
         assert _returned(api, DAG_ID, running_id, "second") == ["v1", "v1"]
+    finally:
+        api.close()
+
+
+def _trigger_refused(api, dag_id: str) -> tuple[int, str]:
+    """POST a new run without unpausing first; the refusal's status and detail (a 2xx fails the test)."""
+    response = api.client.post(f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})
+    assert not response.is_success, response.json()
+    return response.status_code, response.json().get("detail", "")
+
+
+def _ended_at(ti: dict) -> float:
+    return datetime.fromisoformat(ti["end_date"]).timestamp()
+
+
+def test_a_broken_commit_shows_an_import_error_and_the_run_in_flight_finishes_on_its_version(bundle_cluster):
+    """A run in flight when a broken commit lands finishes on the version it started with: Airflow makes the DAG
+    stale at each parse of the broken file and the watchdog clears that while the run is in flight
+    (watchdog/broken_dags.py). The file's import error is shown, a new trigger is refused, and the other DAG of the
+    same commit parses and runs at the broken commit."""
+    api = bundle_cluster.api()
+    good = bundle_cluster.commits[-1]
+    try:
+        # Long enough that the import error is recorded while the first task still runs (commit to parse took up to
+        # 32.5 s at this interval under load), so the second task is scheduled after the break.
+        running_id, _ = api.trigger(DAG_ID, conf={"sleep": 45})
+        _wait(lambda: any(t["state"] == "running" for t in _tis(api, DAG_ID, running_id)), 90, "first task to run")
+        broken = bundle_cluster.repository.commit({"bundle_probe.py": BROKEN.format(code="v3")}, "broken")
+        bundle_cluster.commits.append(broken)
+        errors = _wait(
+            lambda: [
+                e
+                for e in _get(api, "/api/v2/importErrors")["import_errors"]
+                if e["filename"] == "bundle_probe.py" and e["bundle_name"] == "dags"
+            ],
+            60,
+            "an import error for bundle_probe.py",
+        )
+        assert "SyntaxError" in errors[0]["stack_trace"], errors[0]["stack_trace"]
+        states = {t["task_id"]: t["state"] for t in _tis(api, DAG_ID, running_id)}
+        assert states["first"] == "running", f"the break landed after the first task ended: {states}"
+
+        # New runs are refused while the file is broken. Airflow's own answer: 404 while the DAG is stale (its mark
+        # at each parse of the file); once the watchdog has cleared that for the run in flight, 400.
+        status, detail = _trigger_refused(api, DAG_ID)
+        assert status in (400, 404), (status, detail)
+        assert ("not found" if status == 404 else "has import errors") in detail, (status, detail)
+        print(f"new trigger right after the import error: HTTP {status} {detail}")
+
+        def cleared_and_refused() -> str | None:
+            dag = _get(api, f"/api/v2/dags/{DAG_ID}")
+            if dag["is_stale"] or not dag["has_import_errors"]:
+                return None
+            status, detail = _trigger_refused(api, DAG_ID)
+            return detail if status == 400 else None
+
+        detail = _wait(cleared_and_refused, WATCHDOG_INTERVAL + 10, "the watchdog to clear the stale mark (then 400)")
+        assert "has import errors and cannot be triggered" in detail, detail
+        print(f"new trigger once the watchdog cleared the stale mark: HTTP 400 {detail}")
+
+        # The run in flight: every task succeeds on the good commit, the one scheduled after the break included.
+        assert _wait_run(api, DAG_ID, running_id, timeout=90)["state"] == "success"
+        _assert_ran_on(api, DAG_ID, running_id, good)
+        assert _returned(api, DAG_ID, running_id, "second") == ["v2", "v2"]
+        first, second = (
+            next(t for t in _tis(api, DAG_ID, running_id) if t["task_id"] == n) for n in ("first", "second")
+        )
+        gap = datetime.fromisoformat(second["start_date"]).timestamp() - _ended_at(first)
+        print(f"first task end -> second task start across the broken commit: {gap:.1f} s")
+        assert gap <= WATCHDOG_INTERVAL + 20, gap
+
+        # Nothing else breaks: the other file of the same commit parses and runs at the broken commit.
+        steady = _wait(
+            lambda: (d := api.wait_for_dag(STEADY_DAG_ID))["bundle_version"] == broken and d,
+            60,
+            "bundle_steady at the broken commit",
+        )
+        assert steady["has_import_errors"] is False
+        steady_id, _ = api.trigger(STEADY_DAG_ID)
+        assert _wait_run(api, STEADY_DAG_ID, steady_id, timeout=90)["state"] == "success"
+        assert _run_state(api, STEADY_DAG_ID, steady_id)["bundle_version"] == broken
+
+        # No run of an earlier version is in flight any more: Airflow's deactivation stands again from its next
+        # parse of the broken file, and a new trigger gets Airflow's 404.
+        _wait(lambda: _get(api, f"/api/v2/dags/{DAG_ID}")["is_stale"], PARSE_INTERVAL + 15, "bundle_probe stale again")
+        status, detail = _trigger_refused(api, DAG_ID)
+        assert status == 404 and "not found" in detail, (status, detail)
     finally:
         api.close()

@@ -128,3 +128,18 @@ def test_a_round_without_the_database_fails_and_the_loop_does_not_touch_its_live
 def test_the_watchdog_refuses_to_start_without_its_urls(capsys):
     assert loop.main({}, rounds=1) == 78
     assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in capsys.readouterr().err
+
+
+def test_each_broken_dag_whose_runs_are_resumed_is_logged(caplog):
+    with caplog.at_level("INFO", logger="airflow_celery.watchdog"):
+        assert loop.resume_broken(lambda: ["bundle_probe"]) == ["bundle_probe"]
+    assert "bundle_probe: its file fails to parse" in caplog.text
+
+
+def test_a_failed_resume_of_broken_dags_costs_its_round_only(caplog):
+    def locked() -> list[str]:
+        raise RuntimeError("canceling statement due to lock timeout")
+
+    with caplog.at_level("WARNING", logger="airflow_celery.watchdog"):
+        assert loop.resume_broken(locked) == []
+    assert "lock timeout" in caplog.text
