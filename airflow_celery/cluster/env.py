@@ -96,6 +96,8 @@ WATCHDOG_STALE_VAR = "AIRFLOW_CELERY_WATCHDOG_STALE_AFTER"
 WATCHDOG_INTERVAL_VAR = "AIRFLOW_CELERY_WATCHDOG_INTERVAL"
 HEARTBEAT_TIMEOUT_VAR = "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"
 SNS_ENDPOINT_VAR = "AWS_ENDPOINT_URL_SNS"
+STAND_IN_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+"""The placeholder keys an AWS stand-in accepts (local mode's S3 connection uses the same, local/dag_source.py)."""
 
 # The secrets every Airflow container must share: a mismatch breaks encrypted connections
 # (fernet), fails every task with "Signature verification failed" (JWT) or 403s log fetches (secret key).
@@ -349,8 +351,10 @@ def _dag_processor(settings: EnvSettings) -> dict[str, str]:
     if settings.dag_failure_topic_arn:
         env[DAG_FAILURE_TOPIC_VAR] = settings.dag_failure_topic_arn
         if settings.sns_endpoint_url:
-            # botocore reads a service's endpoint from AWS_ENDPOINT_URL_<SERVICE ID> (configprovider.py).
+            # botocore reads a service's endpoint from AWS_ENDPOINT_URL_<SERVICE ID> (configprovider.py), and a
+            # stand-in (moto, LocalStack) takes placeholder keys; on AWS neither is set and the task role signs.
             env[SNS_ENDPOINT_VAR] = settings.sns_endpoint_url
+            env.update(STAND_IN_KEYS)
     return env
 
 
