@@ -117,6 +117,13 @@ def local() -> None:
     help="With --dags-git: seconds between fetches (5-3600, default 30).",
 )
 @click.option(
+    "--notify-sns",
+    metavar="TOPIC_ARN",
+    help="Announce failed DAG runs on this SNS topic (the dag-processor publishes, as dagFailureNotifications does "
+    "on AWS), on the SNS-compatible server of --notify-sns-endpoint.",
+)
+@click.option("--notify-sns-endpoint", metavar="URL", help="With --notify-sns: the SNS-compatible server, e.g. moto's.")
+@click.option(
     "--port",
     "ports",
     multiple=True,
@@ -165,6 +172,8 @@ def up(
     watchdog_interval: int,
     task_retry_delay: int,
     queues: tuple[str, ...] = (),
+    notify_sns: str | None = None,
+    notify_sns_endpoint: str | None = None,
 ) -> None:
     """Start the cluster and wait until every role is healthy."""
     from airflow_celery.local.dag_source import local_dag_source, prepare_s3
@@ -174,7 +183,7 @@ def up(
     source = local_dag_source(dags_git, dags_ref, dags_subdir, dags_refresh_interval, dags_s3, dags_s3_endpoint)
     options = validate_up_options(
         workers, concurrency, state_dir, dags_dir, ports, health_timeout, schedulers, scale_in_cooldown,
-        watchdog_interval, task_retry_delay, source, queues,
+        watchdog_interval, task_retry_delay, source, queues, notify_sns, notify_sns_endpoint,
     )  # fmt: skip
     if source.kind == "s3":
         prepare_s3(source, options.dags_dir, console.print)

@@ -261,6 +261,25 @@ def topic(ctx: BuildContext) -> aws.sns.Topic:
     return sns
 
 
+def failure_publish_policy(topic_arn: str) -> str:
+    """sns:Publish on the one topic. No KMS statement: the topic's key is SNS's AWS-managed key, whose key policy
+    AWS maintains and which lets principals of the account use it through SNS (README "Operating the cluster")."""
+    statement = {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": topic_arn}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def grant_failure_publish(
+    ctx: BuildContext, role_name: str, role: aws.iam.Role, sns: aws.sns.Topic
+) -> aws.iam.RolePolicy:
+    """The role that runs DAG callbacks (the dag-processor) may announce failed runs on the topic, nothing more."""
+    return aws.iam.RolePolicy(
+        ctx.child_name(role_name, "task-role-dag-failures"),
+        role=role.id,
+        policy=sns.arn.apply(failure_publish_policy),
+        opts=ctx.opts(),
+    )
+
+
 def failed_tasks_filter(ctx: BuildContext, scheduler_logs: aws.cloudwatch.LogGroup) -> aws.cloudwatch.LogMetricFilter:
     """Counts failed task tries from the scheduler's own log line into the deployment's namespace."""
     return aws.cloudwatch.LogMetricFilter(
@@ -319,13 +338,13 @@ def watched_of(
 
 
 def observe(
-    ctx: BuildContext, watched: Watched, scheduler_logs: aws.cloudwatch.LogGroup
+    ctx: BuildContext, watched: Watched, scheduler_logs: aws.cloudwatch.LogGroup, sns: aws.sns.Topic
 ) -> tuple[aws.sns.Topic, list[aws.cloudwatch.MetricAlarm]]:
-    """The failed-task metric, the alarms and their topic, and the dashboard."""
+    """The failed-task metric, the alarms on their topic (`topic`, created before the task definitions: the
+    dag-processor's may name it), and the dashboard."""
     from airflow_celery.aws import dashboard
 
     failed_tasks_filter(ctx, scheduler_logs)
-    sns = topic(ctx)
     dashboard.dashboard(ctx, watched)
     created = alarms(ctx, watched, sns)
     if ctx.config.hibernation is not None:

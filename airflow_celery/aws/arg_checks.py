@@ -401,6 +401,18 @@ def check_accounts(given: Mapping[str, Any]) -> None:
     _check_pattern(given, "alarm_email", _EMAIL, "an email address such as ops@example.com")
 
 
+def check_notifications(given: Mapping[str, Any]) -> None:
+    """DAG failure notifications go to the alarms' SNS topic, which only monitoring creates: one topic to subscribe
+    to, one place that pages, rather than a second topic that exists for this alone."""
+    if given.get("dag_failure_notifications") and not given.get("monitoring", DEFAULTS["monitoring"]):
+        raise ConfigError(
+            "dag_failure_notifications",
+            True,
+            "true only with monitoring on (its failure messages go to the alarms' SNS topic, <name>-alarms, which "
+            "monitoring creates): set monitoring: true, or leave dag_failure_notifications off",
+        )
+
+
 def check_dag_source(given: Mapping[str, Any]) -> None:
     """The dag_* arguments together (a git source needs its repository, an s3 one no git keys...), checked by
     aws/dag_source.py against the description's rules (cluster/dag_source.py)."""

@@ -578,6 +578,14 @@ ARGS: tuple[Arg, ...] = (
         'choose one with `queue="<name>"`; the rest run on the `default` queue, which the worker_* keys size. Unset: '
         "one pool.",
     ),
+    Arg(
+        "dag_failure_notifications",
+        "bool",
+        "A message on the alarms' SNS topic when a DAG run fails (the DAG, the run, its failed tasks and a link to "
+        "it), for every DAG without an on_failure_callback of its own; the dag-processor sends it and alone may "
+        'publish. Needs monitoring, which creates the topic (README "Operating the cluster").',
+        default=False,
+    ),
 )
 """Every argument, in the order of AirflowCeleryClusterArgs. A new one goes at the end (README, "Config reference")."""
 

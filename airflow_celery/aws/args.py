@@ -88,6 +88,7 @@ def resolve_args(name: str, args: AirflowCeleryClusterArgs | Mapping[str, Any] |
     arg_checks.check_accounts(given)
     arg_checks.check_tags(given.get("tags", {}))
     arg_checks.check_dag_source(given)
+    arg_checks.check_notifications(given)
     values = {arg.name: _unset(arg) for arg in ARGS} | DEFAULTS | given
     role_sizes = arg_checks.role_sizes(given)
     worker_queues = resolve_worker_queues(given, role_sizes[WORKER.name], values["worker_concurrency"])

@@ -213,3 +213,7 @@ class AirflowCeleryClusterArgs(TypedDict, total=False):
     """More pools of workers, keyed by Celery queue name (1-12 lowercase letters, digits, hyphens), each consuming only
     its queue, with its own size, slots, count range, capacity and IAM (README "Worker queues"). Tasks choose one
     with `queue="<name>"`; the rest run on the `default` queue, which the worker_* keys size. Unset: one pool."""
+    dag_failure_notifications: bool
+    """A message on the alarms' SNS topic when a DAG run fails (the DAG, the run, its failed tasks and a link to it),
+    for every DAG without an on_failure_callback of its own; the dag-processor sends it and alone may publish. Needs
+    monitoring, which creates the topic (README "Operating the cluster"). Default false."""

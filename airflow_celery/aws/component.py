@@ -173,6 +173,8 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
     bucket = logs.task_log_bucket(ctx)
     template = settings_template(config)
     s3_dags = template.dag_source.kind == "s3"
+    # Before the task definitions: the dag-processor's environment names it with dag_failure_notifications.
+    sns = alarms.topic(ctx) if config.monitoring else None
     dags_bucket = dag_bucket(ctx, config) if s3_dags else ""
     alb = load_balancer.load_balancer(
         ctx,
@@ -196,7 +198,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         security_groups=groups,
         execution_roles={name: role for name, (role, _) in execution.items()},
         task_role=iam.task_role(ctx, bucket),
-        role_task_roles=_role_task_roles(ctx, bucket, ecs_cluster, storage, s3_dags),
+        role_task_roles=_role_task_roles(ctx, bucket, ecs_cluster, storage, s3_dags, sns),
         target_groups=alb.target_groups,
         discovery={name: discovery.discovery_service(ctx, namespace, name) for name in registered},
         task_depends_on=[*stored.versions, *(grant for _, grants in execution.values() for grant in grants)],
@@ -209,7 +211,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
     if s3_dags:
         grant_read(ctx, wiring.role_task_roles, dags_bucket, template.dag_source.prefix)
     inputs = _task_inputs(ctx, template, image_ref, alb.url, net.cidrs, _task_log_folder(ctx, bucket, wiring), stored,
-                          log_groups, dags_bucket)  # fmt: skip
+                          log_groups, dags_bucket, failure_topic_arn(config, sns))  # fmt: skip
     definitions = {r.name: ecs.task_definition(ctx, r, inputs, wiring) for r in roles}
     wiring = dataclasses.replace(wiring, migration=_migration(ctx, roles, definitions, wiring, inputs, log_groups))
     services, targets = {}, {}
@@ -224,9 +226,9 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         hibernation.hibernate(ctx, ecs_cluster, {**services, **queue_services}, {**targets, **queue_targets}, db,
                               bounds)  # fmt: skip
     housekeeping.housekeeping(ctx, ecs_cluster, inputs, net.private_subnet_ids, groups[SCHEDULER.name], stored.arns)
-    if config.monitoring:
+    if sns is not None:
         watched = alarms.watched_of(ecs_cluster, services, db, alb.alb, alb.target_groups[API_SERVER.name], redis_group)
-        alarms.observe(ctx, watched, log_groups[SCHEDULER.name])
+        alarms.observe(ctx, watched, log_groups[SCHEDULER.name], sns)
 
     return {
         "airflow_url": alb.url,
@@ -237,6 +239,11 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
         "admin_password_secret_arn": stored.arns[SecretName.ADMIN_PASSWORD],
         "dag_bucket": pulumi.Output.from_input(dags_bucket),
     }
+
+
+def failure_topic_arn(config: ResolvedArgs, sns: aws.sns.Topic | None) -> pulumi.Input[str | None]:
+    """The topic failed DAG runs are announced on (the alarms'), or None without dag_failure_notifications."""
+    return sns.arn if sns is not None and config.dag_failure_notifications else None
 
 
 def _with_bucket(source: DagSource, bucket: str) -> DagSource:
@@ -280,13 +287,19 @@ def _role_task_roles(
     ecs_cluster: aws.ecs.Cluster,
     storage: broker_storage.BrokerStorage | None,
     s3_dags: bool = False,
+    sns: aws.sns.Topic | None = None,
 ) -> dict[str, aws.iam.Role]:
     """Workers protect their own tasks from scale-in; with autoscaling, the scheduler's task publishes metrics;
     Flower only opens ECS Exec channels; a Fargate Redis mounts its storage (and nothing else); with the s3 DAG
-    source the dag-processor reads the DAG prefix, which no other role on the shared task role may."""
+    source the dag-processor reads the DAG prefix, and with dag_failure_notifications it publishes to the alarms'
+    topic (it runs DAG callbacks), which no other role on the shared task role may."""
     found = {WORKER.name: iam.worker_task_role(ctx, bucket, ecs_cluster), FLOWER.name: iam.flower_task_role(ctx)}
-    if s3_dags:
+    notify = sns is not None and ctx.config.dag_failure_notifications
+    if s3_dags or notify:
         found[DAG_PROCESSOR.name] = iam.task_role(ctx, bucket, DAG_PROCESSOR.name)
+    if notify:
+        assert sns is not None
+        alarms.grant_failure_publish(ctx, DAG_PROCESSOR.name, found[DAG_PROCESSOR.name], sns)
     if ctx.config.any_autoscaling:
         found[SCHEDULER.name] = iam.scheduler_task_role(ctx, bucket, metric_namespace(ctx.name))
     if storage is not None:
@@ -362,6 +375,7 @@ def _task_inputs(
     stored: cluster_secrets.StoredSecrets,
     log_groups: dict[str, aws.cloudwatch.LogGroup],
     dags_bucket: pulumi.Input[str] = "",
+    failure_topic: pulumi.Input[str | None] = None,
 ) -> pulumi.Output[TaskInputs]:
     """Every deploy-time value the container definitions need, gathered into one plain TaskInputs."""
     region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent)).region
@@ -375,6 +389,7 @@ def _task_inputs(
         versions=pulumi.Output.all(**{str(k): v for k, v in stored.version_ids.items()}),
         groups=pulumi.Output.all(**{name: group.name for name, group in log_groups.items()}),
         dags_bucket=dags_bucket,
+        failure_topic=failure_topic,
     ).apply(
         lambda v: TaskInputs(
             image=v["image"],
@@ -387,6 +402,7 @@ def _task_inputs(
                 remote_log_folder=v["remote_log_folder"],
                 aws_region=v["region"],
                 dag_source=_with_bucket(template.dag_source, v["dags_bucket"]),
+                dag_failure_topic_arn=v["failure_topic"],
             ),
             secret_arns={SecretName(k): arn for k, arn in v["arns"].items()},
             secret_versions={SecretName(k): version for k, version in v["versions"].items()},

@@ -94,6 +94,8 @@ class ResolvedArgs:
     dag_prefix: str
     worker_queues: tuple[WorkerQueue, ...]
     """The extra queues (aws/worker_queues.py), in name order; the default queue is the worker_* fields."""
+    dag_failure_notifications: bool
+    """A failed DAG run is announced on the alarms' topic (cluster/failure_notifications.py); needs monitoring."""
 
     @property
     def capacity(self) -> Capacity:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from airflow_celery.cluster.dag_source import FARGATE_BUNDLE_STORAGE, DagSource
+from airflow_celery.cluster.failure_notifications import TOPIC_ARN_VAR as DAG_FAILURE_TOPIC_VAR
 from airflow_celery.cluster.metrics import EMITTING_ROLES, statsd_environment
 from airflow_celery.cluster.queues import (
     DEFAULT_QUEUE,
@@ -94,6 +95,9 @@ task we expect, now set on purpose."""
 WATCHDOG_STALE_VAR = "AIRFLOW_CELERY_WATCHDOG_STALE_AFTER"
 WATCHDOG_INTERVAL_VAR = "AIRFLOW_CELERY_WATCHDOG_INTERVAL"
 HEARTBEAT_TIMEOUT_VAR = "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"
+SNS_ENDPOINT_VAR = "AWS_ENDPOINT_URL_SNS"
+STAND_IN_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+"""The placeholder keys an AWS stand-in accepts (local mode's S3 connection uses the same, local/dag_source.py)."""
 
 # The secrets every Airflow container must share: a mismatch breaks encrypted connections
 # (fernet), fails every task with "Signature verification failed" (JWT) or 403s log fetches (secret key).
@@ -173,6 +177,11 @@ class EnvSettings:
 
     worker_queues: tuple[QueueScaling, ...] = ()
     """The worker queues beside the default one (cluster/queues.py); empty: one pool on the default queue."""
+    dag_failure_topic_arn: str | None = None
+    """The SNS topic a failed DAG run is announced on (cluster/failure_notifications.py), in the dag-processor's
+    environment only: it runs DAG callbacks. None: no notification."""
+    sns_endpoint_url: str | None = None
+    """Where the dag-processor's boto3 reaches SNS (AWS_ENDPOINT_URL_SNS): a stand-in locally; None on AWS."""
 
     @property
     def dag_bundle_storage(self) -> str:
@@ -325,6 +334,8 @@ def _role_specific(
         }
     if role_name == MIGRATE.name:
         return {ADMIN_USERNAME_VAR: settings.admin_username}
+    if role_name == DAG_PROCESSOR.name:
+        return _dag_processor(settings)
     if role_name == AUTOSCALER.name:
         return _autoscaler(settings)
     if role_name == WATCHDOG.name:
@@ -332,6 +343,19 @@ def _role_specific(
     if role_name == REDIS.name:
         return {"REDIS_PORT": str(settings.port(REDIS.name, "redis")), "REDIS_BIND": settings.bind_host}
     return {}
+
+
+def _dag_processor(settings: EnvSettings) -> dict[str, str]:
+    """The failure notifications' topic (cluster/failure_notifications.py): the dag-processor runs DAG callbacks."""
+    env = {}
+    if settings.dag_failure_topic_arn:
+        env[DAG_FAILURE_TOPIC_VAR] = settings.dag_failure_topic_arn
+        if settings.sns_endpoint_url:
+            # botocore reads a service's endpoint from AWS_ENDPOINT_URL_<SERVICE ID> (configprovider.py), and a
+            # stand-in (moto, LocalStack) takes placeholder keys; on AWS neither is set and the task role signs.
+            env[SNS_ENDPOINT_VAR] = settings.sns_endpoint_url
+            env.update(STAND_IN_KEYS)
+    return env
 
 
 def _autoscaler(settings: EnvSettings) -> dict[str, str]:

@@ -22,12 +22,13 @@ from collections.abc import Mapping
 from airflow_celery.cluster.env import DEFAULT_QUEUE_VAR
 from airflow_celery.cluster.queues import DEFAULT_QUEUE, WORKER_QUEUES_VAR
 
-LOCAL_SETTINGS = '''"""Cluster policies of airflow-celery (airflow_celery/cluster/queue_policy.py); Airflow imports this
-module from {AIRFLOW_HOME}/config."""
+LOCAL_SETTINGS = '''"""Cluster policies of airflow-celery (airflow_celery/cluster/queue_policy.py, and
+airflow_celery/cluster/failure_notifications.py); Airflow imports this module from {AIRFLOW_HOME}/config."""
 
+from airflow_celery.cluster.failure_notifications import dag_policy
 from airflow_celery.cluster.queue_policy import task_policy
 
-__all__ = ["task_policy"]
+__all__ = ["dag_policy", "task_policy"]
 '''
 """The whole of `airflow_local_settings.py`, in the image and in local mode's AIRFLOW_HOME/config."""
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from airflow_celery.cluster import EnvSettings
 from airflow_celery.cluster.dag_source import DagSource
 from airflow_celery.cluster.edges import port_of
+from airflow_celery.cluster.failure_notifications import region_of
 from airflow_celery.cluster.limits import MAX_SCHEDULERS, Capacity, QueueSlots, capacity_settings
 from airflow_celery.cluster.metrics import METRICS_PORT_KEY, STATSD_PORT
 from airflow_celery.cluster.queues import DEFAULT_QUEUE, QUEUE_NAME, QueueScaling
@@ -67,6 +68,10 @@ class UpOptions:
     """`--dags-git`: a versioned git bundle (local/dag_source.py); the image default reads `dags_dir`."""
     queues: tuple[QueueScaling, ...] = ()
     """`--queue NAME=MIN:MAX[:CONCURRENCY]`: worker queues beside the default one (cluster/queues.py)."""
+    failure_topic_arn: str | None = None
+    """`--notify-sns`: failed DAG runs are announced on this topic (cluster/failure_notifications.py)."""
+    sns_endpoint_url: str | None = None
+    """`--notify-sns-endpoint`: the SNS-compatible server the dag-processor publishes to."""
 
     @property
     def autoscaling(self) -> bool:
@@ -209,6 +214,8 @@ def validate_up_options(
     task_retry_delay: int = DEFAULT_TASK_RETRY_DELAY_SECONDS,
     dag_source: DagSource | None = None,
     queues: Iterable[str] = (),
+    failure_topic: str | None = None,
+    sns_endpoint: str | None = None,
 ) -> UpOptions:
     """Every argument checked, in the order given, with the first problem raised as one clear error."""
     min_workers, workers = parse_workers(workers)
@@ -226,6 +233,7 @@ def validate_up_options(
         _check_dags_dir(dags)
     overrides = parse_port_overrides(ports)
     extra = parse_queues(queues, concurrency)
+    _check_notify(failure_topic, sns_endpoint)
     return UpOptions(
         workers,
         concurrency,
@@ -240,7 +248,23 @@ def validate_up_options(
         task_retry_delay,
         dag_source or DagSource(),
         extra,
+        failure_topic,
+        sns_endpoint,
     )
+
+
+def _check_notify(topic: str | None, endpoint: str | None) -> None:
+    """--notify-sns and --notify-sns-endpoint go together: local mode has no AWS, only a stand-in such as moto."""
+    if (topic is None) != (endpoint is None):
+        raise LocalError(
+            "--notify-sns TOPIC_ARN and --notify-sns-endpoint URL go together: the topic, on an SNS-compatible server "
+            "such as moto's (.venv/bin/moto_server -H 127.0.0.1 -p 5000 and --notify-sns-endpoint http://127.0.0.1:5000)"
+        )
+    if topic is not None:
+        try:
+            region_of(topic)
+        except ValueError as error:
+            raise LocalError(f"--notify-sns: {error}") from None
 
 
 def local_capacity(options: UpOptions) -> Capacity:
@@ -281,4 +305,6 @@ def cluster_settings(
         statsd_port=options.ports.get(METRICS_PORT_KEY),
         dag_source=options.dag_source,
         worker_queues=options.queues,
+        dag_failure_topic_arn=options.failure_topic_arn,
+        sns_endpoint_url=options.sns_endpoint_url,
     )

@@ -209,6 +209,8 @@ def save_options(paths: StatePaths, options: UpOptions, node_host: str) -> None:
         "task_retry_delay": options.task_retry_delay,
         "dag_source": dataclasses.asdict(options.dag_source),
         "queues": [q.as_text() for q in options.queues],
+        "failure_topic_arn": options.failure_topic_arn,
+        "sns_endpoint_url": options.sns_endpoint_url,
     }
     paths.cluster.write_text(json.dumps(data, indent=2, sort_keys=True))
 
@@ -234,5 +236,7 @@ def load_options(paths: StatePaths) -> tuple[UpOptions, str]:
         task_retry_delay=data.get("task_retry_delay", DEFAULT_TASK_RETRY_DELAY_SECONDS),
         dag_source=DagSource(**data.get("dag_source", {})),
         queues=parse_queues_scaling(",".join(data.get("queues", []))),
+        failure_topic_arn=data.get("failure_topic_arn"),
+        sns_endpoint_url=data.get("sns_endpoint_url"),
     )
     return options, data["node_host"]

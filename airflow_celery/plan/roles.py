@@ -11,6 +11,7 @@ from airflow_celery.cluster.roles import MIGRATE, POSTGRES, REDIS, ROLES, Kind
 
 SERVICE_TYPE = "aws:ecs/service:Service"
 TASK_DEFINITION_TYPE = "aws:ecs/taskDefinition:TaskDefinition"
+POLICY_TYPE = "aws:iam/rolePolicy:RolePolicy"
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,15 @@ def queue_rows(
     return found
 
 
+def runs_on(mocks: RecordingMocks, name: str, role_name: str) -> str:
+    """Fargate, and what its task role may do beyond the usual where that is a switch of the config: the
+    dag-processor publishing failed DAG runs to the alarms' topic (dag_failure_notifications)."""
+    grant = f"{name}-{role_name}-task-role-dag-failures"
+    if any(policy.name == grant for policy in mocks.of_type(POLICY_TYPE)):
+        return f"Fargate (IAM: sns:Publish on {name}-alarms, failed DAG runs)"
+    return "Fargate"
+
+
 def rows(mocks: RecordingMocks, config: ResolvedArgs) -> list[RoleRow]:
     by_role = services(mocks, config.name)
     result = []
@@ -85,7 +95,8 @@ def rows(mocks: RecordingMocks, config: ResolvedArgs) -> list[RoleRow]:
             service, definition = by_role[role.name]
             count = int(service.inputs.get("desiredCount", 0))
             bounds = (config.worker_min_count, config.worker_max_count) if role.scalable else (None, None)
-            result.append(RoleRow(role.name, "Fargate", command, _size(definition), count, *bounds, secrets))
+            where = runs_on(mocks, config.name, role.name)
+            result.append(RoleRow(role.name, where, command, _size(definition), count, *bounds, secrets))
             if role.scalable:
                 result += queue_rows(by_role, config, secrets)
         elif role is MIGRATE:

@@ -285,6 +285,13 @@ BAD_VALUES = [
     bad(
         "output-for-plain-value", {"worker_count": pulumi.Output.from_input(2)}, "worker_count", None, "a whole number"
     ),
+    bad(
+        "dag-failure-notifications-without-monitoring",
+        {"monitoring": False, "dag_failure_notifications": True},
+        "dag_failure_notifications",
+        True,
+        "true only with monitoring on (its failure messages go to the alarms' SNS topic",
+    ),
 ]
 
 

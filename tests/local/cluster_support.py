@@ -20,7 +20,11 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -67,11 +71,48 @@ def cli(*args: str, timeout: float) -> subprocess.CompletedProcess:
     )
 
 
+@dataclass(frozen=True)
+class Notifications:
+    """Where the cluster announces failed DAG runs (`local up --notify-sns`): a topic in moto's server on
+    127.0.0.1, and an SQS queue subscribed to it that the tests read (tests/local/test_failure_notifications.py)."""
+
+    topic_arn: str
+    endpoint: str
+    sqs: Any
+    queue_url: str
+
+
+@contextmanager
+def sns_stand_in() -> Iterator[Notifications]:
+    """moto's server with a topic and a queue subscribed to it, for as long as the cluster runs (about 0.5 s)."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    (port,) = free_ports(1)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        keys = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        sns, sqs = (
+            boto3.client("sns", endpoint_url=endpoint, **keys),
+            boto3.client("sqs", endpoint_url=endpoint, **keys),
+        )
+        topic = sns.create_topic(Name="local-alarms")["TopicArn"]
+        queue = sqs.create_queue(QueueName="failed-runs")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        yield Notifications(topic, endpoint, sqs, queue)
+    finally:
+        server.stop()
+
+
 class Cluster:
-    def __init__(self, state_dir: Path, ports: dict[str, int], dags: Path):
+    def __init__(self, state_dir: Path, ports: dict[str, int], dags: Path, notifications: Notifications | None = None):
         self.state_dir = state_dir
         self.ports = ports
         self.dags = dags
+        self.notifications = notifications
         self.secrets = json.loads((state_dir / "secrets.json").read_text())
 
     def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -102,13 +143,16 @@ def running_cluster(tmp_path_factory):
     up_args = ["local", "up", "--workers", f"{MIN_WORKERS}:{MAX_WORKERS}", "--concurrency", "4", "--schedulers", "2"]
     up_args += ["--scale-in-cooldown", str(SCALE_IN_COOLDOWN), "--state-dir", str(state_dir), "--queue", QUEUE]
     up_args += ["--dags-dir", str(dags), "--health-timeout", str(HEALTH_TIMEOUT), *FAST_FAILOVER, *port_args]
-    try:
-        result = cli(*up_args, timeout=UP_TIMEOUT)
-        assert result.returncode == 0, f"local up failed:\n{result.stdout}\n{result.stderr}"
-        yield Cluster(state_dir, ports, dags)
-    finally:
-        down = cli("local", "down", "--purge", "--state-dir", str(state_dir), timeout=300)
-        print(down.stdout, down.stderr)
+    with sns_stand_in() as notifications:
+        # Failed DAG runs are announced on a topic in moto, as dagFailureNotifications does on AWS.
+        up_args += ["--notify-sns", notifications.topic_arn, "--notify-sns-endpoint", notifications.endpoint]
+        try:
+            result = cli(*up_args, timeout=UP_TIMEOUT)
+            assert result.returncode == 0, f"local up failed:\n{result.stdout}\n{result.stderr}"
+            yield Cluster(state_dir, ports, dags, notifications)
+        finally:
+            down = cli("local", "down", "--purge", "--state-dir", str(state_dir), timeout=300)
+            print(down.stdout, down.stderr)
 
 
 def running_tasks(pid: int) -> int:

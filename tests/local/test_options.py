@@ -112,3 +112,34 @@ def test_failover_timings_reach_the_env_contract_and_survive_the_state_dir(tmp_p
     assert watchdog["AIRFLOW_CELERY_WATCHDOG_INTERVAL"] == "5"
     assert watchdog["AIRFLOW_CELERY_WATCHDOG_STALE_AFTER"] == "15"  # 3 rounds
     assert role_environment("scheduler", settings).plain["AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY"] == "2"
+
+
+TOPIC = "arn:aws:sns:us-east-1:123456789012:local-alarms"
+
+
+def test_notify_sns_needs_its_endpoint_and_an_sns_arn(tmp_path):
+    with pytest.raises(LocalError, match=r"--notify-sns TOPIC_ARN and --notify-sns-endpoint URL go together"):
+        validate_up_options(1, 1, tmp_path / "state", tmp_path, failure_topic=TOPIC)
+    with pytest.raises(LocalError, match=r"--notify-sns: .* is not an SNS topic ARN"):
+        validate_up_options(1, 1, tmp_path / "state", tmp_path, failure_topic="nope", sns_endpoint="http://127.0.0.1:1")
+
+
+def test_notify_sns_reaches_the_dag_processor_env_and_survives_a_restart(tmp_path):
+    from airflow_celery.cluster.env import role_environment
+    from airflow_celery.local.options import cluster_settings
+    from airflow_celery.local.state import StatePaths, create_state_dir, load_options, save_options
+
+    options = validate_up_options(
+        1, 1, tmp_path / "state", tmp_path, failure_topic=TOPIC, sns_endpoint="http://127.0.0.1:5000"
+    )
+    env = role_environment("dag-processor", cluster_settings(options, tmp_path / "home", "box")).plain
+    assert env["AIRFLOW_CELERY_DAG_FAILURE_TOPIC_ARN"] == TOPIC
+    assert env["AWS_ENDPOINT_URL_SNS"] == "http://127.0.0.1:5000"
+    assert env["AWS_ACCESS_KEY_ID"] == "testing"  # moto's placeholder keys, only with a stand-in endpoint
+    scheduler = role_environment("scheduler", cluster_settings(options, tmp_path / "home", "box")).plain
+    assert "AIRFLOW_CELERY_DAG_FAILURE_TOPIC_ARN" not in scheduler and "AWS_ACCESS_KEY_ID" not in scheduler
+    paths = StatePaths(options.state_dir)
+    create_state_dir(paths)
+    save_options(paths, options, "box")
+    restored, _ = load_options(paths)
+    assert (restored.failure_topic_arn, restored.sns_endpoint_url) == (TOPIC, "http://127.0.0.1:5000")

@@ -37,3 +37,14 @@ def test_each_role_reads_only_its_secrets(dev_plan):
         if row.runs_on != "RDS":
             assert set(row.secrets) == {str(name) for name in secrets_of(row.role).values()}
     assert set(_rows(dev_plan)["worker"].secrets) == {"api-secret-key", "broker-url", "result-backend-url"}
+
+
+def test_the_plan_shows_which_role_may_publish_failed_dag_runs(dev_plan):
+    from airflow_celery.plan import make_plan
+    from tests.plan.conftest import PROJECT_DIR
+
+    plan = make_plan(PROJECT_DIR, "dev", ("monitoring=true", "dagFailureNotifications=true"))
+    where = {row.role: row.runs_on for row in plan.roles}
+    assert where["dag-processor"] == f"Fargate (IAM: sns:Publish on {plan.config.name}-alarms, failed DAG runs)"
+    assert [role for role, text in where.items() if "sns:Publish" in text] == ["dag-processor"]
+    assert "sns:Publish" not in " ".join(row.runs_on for row in dev_plan.roles)  # off by default
