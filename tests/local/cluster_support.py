@@ -1,10 +1,13 @@
-"""The shared real local cluster of the integration tests: one `airflow-celery local up` per test session.
+"""The real local clusters of the integration tests: one `airflow-celery local up` per group of tests that share
+one (CLUSTER_GROUPS), each group in its own xdist process under `make test`.
 
 How to add a cheap integration test (`make test` must stay under 4 minutes):
 
-- Mark it `integration` and take the session-scoped `cluster` fixture (conftest.py). It then runs on the shared
-  cluster after the cluster's one start-up (about a minute on 2 cores): it should cost
-  seconds, its own DAG runs, not a start-up of its own. Put its DAGs in tests/local/dags (copied in at start-up).
+- Mark it `integration`, take the session-scoped `cluster` fixture (conftest.py) and leave its file under the
+  catch-all `cluster` group (or add it to a group whose tests take less time: the groups run side by side, so the
+  longest one is what `make test` waits for). It then runs on that group's cluster after its one start-up (about
+  40 s on 2 cores): it should cost seconds, its own DAG runs, not a start-up of its own. Put its DAGs in
+  tests/local/dags (copied in at start-up).
 - Leave the cluster as you found it: supervisord restarts killed programs; a test that stops one starts it
   again; a test that adds DAG files or rows removes them.
 - Wait on the cluster's own timeouts, never on a fixed sleep, and give the test clusters short ones through
@@ -14,12 +17,14 @@ How to add a cheap integration test (`make test` must stay under 4 minutes):
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +48,59 @@ QUEUE = "heavy=0:1:2"
 at start-up."""
 # The machine may be shared and busy: give every health check more than the 120 s default.
 HEALTH_TIMEOUT = 300
+CLUSTER_GROUPS: tuple[tuple[str, str], ...] = (
+    ("tests/local/test_dag_bundles.py::", "git"),
+    ("tests/local/test_fail_fast.py::", "s3"),
+    ("tests/local/test_dag_bundles_s3.py::", "s3"),
+    ("tests/local/test_cluster.py::test_api_server_down_", "faults"),
+    ("tests/local/test_cluster.py::test_sigkill_of_a_scheduler_", "faults"),
+    ("tests/local/test_cluster.py::test_two_concurrent_migrates_", "faults"),
+    ("tests/local/", "cluster"),
+)
+"""Which xdist process, and so which cluster, each integration test runs on under `make test`'s
+`pytest -m integration -n 4 --dist loadgroup` (the first matching prefix wins; tests/conftest.py):
+
+- `git` and `s3`: the DAG-bundle clusters (module fixtures), one per source; `s3` first runs the tests that start
+  no real cluster (test_fail_fast.py), while it waits for its turn to start one;
+- `faults`: the api-server stopped 90 s then a worker killed, a scheduler killed, and two concurrent migrates, on
+  a second cluster of the shared one's shape (the session fixture of its own process);
+- `cluster`: the shared cluster (the session fixture) and every other test file in tests/local.
+
+Measured 2026-12-06 with the git and s3 tests in one group (7 min 12 s in all): after its start-up, `cluster` ran
+260 s of tests, `faults` 220 s, `git` 132 s with its `down`, `s3` 60 s; the two bundle clusters one after the other
+were the longest chain, so they are two groups now. An integration test lives in tests/local, where the `cluster`
+fixture is; tests/conftest.py refuses one without a group."""
+
+
+def group_of(nodeid: str) -> str | None:
+    return next((group for prefix, group in CLUSTER_GROUPS if nodeid.startswith(prefix)), None)
+
+
+def group_rank(nodeid: str) -> tuple[int, int]:
+    """Collection order: the groups first, in CLUSTER_GROUPS' order, and in each its prefixes in that order; then
+    every test without a cluster."""
+    order = [group for _, group in CLUSTER_GROUPS]
+    for index, (prefix, group) in enumerate(CLUSTER_GROUPS):
+        if nodeid.startswith(prefix):
+            return order.index(group), index
+    return len(order), 0
+
+
+def cluster_group_scheduler(config, log):
+    """`pytest -n 6 --dist loadgroup`: each group whole to one xdist process, which starts the group's cluster
+    and runs its tests in collection order; tests without a group are scheduled one by one. xdist's own loadgroup
+    cannot be used: it renames test ids to carry the group (`item._nodeid`, xdist 3.8 remote.py), which pytest 9
+    no longer reads (`Node.nodeid` returns `_id`)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ClusterGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid) or nodeid
+
+    config.option.loadscopereorder = False  # keep the collection order: the longest group starts first
+    return ClusterGroupScheduling(config, log)
+
+
 FAST_FAILOVER = ("--watchdog-interval", "5", "--task-retry-delay", "2")
 """A lost worker's tasks are retried about 40 s sooner than with the defaults (10 s rounds, 15 s delay): the
 stale age is 3 rounds (reliability.watchdog_stale_after). 5 s, not the 2 s minimum: on a loaded 2-core machine a
@@ -107,6 +165,44 @@ def sns_stand_in() -> Iterator[Notifications]:
         server.stop()
 
 
+START_ORDER = ("cluster", "faults", "git", "s3")
+"""The order the groups' clusters start in under xdist: the longest chain of tests after its start-up first."""
+groups_in_run: set[str] = set()
+"""The groups of this run's tests (tests/conftest.py, at the end of collection)."""
+current_group: str | None = None
+"""The group of the test this process is setting up (tests/conftest.py)."""
+
+
+@contextmanager
+def one_start_at_a_time(tmp_path_factory) -> Iterator[None]:
+    """Under xdist the groups' clusters start one after another, in START_ORDER: `local up` is CPU-bound for its
+    first half minute, and three at once on 2 cores took 136-158 s each (2026-12-06) against about 40 s alone. The
+    files are in the run's base temp dir, which every xdist process of the run shares (theirs are `popen-gwN`)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    shared = tmp_path_factory.getbasetemp().parent
+    mine = START_ORDER.index(current_group) if current_group in START_ORDER else len(START_ORDER)
+    ahead = [shared / f"started-{group}" for group in START_ORDER[:mine] if group in groups_in_run]
+    deadline = time.monotonic() + UP_TIMEOUT  # bounded: a group ahead that died without starting is not waited for
+    while not all(started.exists() for started in ahead) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    with (shared / "cluster-start.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            (shared / f"started-{current_group}").touch()
+
+
+def local_up(tmp_path_factory, up_args: list[str]) -> subprocess.CompletedProcess:
+    """`airflow-celery local up` with these arguments, one start-up at a time; fails the fixture if it fails."""
+    with one_start_at_a_time(tmp_path_factory):
+        result = cli(*up_args, timeout=UP_TIMEOUT)
+    assert result.returncode == 0, f"local up failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
 class Cluster:
     def __init__(self, state_dir: Path, ports: dict[str, int], dags: Path, notifications: Notifications | None = None):
         self.state_dir = state_dir
@@ -147,8 +243,7 @@ def running_cluster(tmp_path_factory):
         # Failed DAG runs are announced on a topic in moto, as dagFailureNotifications does on AWS.
         up_args += ["--notify-sns", notifications.topic_arn, "--notify-sns-endpoint", notifications.endpoint]
         try:
-            result = cli(*up_args, timeout=UP_TIMEOUT)
-            assert result.returncode == 0, f"local up failed:\n{result.stdout}\n{result.stderr}"
+            local_up(tmp_path_factory, up_args)
             yield Cluster(state_dir, ports, dags, notifications)
         finally:
             down = cli("local", "down", "--purge", "--state-dir", str(state_dir), timeout=300)

@@ -1,6 +1,7 @@
 import pytest
 
 from airflow_celery.local.options import validate_up_options
+from tests.local.cluster_support import group_rank
 
 
 @pytest.fixture
@@ -19,5 +20,6 @@ def cluster(tmp_path_factory):
 
 
 def pytest_collection_modifyitems(items):
-    """Tests marked `last` (they stop the shared cluster, or need it untouched by others) run after all others."""
-    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+    """The cluster groups first (cluster_support.CLUSTER_GROUPS), so that `make test` gives each its own process
+    first; in each, tests marked `last` (they stop the cluster, or need it untouched by others) after all others."""
+    items.sort(key=lambda item: (group_rank(item.nodeid), item.get_closest_marker("last") is not None))

@@ -428,7 +428,8 @@ def test_api_server_down_90_s_fails_no_task_and_a_sigkilled_worker_is_retried_wi
             assert time.monotonic() < deadline, f"fewer than 8 tasks running after 120 s: {_tries(api, run_id)}"
             time.sleep(0.5)
 
-        supervisor.proxy(paths).supervisor.stopProcess("api-server", True)
+        # Not stopProcess(wait=True): its one XML-RPC call timed out under load while supervisord waited.
+        assert supervisor.stop_and_wait(paths, ["api-server"], 60) == [], "the api-server did not stop in 60 s"
         stopped_at = time.monotonic()
         try:
             time.sleep(API_SERVER_DOWN_SECONDS)

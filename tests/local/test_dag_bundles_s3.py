@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.local.cluster_support import HEALTH_TIMEOUT, PORT_KEYS, UP_TIMEOUT, Cluster, cli, free_ports
+from tests.local.cluster_support import HEALTH_TIMEOUT, PORT_KEYS, Cluster, cli, free_ports, local_up
 from tests.local.test_dag_bundles import (
     BROKEN,
     DAG_ID,
@@ -71,8 +71,7 @@ def s3_cluster(tmp_path_factory):
     ]
     up_args += ["--dags-refresh-interval", str(REFRESH_INTERVAL), "--health-timeout", str(HEALTH_TIMEOUT), *port_args]
     try:
-        result = cli(*up_args, timeout=UP_TIMEOUT)
-        assert result.returncode == 0, f"local up failed:\n{result.stdout}\n{result.stderr}"
+        result = local_up(tmp_path_factory, up_args)
         assert "pushed" in result.stdout
         cluster = S3Cluster(state_dir, ports, folder)
         cluster.folder = folder
