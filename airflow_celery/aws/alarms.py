@@ -241,12 +241,84 @@ def published_metrics(config: ResolvedArgs) -> dict[str, frozenset[str]]:
     return found
 
 
-def topic(ctx: BuildContext) -> aws.sns.Topic:
-    """The alarms' topic, encrypted with SNS's AWS-managed key; an email subscription with alarm_email (the
-    address confirms it once from the mail AWS sends)."""
+ALARM_ACTIONS_PRINCIPAL = "cloudwatch.amazonaws.com"
+"""The service principal that runs alarm actions, i.e. publishes to the topic."""
+TOPIC_KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey*"]
+"""What a publisher needs on an encrypted topic's key: CloudWatch alarms (AWS re:Post knowledge center,
+"cloudwatch-configure-alarm-sns": the key policy grants cloudwatch.amazonaws.com kms:Decrypt and
+kms:GenerateDataKey*) and any other principal (SNS developer guide, "Key management", sns-key-management.html:
+publishers need kms:GenerateDataKey* and kms:Decrypt on the key)."""
+KEY_DELETION_DAYS = 7
+"""AWS KMS's shortest waiting period: a destroyed stack's key stops costing at once and is gone within a week."""
+
+
+@dataclass(frozen=True)
+class AlarmTopic:
+    """The alarms' topic and the customer-managed key it is encrypted with."""
+
+    topic: aws.sns.Topic
+    key: aws.kms.Key
+
+    @property
+    def arn(self) -> pulumi.Output[str]:
+        return self.topic.arn
+
+
+def topic_key_policy(partition: str, account_id: str) -> str:
+    """The key policy of the topic's key: the account (so IAM policies, such as the dag-processor's, can grant its
+    use; KMS's default key policy statement) and CloudWatch's alarm actions, exactly the two actions a publisher
+    needs. SNS's AWS-managed key (alias/aws/sns) cannot carry the second statement: AWS maintains its policy, which
+    does not admit cloudwatch.amazonaws.com, so an alarm's action fails with "CloudWatch Alarms does not have
+    authorization to access the SNS topic encryption key" and nobody is notified (AWS re:Post knowledge center,
+    https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns; SNS developer guide,
+    https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html, "Enable compatibility between event sources
+    from AWS services and encrypted topics"). The re:Post page's statement has no condition; none is added here, as
+    no AWS page read for this change shows which condition keys CloudWatch's KMS requests carry, and a condition
+    they lack would drop every notification again."""
+    account = {
+        "Sid": "AccountAdministersTheKey",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+    alarms = {"Sid": "CloudWatchAlarmsPublish", "Effect": "Allow", "Principal": {"Service": ALARM_ACTIONS_PRINCIPAL},
+              "Action": TOPIC_KEY_ACTIONS, "Resource": "*"}  # fmt: skip
+    return json.dumps({"Version": "2012-10-17", "Statement": [account, alarms]})
+
+
+def topic_key(ctx: BuildContext) -> aws.kms.Key:
+    """A customer-managed key for the alarms' topic ($1 a month, `plan` prices it), rotated yearly, with an alias
+    `alias/<name>-alarms-<suffix>` (a prefix, as Pulumi auto-names: two stacks of one name in an account differ)."""
+    opts = pulumi.InvokeOutputOptions(parent=ctx.parent)
+    partition = aws.get_partition_output(opts=opts).partition
+    account_id = aws.get_caller_identity_output(opts=opts).account_id
+    key = aws.kms.Key(
+        ctx.child_name("alarms", "key"),
+        description=f"airflow-celery {ctx.name}: encrypts the alarms' SNS topic; CloudWatch alarm actions may use it",
+        enable_key_rotation=True,
+        deletion_window_in_days=KEY_DELETION_DAYS,
+        policy=pulumi.Output.all(partition, account_id).apply(lambda found: topic_key_policy(*found)),
+        tags=ctx.tags("alarms", "key"),
+        opts=ctx.opts(),
+    )
+    aws.kms.Alias(
+        ctx.child_name("alarms", "key-alias"),
+        name_prefix=f"alias/{ctx.child_name('alarms')}-",
+        target_key_id=key.key_id,
+        opts=ctx.opts(),
+    )
+    return key
+
+
+def topic(ctx: BuildContext) -> AlarmTopic:
+    """The alarms' topic, encrypted with its own customer-managed key (`topic_key`: SNS's AWS-managed key would
+    silently drop every alarm's notification); an email subscription with alarm_email (the address confirms it
+    once from the mail AWS sends)."""
+    key = topic_key(ctx)
     sns = aws.sns.Topic(
         ctx.child_name("alarms"),
-        kms_master_key_id="alias/aws/sns",
+        kms_master_key_id=key.arn,
         tags=ctx.tags("alarms"),
         opts=ctx.opts(),
     )
@@ -258,24 +330,24 @@ def topic(ctx: BuildContext) -> aws.sns.Topic:
             endpoint=ctx.config.alarm_email,
             opts=ctx.opts(),
         )
-    return sns
+    return AlarmTopic(sns, key)
 
 
-def failure_publish_policy(topic_arn: str) -> str:
-    """sns:Publish on the one topic. No KMS statement: the topic's key is SNS's AWS-managed key, whose key policy
-    AWS maintains and which lets principals of the account use it through SNS (README "Operating the cluster")."""
-    statement = {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": topic_arn}
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+def failure_publish_policy(topic_arn: str, key_arn: str) -> str:
+    """sns:Publish on the one topic, and what publishing to a topic encrypted with a customer-managed key takes:
+    kms:GenerateDataKey* and kms:Decrypt on that key alone (SNS developer guide, "Key management",
+    https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html)."""
+    publish = {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": topic_arn}
+    encrypt = {"Effect": "Allow", "Action": TOPIC_KEY_ACTIONS, "Resource": key_arn}
+    return json.dumps({"Version": "2012-10-17", "Statement": [publish, encrypt]})
 
 
-def grant_failure_publish(
-    ctx: BuildContext, role_name: str, role: aws.iam.Role, sns: aws.sns.Topic
-) -> aws.iam.RolePolicy:
+def grant_failure_publish(ctx: BuildContext, role_name: str, role: aws.iam.Role, sns: AlarmTopic) -> aws.iam.RolePolicy:
     """The role that runs DAG callbacks (the dag-processor) may announce failed runs on the topic, nothing more."""
     return aws.iam.RolePolicy(
         ctx.child_name(role_name, "task-role-dag-failures"),
         role=role.id,
-        policy=sns.arn.apply(failure_publish_policy),
+        policy=pulumi.Output.all(sns.arn, sns.key.arn).apply(lambda found: failure_publish_policy(*found)),
         opts=ctx.opts(),
     )
 
@@ -293,7 +365,7 @@ def failed_tasks_filter(ctx: BuildContext, scheduler_logs: aws.cloudwatch.LogGro
     )
 
 
-def alarms(ctx: BuildContext, watched: Watched, sns: aws.sns.Topic) -> list[aws.cloudwatch.MetricAlarm]:
+def alarms(ctx: BuildContext, watched: Watched, sns: AlarmTopic) -> list[aws.cloudwatch.MetricAlarm]:
     created = []
     for spec in alarm_specs(ctx.config, watched):
         created.append(
@@ -338,8 +410,8 @@ def watched_of(
 
 
 def observe(
-    ctx: BuildContext, watched: Watched, scheduler_logs: aws.cloudwatch.LogGroup, sns: aws.sns.Topic
-) -> tuple[aws.sns.Topic, list[aws.cloudwatch.MetricAlarm]]:
+    ctx: BuildContext, watched: Watched, scheduler_logs: aws.cloudwatch.LogGroup, sns: AlarmTopic
+) -> tuple[AlarmTopic, list[aws.cloudwatch.MetricAlarm]]:
     """The failed-task metric, the alarms on their topic (`topic`, created before the task definitions: the
     dag-processor's may name it), and the dashboard."""
     from airflow_celery.aws import dashboard

@@ -241,7 +241,7 @@ def _build(ctx: BuildContext) -> dict[str, pulumi.Output[str]]:
     }
 
 
-def failure_topic_arn(config: ResolvedArgs, sns: aws.sns.Topic | None) -> pulumi.Input[str | None]:
+def failure_topic_arn(config: ResolvedArgs, sns: alarms.AlarmTopic | None) -> pulumi.Input[str | None]:
     """The topic failed DAG runs are announced on (the alarms'), or None without dag_failure_notifications."""
     return sns.arn if sns is not None and config.dag_failure_notifications else None
 
@@ -287,7 +287,7 @@ def _role_task_roles(
     ecs_cluster: aws.ecs.Cluster,
     storage: broker_storage.BrokerStorage | None,
     s3_dags: bool = False,
-    sns: aws.sns.Topic | None = None,
+    sns: alarms.AlarmTopic | None = None,
 ) -> dict[str, aws.iam.Role]:
     """Workers protect their own tasks from scale-in; with autoscaling, the scheduler's task publishes metrics;
     Flower only opens ECS Exec channels; a Fargate Redis mounts its storage (and nothing else); with the s3 DAG

@@ -80,6 +80,10 @@ IPV4_SOURCE = (
 )
 NOT_VERIFIED = "not verified: from memory of {page}; no source read confirmed it"
 PRIVATELINK_PAGE = "https://aws.amazon.com/privatelink/pricing/"
+KMS_PAGE = (
+    "https://aws.amazon.com/kms/pricing/ (each KMS key you create costs $1/month, prorated hourly, in every region; "
+    "each yearly rotation's backing key adds $1/month)"
+)
 
 
 def _unverified_source(page: str) -> str:
@@ -136,6 +140,8 @@ class RegionPrices:
     endpoint_hour: Price = field(default_factory=lambda: _unverified_price(0.01, "endpoint-AZ-hour", PRIVATELINK_PAGE))
     """An interface VPC endpoint in one availability zone."""
     endpoint_gb: Price = field(default_factory=lambda: _unverified_price(0.01, "GB", PRIVATELINK_PAGE))
+    kms_key_month: Price = field(default_factory=lambda: _sourced_price(1.00, "key-month", KMS_PAGE))
+    """A customer-managed KMS key in its first year (the alarms' topic's, aws/alarms.py `topic_key`)."""
 
     def all_prices(self) -> list[Price]:
         found = []
@@ -501,6 +507,11 @@ def monitoring_lines(mocks: RecordingMocks, config: ResolvedArgs, prices: Region
     for alarm in (a for a in all_alarms if a not in scaling):
         lines.append(CostLine("CloudWatch", f"alarm {alarm.name.removeprefix(f'{config.name}-alarm-')}", "1 alarm",
                               _money(prices.alarm_month.usd), (prices.alarm_month,)))  # fmt: skip
+    keys = len(mocks.of_type("aws:kms/key:Key"))
+    if keys:
+        key = prices.kms_key_month
+        lines.append(CostLine("KMS", "alarms' topic key (first year; requests not priced)", f"{keys} key",
+                              _money(keys * key.usd), (key,)))  # fmt: skip
     dashboards = len(mocks.of_type("aws:cloudwatch/dashboard:Dashboard"))
     if dashboards:
         lines.append(CostLine("CloudWatch", "dashboard (free for an account's first three)", f"{dashboards} dashboard",

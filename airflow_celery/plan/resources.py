@@ -44,11 +44,13 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("aws:cloudwatch/dashboard", "monitoring"),
     ("aws:cloudwatch/logMetricFilter", "monitoring"),
     ("aws:sns/", "monitoring"),
+    ("aws:kms/", "monitoring"),  # the alarms' topic's key (aws/alarms.py topic_key)
     ("aws:scheduler/schedule", "scaling"),  # hibernation: the database stops and starts on a schedule
 )
 """Type-token prefixes, most specific first. IAM roles are ECS's (execution and task roles); the S3 bucket
 holds task logs; Cloud Map is the private DNS the tasks find each other by; EFS holds a Fargate Redis's
-append-only file; the Lambda function runs the migrate step (aws/migration.py)."""
+append-only file; the Lambda function runs the migrate step (aws/migration.py); the one KMS key encrypts the
+alarms' topic."""
 
 
 def concern_of(type_token: str) -> str:

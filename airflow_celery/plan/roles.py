@@ -81,7 +81,10 @@ def runs_on(mocks: RecordingMocks, name: str, role_name: str) -> str:
     dag-processor publishing failed DAG runs to the alarms' topic (dag_failure_notifications)."""
     grant = f"{name}-{role_name}-task-role-dag-failures"
     if any(policy.name == grant for policy in mocks.of_type(POLICY_TYPE)):
-        return f"Fargate (IAM: sns:Publish on {name}-alarms, failed DAG runs)"
+        return (
+            f"Fargate (IAM: sns:Publish on {name}-alarms and its key's kms:GenerateDataKey*, kms:Decrypt, "
+            "failed DAG runs)"
+        )
     return "Fargate"
 
 

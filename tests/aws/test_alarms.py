@@ -13,8 +13,10 @@ from botocore.validate import ParamValidator
 
 from airflow_celery.autoscaler.cloudwatch import METRICS, namespace
 from airflow_celery.aws.alarms import (
+    ALARM_ACTIONS_PRINCIPAL,
     FAILED_TASK_PATTERN,
     FAILED_TASKS_METRIC,
+    TOPIC_KEY_ACTIONS,
     Watched,
     alarm_specs,
     published_metrics,
@@ -31,6 +33,8 @@ TOPIC = "aws:sns/topic:Topic"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
 POLICY = "aws:iam/rolePolicy:RolePolicy"
+KEY = "aws:kms/key:Key"
+ALIAS = "aws:kms/alias:Alias"
 
 # A recorded MetricAlarm's inputs -> PutMetricAlarm's members (botocore's cloudwatch model names).
 _MEMBERS = {
@@ -156,7 +160,7 @@ def test_thresholds_come_from_the_config_and_the_capacity_limits(prod):
 def test_every_alarm_notifies_the_topic_and_only_an_email_given_is_subscribed(prod, dev):
     for mocks, name in ((prod, PROD_NAME), (dev, DEV_NAME)):
         topic = mocks.one(TOPIC, f"{name}-alarms")
-        assert topic.inputs["kmsMasterKeyId"] == "alias/aws/sns"
+        assert topic.inputs["kmsMasterKeyId"] == mocks.one(KEY, f"{name}-alarms-key").outputs["arn"]
         for alarm in _observing(mocks, name):
             assert alarm.inputs["alarmActions"] == alarm.inputs["okActions"] == [topic.outputs["arn"]]
         assert mocks.of_type(SUBSCRIPTION) == []
@@ -251,3 +255,72 @@ def test_a_hibernating_stack_turns_its_alarm_actions_off_while_it_sleeps():
     assert statement["Resource"] == sorted(a.outputs["arn"] for a in alarms)
     assert not [s for s in harness.build_component("awake", {}).of_type("aws:scheduler/schedule:Schedule")
                 if "alarms" in s.name]  # fmt: skip
+
+
+# --- the topic's key: CloudWatch alarm actions can publish only to a topic whose key policy admits them ----------
+
+
+def _validate_with(service: str, operation: str, request: dict) -> None:
+    model = botocore.session.get_session().get_service_model(service).operation_model(operation)
+    report = ParamValidator().validate(request, model.input_shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+@pytest.mark.parametrize(("fixture", "name"), [("prod", PROD_NAME), ("dev", DEV_NAME)])
+def test_the_topic_is_encrypted_with_its_own_key_not_snss_aws_managed_one(request, fixture, name):
+    """SNS's AWS-managed key (alias/aws/sns) has a key policy AWS maintains, which does not admit CloudWatch's alarm
+    actions: with it every alarm's notification failed ("CloudWatch Alarms does not have authorization to access
+    the SNS topic encryption key", https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns)."""
+    mocks = request.getfixturevalue(fixture)
+    (key,) = mocks.of_type(KEY)
+    topic = mocks.one(TOPIC, f"{name}-alarms")
+    assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"] != "alias/aws/sns"
+    assert key.name == f"{name}-alarms-key" and key.parent_urn == topic.parent_urn
+    assert key.inputs["enableKeyRotation"] is True
+    # AWS KMS: "The range is 7-30 days" (ScheduleKeyDeletion, kms/latest/cryptographic-details/key-deletion.html);
+    # botocore's model only says 1-365.
+    assert 7 <= key.inputs["deletionWindowInDays"] <= 30
+    alias = mocks.one(ALIAS, f"{name}-alarms-key-alias")
+    assert alias.inputs["targetKeyId"] == key.outputs["keyId"]
+    assert alias.inputs["namePrefix"] == f"alias/{name}-alarms-"
+
+
+def test_the_key_policy_admits_the_account_and_cloudwatch_alarms_to_exactly_two_actions(prod):
+    policy = json.loads(prod.one(KEY, f"{PROD_NAME}-alarms-key").inputs["policy"])
+    by_principal = {json.dumps(s["Principal"], sort_keys=True): s for s in policy["Statement"]}
+    assert set(by_principal) == {'{"AWS": "arn:aws:iam::123456789012:root"}',
+                                 json.dumps({"Service": ALARM_ACTIONS_PRINCIPAL})}  # fmt: skip
+    account = by_principal['{"AWS": "arn:aws:iam::123456789012:root"}']
+    assert (account["Effect"], account["Action"], account["Resource"]) == ("Allow", "kms:*", "*")
+    alarms_statement = by_principal[json.dumps({"Service": "cloudwatch.amazonaws.com"})]
+    assert alarms_statement["Action"] == TOPIC_KEY_ACTIONS == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert (alarms_statement["Effect"], alarms_statement["Resource"]) == ("Allow", "*")
+    assert "Condition" not in alarms_statement
+
+
+def test_the_key_alias_and_topic_are_valid_kms_and_sns_requests(prod):
+    key = prod.one(KEY, f"{PROD_NAME}-alarms-key")
+    _validate_with("kms", "CreateKey", {
+        "Policy": key.inputs["policy"], "Description": key.inputs["description"], "KeyUsage": "ENCRYPT_DECRYPT",
+        "KeySpec": "SYMMETRIC_DEFAULT",  # SNS encrypts only with symmetric keys (SNS guide, "Key management")
+        "Tags": [{"TagKey": k, "TagValue": v} for k, v in key.inputs["tags"].items()]})  # fmt: skip
+    _validate_with("kms", "EnableKeyRotation", {"KeyId": key.outputs["keyId"]})
+    _validate_with(
+        "kms",
+        "ScheduleKeyDeletion",
+        {"KeyId": key.outputs["keyId"], "PendingWindowInDays": int(key.inputs["deletionWindowInDays"])},
+    )
+    alias = prod.one(ALIAS, f"{PROD_NAME}-alarms-key-alias")
+    named = alias.inputs["namePrefix"] + "0a1b2c3"  # the provider appends a unique suffix to the prefix
+    _validate_with("kms", "CreateAlias", {"AliasName": named, "TargetKeyId": alias.inputs["targetKeyId"]})
+    shape = botocore.session.get_session().get_service_model("kms").operation_model("CreateAlias").input_shape
+    assert re.fullmatch(shape.members["AliasName"].metadata["pattern"].strip("^$"), named)
+    assert named.startswith("alias/") and not named.startswith("alias/aws/")  # aws/ is reserved for AWS's keys
+    topic = prod.one(TOPIC, f"{PROD_NAME}-alarms")
+    attributes = {"KmsMasterKeyId": topic.inputs["kmsMasterKeyId"]}
+    _validate_with("sns", "CreateTopic", {"Name": f"{PROD_NAME}-alarms-0a1b2c3", "Attributes": attributes})
+
+
+def test_without_monitoring_there_is_no_topic_and_no_key():
+    mocks = harness.build_component("quiet", {"monitoring": False})
+    assert mocks.of_type(TOPIC) == mocks.of_type(KEY) == mocks.of_type(ALIAS) == []

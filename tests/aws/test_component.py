@@ -37,6 +37,7 @@ UNTAGGABLE = {
     "aws:appautoscaling/policy:Policy",
     "aws:lambda/invocation:Invocation",
     "aws:efs/mountTarget:MountTarget",
+    "aws:kms/alias:Alias",  # KMS aliases take no tags (pulumi_aws kms.Alias has no tags argument); the key has them
 }
 
 

@@ -18,6 +18,7 @@ TASK = "aws:ecs/taskDefinition:TaskDefinition"
 POLICY = "aws:iam/rolePolicy:RolePolicy"
 ROLE = "aws:iam/role:Role"
 TOPIC = "aws:sns/topic:Topic"
+KEY = "aws:kms/key:Key"
 NAME = "notify"
 
 
@@ -60,8 +61,8 @@ def test_only_the_dag_processor_role_may_publish_and_only_to_that_topic(notifyin
     topic = notifying.one(TOPIC, f"{NAME}-alarms")
     publishers = _publishers(notifying)
     assert set(publishers) == {f"{NAME}-{DAG_PROCESSOR.name}-task-role-dag-failures"}
-    (statement,) = publishers[f"{NAME}-{DAG_PROCESSOR.name}-task-role-dag-failures"]
-    assert statement == {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": topic.outputs["arn"]}
+    publish, _ = publishers[f"{NAME}-{DAG_PROCESSOR.name}-task-role-dag-failures"]
+    assert publish == {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": topic.outputs["arn"]}
 
     own_role = notifying.one(ROLE, f"{NAME}-{DAG_PROCESSOR.name}-task-role")
     grant = notifying.one(POLICY, f"{NAME}-{DAG_PROCESSOR.name}-task-role-dag-failures")
@@ -71,17 +72,27 @@ def test_only_the_dag_processor_role_may_publish_and_only_to_that_topic(notifyin
     assert holders == [f"{NAME}-{DAG_PROCESSOR.name}"]  # the api-server, scheduler, triggerer keep the shared role
 
 
-def test_the_topic_key_needs_no_kms_grant_for_the_publisher(notifying):
-    # The topic uses SNS's AWS-managed key; its key policy (AWS's) lets the account's principals use it through SNS.
-    assert notifying.one(TOPIC, f"{NAME}-alarms").inputs["kmsMasterKeyId"] == "alias/aws/sns"
-    for statements in _publishers(notifying).values():
-        assert not [a for s in statements for a in s["Action"] if a.startswith("kms:")]
+def test_the_publisher_may_use_the_topics_key_for_exactly_what_publishing_takes(notifying):
+    """A topic encrypted with a customer-managed key takes kms:GenerateDataKey* and kms:Decrypt on that key from
+    whoever publishes (SNS developer guide, "Key management", sns-key-management.html); nothing else, nowhere else."""
+    key = notifying.one(KEY, f"{NAME}-alarms-key")
+    assert notifying.one(TOPIC, f"{NAME}-alarms").inputs["kmsMasterKeyId"] == key.outputs["arn"]
+    _, encrypt = _publishers(notifying)[f"{NAME}-{DAG_PROCESSOR.name}-task-role-dag-failures"]
+    assert encrypt == {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                       "Resource": key.outputs["arn"]}  # fmt: skip
+    holders = [p.name for p in notifying.of_type(POLICY) if key.outputs["arn"] in p.inputs["policy"]]
+    assert holders == [f"{NAME}-{DAG_PROCESSOR.name}-task-role-dag-failures"]
 
 
 def test_off_by_default_no_variable_and_no_grant(dev):
     assert _environments(dev, TOPIC_ARN_VAR) == {}
     assert _publishers(dev) == {}
     assert not [p for p in dev.of_type(POLICY) if p.name.endswith("-dag-failures")]
+    # The topic and its key exist (monitoring), but no role is granted the key.
+    key = dev.one(KEY, f"{DEV_NAME}-alarms-key")
+    assert not [
+        p for p in dev.of_type(POLICY) if key.outputs["arn"] in p.inputs["policy"] or "kms:" in p.inputs["policy"]
+    ]
 
 
 def test_with_airflow_metrics_the_grant_joins_the_dag_processors_metrics_role():

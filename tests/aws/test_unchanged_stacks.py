@@ -9,6 +9,14 @@ runner's code archive.
 
 Rewrite the file (`python -m tests.aws.test_unchanged_stacks`) only for a change to the stacks that was meant and
 reviewed, and say so in the commit.
+
+One change since the recording is meant, and named here rather than re-recorded: with monitoring (prod; dev turns
+it off) the alarms' topic is encrypted with its own customer-managed key instead of SNS's AWS-managed
+`alias/aws/sns`, whose key policy does not admit CloudWatch's alarm actions, so every alarm notification was dropped
+(aws/alarms.py `topic_key`, README "Operating the cluster"). So prod adds exactly the key and its alias, and the
+topic's inputs equal the recorded ones once its `kmsMasterKeyId` (now the key's ARN) is put back to the recorded
+value; every other resource of both stacks must still match its fingerprint. A new recording takes the key in,
+and this masking (`as_recorded`, RECORDED_TOPIC_KEY) goes with it.
 """
 
 from __future__ import annotations
@@ -22,17 +30,30 @@ from pathlib import Path
 from tests.aws.test_stacks import STACKS, deploy
 
 FINGERPRINTS = Path(__file__).with_name("stacks_before_worker_queues.json")
+TOPIC = "aws:sns/topic:Topic"
+KEY = "aws:kms/key:Key"
+ALIAS = "aws:kms/alias:Alias"
+RECORDED_TOPIC_KEY = "alias/aws/sns"
+"""The alarms' topic's kmsMasterKeyId when the fingerprints were recorded (the AWS-managed key)."""
 _CODE_FOLLOWERS = (
     (re.compile(r"/tmp/airflow-celery-build/[0-9a-f]+"), "<build context>"),
     (re.compile(r"<pulumi\.asset\.AssetArchive object at 0x[0-9a-f]+>"), "<code archive>"),
 )
 
 
-def fingerprint(stack: str) -> dict[str, str]:
-    """URN -> sha256 of the resource's inputs (sorted JSON, code-following values masked)."""
+def fingerprint(stack: str, as_recorded: bool = False) -> dict[str, str]:
+    """URN -> sha256 of the resource's inputs (sorted JSON, code-following values masked). `as_recorded` leaves out
+    the topic's key and alias and gives the topic its recorded key: the one change made on purpose since."""
     found = {}
-    for record in deploy(stack).mocks.records:
-        text = json.dumps(record.inputs, sort_keys=True, default=str)
+    records = deploy(stack).mocks.records
+    keys = {r.outputs["arn"] for r in records if r.type == KEY}
+    for record in records:
+        inputs = record.inputs
+        if as_recorded and record.type in (KEY, ALIAS):
+            continue
+        if as_recorded and record.type == TOPIC and inputs.get("kmsMasterKeyId") in keys:
+            inputs = {**inputs, "kmsMasterKeyId": RECORDED_TOPIC_KEY}
+        text = json.dumps(inputs, sort_keys=True, default=str)
         for pattern, mask in _CODE_FOLLOWERS:
             text = pattern.sub(mask, text)
         found[record.urn] = hashlib.sha256(text.encode()).hexdigest()
@@ -42,11 +63,29 @@ def fingerprint(stack: str) -> dict[str, str]:
 def test_dev_and_prod_without_worker_queues_register_the_same_resources_with_the_same_inputs():
     before = json.loads(FINGERPRINTS.read_text())
     for stack in STACKS:
-        now = fingerprint(stack)
+        now = fingerprint(stack, as_recorded=True)
         assert sorted(set(before[stack]) - set(now)) == [], f"{stack}: resources gone"
         assert sorted(set(now) - set(before[stack])) == [], f"{stack}: resources added"
         changed = sorted(urn.rsplit("::", 1)[-1] for urn in now if now[urn] != before[stack][urn])
         assert changed == [], f"{stack}: inputs changed"
+
+
+def test_the_one_intended_change_is_the_alarms_topic_key_on_the_monitored_stack():
+    """prod (monitoring on) adds exactly a KMS key and its alias, and its topic's kmsMasterKeyId changes from the
+    recorded AWS-managed key to that key's ARN; dev (monitoring off) adds nothing."""
+    before = json.loads(FINGERPRINTS.read_text())
+    for stack in STACKS:
+        mocks = deploy(stack).mocks
+        added = {r.type: r.name for r in mocks.records if r.urn not in before[stack]}
+        topics = mocks.of_type(TOPIC)
+        if not topics:
+            assert added == {}, stack
+            continue
+        (topic,) = topics
+        (key,) = mocks.of_type(KEY)
+        assert added == {KEY: key.name, ALIAS: f"{key.name}-alias"}, stack
+        assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"] != RECORDED_TOPIC_KEY
+        assert fingerprint(stack)[topic.urn] != before[stack][topic.urn]  # the change is real, and only masked above
 
 
 if __name__ == "__main__":

@@ -208,6 +208,20 @@ def test_prod_plan_lists_every_operator_alarm_the_metric_and_the_dashboard(prod_
     assert not [item for item in _by_item(dev_plan) if item.startswith(("alarm ", "dashboard"))]
 
 
+def test_the_alarms_topic_key_is_priced_with_monitoring_only(prod_plan, dev_plan):
+    """A customer-managed KMS key is $1 a month (https://aws.amazon.com/kms/pricing/); prod's monitoring creates one
+    for the alarms' topic (aws/alarms.py topic_key); dev turns monitoring off and has neither key nor line."""
+    from airflow_celery.plan.pricing import KMS_PAGE
+
+    item = "alarms' topic key (first year; requests not priced)"
+    (line,) = [line for line in prod_plan.cost.lines if line.item == item]
+    assert (line.concern, line.quantity, line.monthly_usd) == ("KMS", "1 key", 1.00)
+    assert line.prices[0].verified and line.prices[0].source == KMS_PAGE
+    assert item not in _by_item(dev_plan)
+    monitored = make_plan(PROJECT_DIR, "dev", ("monitoring=true",))
+    assert _by_item(monitored)[item] == 1.00
+
+
 def test_airflow_metrics_are_priced_per_metric_and_agent_call(prod_plan, dev_plan):
     """16 custom metrics at $0.30 (the allow-list with the default pool); prod runs an agent in 7 tasks (2
     schedulers, 1 dag-processor, 2 triggerers, 2 workers), each calling PutMetricData once a minute: 43,800 calls

@@ -45,6 +45,9 @@ def test_the_plan_shows_which_role_may_publish_failed_dag_runs(dev_plan):
 
     plan = make_plan(PROJECT_DIR, "dev", ("monitoring=true", "dagFailureNotifications=true"))
     where = {row.role: row.runs_on for row in plan.roles}
-    assert where["dag-processor"] == f"Fargate (IAM: sns:Publish on {plan.config.name}-alarms, failed DAG runs)"
+    assert where["dag-processor"] == (
+        f"Fargate (IAM: sns:Publish on {plan.config.name}-alarms and its key's kms:GenerateDataKey*, kms:Decrypt, "
+        "failed DAG runs)"
+    )
     assert [role for role, text in where.items() if "sns:Publish" in text] == ["dag-processor"]
     assert "sns:Publish" not in " ".join(row.runs_on for row in dev_plan.roles)  # off by default

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import string
+import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -117,6 +118,12 @@ def _metric_alarm(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -
     return {"name": named, "arn": f"arn:aws:cloudwatch:{mocks.region}:{ACCOUNT_ID}:alarm:{named}"}
 
 
+def _kms_key(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    # KMS names a key by a UUID it picks; the ARN ends in key/<that id>.
+    key_id = str(uuid.UUID(bytes=_seed(name, "kms-key")[:16], version=4))
+    return {"keyId": key_id, "arn": f"arn:aws:kms:{mocks.region}:{ACCOUNT_ID}:key/{key_id}"}
+
+
 def _log_group(mocks: RecordingMocks, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     # The provider's LogGroup.arn has no trailing ":*" (unlike DescribeLogGroups' arn).
     named = inputs.get("name") or name
@@ -180,6 +187,7 @@ OUTPUT_BUILDERS = {
     "aws:secretsmanager/secret:Secret": _named(),
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
+    "aws:kms/key:Key": _kms_key,
     "aws:rds/subnetGroup:SubnetGroup": _named(),
     "aws:elasticache/subnetGroup:SubnetGroup": _named(),
     "aws:lb/targetGroup:TargetGroup": _target_group,
