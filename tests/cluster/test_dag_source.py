@@ -16,6 +16,7 @@ from airflow_celery.cluster.dag_source import (
     DagSourceError,
     dag_source,
 )
+from airflow_celery.cluster.failure_notifications import TOPIC_ARN_VAR
 from airflow_celery.cluster.roles import AIRFLOW_SERVICES
 from tests.cluster_settings import settings_with
 
@@ -64,6 +65,13 @@ def test_a_versioned_source_has_the_dag_processor_write_each_new_version_at_once
     for other in AIRFLOW_SERVICES:
         if other.name != "dag-processor":
             assert SERIALIZED_DAG_UPDATE_INTERVAL_VAR not in role_environment(other.name, settings).plain, other.name
+
+
+def test_the_dag_processor_keeps_its_failure_topic_beside_the_bundle_settings():
+    arn = "arn:aws:sns:eu-west-1:123456789012:alarms"
+    settings = settings_with(execution_api_url="http://x/execution/", dag_source=GIT, dag_failure_topic_arn=arn)
+    processor = role_environment("dag-processor", settings).plain
+    assert processor[SERIALIZED_DAG_UPDATE_INTERVAL_VAR] == "0" and processor[TOPIC_ARN_VAR] == arn
 
 
 def test_image_leaves_the_dag_processor_at_airflows_defaults():
