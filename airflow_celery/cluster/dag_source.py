@@ -54,6 +54,8 @@ BUNDLE_STORAGE_VAR = "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH"
 CLEANUP_INTERVAL_VAR = "AIRFLOW__DAG_PROCESSOR__STALE_BUNDLE_CLEANUP_INTERVAL"
 CLEANUP_AGE_VAR = "AIRFLOW__DAG_PROCESSOR__STALE_BUNDLE_CLEANUP_AGE_THRESHOLD"
 CLEANUP_MIN_VERSIONS_VAR = "AIRFLOW__DAG_PROCESSOR__STALE_BUNDLE_CLEANUP_MIN_VERSIONS"
+SERIALIZED_DAG_UPDATE_INTERVAL_VAR = "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL"
+PARSING_SORT_MODE_VAR = "AIRFLOW__DAG_PROCESSOR__FILE_PARSING_SORT_MODE"
 
 FARGATE_BUNDLE_STORAGE = "/opt/airflow/dag_bundles"
 """Where checkouts live on Fargate: inside the container's writable layer, i.e. the task's ephemeral storage
@@ -73,6 +75,22 @@ is about a hundred checkouts on each worker). A version a running task holds is 
 any version whose lock it cannot take (BundleUsageTrackingManager._remove_stale_bundle)."""
 CLEANUP_MIN_VERSIONS = 5
 """The most recent versions kept whatever their age (Airflow's default 10)."""
+
+DAG_PROCESSOR_SERIALIZED_DAG_UPDATE_INTERVAL = 0
+"""The dag-processor's `[core] min_serialized_dag_update_interval` with a versioned source (Airflow's default 30).
+`SerializedDagModel.write_dag` (models/serialized_dag.py) silently drops a DAG's new serialized form when the
+DAG's previous one was written less than this many seconds ago, and the file is then not parsed again for
+`[dag_processor] min_file_process_interval` (30 s): a commit parsed within 30 s of the DAG's previous write (the
+one before, or the first parse after start-up) reached new runs about 30 s late. At 0 the parse that sees the
+commit writes it. The periodic parses cost nothing more: a file is parsed at most once per
+min_file_process_interval, and write_dag writes only a changed DAG. The other roles read the option only as the
+revalidation window of their serialized-DAG cache (models/dagbag.py, keyed by DAG version, so a new version is
+never served stale) and keep Airflow's default."""
+PARSING_SORT_MODE = "modified_time"
+"""Airflow's default, set explicitly because prompt reparsing relies on it: `prepare_file_queue`
+(dag_processing/manager.py) parses a file again before min_file_process_interval only in this mode, when its
+mtime is newer than its last parse. A git refresh rewrites the changed files (`git reset --hard`); our S3 bundle
+stamps the files a version changes (bundles/s3.py)."""
 
 # A branch or tag name as git allows it (git check-ref-format, simplified): no spaces, no "..", no leading "-".
 _REF = re.compile(r"(?!-)(?!.*\.\.)[A-Za-z0-9._/+-]{1,200}")
@@ -149,6 +167,15 @@ class DagSource:
         if self.kind == S3:
             env[S3_CONN_VAR] = json.dumps(self._s3_connection(), separators=(",", ":"))
         return env
+
+    def dag_processor_environment(self) -> dict[str, str]:
+        """The dag-processor's own settings: a new version is parsed and written at once (see the constants)."""
+        if not self.versioned:
+            return {}
+        return {
+            SERIALIZED_DAG_UPDATE_INTERVAL_VAR: str(DAG_PROCESSOR_SERIALIZED_DAG_UPDATE_INTERVAL),
+            PARSING_SORT_MODE_VAR: PARSING_SORT_MODE,
+        }
 
     def _s3_connection(self) -> dict[str, object]:
         """No credential on AWS (boto3's chain finds the task role); locally the server's placeholder keys, which

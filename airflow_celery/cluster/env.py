@@ -346,8 +346,9 @@ def _role_specific(
 
 
 def _dag_processor(settings: EnvSettings) -> dict[str, str]:
-    """The failure notifications' topic (cluster/failure_notifications.py): the dag-processor runs DAG callbacks."""
-    env = {}
+    """How a new bundle version is parsed and written (cluster/dag_source.py), and the failure notifications' topic
+    (cluster/failure_notifications.py): the dag-processor runs DAG callbacks."""
+    env = settings.dag_source.dag_processor_environment()
     if settings.dag_failure_topic_arn:
         env[DAG_FAILURE_TOPIC_VAR] = settings.dag_failure_topic_arn
         if settings.sns_endpoint_url:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import boto3
@@ -135,3 +136,29 @@ def test_an_altered_archive_is_refused(s3, tmp_path):
     client.put_object(Bucket=BUCKET, Key=archive_key(PREFIX, version), Body=body)
     with pytest.raises(AssertionError, match="does not match its name"):
         _airflow(READ.format(version=version), endpoint, tmp_path / "fresh")
+
+
+MTIMES = """
+import json
+from airflow.dag_processing.bundles.manager import DagBundlesManager
+bundle = DagBundlesManager().get_bundle("dags")
+bundle.initialize()
+print(json.dumps({p.name: p.stat().st_mtime for p in bundle.path.iterdir()}))
+"""
+
+
+def test_a_new_version_stamps_the_files_it_changes_so_the_dag_processor_parses_them_at_once(s3, tmp_path):
+    """An archive's files carry mtime 0; the dag-processor parses a file before its min_file_process_interval only
+    when its mtime is newer than its last parse (prepare_file_queue, modified_time): the refresh stamps the changed
+    and new files with the time of the swap and leaves the unchanged ones at 0."""
+    client, endpoint = s3
+    storage = tmp_path / "bundles"
+    steady = GOOD.replace("s3_probe", "s3_steady")
+    push(_folder(tmp_path, "a", {"probe.py": GOOD.format(code="a"), "steady.py": steady}), client, BUCKET, PREFIX)
+    _airflow(MTIMES, endpoint, storage)
+    files = {"probe.py": GOOD.format(code="b"), "steady.py": steady, "added.py": GOOD.replace("s3_probe", "s3_added")}
+    push(_folder(tmp_path, "b", files), client, BUCKET, PREFIX)
+    before = time.time()
+    mtimes = _airflow(MTIMES, endpoint, storage)
+    assert mtimes["steady.py"] == 0
+    assert mtimes["probe.py"] >= before - 1 and mtimes["added.py"] >= before - 1

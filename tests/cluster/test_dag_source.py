@@ -10,10 +10,13 @@ from airflow_celery.cluster.dag_source import (
     FETCHING_ROLES,
     GIT_BUNDLE_CLASS,
     GIT_CONN_ID,
+    PARSING_SORT_MODE_VAR,
+    SERIALIZED_DAG_UPDATE_INTERVAL_VAR,
     DagSource,
     DagSourceError,
     dag_source,
 )
+from airflow_celery.cluster.failure_notifications import TOPIC_ARN_VAR
 from airflow_celery.cluster.roles import AIRFLOW_SERVICES
 from tests.cluster_settings import settings_with
 
@@ -50,6 +53,30 @@ def test_checkouts_live_under_airflow_home_locally_and_in_ephemeral_storage_on_f
     local = settings_with(execution_api_url="http://x/execution/", dag_source=GIT, airflow_home="/s/airflow")
     assert role_environment("worker", fargate).plain[BUNDLE_STORAGE_VAR] == FARGATE_BUNDLE_STORAGE
     assert role_environment("worker", local).plain[BUNDLE_STORAGE_VAR] == "/s/airflow/dag_bundles"
+
+
+@pytest.mark.parametrize("source", [GIT, dag_source("s3", bucket="dags-bucket")], ids=["git", "s3"])
+def test_a_versioned_source_has_the_dag_processor_write_each_new_version_at_once(source):
+    settings = settings_with(execution_api_url="http://x/execution/", dag_source=source)
+    processor = role_environment("dag-processor", settings).plain
+    assert processor[SERIALIZED_DAG_UPDATE_INTERVAL_VAR] == "0"
+    assert processor[PARSING_SORT_MODE_VAR] == "modified_time"
+    # The other roles read the option only as their serialized-DAG cache's window: Airflow's default stays.
+    for other in AIRFLOW_SERVICES:
+        if other.name != "dag-processor":
+            assert SERIALIZED_DAG_UPDATE_INTERVAL_VAR not in role_environment(other.name, settings).plain, other.name
+
+
+def test_the_dag_processor_keeps_its_failure_topic_beside_the_bundle_settings():
+    arn = "arn:aws:sns:eu-west-1:123456789012:alarms"
+    settings = settings_with(execution_api_url="http://x/execution/", dag_source=GIT, dag_failure_topic_arn=arn)
+    processor = role_environment("dag-processor", settings).plain
+    assert processor[SERIALIZED_DAG_UPDATE_INTERVAL_VAR] == "0" and processor[TOPIC_ARN_VAR] == arn
+
+
+def test_image_leaves_the_dag_processor_at_airflows_defaults():
+    processor = role_environment("dag-processor", settings_with(execution_api_url="http://x/execution/")).plain
+    assert SERIALIZED_DAG_UPDATE_INTERVAL_VAR not in processor and PARSING_SORT_MODE_VAR not in processor
 
 
 def test_the_credential_goes_only_to_the_roles_that_fetch():

@@ -116,7 +116,8 @@ def test_the_pinned_s3_bundle_is_not_versioned():
 def test_our_settings_are_airflow_options():
     import yaml
 
-    options = yaml.safe_load((AIRFLOW / "config_templates" / "config.yml").read_text())["dag_processor"]["options"]
+    config = yaml.safe_load((AIRFLOW / "config_templates" / "config.yml").read_text())
+    options = config["dag_processor"]["options"]
     for key in (
         "dag_bundle_config_list",
         "dag_bundle_storage_path",
@@ -124,8 +125,24 @@ def test_our_settings_are_airflow_options():
         "stale_bundle_cleanup_age_threshold",
         "stale_bundle_cleanup_min_versions",
         "refresh_interval",
+        "file_parsing_sort_mode",
     ):
         assert key in options, key  # fmt: skip
+    assert config["core"]["options"]["min_serialized_dag_update_interval"]["default"] == "30"
+    assert "modified_time" in options["file_parsing_sort_mode"]["description"]
+
+
+def test_only_the_dag_processor_writes_serialized_dags_the_others_read_the_interval_as_a_cache_window():
+    """Where `[core] min_serialized_dag_update_interval` is read: the dag-processor's write throttle
+    (collection.py) and the serialized-DAG cache's revalidation window (models/dagbag.py, keyed by DAG version),
+    nowhere else: setting it on the dag-processor alone changes only when a new version is written."""
+    readers = sorted(
+        str(path.relative_to(AIRFLOW))
+        for path in AIRFLOW.rglob("*.py")
+        if "min_serialized_dag_update_interval" in path.read_text(errors="ignore")
+    )
+    assert readers == ["dag_processing/collection.py", "models/dagbag.py", "models/serialized_dag.py"]
+    assert "self._dags[serdag.dag_version_id]" in (AIRFLOW / "models" / "dagbag.py").read_text()
 
 
 def test_many_versions_do_not_fill_a_workers_disk(tmp_path):
@@ -177,3 +194,110 @@ def test_many_versions_do_not_fill_a_workers_disk(tmp_path):
     assert len(result["after"]) <= max_checkouts(commits_per_hour=60 / minutes_apart, versions_in_use=1)
     assert result["per_version"] >= payload  # a checkout is the tree itself (.git pruned), not the history
     assert result["total_after"] <= len(kept) * result["per_version"] * 1.05
+
+
+def _sqlite_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "AIRFLOW_HOME": str(tmp_path / "home"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
+    }
+
+
+WRITE_TWO_COMMITS = """
+import json
+from pathlib import Path
+from sqlalchemy import select
+from airflow import settings
+from airflow.models import import_all_models
+import_all_models()
+from airflow.models.base import Base
+from airflow.models.dagbundle import DagBundleModel
+from airflow.models.dag_version import DagVersion
+from airflow.models.serialized_dag import SerializedDagModel
+from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+
+folder = Path({folder!r})
+Base.metadata.create_all(settings.engine)
+with settings.Session() as session:
+    session.add(DagBundleModel(name="dags"))
+    session.commit()
+PROBE = ('from airflow.sdk import dag\\n@dag(dag_id="probe", schedule=None, doc_md="{{code}}")\\n'
+         'def probe():\\n    pass\\nprobe()\\n')
+for commit, code in (("c1", "v1"), ("c2", "v2")):  # two commits parsed a few seconds apart, as after a refresh
+    (folder / "probe.py").write_text(PROBE.format(code=code))
+    # What the dag-processor does with a parse's result (update_dag_parsing_results_in_db and write_dag).
+    sync_bag_to_db(BundleDagBag(dag_folder=folder, bundle_path=folder), "dags", commit)
+with settings.Session() as session:
+    version = session.scalars(select(DagVersion).where(DagVersion.dag_id == "probe")
+                              .order_by(DagVersion.version_number.desc())).first()
+    serialized = session.scalar(select(SerializedDagModel).where(SerializedDagModel.dag_version_id == version.id))
+    print(json.dumps({{"bundle_version": version.bundle_version, "doc_md": serialized.data["dag"]["doc_md"]}}))
+"""
+
+
+def test_airflow_drops_a_dag_written_again_within_its_update_interval_and_our_dag_processor_does_not(tmp_path):
+    """`SerializedDagModel.write_dag` skips a DAG whose previous serialized form is younger than `[core]
+    min_serialized_dag_update_interval` (30 s): a commit parsed then waits for the file's next parse, 30 s later.
+    With the dag-processor's setting for a versioned source the commit is written on the parse that sees it."""
+    (tmp_path / "dags").mkdir()
+    code = WRITE_TWO_COMMITS.format(folder=str(tmp_path / "dags"))
+    assert json.loads(_python(code, _sqlite_env(tmp_path))) == {"bundle_version": "c1", "doc_md": "v1"}
+    (tmp_path / "airflow.db").unlink()
+    ours = dag_source("git", "https://github.com/example/dags.git").dag_processor_environment()
+    assert json.loads(_python(code, {**_sqlite_env(tmp_path), **ours})) == {"bundle_version": "c2", "doc_md": "v2"}
+
+
+def test_a_git_refresh_queues_the_changed_file_at_once_and_leaves_the_others(tmp_path):
+    """After a refresh that finds a new commit, the dag-processor's queue (`prepare_file_queue`, in the
+    file_parsing_sort_mode our dag-processor sets) takes the file the commit changed, though it was parsed a moment
+    ago, and not the unchanged one: the commit does not wait for min_file_process_interval."""
+    bare, _ = _repository(tmp_path, 1, 10)
+    work = tmp_path / "work"
+    (work / "dags" / "other.py").write_text("# airflow dag\n")
+    (work / "dags" / "probe.py").write_text("# airflow dag\nVERSION = 1\n")
+    _git("add", "-A", cwd=work)
+    _git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "dag files", cwd=work)
+    _git("push", "-q", str(bare), "main", cwd=work)
+    source = dag_source("git", str(bare), "main", "dags", 5)
+    env = {**_sqlite_env(tmp_path), **source.environment(str(tmp_path / "bundles"))}
+    env |= source.dag_processor_environment()
+    out = _python(
+        f"""
+        import json, subprocess, time
+        from airflow import settings
+        from airflow.models import import_all_models
+        import_all_models()
+        from airflow.models.base import Base
+        from airflow.dag_processing.manager import DagFileProcessorManager, DagFileStat
+        from airflow.sdk import timezone
+
+        Base.metadata.create_all(settings.engine)
+        manager = DagFileProcessorManager(max_runs=-1)
+        manager.prepare_bundles()
+        known = {{}}
+        manager._refresh_dag_bundles(known_files=known)
+        manager._file_queue.clear()
+        time.sleep(1.1)
+        for file in known["dags"]:  # each file just parsed
+            manager._file_stats[file] = DagFileStat(last_finish_time=timezone.utcnow(), run_count=1)
+        time.sleep(1.1)
+        work = {str(work)!r}
+        with open(work + "/dags/probe.py", "w") as f:
+            f.write("# airflow dag\\nVERSION = 2\\n")
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+        subprocess.run(git + ["commit", "-q", "-am", "v2"], cwd=work, check=True)
+        subprocess.run(["git", "push", "-q", {str(bare)!r}, "main"], cwd=work, check=True)
+        manager.request_bundle_refresh("dags")
+        manager._refresh_dag_bundles(known_files=known)
+        queued_by_refresh = [str(f.rel_path) for f in manager._file_queue]
+        manager.prepare_file_queue(known_files=known)
+        print(json.dumps({{"by_refresh": queued_by_refresh, "queued": [str(f.rel_path) for f in manager._file_queue],
+                          "files": sorted(str(f.rel_path) for f in known["dags"])}}))
+        """,
+        env,
+    )
+    result = json.loads(out)
+    assert result["files"] == ["other.py", "probe.py"]
+    assert result["by_refresh"] == []  # the refresh itself queues only new files (_add_new_files_to_queue)
+    assert result["queued"] == ["probe.py"]

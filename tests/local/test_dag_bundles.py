@@ -221,9 +221,11 @@ def test_a_commit_reaches_new_runs_while_a_running_run_finishes_on_its_own_versi
         )
         seconds = datetime.fromisoformat(first_start).timestamp() - committed_at
         print(f"commit -> first task of a new run on the new code: {seconds:.1f} s")
-        # The target is the refresh interval plus 10 s; on this shared 2-core machine under other load one
-        # run measured 31.3 s at a 5 s interval, so the test bounds it loosely and bench/dag_bundles.py measures.
-        assert seconds <= REFRESH_INTERVAL + 60, seconds
+        # The target: the refresh interval plus 10 s. Measured 4.3 s on 2026-12-06 (31.3-36.3 s before the
+        # dag-processor wrote a version on the parse that saw it: cluster/dag_source.py,
+        # DAG_PROCESSOR_SERIALIZED_DAG_UPDATE_INTERVAL). A parse of the file already running when the refresh
+        # lands can still defer the commit to the file's next parse (30 s later; README "Cost of a DAG change").
+        assert seconds <= REFRESH_INTERVAL + 10, seconds
 
         assert _wait_run(api, DAG_ID, new_id)["state"] == "success"
         _assert_ran_on(api, DAG_ID, new_id, new)
