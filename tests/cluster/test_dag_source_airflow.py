@@ -206,6 +206,8 @@ def _sqlite_env(tmp_path: Path) -> dict[str, str]:
 
 WRITE_TWO_COMMITS = """
 import json
+import os
+import time
 from pathlib import Path
 from sqlalchemy import select
 from airflow import settings
@@ -224,8 +226,11 @@ with settings.Session() as session:
     session.commit()
 PROBE = ('from airflow.sdk import dag\\n@dag(dag_id="probe", schedule=None, doc_md="{{code}}")\\n'
          'def probe():\\n    pass\\nprobe()\\n')
-for commit, code in (("c1", "v1"), ("c2", "v2")):  # two commits parsed a few seconds apart, as after a refresh
+for age, commit, code in ((5, "c1", "v1"), (0, "c2", "v2")):  # two commits a few seconds apart, as after a refresh
     (folder / "probe.py").write_text(PROBE.format(code=code))
+    # Their mtimes differ by seconds, as two checkouts' do: written in one second with one size, Python would run
+    # the first commit's cached bytecode for the second (its .pyc records the source's mtime in whole seconds).
+    os.utime(folder / "probe.py", (time.time() - age, time.time() - age))
     # What the dag-processor does with a parse's result (update_dag_parsing_results_in_db and write_dag).
     sync_bag_to_db(BundleDagBag(dag_folder=folder, bundle_path=folder), "dags", commit)
 with settings.Session() as session:
