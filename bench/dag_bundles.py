@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from airflow_celery.local.api import AirflowApi
+from airflow_celery.local.ports import free_ports
 
 PORT_KEYS = ("postgres.postgres", "redis.redis", "api-server.http", "scheduler.health", "flower.http")
 DAG_ID = "bundle_bench"
@@ -55,17 +55,6 @@ def bundle_bench():
 
 bundle_bench()
 """
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -149,7 +138,7 @@ def bench(commits: int, refresh_interval: int) -> dict:
     _git("init", "-q", "--initial-branch", "main", str(work), cwd=tmp)
     _git("remote", "add", "origin", str(bare), cwd=work)
     hashes = [_commit(work, "v0")]
-    ports = dict(zip(PORT_KEYS, _free_ports(len(PORT_KEYS)), strict=True))
+    ports = dict(zip(PORT_KEYS, free_ports(len(PORT_KEYS)), strict=True))
     port_args = [a for key, number in ports.items() for a in ("--port", f"{key}={number}")]
     up = ["local", "up", "--workers", "1", "--concurrency", "4", "--state-dir", str(state), "--health-timeout", "300"]
     up += ["--dags-git", str(bare), "--dags-subdir", "dags", "--dags-refresh-interval", str(refresh_interval)]

@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,6 +24,7 @@ from rich.console import Console
 
 from airflow_celery.local import runner
 from airflow_celery.local.options import BOUND_PORTS, validate_up_options
+from airflow_celery.local.ports import free_ports as free_port_numbers
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_DAGS = REPO / "dags"
@@ -32,18 +32,6 @@ BENCH_DAGS = Path(__file__).resolve().parent / "dags"
 HEALTH_TIMEOUT = 300
 """The machine may be shared and busy: more than `local up`'s default for each health check."""
 SLEEP_DAG_ID = re.compile(r"^\w+_(\d+)x(\d+)$")
-
-
-def free_port_numbers(count: int) -> list[int]:
-    """`count` TCP ports free on 127.0.0.1 right now."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def free_ports() -> list[str]:

@@ -12,6 +12,19 @@ from airflow_celery.cluster.metrics import METRICS_PORT_KEY
 from airflow_celery.local.errors import LocalError
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct TCP ports free on 127.0.0.1 right now (the kernel's picks, all held at once so none
+    repeats): for the test and bench clusters, which must not collide with a cluster already running."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def port_is_free(port: int, host: str = "127.0.0.1", udp: bool = False) -> bool:
     """True when we could bind `host:port` right now (SO_REUSEADDR, as the servers themselves bind)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM) as probe:

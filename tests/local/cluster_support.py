@@ -21,7 +21,6 @@ import fcntl
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ import psutil
 import pytest
 
 from airflow_celery.local.api import AirflowApi
+from airflow_celery.local.ports import free_ports
 from airflow_celery.local.state import StatePaths
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,17 +105,6 @@ FAST_FAILOVER = ("--watchdog-interval", "5", "--task-retry-delay", "2")
 """A lost worker's tasks are retried about 40 s sooner than with the defaults (10 s rounds, 15 s delay): the
 stale age is 3 rounds (reliability.watchdog_stale_after). 5 s, not the 2 s minimum: on a loaded 2-core machine a
 worker may miss a reply or two, and 3 missed rounds in a row would count it lost during the api-server outage."""
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def cli(*args: str, timeout: float) -> subprocess.CompletedProcess:
