@@ -31,17 +31,21 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# The tests that start no local cluster share nothing but read-only session builds, so xdist runs them on every
-# core (at most 4: each process builds the shared Pulumi mock stacks once). The integration tests then run in four
-# processes, one per group of tests that share a local cluster (tests/local/cluster_support.py, CLUSTER_GROUPS),
-# whose clusters start one after another. One session for both was slower: the cluster start-ups took 70-150 s
-# beside the other tests, even at the lowest CPU priority, against about 40 s alone (2026-12-06).
+# The tests that start no local cluster share nothing but read-only session builds. They run in 4 processes even on
+# 2 cores, since some of them wait on real processes (marked `slow`, started first: tests/conftest.py), and
+# `--dist worksteal` lets an idle process take another's tests: 94 s against 107 s with one process per core and
+# xdist's default scheduling (2026-12-06, 2 cores). The integration tests then run in four processes, one per group
+# of tests that share a local cluster (tests/local/cluster_support.py, CLUSTER_GROUPS), whose clusters start one
+# after another. One session for both was slower: the cluster start-ups took 70-150 s beside the other tests, even
+# at the lowest CPU priority, against about 40 s alone (2026-12-06).
+UNIT_XDIST := -n 4 --dist worksteal
+
 test: lint
-	$(BIN)/pytest -m "not integration" -n auto --maxprocesses=4
+	$(BIN)/pytest -m "not integration" $(UNIT_XDIST)
 	$(BIN)/pytest -m integration -n 4 --dist loadgroup
 
 unit: venv
-	$(BIN)/pytest -m "not integration and not airflow" -n auto --maxprocesses=4
+	$(BIN)/pytest -m "not integration and not airflow" $(UNIT_XDIST)
 
 local: venv
 	$(BIN)/airflow-celery local up --workers 2

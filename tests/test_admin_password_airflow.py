@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.airflow
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 FAB = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 AIRFLOW_32_HEAD = "1d6611b6ab7c"

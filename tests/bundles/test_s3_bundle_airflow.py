@@ -87,6 +87,7 @@ print(json.dumps({{"class": type(bundle).__name__, "versioned": bundle.supports_
 """
 
 
+@pytest.mark.slow
 def test_push_then_the_dag_processor_follows_current_and_a_worker_gets_its_runs_version(s3, tmp_path):
     client, endpoint = s3
     storage = tmp_path / "bundles"
@@ -147,6 +148,7 @@ print(json.dumps({p.name: p.stat().st_mtime for p in bundle.path.iterdir()}))
 """
 
 
+@pytest.mark.slow
 def test_a_new_version_stamps_the_files_it_changes_so_the_dag_processor_parses_them_at_once(s3, tmp_path):
     """An archive's files carry mtime 0; the dag-processor parses a file before its min_file_process_interval only
     when its mtime is newer than its last parse (prepare_file_queue, modified_time): the refresh stamps the changed

@@ -145,6 +145,7 @@ def test_only_the_dag_processor_writes_serialized_dags_the_others_read_the_inter
     assert "self._dags[serdag.dag_version_id]" in (AIRFLOW / "models" / "dagbag.py").read_text()
 
 
+@pytest.mark.slow
 def test_many_versions_do_not_fill_a_workers_disk(tmp_path):
     """A worker that ran 30 versions, one every 5 minutes, one of them still in use: Airflow's own sweep, at our
     settings, leaves exactly the versions `max_checkouts` counts, and never the one in use."""
@@ -241,6 +242,7 @@ with settings.Session() as session:
 """
 
 
+@pytest.mark.slow
 def test_airflow_drops_a_dag_written_again_within_its_update_interval_and_our_dag_processor_does_not(tmp_path):
     """`SerializedDagModel.write_dag` skips a DAG whose previous serialized form is younger than `[core]
     min_serialized_dag_update_interval` (30 s): a commit parsed then waits for the file's next parse, 30 s later.
@@ -253,6 +255,7 @@ def test_airflow_drops_a_dag_written_again_within_its_update_interval_and_our_da
     assert json.loads(_python(code, {**_sqlite_env(tmp_path), **ours})) == {"bundle_version": "c2", "doc_md": "v2"}
 
 
+@pytest.mark.slow
 def test_a_git_refresh_queues_the_changed_file_at_once_and_leaves_the_others(tmp_path):
     """After a refresh that finds a new commit, the dag-processor's queue (`prepare_file_queue`, in the
     file_parsing_sort_mode our dag-processor sets) takes the file the commit changed, though it was parsed a moment

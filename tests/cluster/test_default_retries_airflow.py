@@ -51,6 +51,7 @@ def _run(step: str, extra_env: dict[str, str], home, stdin: str = "") -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_the_scheduler_gets_the_contracts_retries_from_the_parsed_dag(tmp_path):
     settings = settings_with(execution_api_url="http://api-server:8080/execution/")
     parsing = role_environment("dag-processor", settings).plain

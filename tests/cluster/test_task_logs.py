@@ -126,6 +126,7 @@ def test_lines_are_readable_while_the_task_runs_and_survive_a_sigkill(moto_logs,
     assert _read(moto_logs, STREAM) == LINES  # after SIGKILL
 
 
+@pytest.mark.slow
 def test_airflows_stock_handler_holds_them_a_minute_and_a_sigkill_loses_them(moto_logs, tmp_path):
     """The reason for the subclass: watchtower's default send_interval is 60 s."""
     stream = STREAM.replace("attempt=1", "attempt=2")

@@ -123,6 +123,7 @@ def test_features_has_a_task_that_retries(shape):
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.slow
 def test_features_dag_runs_with_dag_test(tmp_path):
     """A real run on SQLite: XComs flow, `flaky` fails once and succeeds on try 2, `check` accepts the values.
 

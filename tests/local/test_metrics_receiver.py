@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 
+import pytest
 import statsd
 
 from airflow_celery.local.metrics_receiver import parse_line, read_metrics, serve, summary
@@ -24,6 +25,7 @@ def test_parse_plain_statsd_lines():
     assert parse_line("not statsd") is None and parse_line("x:abc|c") is None
 
 
+@pytest.mark.slow
 def test_what_airflows_client_sends_arrives_and_sums_up(tmp_path):
     port, out = _free_udp_port(), tmp_path / "metrics.json"
     listener = threading.Thread(target=serve, args=(("127.0.0.1", port), out), kwargs={"stop_after": 3})

@@ -19,6 +19,7 @@ def held_or_none(app) -> set[str]:
         return set()
 
 
+@pytest.mark.slow
 def test_a_running_task_is_held_until_its_worker_is_killed_and_silence_and_a_dead_broker_are_told_apart(tmp_path):
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"

@@ -12,6 +12,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from airflow_celery.cluster.roles import WORKER, WORKER_ALIVE_VAR, fresh_file_check
 from tests.celery_support import celery_worker, free_port, redis_server, wait_until
 
@@ -25,6 +27,7 @@ def check(alive, shell: str | None = None) -> bool:
     return subprocess.run(["sh", "-c", shell], env=env, capture_output=True, timeout=10).returncode == 0
 
 
+@pytest.mark.slow
 def test_the_check_passes_without_redis_and_fails_for_a_frozen_or_dead_main_process(tmp_path):
     alive = tmp_path / "worker.alive"
     port = free_port()
