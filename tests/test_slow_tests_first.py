@@ -15,7 +15,7 @@ class Item:
     slow: bool = False
 
     def get_closest_marker(self, name: str):
-        return name == "slow" and self.slow or None
+        return True if name == "slow" and self.slow else None
 
 
 def worksteal_blocks(items: list, processes: int) -> list[list]:
