@@ -187,6 +187,14 @@ MEMORY_USABLE_SHARE = 0.8
 """Share of a task's memory the measured processes may fill (cluster/measured.py); the rest is for what the
 measurement cannot know: the data a task loads, DAG files being parsed, the page cache."""
 
+SCHEDULER_IDLE_SLEEP_SECONDS = 0.25
+"""`[scheduler] scheduler_idle_sleep_time` (Airflow's default: 1 s), how long a scheduler loop that queued nothing
+and saw no task end sleeps. With parallelism = slots, a slot freed by a finished task is refilled only by a later
+loop, so on short tasks every freed slot waited up to this long. Measured (bench/benchmark.py, 2 cores,
+2026-12-07), 1 s / 0.25 s / 0.1 s: 40 x 5 s on 1 worker x 4 slots 71.2 / 60.8 / 59.4 s, on 2 x 4 35.2 / 29.8 /
+29.1 s, the demo 32.2 / 31.1 / 31.1 s; an idle cluster's scheduler 2.2 / 6.7 / 13.3 % of a core and its database
+(PostgreSQL and its TLS relay) 2.5 / 5.1 / 9.2 %. 0.25 s keeps most of the gain for a third of 0.1 s's cost."""
+
 FAST_HEARTBEAT_MAX_TASKS = 32
 """Up to this many running tasks, the task supervisor wakes every second; above it, every 5 s. Measured
 (bench/capacity.py): at 1 s a finished task frees its slot 0.3 s later on average against 1.5 s at 5 s, but each

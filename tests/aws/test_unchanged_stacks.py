@@ -17,6 +17,11 @@ it off) the alarms' topic is encrypted with its own customer-managed key instead
 topic's inputs equal the recorded ones once its `kmsMasterKeyId` (now the key's ARN) is put back to the recorded
 value; every other resource of both stacks must still match its fingerprint. A new recording takes the key in,
 and this masking (`as_recorded`, RECORDED_TOPIC_KEY) goes with it.
+
+A second change is meant: the scheduler's container gets `AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME`
+(cluster/limits.py, SCHEDULER_IDLE_SLEEP_SECONDS: a freed slot waited up to Airflow's 1 s idle sleep to be refilled).
+`as_recorded` takes that one environment entry out of the text it hashes (IDLE_SLEEP_ENTRY), and a test below checks
+that the scheduler's task definitions are the only resources it changes.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ KEY = "aws:kms/key:Key"
 ALIAS = "aws:kms/alias:Alias"
 RECORDED_TOPIC_KEY = "alias/aws/sns"
 """The alarms' topic's kmsMasterKeyId when the fingerprints were recorded (the AWS-managed key)."""
+IDLE_SLEEP_ENTRY = re.compile(
+    r'\{\\"name\\": \\"AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME\\", \\"value\\": \\"[0-9.]+\\"\}, '
+)
+"""The scheduler's idle-sleep entry as it appears in a task definition's containerDefinitions (JSON in JSON)."""
 _CODE_FOLLOWERS = (
     (re.compile(r"/tmp/airflow-celery-build/[0-9a-f]+"), "<build context>"),
     (re.compile(r"<pulumi\.asset\.AssetArchive object at 0x[0-9a-f]+>"), "<code archive>"),
@@ -54,6 +63,8 @@ def fingerprint(stack: str, as_recorded: bool = False) -> dict[str, str]:
         if as_recorded and record.type == TOPIC and inputs.get("kmsMasterKeyId") in keys:
             inputs = {**inputs, "kmsMasterKeyId": RECORDED_TOPIC_KEY}
         text = json.dumps(inputs, sort_keys=True, default=str)
+        if as_recorded:
+            text = IDLE_SLEEP_ENTRY.sub("", text)
         for pattern, mask in _CODE_FOLLOWERS:
             text = pattern.sub(mask, text)
         found[record.urn] = hashlib.sha256(text.encode()).hexdigest()
@@ -86,6 +97,15 @@ def test_the_one_intended_change_is_the_alarms_topic_key_on_the_monitored_stack(
         assert added == {KEY: key.name, ALIAS: f"{key.name}-alias"}, stack
         assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"] != RECORDED_TOPIC_KEY
         assert fingerprint(stack)[topic.urn] != before[stack][topic.urn]  # the change is real, and only masked above
+
+
+def test_the_second_intended_change_is_the_schedulers_idle_sleep_in_its_task_definitions():
+    for stack in STACKS:
+        records = deploy(stack).mocks.records
+        entries = {r.name: len(IDLE_SLEEP_ENTRY.findall(json.dumps(r.inputs, default=str))) for r in records}
+        with_entry = {name: count for name, count in entries.items() if count}
+        assert with_entry and all(name.endswith("-scheduler-task") for name in with_entry), (stack, with_entry)
+        assert set(with_entry.values()) == {1}, (stack, with_entry)  # one container each: the scheduler
 
 
 if __name__ == "__main__":

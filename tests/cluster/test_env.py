@@ -212,3 +212,28 @@ def test_default_retries_are_production_minded_and_retry_a_lost_worker_within_90
     assert int(e["AIRFLOW__CORE__DEFAULT_TASK_RETRIES"]) >= 1
     waited = lost_task_retry_within(interval)
     assert waited + int(e["AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY"]) <= 90
+
+
+def test_only_the_scheduler_gets_the_shorter_idle_sleep():
+    assert [r.name for r in ROLES if "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME" in env(r.name).plain] == [
+        "scheduler"
+    ]
+    assert float(env("scheduler").plain["AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME"]) == 0.25
+
+
+def test_the_idle_sleep_is_what_the_pinned_schedulers_loop_sleeps_when_it_did_nothing():
+    import importlib.util
+    from pathlib import Path
+
+    import yaml
+
+    airflow = Path(importlib.util.find_spec("airflow").origin).parent  # found, not imported
+    option = yaml.safe_load((airflow / "config_templates" / "config.yml").read_text())["scheduler"]["options"]
+    assert (option["scheduler_idle_sleep_time"]["type"], option["scheduler_idle_sleep_time"]["default"]) == (
+        "float",
+        "1",
+    )
+    loop = (airflow / "jobs" / "scheduler_job_runner.py").read_text()
+    assert 'conf.getfloat("scheduler", "scheduler_idle_sleep_time")' in loop
+    assert "idle_in_this_run = not num_queued_tis and not num_finished_events" in loop
+    assert "time.sleep(min(self._scheduler_idle_sleep_time, next_event or 0))" in loop
