@@ -34,7 +34,7 @@ lint: venv
 # The tests that start no local cluster share nothing but read-only session builds. They run in 4 processes even on
 # 2 cores, since some of them wait on real processes (marked `slow`, started first: tests/conftest.py), and
 # `--dist worksteal` lets an idle process take another's tests: 94 s against 107 s with one process per core and
-# xdist's default scheduling (2026-12-06, 2 cores). The integration tests then run in four processes, one per group
+# xdist's default scheduling (2026-12-07, 2 cores). The integration tests then run in four processes, one per group
 # of tests that share a local cluster (tests/local/cluster_support.py, CLUSTER_GROUPS), whose clusters start one
 # after another. One session for both was slower: the cluster start-ups took 70-150 s beside the other tests, even
 # at the lowest CPU priority, against about 40 s alone (2026-12-06).
