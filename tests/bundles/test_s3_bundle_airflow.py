@@ -12,14 +12,12 @@ import textwrap
 import time
 from pathlib import Path
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from airflow_celery.bundles.push import PushError, build_archive, push
 from airflow_celery.bundles.s3 import archive_key, pointer_key
 from airflow_celery.cluster.dag_source import dag_source
-from tests.local.cluster_support import free_ports
+from tests.moto_support import moto_server
 
 pytestmark = pytest.mark.airflow
 
@@ -45,17 +43,10 @@ s3_probe()
 
 @pytest.fixture(scope="module")
 def s3():
-    (port,) = free_ports(1)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    client = boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )  # fmt: skip
-    client.create_bucket(Bucket=BUCKET)
-    yield client, endpoint
-    server.stop()
+    with moto_server() as moto:
+        client = moto.client("s3")
+        client.create_bucket(Bucket=BUCKET)
+        yield client, moto.endpoint
 
 
 def _folder(root: Path, name: str, files: dict[str, str]) -> Path:

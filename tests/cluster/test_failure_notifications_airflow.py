@@ -19,14 +19,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from airflow_celery.cluster.env import SNS_ENDPOINT_VAR
 from airflow_celery.cluster.failure_notifications import TOPIC_ARN_VAR
 from airflow_celery.cluster.queue_policy import LOCAL_SETTINGS
-from tests.local.cluster_support import free_ports
+from tests.moto_support import moto_server, topic_into_queue
 
 pytestmark = pytest.mark.airflow
 
@@ -114,20 +112,9 @@ print(json.dumps({{"flags": flags, "asked": Supervisor.asked}}))
 
 @pytest.fixture(scope="module")
 def sns_to_sqs():
-    """A topic and a queue subscribed to it, in moto's server; (topic ARN, endpoint, SQS client, queue URL)."""
-    (port,) = free_ports(1)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    keys = {"region_name": REGION, "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    sns = boto3.client("sns", endpoint_url=endpoint, **keys)
-    sqs = boto3.client("sqs", endpoint_url=endpoint, **keys)
-    topic = sns.create_topic(Name="notify-alarms")["TopicArn"]
-    queue = sqs.create_queue(QueueName="pager")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-    yield topic, endpoint, sqs, queue
-    server.stop()
+    """A topic and a queue subscribed to it, in moto's server."""
+    with moto_server() as moto:
+        yield topic_into_queue(moto, "notify-alarms", "pager", REGION)
 
 
 def _dag_processor(tmp_path: Path, topic: str, endpoint: str) -> tuple[dict, str]:
@@ -168,8 +155,7 @@ def _received(sqs, queue: str) -> list[dict]:
 
 
 def test_a_failed_run_reaches_the_topic_from_the_dag_processors_own_callback_path(sns_to_sqs, tmp_path):
-    topic, endpoint, sqs, queue = sns_to_sqs
-    report, output = _dag_processor(tmp_path, topic, endpoint)
+    report, output = _dag_processor(tmp_path, sns_to_sqs.topic_arn, sns_to_sqs.endpoint)
 
     # The policy's flag reaches the serialized DAG; a DAG's own callback stays its own (flag from the DAG itself).
     assert report["flags"] == {"nightly_load": True, "own_callback": True}
@@ -178,8 +164,8 @@ def test_a_failed_run_reaches_the_topic_from_the_dag_processors_own_callback_pat
     assert asked["dag_id"] == "nightly_load" and asked["run_ids"] == [RUN_ID]
 
     assert f"own callback {RUN_ID}" in output  # the DAG with its own callback kept it, and sent nothing to SNS
-    (notification,) = _received(sqs, queue)
-    assert notification["TopicArn"] == topic
+    (notification,) = _received(sns_to_sqs.sqs, sns_to_sqs.queue_url)
+    assert notification["TopicArn"] == sns_to_sqs.topic_arn
     assert notification["Subject"] == "Airflow DAG failed: nightly_load"
     url = f"{BASE_URL}/dags/nightly_load/runs/scheduled__2026-12-06T20%3A00%3A00%2B00%3A00"
     assert notification["Message"].splitlines() == [

@@ -19,6 +19,7 @@ import time
 import pytest
 
 from airflow_celery.cluster.task_logs import LOGGING_CONFIG_PATH, SEND_INTERVAL_SECONDS
+from tests.moto_support import moto_server
 
 pytestmark = pytest.mark.airflow
 
@@ -55,13 +56,8 @@ CHILD = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def moto_logs():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as moto:
+        yield moto.endpoint
 
 
 def _env(endpoint: str, base: str, custom: bool) -> dict[str, str]:

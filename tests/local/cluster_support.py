@@ -26,9 +26,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
@@ -36,6 +34,7 @@ import pytest
 from airflow_celery.local.api import AirflowApi
 from airflow_celery.local.ports import free_ports
 from airflow_celery.local.state import StatePaths
+from tests.moto_support import Notifications, moto_server, topic_into_queue
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
@@ -118,40 +117,12 @@ def cli(*args: str, timeout: float) -> subprocess.CompletedProcess:
     )
 
 
-@dataclass(frozen=True)
-class Notifications:
-    """Where the cluster announces failed DAG runs (`local up --notify-sns`): a topic in moto's server on
-    127.0.0.1, and an SQS queue subscribed to it that the tests read (tests/local/test_failure_notifications.py)."""
-
-    topic_arn: str
-    endpoint: str
-    sqs: Any
-    queue_url: str
-
-
 @contextmanager
 def sns_stand_in() -> Iterator[Notifications]:
-    """moto's server with a topic and a queue subscribed to it, for as long as the cluster runs (about 0.5 s)."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    (port,) = free_ports(1)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        keys = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-        sns, sqs = (
-            boto3.client("sns", endpoint_url=endpoint, **keys),
-            boto3.client("sqs", endpoint_url=endpoint, **keys),
-        )
-        topic = sns.create_topic(Name="local-alarms")["TopicArn"]
-        queue = sqs.create_queue(QueueName="failed-runs")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-        yield Notifications(topic, endpoint, sqs, queue)
-    finally:
-        server.stop()
+    """moto's server with a topic and a queue subscribed to it, for as long as the cluster runs (about 0.5 s): where
+    the cluster announces failed DAG runs (`local up --notify-sns`; tests/local/test_failure_notifications.py)."""
+    with moto_server() as moto:
+        yield topic_into_queue(moto, "local-alarms", "failed-runs")
 
 
 START_ORDER = ("cluster", "faults", "git", "s3")

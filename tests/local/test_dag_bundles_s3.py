@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.local.cluster_support import HEALTH_TIMEOUT, PORT_KEYS, Cluster, cli, free_ports, local_up
 from tests.local.test_dag_bundles import (
@@ -29,6 +28,7 @@ from tests.local.test_dag_bundles import (
     _wait,
     _wait_run,
 )
+from tests.moto_support import moto_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 BUCKET = "local-dags"
@@ -54,32 +54,22 @@ def s3_cluster(tmp_path_factory):
     folder = root / "dags"
     folder.mkdir()
     (folder / "bundle_probe.py").write_text(PROBE.format(code="v1"))
-    (port,) = free_ports(1)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
     state_dir = root / "state"
     ports = dict(zip(PORT_KEYS, free_ports(len(PORT_KEYS)), strict=True))
     port_args = [arg for key, number in ports.items() for arg in ("--port", f"{key}={number}")]
-    up_args = ["local", "up", "--workers", "1", "--concurrency", "4", "--state-dir", str(state_dir)]
-    up_args += [
-        "--dags-s3",
-        f"{BUCKET}/team",
-        "--dags-s3-endpoint",
-        f"http://127.0.0.1:{port}",
-        "--dags-dir",
-        str(folder),
-    ]
-    up_args += ["--dags-refresh-interval", str(REFRESH_INTERVAL), "--health-timeout", str(HEALTH_TIMEOUT), *port_args]
-    try:
-        result = local_up(tmp_path_factory, up_args)
-        assert "pushed" in result.stdout
-        cluster = S3Cluster(state_dir, ports, folder)
-        cluster.folder = folder
-        yield cluster
-    finally:
-        down = cli("local", "down", "--purge", "--state-dir", str(state_dir), timeout=300)
-        print(down.stdout, down.stderr)
-        server.stop()
+    with moto_server() as moto:
+        up_args = ["local", "up", "--workers", "1", "--concurrency", "4", "--state-dir", str(state_dir)]
+        up_args += ["--dags-s3", f"{BUCKET}/team", "--dags-s3-endpoint", moto.endpoint, "--dags-dir", str(folder)]
+        up_args += ["--dags-refresh-interval", str(REFRESH_INTERVAL), "--health-timeout", str(HEALTH_TIMEOUT)]
+        try:
+            result = local_up(tmp_path_factory, [*up_args, *port_args])
+            assert "pushed" in result.stdout
+            cluster = S3Cluster(state_dir, ports, folder)
+            cluster.folder = folder
+            yield cluster
+        finally:
+            down = cli("local", "down", "--purge", "--state-dir", str(state_dir), timeout=300)
+            print(down.stdout, down.stderr)
 
 
 def test_a_push_reaches_new_runs_while_a_running_run_finishes_on_its_own_version(s3_cluster):
