@@ -57,6 +57,9 @@ def one_round(
         log.warning("round failed, retrying next round: %s: %s", type(error).__name__, error)
         return False
     lost = watch.observe(tasks, holding)
+    for task, count in watch.suspects:
+        log.info("%s (Celery task %s): held by no live worker for %d of %d rounds, last heartbeat %.0f s ago",
+                 task.label or task.ti_id, task.celery_id, count, watch.rounds, task.heartbeat_age)  # fmt: skip
     if lost:
         for task in age(lost):
             log.warning(

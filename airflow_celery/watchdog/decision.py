@@ -40,6 +40,8 @@ class Watch:
     rounds: int = WATCHDOG_ROUNDS
     stale_after: float = WATCHDOG_MIN_STALE
     unheld: dict[str, int] = field(default_factory=dict)
+    suspects: list[tuple[RunningTask, int]] = field(default_factory=list)
+    """The last round's running tasks that no live worker held, not (yet) lost, with their count of rounds."""
 
     def broker_unreachable(self) -> None:
         """A round that could not ask the workers: nothing is known, and nothing counts any more."""
@@ -51,6 +53,7 @@ class Watch:
         is handed over again only after another full set of rounds)."""
         lost = []
         seen = set()
+        self.suspects = []
         for task in running:
             if task.celery_id is None:  # queued by a scheduler that did not pre-assign ids: not ours to judge
                 continue
@@ -62,6 +65,8 @@ class Watch:
             if count >= self.rounds and task.heartbeat_age >= self.stale_after:
                 lost.append(task)
                 count = 0
+            else:
+                self.suspects.append((task, count))
             self.unheld[task.ti_id] = count
         for ti_id in set(self.unheld) - seen:  # no longer running: forget it
             del self.unheld[ti_id]

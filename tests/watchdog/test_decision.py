@@ -143,3 +143,14 @@ def test_a_failed_resume_of_broken_dags_costs_its_round_only(caplog):
     with caplog.at_level("WARNING", logger="airflow_celery.watchdog"):
         assert loop.resume_broken(locked) == []
     assert "lock timeout" in caplog.text
+
+
+def test_the_tasks_counted_but_not_lost_yet_are_the_rounds_suspects():
+    """What the watchdog logs every round before it acts: a false positive in the making shows in the log."""
+    watch = Watch(rounds=3, stale_after=STALE)
+    running = [task(1), task(2, age=2), task(3)]
+    watch.observe(running, {"celery-3"})
+    assert [(t.ti_id, count) for t, count in watch.suspects] == [("ti-1", 1), ("ti-2", 1)]
+    watch.observe(running, {"celery-3"})
+    watch.observe(running, {"celery-3"})  # ti-1 is lost in this round, ti-2 is fresh: counted, not lost
+    assert [(t.ti_id, count) for t, count in watch.suspects] == [("ti-2", 3)]
