@@ -19,7 +19,12 @@ from typing import Any
 import pulumi
 
 from airflow_celery.aws.offline import fake_aws
-from airflow_celery.aws.offline.pulumi_internals import RecordingMonitor, reset_root_stack, root_stack_outputs
+from airflow_celery.aws.offline.pulumi_internals import (
+    RecordingMonitor,
+    reset_root_stack,
+    root_stack_outputs,
+    skip_stack_traces,
+)
 from airflow_celery.aws.offline.recording import RecordingMocks
 
 PROJECT = "airflow-celery"
@@ -49,6 +54,7 @@ def install_mocks(mocks: RecordingMocks, stack: str, config: Mapping[str, Any] |
     """Make `mocks` the engine of the Pulumi programs run next in this thread, with a fresh root stack."""
     _ensure_event_loop()
     reset_root_stack()
+    skip_stack_traces()
     # One logger per run, its warnings kept on the mocks (a program's pulumi.log.warn reaches it).
     logger = logging.getLogger(f"airflow_celery.offline.pulumi.{id(mocks)}")
     logger.propagate = False
