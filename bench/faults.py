@@ -1,6 +1,6 @@
 """Fault suite of the local cluster (a script, not a test): `python -m bench.faults [--cases 1,3] [--keep-state]`.
 
-Starts one local cluster (2 workers x 8 slots) in a temporary state dir and runs its 8 fault cases on it,
+Starts one local cluster (2 workers x 8 slots) in a temporary state dir and runs its 9 fault cases on it,
 one after another, each with its own DAG runs. A fault is injected through supervisord or by a signal to one
 process group, the way a user or the platform would. For each case it prints:
 
@@ -293,6 +293,33 @@ def case_stop_api_server(bench: Bench) -> Outcome:
     return out
 
 
+STARTING_OUTAGE_SECONDS = 120
+
+
+def case_stop_api_server_while_a_task_starts(bench: Bench) -> Outcome:
+    """The api-server stopped 120 s while one task's code runs (`early`) and another is between its `ti_run` call
+    and its rendered fields (`late`, whose template takes 15 s to render): which survives, and how many tries the
+    other uses."""
+    run_id, at = bench.trigger("faults_starting")
+    deadline = time.monotonic() + 120
+    while not any(t.task_id == "late" and t.state == "running" for t in bench.tasks("faults_starting", run_id)):
+        if time.monotonic() > deadline:
+            raise SystemExit("faults_starting: `late` not running after 120 s")
+        time.sleep(0.2)
+    injected = time.time()
+    supervisor.stop_and_wait(bench.cluster.paths, ["api-server"], 60)
+    time.sleep(STARTING_OUTAGE_SECONDS)
+    supervisor.start(bench.cluster.paths, "api-server")
+    bench.ensure_running("api-server")
+    result = bench.finish("faults_starting", run_id, at)
+    out = bench.outcome(result, injected)
+    by_id = {t.task_id: t for t in result.tasks}
+    out.notes.append(", ".join(f"{t.task_id} {t.state} after {t.try_number} tries" for t in result.tasks))
+    out.expect(by_id["early"].state == "success" and by_id["early"].try_number == 1, "early: success at try 1")
+    out.expect(by_id["late"].state == "failed", "late: fails, its tries used while the api-server is down")
+    return out
+
+
 def case_burst(bench: Bench) -> Outcome:
     """200 tasks x 1 s at once on 2 workers x 8 slots."""
     run_id, at = bench.trigger("faults_burst")
@@ -381,6 +408,8 @@ CASES = (
     Case(7, "burst: 200 x 1 s on 2 workers x 8 slots", "0 stuck; makespan vs ideal 12.5 s", case_burst),
     Case(8, "a task exceeding its worker's memory", "it fails with a reason; worker and others live on",
          case_memory),
+    Case(9, "stop the api-server 120 s while a task starts (running, its rendered fields not sent)",
+         "the running task succeeds; the starting one fails its tries", case_stop_api_server_while_a_task_starts),
 )  # fmt: skip
 
 

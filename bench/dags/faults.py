@@ -1,7 +1,7 @@
 """The fault suite's DAGs (bench/faults.py): tasks whose logs say when their work is done."""
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG
@@ -35,3 +35,24 @@ with DAG("faults_memory", schedule=None, start_date=datetime(2024, 1, 1), catchu
     PythonOperator(task_id="hog", python_callable=hog, op_kwargs={"mib": 3072}, retries=0)
     for i in range(6):
         PythonOperator(task_id=f"t{i:03d}", python_callable=work, op_kwargs={"seconds": 25})
+
+
+def slow(seconds):
+    """A template macro that takes `seconds` to render: the task is `running` (its `ti_run` call is done) and has not
+    yet sent its rendered fields, its second execution API call (bench/faults.py, case 9)."""
+    time.sleep(seconds)
+    return seconds
+
+
+def work_rendered(seconds):
+    work(int(seconds))
+
+
+with DAG("faults_starting", schedule=None, start_date=datetime(2024, 1, 1), catchup=False,
+         user_defined_macros={"slow": slow}):  # fmt: skip
+    # `early` outlasts the 120 s outage (a task that ends during one cannot report it); `late` retries 2 s apart, so
+    # its 3 tries (each call tried for 4-31 s) fall inside the outage.
+    PythonOperator(task_id="early", python_callable=work, op_kwargs={"seconds": 200})
+    gate = PythonOperator(task_id="gate", python_callable=work, op_kwargs={"seconds": 5})
+    gate >> PythonOperator(task_id="late", python_callable=work_rendered, op_kwargs={"seconds": "{{ slow(15) }}"},
+                           retry_delay=timedelta(seconds=2))  # fmt: skip

@@ -52,7 +52,7 @@ def test_every_bench_dag_parses_with_the_shape_its_script_expects(tmp_path):
     assert dags["bench_capacity_32x45"] == {"tasks": 32, "max_active_tasks": 32}
     assert dags["latency_200x1"] == {"tasks": 200, "max_active_tasks": 200}
     assert {k: v["tasks"] for k, v in dags.items() if k.startswith("faults_")} == {
-        "faults_tasks": 16, "faults_wide": 32, "faults_burst": 200, "faults_memory": 7,
+        "faults_tasks": 16, "faults_wide": 32, "faults_burst": 200, "faults_memory": 7, "faults_starting": 3,
     }  # fmt: skip
     assert dags["rollout_short"]["tasks"] == dags["rollout_long"]["tasks"] == 1
     assert dags["upgrade_probe"]["tasks"] == 1
