@@ -35,7 +35,9 @@ def http_check(check: HttpCheck, port: int) -> HealthResult:
     for path in check.paths:
         url = f"http://127.0.0.1:{port}{path}"
         try:
-            response = httpx.get(url, timeout=check.timeout)
+            # Plain HTTP on 127.0.0.1, no TLS to verify: without verify=False every call loads the CA bundle into
+            # a new SSL context, 20 ms of CPU against 1 ms (2026-12-07), once a second per role during `local up`.
+            response = httpx.get(url, timeout=check.timeout, verify=False)
         except httpx.HTTPError as error:
             return HealthResult(False, f"GET {url}: {type(error).__name__}")
         if not response.is_success:

@@ -396,7 +396,10 @@ def _wait_api_healthy(cluster: Cluster, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if all(httpx.get(url + path, timeout=5).is_success for path in ("/api/v2/version", "/execution/health")):
+            if all(
+                httpx.get(url + path, timeout=5, verify=False).is_success
+                for path in ("/api/v2/version", "/execution/health")
+            ):
                 return
         except httpx.HTTPError:
             pass
