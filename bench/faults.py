@@ -82,11 +82,14 @@ class Bench:
         with contextlib.closing(self.api()) as api:
             return api.task_instances(dag_id, run_id)
 
-    def wait_running(self, dag_id: str, run_id: str, count: int, timeout: float = 120) -> list[TaskTimes]:
-        """Until at least `count` of the run's tasks are running."""
+    def wait_running(
+        self, dag_id: str, run_id: str, count: int, timeout: float = 120, task_id: str | None = None
+    ) -> list[TaskTimes]:
+        """Until at least `count` of the run's tasks (or of those named `task_id`) are running."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            running = [t for t in self.tasks(dag_id, run_id) if t.state == "running"]
+            tasks = self.tasks(dag_id, run_id)
+            running = [t for t in tasks if t.state == "running" and task_id in (None, t.task_id)]
             if len(running) >= count:
                 return running
             time.sleep(0.5)
@@ -301,11 +304,7 @@ def case_stop_api_server_while_a_task_starts(bench: Bench) -> Outcome:
     and its rendered fields (`late`, whose template takes 15 s to render): which survives, and how many tries the
     other uses."""
     run_id, at = bench.trigger("faults_starting")
-    deadline = time.monotonic() + 120
-    while not any(t.task_id == "late" and t.state == "running" for t in bench.tasks("faults_starting", run_id)):
-        if time.monotonic() > deadline:
-            raise SystemExit("faults_starting: `late` not running after 120 s")
-        time.sleep(0.2)
+    bench.wait_running("faults_starting", run_id, 1, task_id="late")  # rendering its template for 15 s
     injected = time.time()
     supervisor.stop_and_wait(bench.cluster.paths, ["api-server"], 60)
     time.sleep(STARTING_OUTAGE_SECONDS)
