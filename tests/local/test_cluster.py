@@ -28,8 +28,10 @@ MISSING = [name for name in NEEDED if not importlib.util.find_spec(name)]
 if MISSING:
     pytest.skip(f"local mode needs {', '.join(MISSING)}: pip install 'airflow-celery[local]'", allow_module_level=True)
 
+from airflow_celery.cluster.roles import API_SERVER  # noqa: E402
 from airflow_celery.local import supervisor  # noqa: E402
 from airflow_celery.local.api import AirflowApi, RunResult, follow_run  # noqa: E402
+from airflow_celery.local.health import http_check  # noqa: E402
 from airflow_celery.local.ports import port_is_free  # noqa: E402
 from airflow_celery.local.state import StatePaths  # noqa: E402
 from airflow_celery.local.supervisor import process_infos, processes_of  # noqa: E402
@@ -392,18 +394,13 @@ API_SERVER_DOWN_SECONDS = 90
 
 
 def _wait_api_healthy(cluster: Cluster, timeout: float = 120) -> None:
-    url = f"http://127.0.0.1:{cluster.ports['api-server.http']}"
+    """Until the api-server's own health check (the description's, as `local up` runs it) passes."""
     deadline = time.monotonic() + timeout
     while True:
-        try:
-            if all(
-                httpx.get(url + path, timeout=5, verify=False).is_success
-                for path in ("/api/v2/version", "/execution/health")
-            ):
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, f"the api-server did not come back within {timeout} s"
+        result = http_check(API_SERVER.health, cluster.ports["api-server.http"])
+        if result.healthy:
+            return
+        assert time.monotonic() < deadline, f"the api-server did not come back within {timeout} s: {result.detail}"
         time.sleep(1)
 
 
