@@ -14,9 +14,10 @@ import sys
 
 import pytest
 
+from airflow_celery.cluster.env import FAB_AUTH_MANAGER as FAB  # the env contract's, as the cluster runs it
+
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
-FAB = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 AIRFLOW_32_HEAD = "1d6611b6ab7c"
 """The schema head of Airflow 3.2.0 (airflow/utils/db.py, _REVISION_HEADS_MAP): a database one minor behind."""
 

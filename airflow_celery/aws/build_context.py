@@ -21,9 +21,10 @@ import airflow_celery
 PACKAGE_DIR = Path(airflow_celery.__file__).resolve().parent
 PACKAGE_PROJECT = PACKAGE_DIR.parent
 """The project the package was loaded from: a checkout's root, holding image/ and dags/ beside the package."""
-PACKAGE_FILES = ("__init__.py", "entrypoint", "cluster", "autoscaler", "watchdog", "worker", "bundles")
-"""What image/Dockerfile copies of the package: the entrypoint, the standard-library cluster description, and the
-sidecars and worker hooks that roles run (tests/image/test_dockerfile.py checks every module a role runs is there)."""
+PACKAGE_FILES = ("__init__.py", "entrypoint", "cluster", "autoscaler", "watchdog", "worker", "bundles", "api_server")
+"""What image/Dockerfile copies of the package: the entrypoint, the standard-library cluster description, the
+sidecars and worker hooks that roles run, and the api-server's auth manager (tests/image/test_dockerfile.py checks
+every module a role runs is there)."""
 PROJECT_DIRS = ("image", "dags")
 STAGING_ROOT = Path(tempfile.gettempdir()) / "airflow-celery-build"
 _SKIPPED = shutil.ignore_patterns("__pycache__", "*.pyc")

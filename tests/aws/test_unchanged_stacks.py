@@ -22,6 +22,11 @@ A second change is meant: the scheduler's container gets `AIRFLOW__SCHEDULER__SC
 (cluster/limits.py, SCHEDULER_IDLE_SLEEP_SECONDS: a freed slot waited up to Airflow's 1 s idle sleep to be refilled).
 `as_recorded` takes that one environment entry out of the text it hashes (IDLE_SLEEP_ENTRY), and a test below checks
 that the scheduler's task definitions are the only resources it changes.
+
+A third change is meant: every Airflow container's `AIRFLOW__CORE__AUTH_MANAGER` names FAB's auth manager through
+our subclass, whose token check no longer blocks the api-server's event loop when the database pool is fully in use
+(api_server/auth_manager.py). `as_recorded` puts FAB's own class path back (RECORDED_AUTH_MANAGER), and a test below
+checks that the value changed everywhere it was.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import re
 import sys
 from pathlib import Path
 
+from airflow_celery.cluster.env import FAB_AUTH_MANAGER
 from tests.aws.test_stacks import STACKS, deploy
 
 FINGERPRINTS = Path(__file__).with_name("stacks_before_worker_queues.json")
@@ -44,6 +50,8 @@ IDLE_SLEEP_ENTRY = re.compile(
     r'\{\\"name\\": \\"AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME\\", \\"value\\": \\"[0-9.]+\\"\}, '
 )
 """The scheduler's idle-sleep entry as it appears in a task definition's containerDefinitions (JSON in JSON)."""
+RECORDED_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+"""`[core] auth_manager` when the fingerprints were recorded: FAB's own class."""
 _CODE_FOLLOWERS = (
     (re.compile(r"/tmp/airflow-celery-build/[0-9a-f]+"), "<build context>"),
     (re.compile(r"<pulumi\.asset\.AssetArchive object at 0x[0-9a-f]+>"), "<code archive>"),
@@ -64,7 +72,7 @@ def fingerprint(stack: str, as_recorded: bool = False) -> dict[str, str]:
             inputs = {**inputs, "kmsMasterKeyId": RECORDED_TOPIC_KEY}
         text = json.dumps(inputs, sort_keys=True, default=str)
         if as_recorded:
-            text = IDLE_SLEEP_ENTRY.sub("", text)
+            text = IDLE_SLEEP_ENTRY.sub("", text).replace(FAB_AUTH_MANAGER, RECORDED_AUTH_MANAGER)
         for pattern, mask in _CODE_FOLLOWERS:
             text = pattern.sub(mask, text)
         found[record.urn] = hashlib.sha256(text.encode()).hexdigest()
@@ -106,6 +114,15 @@ def test_the_second_intended_change_is_the_schedulers_idle_sleep_in_its_task_def
         with_entry = {name: count for name, count in entries.items() if count}
         assert with_entry and all(name.endswith("-scheduler-task") for name in with_entry), (stack, with_entry)
         assert set(with_entry.values()) == {1}, (stack, with_entry)  # one container each: the scheduler
+
+
+def test_the_third_intended_change_is_the_auth_manager_of_every_airflow_container():
+    for stack in STACKS:
+        records = deploy(stack).mocks.records
+        texts = {r.name: json.dumps(r.inputs, default=str) for r in records}
+        ours = {name for name, text in texts.items() if FAB_AUTH_MANAGER in text}
+        assert not any(RECORDED_AUTH_MANAGER in text for text in texts.values()), stack
+        assert ours and all(name.endswith("-task") for name in ours), (stack, ours)
 
 
 if __name__ == "__main__":

@@ -239,6 +239,7 @@ def test_copies_only_the_entrypoint_subset_of_the_package():
     package_sources = sorted(s for c in copies() for s in c.sources if s.startswith("airflow_celery"))
     assert package_sources == [
         "airflow_celery/__init__.py",
+        "airflow_celery/api_server/",  # the auth manager with its token check off the event loop
         "airflow_celery/autoscaler/",  # the autoscaler sidecar and the workers' drain protocol
         "airflow_celery/bundles/",  # the versioned S3 DAG bundle
         "airflow_celery/cluster/",
@@ -341,12 +342,14 @@ print(json.dumps({name: spec.origin if spec else None for name, spec in specs.it
 
 def modules_roles_run() -> list[str]:
     """Every module of ours that a container of the image runs: each role's `python -m MODULE` and the worker's
-    `[celery] celery_config_options` module (the env contract), so a new package cannot be left out of the image."""
+    `[celery] celery_config_options` module and the `[core] auth_manager` class (the env contract), so a new package
+    cannot be left out of the image."""
     from airflow_celery.cluster.dag_source import S3_BUNDLE_CLASS
-    from airflow_celery.cluster.env import WORKER_CELERY_CONFIG
+    from airflow_celery.cluster.env import FAB_AUTH_MANAGER, WORKER_CELERY_CONFIG
 
     # Airflow imports the S3 bundle by its classpath from the bundle list (env contract) in every Airflow role.
-    modules = {"airflow_celery.entrypoint", WORKER_CELERY_CONFIG.rsplit(".", 1)[0], S3_BUNDLE_CLASS.rsplit(".", 1)[0]}
+    classpaths = (WORKER_CELERY_CONFIG, S3_BUNDLE_CLASS, FAB_AUTH_MANAGER)
+    modules = {"airflow_celery.entrypoint", *(path.rsplit(".", 1)[0] for path in classpaths)}
     for r in ENTRYPOINT_ROLES:
         if r.command[:2] == ("python", "-m"):
             modules.add(r.command[2])
@@ -356,7 +359,7 @@ def modules_roles_run() -> list[str]:
 def test_every_module_a_role_runs_is_in_the_image(tmp_path):
     modules = modules_roles_run()
     assert "airflow_celery.watchdog" in modules and "airflow_celery.worker.config" in modules
-    assert "airflow_celery.bundles.s3" in modules
+    assert "airflow_celery.bundles.s3" in modules and "airflow_celery.api_server.auth_manager" in modules
     found = probe_copied_image(tmp_path, MODULES_PROBE, *modules)
     # from the copied tree, not from this checkout (the editable install is on sys.path too)
     pythonpath = copied_pythonpath(tmp_path)

@@ -54,6 +54,7 @@ CLUSTER_GROUPS: tuple[tuple[str, str], ...] = (
     ("tests/local/test_cluster.py::test_api_server_down_", "faults"),
     ("tests/local/test_cluster.py::test_sigkill_of_a_scheduler_", "faults"),
     ("tests/local/test_cluster.py::test_two_concurrent_migrates_", "faults"),
+    ("tests/local/test_api_server_pool.py::", "faults"),
     ("tests/local/", "cluster"),
 )
 """Which xdist process, and so which cluster, each integration test runs on under `make test`'s
@@ -61,8 +62,9 @@ CLUSTER_GROUPS: tuple[tuple[str, str], ...] = (
 
 - `git` and `s3`: the DAG-bundle clusters (module fixtures), one per source; `s3` first runs the tests that start
   no real cluster (test_fail_fast.py), while it waits for its turn to start one;
-- `faults`: the api-server stopped 90 s then a worker killed, a scheduler killed, and two concurrent migrates, on
-  a second cluster of the shared one's shape (the session fixture of its own process);
+- `faults`: the api-server stopped 90 s then a worker killed, a scheduler killed, two concurrent migrates, and the
+  api-server's database pool held full, on a second cluster of the shared one's shape (the session fixture of its
+  own process);
 - `cluster`: the shared cluster (the session fixture) and every other test file in tests/local.
 
 Measured 2026-12-06 with the git and s3 tests in one group (7 min 12 s in all): after its start-up, `cluster` ran

@@ -1,0 +1,71 @@
+"""The FAB auth manager, with its token check moved off the api-server's event loop.
+
+Every UI and REST request resolves its JWT to a user in `BaseAuthManager.get_user_from_token`, an `async`
+method that makes two synchronous database calls on the event loop (Airflow 3.3.2 and 3.4.0b2):
+`RevokedToken.is_revoked` (every request) and FAB's `deserialize_user` (once per user every `[fab] cache_ttl`
+seconds). Each waits for a connection of the process's SQLAlchemy pool. When the pool is fully checked out by
+requests running in the thread pool (task starts and heartbeats of the Task Execution API, UI polls), the loop
+blocks in that wait; but those requests return their connections only through the loop (the response is
+serialized in the thread pool, and the session is closed after it). Nothing moves until the pool's timeout
+(`[database] sql_alchemy_pool_timeout`, 30 s) fails the waiting request with a 500: every request of the process,
+health checks and task heartbeats included, stalls 30 s. Reproduced on the local cluster (2026-12-07): 16 task
+starts and 6 task-instance polls at once stalled the api-server 60 s, with 8 connections idle in transaction
+(tests/local/test_api_server_pool.py holds the pool with a table lock and checks it no longer stalls).
+Upstream: apache/airflow#66493 (closed without a fix), apache/airflow#73422 (open, moves the revocation check to
+the thread pool).
+
+Here the whole token check runs in a worker thread, one at a time (FAB caches users in a `TTLCache` without a
+lock), on an event loop of that thread: while it waits for a connection the event loop keeps serving, and the
+requests holding the connections finish and give them back. Nothing of Airflow's check is rewritten: the thread
+awaits Airflow's own method. The one case kept on the event loop is a JWKS validator (`[api_auth]
+trusted_jwks_url`), whose HTTP client belongs to the loop that opened it; this project signs with a shared secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from airflow.configuration import conf
+from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
+from anyio.lowlevel import RunVar
+
+log = logging.getLogger(__name__)
+
+CLASS_PATH = f"{__name__}.OffLoopFabAuthManager"
+"""`[core] auth_manager` of every Airflow role (cluster/env.py). Airflow tells FAB apart by the substring
+"FabAuthManager" in this path (dag_processing/collection.py, utils/db_cleanup.py): the class name keeps it."""
+
+_CHECKS: RunVar[anyio.CapacityLimiter] = RunVar("airflow_celery_token_checks")
+"""One token check at a time per event loop (an anyio limiter belongs to the loop it was made in)."""
+
+
+def _one_at_a_time() -> anyio.CapacityLimiter:
+    try:
+        return _CHECKS.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(1)
+        _CHECKS.set(limiter)
+        return limiter
+
+
+def _run_to_end(check: Callable[[str], Awaitable[Any]], token: str) -> Any:
+    """In the worker thread: Airflow's coroutine, on an event loop of this thread."""
+    return asyncio.run(check(token))
+
+
+def uses_jwks() -> bool:
+    return bool(conf.get("api_auth", "trusted_jwks_url", fallback=""))
+
+
+class OffLoopFabAuthManager(FabAuthManager):
+    """FabAuthManager whose `get_user_from_token` waits for the database in a worker thread (module docstring)."""
+
+    async def get_user_from_token(self, token: str) -> Any:
+        check = super().get_user_from_token
+        if uses_jwks():
+            return await check(token)
+        return await anyio.to_thread.run_sync(_run_to_end, check, token, limiter=_one_at_a_time())
