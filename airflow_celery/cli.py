@@ -11,6 +11,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
+from airflow_celery.cluster.limits import SCHEDULER_IDLE_SLEEP_SECONDS
 from airflow_celery.cluster.reliability import DEFAULT_TASK_RETRY_DELAY_SECONDS, WATCHDOG_INTERVAL
 from airflow_celery.console import cli_console
 from airflow_celery.local.errors import LocalError
@@ -153,6 +154,14 @@ def local() -> None:
     show_default=True,
     help="Seconds between the tries of a task that sets no retry_delay ([core] default_task_retry_delay).",
 )
+@click.option(
+    "--scheduler-idle-sleep",
+    type=float,
+    default=SCHEDULER_IDLE_SLEEP_SECONDS,
+    show_default=True,
+    help="Seconds an idle scheduler loop sleeps ([scheduler] scheduler_idle_sleep_time, 0.1-5); longer costs less "
+    "CPU and refills a freed slot later.",
+)
 @friendly_errors
 def up(
     workers: str,
@@ -171,6 +180,7 @@ def up(
     health_timeout: int,
     watchdog_interval: int,
     task_retry_delay: int,
+    scheduler_idle_sleep: float,
     queues: tuple[str, ...] = (),
     notify_sns: str | None = None,
     notify_sns_endpoint: str | None = None,
@@ -183,7 +193,7 @@ def up(
     source = local_dag_source(dags_git, dags_ref, dags_subdir, dags_refresh_interval, dags_s3, dags_s3_endpoint)
     options = validate_up_options(
         workers, concurrency, state_dir, dags_dir, ports, health_timeout, schedulers, scale_in_cooldown,
-        watchdog_interval, task_retry_delay, source, queues, notify_sns, notify_sns_endpoint,
+        watchdog_interval, task_retry_delay, source, queues, notify_sns, notify_sns_endpoint, scheduler_idle_sleep,
     )  # fmt: skip
     if source.kind == "s3":
         prepare_s3(source, options.dags_dir, console.print)

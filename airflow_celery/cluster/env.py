@@ -169,6 +169,9 @@ class EnvSettings:
     database_ca_file: str | None = None
     """The CA bundle the database's certificate is verified against (PGSSLROOTCERT): asyncpg reads it only from
     there (cluster/secrets.py); libpq also finds it in the URL."""
+    scheduler_idle_sleep: float = SCHEDULER_IDLE_SLEEP_SECONDS
+    """`[scheduler] scheduler_idle_sleep_time` (cluster/limits.py). Longer only for a test cluster that shares the
+    machine with others (`local up --scheduler-idle-sleep`)."""
     watchdog_interval: int = WATCHDOG_INTERVAL
     """Seconds between the watchdog's rounds; a lost worker's tasks are failed within reliability.py's
     lost_task_retry_within(). Fewer only for a test cluster that waits on it (`local up --watchdog-interval`)."""
@@ -309,7 +312,7 @@ def _role_specific(
         return {
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
             # A freed slot is refilled one loop later: the idle loop's sleep bounds short tasks' throughput.
-            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": str(SCHEDULER_IDLE_SLEEP_SECONDS),
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": str(settings.scheduler_idle_sleep),
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": settings.bind_host,
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(
                 settings.port(SCHEDULER.name, "health", instance)

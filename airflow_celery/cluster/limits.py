@@ -194,6 +194,9 @@ loop, so on short tasks every freed slot waited up to this long. Measured (bench
 2026-12-07), 1 s / 0.25 s / 0.1 s: 40 x 5 s on 1 worker x 4 slots 71.2 / 60.8 / 59.4 s, on 2 x 4 35.2 / 29.8 /
 29.1 s, the demo 32.2 / 31.1 / 31.1 s; an idle cluster's scheduler 2.2 / 6.7 / 13.3 % of a core and its database
 (PostgreSQL and its TLS relay) 2.5 / 5.1 / 9.2 %. 0.25 s keeps most of the gain for a third of 0.1 s's cost."""
+SCHEDULER_IDLE_SLEEP_RANGE = (0.1, 5.0)
+"""What `local up --scheduler-idle-sleep` accepts. The integration tests' clusters use Airflow's 1 s: four of them
+share 2 cores, and an idle one spent 40 % of a core at 0.25 s against 22 % at 1 s (2026-12-07; README, Tests)."""
 
 FAST_HEARTBEAT_MAX_TASKS = 32
 """Up to this many running tasks, the task supervisor wakes every second; above it, every 5 s. Measured

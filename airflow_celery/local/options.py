@@ -11,7 +11,14 @@ from airflow_celery.cluster import EnvSettings
 from airflow_celery.cluster.dag_source import DagSource
 from airflow_celery.cluster.edges import port_of
 from airflow_celery.cluster.failure_notifications import region_of
-from airflow_celery.cluster.limits import MAX_SCHEDULERS, Capacity, QueueSlots, capacity_settings
+from airflow_celery.cluster.limits import (
+    MAX_SCHEDULERS,
+    SCHEDULER_IDLE_SLEEP_RANGE,
+    SCHEDULER_IDLE_SLEEP_SECONDS,
+    Capacity,
+    QueueSlots,
+    capacity_settings,
+)
 from airflow_celery.cluster.metrics import METRICS_PORT_KEY, STATSD_PORT
 from airflow_celery.cluster.queues import DEFAULT_QUEUE, QUEUE_NAME, QueueScaling
 from airflow_celery.cluster.reliability import (
@@ -72,6 +79,8 @@ class UpOptions:
     """`--notify-sns`: failed DAG runs are announced on this topic (cluster/failure_notifications.py)."""
     sns_endpoint_url: str | None = None
     """`--notify-sns-endpoint`: the SNS-compatible server the dag-processor publishes to."""
+    scheduler_idle_sleep: float = SCHEDULER_IDLE_SLEEP_SECONDS
+    """`--scheduler-idle-sleep`: seconds an idle scheduler loop sleeps (cluster/limits.py)."""
 
     @property
     def autoscaling(self) -> bool:
@@ -182,6 +191,12 @@ def _check_range(option: str, value: int, allowed: range) -> None:
         raise LocalError(f"{option}={value} is out of range; allowed: {allowed.start} to {allowed.stop - 1}")
 
 
+def _check_seconds(option: str, value: float, allowed: tuple[float, float]) -> None:
+    low, high = allowed
+    if not low <= value <= high:
+        raise LocalError(f"{option}={value:g} is out of range; allowed: {low:g} to {high:g} seconds")
+
+
 def _check_state_dir(state_dir: Path) -> None:
     if state_dir.exists() and not state_dir.is_dir():
         raise LocalError(f"--state-dir={state_dir} exists and is not a directory; give a directory path")
@@ -216,6 +231,7 @@ def validate_up_options(
     queues: Iterable[str] = (),
     failure_topic: str | None = None,
     sns_endpoint: str | None = None,
+    scheduler_idle_sleep: float = SCHEDULER_IDLE_SLEEP_SECONDS,
 ) -> UpOptions:
     """Every argument checked, in the order given, with the first problem raised as one clear error."""
     min_workers, workers = parse_workers(workers)
@@ -226,6 +242,7 @@ def validate_up_options(
     _check_range("--schedulers", schedulers, SCHEDULERS_RANGE)
     _check_range("--watchdog-interval", watchdog_interval, WATCHDOG_INTERVAL_OPTION_RANGE)
     _check_range("--task-retry-delay", task_retry_delay, TASK_RETRY_DELAY_OPTION_RANGE)
+    _check_seconds("--scheduler-idle-sleep", scheduler_idle_sleep, SCHEDULER_IDLE_SLEEP_RANGE)
     state = Path(state_dir).expanduser().absolute()
     dags = Path(dags_dir).expanduser().absolute()
     _check_state_dir(state)
@@ -250,6 +267,7 @@ def validate_up_options(
         extra,
         failure_topic,
         sns_endpoint,
+        scheduler_idle_sleep,
     )
 
 
@@ -300,6 +318,7 @@ def cluster_settings(
         scale_in_cooldown=options.scale_in_cooldown,
         watchdog_interval=options.watchdog_interval,
         default_task_retry_delay=options.task_retry_delay,
+        scheduler_idle_sleep=options.scheduler_idle_sleep,
         database_ca_file=str(database_ca_file) if database_ca_file else None,
         # A cluster started before the receiver existed has no port for it (cluster.json): no metrics there.
         statsd_port=options.ports.get(METRICS_PORT_KEY),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.local.cluster_support import HEALTH_TIMEOUT, PORT_KEYS, Cluster, cli, free_ports, local_up
+from tests.local.cluster_support import HEALTH_TIMEOUT, LESS_IDLE_CPU, PORT_KEYS, Cluster, cli, free_ports, local_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -113,7 +113,7 @@ def bundle_cluster(tmp_path_factory):
     up_args += ["--dags-git", str(repository.bare), "--dags-ref", "main", "--dags-subdir", "dags"]
     up_args += ["--dags-refresh-interval", str(REFRESH_INTERVAL), "--health-timeout", str(HEALTH_TIMEOUT), *port_args]
     # The watchdog's round is how late a broken DAG's in-flight run may be resumed (watchdog/broken_dags.py).
-    up_args += ["--watchdog-interval", str(WATCHDOG_INTERVAL)]
+    up_args += ["--watchdog-interval", str(WATCHDOG_INTERVAL), *LESS_IDLE_CPU]
     try:
         local_up(tmp_path_factory, up_args)
         cluster = BundleCluster(state_dir, ports, repository.bare)

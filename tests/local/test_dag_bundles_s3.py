@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.local.cluster_support import HEALTH_TIMEOUT, PORT_KEYS, Cluster, cli, free_ports, local_up
+from tests.local.cluster_support import HEALTH_TIMEOUT, LESS_IDLE_CPU, PORT_KEYS, Cluster, cli, free_ports, local_up
 from tests.local.test_dag_bundles import (
     BROKEN,
     DAG_ID,
@@ -61,6 +61,7 @@ def s3_cluster(tmp_path_factory):
         up_args = ["local", "up", "--workers", "1", "--concurrency", "4", "--state-dir", str(state_dir)]
         up_args += ["--dags-s3", f"{BUCKET}/team", "--dags-s3-endpoint", moto.endpoint, "--dags-dir", str(folder)]
         up_args += ["--dags-refresh-interval", str(REFRESH_INTERVAL), "--health-timeout", str(HEALTH_TIMEOUT)]
+        up_args += LESS_IDLE_CPU
         try:
             result = local_up(tmp_path_factory, [*up_args, *port_args])
             assert "pushed" in result.stdout

@@ -114,6 +114,33 @@ def test_failover_timings_reach_the_env_contract_and_survive_the_state_dir(tmp_p
     assert role_environment("scheduler", settings).plain["AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY"] == "2"
 
 
+@pytest.mark.parametrize("seconds", [0.05, 5.5])
+def test_a_scheduler_idle_sleep_out_of_range_is_named(tmp_path, seconds):
+    with pytest.raises(LocalError, match=rf"--scheduler-idle-sleep={seconds:g} is out of range; allowed: 0.1 to 5 s"):
+        validate_up_options(2, 4, tmp_path / "state", tmp_path, scheduler_idle_sleep=seconds)
+
+
+def test_the_scheduler_idle_sleep_reaches_the_schedulers_and_survives_the_state_dir(tmp_path):
+    """`local up --scheduler-idle-sleep 1` (the test clusters: Airflow's default, for less CPU than 0.25 s)."""
+    from airflow_celery.cluster import role_environment
+    from airflow_celery.local.options import cluster_settings
+    from airflow_celery.local.state import StatePaths, create_state_dir, load_options, save_options
+
+    options = validate_up_options(2, 4, tmp_path / "state", tmp_path, schedulers=2, scheduler_idle_sleep=1)
+    paths = StatePaths(options.state_dir)
+    create_state_dir(paths)
+    save_options(paths, options, "host")
+    loaded, _ = load_options(paths)
+    assert loaded.scheduler_idle_sleep == 1
+    settings = cluster_settings(loaded, paths.airflow_home, "host")
+    for instance in (1, 2):
+        env = role_environment("scheduler", settings, instance=instance).plain
+        assert float(env["AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME"]) == 1
+    default = validate_up_options(2, 4, tmp_path / "state", tmp_path)
+    scheduler = role_environment("scheduler", cluster_settings(default, paths.airflow_home, "host")).plain
+    assert float(scheduler["AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME"]) == 0.25
+
+
 TOPIC = "arn:aws:sns:us-east-1:123456789012:local-alarms"
 
 
