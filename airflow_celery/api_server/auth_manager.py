@@ -9,7 +9,7 @@ blocks in that wait; but those requests return their connections only through th
 serialized in the thread pool, and the session is closed after it). Nothing moves until the pool's timeout
 (`[database] sql_alchemy_pool_timeout`, 30 s) fails the waiting request with a 500: every request of the process,
 health checks and task heartbeats included, stalls 30 s. Reproduced on the local cluster (2026-12-07): 16 task
-starts and 6 task-instance polls at once stalled the api-server 60 s, with 8 connections idle in transaction
+starts and 6 task-instance polls at once stalled the api-server for 60 s, with 8 connections idle in transaction
 (tests/local/test_api_server_pool.py holds the pool with a table lock and checks it no longer stalls).
 Upstream: apache/airflow#66493 (closed without a fix), apache/airflow#73422 (open, moves the revocation check to
 the thread pool).
@@ -24,7 +24,6 @@ trusted_jwks_url`), whose HTTP client belongs to the loop that opened it; this p
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -32,12 +31,6 @@ import anyio
 from airflow.configuration import conf
 from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
 from anyio.lowlevel import RunVar
-
-log = logging.getLogger(__name__)
-
-CLASS_PATH = f"{__name__}.OffLoopFabAuthManager"
-"""`[core] auth_manager` of every Airflow role (cluster/env.py). Airflow tells FAB apart by the substring
-"FabAuthManager" in this path (dag_processing/collection.py, utils/db_cleanup.py): the class name keeps it."""
 
 _CHECKS: RunVar[anyio.CapacityLimiter] = RunVar("airflow_celery_token_checks")
 """One token check at a time per event loop (an anyio limiter belongs to the loop it was made in)."""

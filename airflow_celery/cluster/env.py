@@ -58,7 +58,8 @@ from airflow_celery.cluster.task_logs import LOGGING_CONFIG_PATH as TASK_LOGS_CO
 DATABASE_CA_VAR = "PGSSLROOTCERT"
 FAB_AUTH_MANAGER = "airflow_celery.api_server.auth_manager.OffLoopFabAuthManager"
 """Airflow's FAB auth manager with its per-request token check off the api-server's event loop
-(api_server/auth_manager.py: without it, a fully used connection pool stalls the api-server 30 s)."""
+(api_server/auth_manager.py: without it, a fully used connection pool stalls the api-server 30 s). Airflow tells
+FAB apart by the substring "FabAuthManager" in this path (dag_processing/collection.py, utils/db_cleanup.py)."""
 HOST_IP_CALLABLE = "airflow.utils.net.get_host_ip_address"
 
 DEFAULT_QUEUE_VAR = "AIRFLOW__OPERATORS__DEFAULT_QUEUE"
