@@ -11,6 +11,7 @@ import configparser
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 
 import httpx
 import pytest
@@ -64,9 +65,15 @@ def test_a_full_database_pool_does_not_stall_the_api_server(cluster):
     def get(path: str) -> int:
         return httpx.get(base + path, headers=headers, timeout=90).status_code
 
-    holder = _connect(cluster)
-    observer = _connect(cluster)
-    observer.autocommit = True
+    # psycopg2's own `with` ends a transaction, not the connection: closing() closes them even on a failure.
+    with closing(_connect(cluster)) as holder, closing(_connect(cluster)) as observer:
+        observer.autocommit = True
+        statuses, took = _fill_the_pool_then_check(pool, base, get, holder, observer)
+    assert statuses == [200] * (3 * pool + 1), statuses
+    assert took < ANSWER_TIMEOUT * 2, f"the requests ended {took:.1f} s after the lock's release"
+
+
+def _fill_the_pool_then_check(pool: int, base: str, get, holder, observer) -> tuple[list[int], float]:
     with ThreadPoolExecutor(max_workers=3 * pool + 1) as requests, holder.cursor() as lock, observer.cursor() as seen:
         try:
             lock.execute("LOCK TABLE variable IN ACCESS EXCLUSIVE MODE")
@@ -87,11 +94,7 @@ def test_a_full_database_pool_does_not_stall_the_api_server(cluster):
             holder.rollback()
             released = time.monotonic()
         statuses = [future.result(timeout=60) for future in [*held, checked]]
-        took = time.monotonic() - released
-    holder.close()
-    observer.close()
-    assert statuses == [200] * (3 * pool + 1), statuses
-    assert took < ANSWER_TIMEOUT * 2, f"the requests ended {took:.1f} s after the lock's release"
+        return statuses, time.monotonic() - released
 
 
 def get_unauthenticated(url: str) -> int:
