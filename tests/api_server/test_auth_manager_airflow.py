@@ -16,14 +16,10 @@ Marked `airflow`: it imports Airflow (seconds).
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
 from airflow_celery.cluster.env import FAB_AUTH_MANAGER
+from tests.airflow_probe import run_probe
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
@@ -151,22 +147,7 @@ print(json.dumps(found))
 @pytest.fixture(scope="module")
 def found(tmp_path_factory) -> dict:
     home = tmp_path_factory.mktemp("airflow_home")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
-    env |= {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER,
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(BLOCKED_FOR)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_probe(home, PROBE, str(BLOCKED_FOR), timeout=120, AIRFLOW__CORE__AUTH_MANAGER=FAB_AUTH_MANAGER)
 
 
 def test_airflow_still_checks_each_token_against_the_database_on_the_event_loop(found):

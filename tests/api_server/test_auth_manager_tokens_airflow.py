@@ -7,14 +7,10 @@ FAB user, then tokens signed by the auth manager itself. Marked `airflow`: it ru
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
 from airflow_celery.cluster.env import FAB_AUTH_MANAGER
+from tests.airflow_probe import run_probe
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
@@ -68,19 +64,13 @@ print(json.dumps(found))
 @pytest.fixture(scope="module")
 def found(tmp_path_factory) -> dict:
     home = tmp_path_factory.mktemp("airflow_home")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
-    env |= {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER,
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__API_AUTH__JWT_SECRET": "a-secret-for-this-test-only",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300, check=False
+    return run_probe(
+        home,
+        PROBE,
+        AIRFLOW__CORE__AUTH_MANAGER=FAB_AUTH_MANAGER,
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__API_AUTH__JWT_SECRET="a-secret-for-this-test-only",
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_airflows_check_runs_in_a_worker_thread_with_the_env_contracts_auth_manager(found):
