@@ -52,10 +52,12 @@ def _waiting_on_lock(cursor) -> int:
 
 
 def test_a_full_database_pool_does_not_stall_the_api_server(cluster):
-    """Hold the `variable` table locked; send three pools' worth of GET /api/v2/variables: one pool's worth take
-    every connection and wait on the lock, the others wait for a connection in their threads. Then a request
-    with a token: its check needs a connection too. The api-server must still answer at once, and every request
-    must succeed within seconds of the lock's release."""
+    """Hold the `variable` table locked; send one pool's worth of GET /api/v2/variables: they take every connection
+    and wait on the lock. Then a request with a token: its check needs a connection too. The api-server must still
+    answer at once, and every request must succeed within seconds of the lock's release.
+
+    No more requests than the pool: one waiting for a connection fails after the pool's 30 s timeout, and on a
+    loaded machine the lock can be held that long (CI, 2026-12-07: three pools' worth, one such 500)."""
     pool = _pool_size(cluster)
     base = f"http://127.0.0.1:{cluster.ports['api-server.http']}"
     api = cluster.api()
@@ -69,15 +71,15 @@ def test_a_full_database_pool_does_not_stall_the_api_server(cluster):
     with closing(_connect(cluster)) as holder, closing(_connect(cluster)) as observer:
         observer.autocommit = True
         statuses, took = _fill_the_pool_then_check(pool, base, get, holder, observer)
-    assert statuses == [200] * (3 * pool + 1), statuses
+    assert statuses == [200] * (pool + 1), statuses
     assert took < ANSWER_TIMEOUT * 2, f"the requests ended {took:.1f} s after the lock's release"
 
 
 def _fill_the_pool_then_check(pool: int, base: str, get, holder, observer) -> tuple[list[int], float]:
-    with ThreadPoolExecutor(max_workers=3 * pool + 1) as requests, holder.cursor() as lock, observer.cursor() as seen:
+    with ThreadPoolExecutor(max_workers=pool + 1) as requests, holder.cursor() as lock, observer.cursor() as seen:
         try:
             lock.execute("LOCK TABLE variable IN ACCESS EXCLUSIVE MODE")
-            held = [requests.submit(get, "/api/v2/variables?limit=1") for _ in range(3 * pool)]
+            held = [requests.submit(get, "/api/v2/variables?limit=1") for _ in range(pool)]
             deadline = time.monotonic() + LOCK_SEEN_TIMEOUT
             while _waiting_on_lock(seen) < pool:
                 assert time.monotonic() < deadline, f"{_waiting_on_lock(seen)} requests reached the lock, not {pool}"
