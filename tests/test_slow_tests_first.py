@@ -13,6 +13,11 @@ from tests.conftest import slow_first_in_each_block
 class Item:
     name: str
     slow: bool = False
+    module: str | None = None
+
+    @property
+    def nodeid(self) -> str:
+        return f"tests/{self.module or self.name}.py::{self.name}"
 
     def get_closest_marker(self, name: str):
         return True if name == "slow" and self.slow else None
@@ -38,6 +43,16 @@ def test_each_block_starts_with_its_share_of_slow_tests_and_the_rest_keep_their_
     assert heads[: len(slow)] == slow[:processes]
     quick = [item for item in ordered if not item.slow]
     assert quick == [item for item in items if not item.slow]
+
+
+def test_a_modules_slow_tests_stay_together_so_its_module_fixture_is_set_up_once():
+    """Seven slow tests of one module and one each of two others, on 4 processes: the seven head one block."""
+    items = [Item(f"a{i}", slow=True, module="auth") for i in range(7)]
+    items += [Item(f"t{i}") for i in range(30)] + [Item("w", slow=True), Item("s", slow=True)]
+    blocks = worksteal_blocks(slow_first_in_each_block(items, 4), 4)
+    assert [item.name for item in blocks[0][:7]] == [f"a{i}" for i in range(7)]
+    slow_per_block = [[item.name for item in block if item.slow] for block in blocks]
+    assert slow_per_block == [[f"a{i}" for i in range(7)], ["w"], ["s"], []]
 
 
 def test_without_slow_tests_the_order_is_unchanged():
