@@ -4,8 +4,8 @@
   a local cluster goes whole to one xdist process (tests/local/cluster_support.py, CLUSTER_GROUPS), and the
   clusters start one at a time, longest group first.
 - The other runs (`--dist worksteal`): xdist gives each process one contiguous block of the collection and lets an
-  idle process take from another's; the tests marked `slow` (seconds of waiting on real processes) are spread to
-  the heads of those blocks, a module's together, so they start at once instead of being the run's tail.
+  idle process take from another's; the modules with a test marked `slow` (seconds of waiting on real processes)
+  are spread to the heads of those blocks, each whole, so they start at once instead of being the run's tail.
 """
 
 from __future__ import annotations
@@ -50,18 +50,23 @@ class SlowTestsFirst:
 
 def slow_first_in_each_block(items: list, blocks: int) -> list:
     """`items` cut into `blocks` contiguous blocks of (nearly) equal length, as worksteal cuts them, with the
-    `slow` tests at the heads of the blocks, a module's together: its module-scoped fixture (a wheel and a venv, a
-    migrated Airflow database) is then set up in one process, not in each (the auth-manager modules' 11 slow tests
-    dealt one by one set theirs up 4 times each, 2026-12-07). Modules go round-robin, those with the most slow tests
-    first; every other test keeps its order."""
-    slow = [item for item in items if item.get_closest_marker("slow")]
-    rest = [item for item in items if not item.get_closest_marker("slow")]
+    modules that have a `slow` test at the heads of the blocks, each module whole: its module-scoped fixture (a wheel
+    and a venv, a migrated Airflow database, the parsed DAGs) is then set up in one process, not in each (dealt one
+    test at a time, the auth-manager modules set theirs up 4 times, and tests/dags 4 times, 2026-12-07). Modules go
+    round-robin, those with the most tests first; every other test keeps its order."""
+
+    def module(item) -> str:
+        return item.nodeid.split("::")[0]
+
+    slow_modules = {module(item) for item in items if item.get_closest_marker("slow")}
     modules: dict[str, list] = {}
-    for item in slow:
-        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    for item in items:
+        if module(item) in slow_modules:
+            modules.setdefault(module(item), []).append(item)
+    rest = [item for item in items if module(item) not in slow_modules]
     heads: list[list] = [[] for _ in range(blocks)]
-    for index, module in enumerate(sorted(modules.values(), key=len, reverse=True)):
-        heads[index % blocks] += module
+    for index, tests in enumerate(sorted(modules.values(), key=len, reverse=True)):
+        heads[index % blocks] += tests
     ordered: list = []
     for block in range(blocks):
         # worksteal's first sends: each idle process gets what is left // the processes still to serve

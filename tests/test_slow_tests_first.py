@@ -45,14 +45,16 @@ def test_each_block_starts_with_its_share_of_slow_tests_and_the_rest_keep_their_
     assert quick == [item for item in items if not item.slow]
 
 
-def test_a_modules_slow_tests_stay_together_so_its_module_fixture_is_set_up_once():
-    """Seven slow tests of one module and one each of two others, on 4 processes: the seven head one block."""
+def test_a_module_with_slow_tests_goes_whole_to_one_process_so_its_module_fixture_is_set_up_once():
+    """Seven slow tests of one module, one quick test of it further on, and one slow test each of two others, on 4
+    processes: the whole first module heads one block."""
     items = [Item(f"a{i}", slow=True, module="auth") for i in range(7)]
-    items += [Item(f"t{i}") for i in range(30)] + [Item("w", slow=True), Item("s", slow=True)]
+    items += [Item(f"t{i}") for i in range(15)] + [Item("a7", module="auth")] + [Item(f"u{i}") for i in range(15)]
+    items += [Item("w", slow=True), Item("s", slow=True)]
     blocks = worksteal_blocks(slow_first_in_each_block(items, 4), 4)
-    assert [item.name for item in blocks[0][:7]] == [f"a{i}" for i in range(7)]
-    slow_per_block = [[item.name for item in block if item.slow] for block in blocks]
-    assert slow_per_block == [[f"a{i}" for i in range(7)], ["w"], ["s"], []]
+    assert [item.name for item in blocks[0][:8]] == [f"a{i}" for i in range(8)]
+    per_block = [[item.name for item in block if item.slow or item.module] for block in blocks]
+    assert per_block == [[f"a{i}" for i in range(8)], ["w"], ["s"], []]
 
 
 def test_without_slow_tests_the_order_is_unchanged():
