@@ -202,11 +202,13 @@ def _start(cluster: LocalCluster, console: Console) -> None:
         pg_bin, paths, cluster.options.ports["postgres.postgres"], cluster.secrets[SecretName.DATABASE_PASSWORD]
     )
     _run_migrate(cluster, console)
+    # The sidecars start with the Airflow roles, as on ECS, where they are containers of the scheduler's task: the
+    # metrics receiver is there for the roles' first metrics, and the watchdog's first round (its health) overlaps
+    # their start-up instead of following it. Each sidecar only reads what is there: the autoscaler counts the
+    # workers just started (STARTING is up), the watchdog finds no task held by no worker on a fresh start.
     services = [p for p in programs if p.role.kind is Kind.AIRFLOW and not _left_to_autoscaler(cluster, p)]
-    _start_and_wait(cluster, services, console, "Airflow roles", health_timeout, watched=infra + services)
-    sidecars = [p for p in programs if p.role.kind is Kind.SIDECAR]
-    if sidecars:
-        _start_and_wait(cluster, sidecars, console, "sidecars", health_timeout, watched=infra + services + sidecars)
+    services += [p for p in programs if p.role.kind is Kind.SIDECAR]
+    _start_and_wait(cluster, services, console, "Airflow roles and sidecars", health_timeout, watched=infra + services)
 
 
 def _left_to_autoscaler(cluster: LocalCluster, program: Program) -> bool:
