@@ -204,8 +204,8 @@ def _start(cluster: LocalCluster, console: Console) -> None:
     _run_migrate(cluster, console)
     # The sidecars start with the Airflow roles, as on ECS, where they are containers of the scheduler's task: the
     # metrics receiver is there for the roles' first metrics, and the watchdog's first round (its health) overlaps
-    # their start-up instead of following it. Each sidecar only reads what is there: the autoscaler counts the
-    # workers just started (STARTING is up), the watchdog finds no task held by no worker on a fresh start.
+    # their start-up instead of following it. Neither decides on half a cluster: the autoscaler counts the workers
+    # just started (STARTING is up), and a task still `running` from before this start lost its worker either way.
     services = [p for p in programs if p.role.kind is Kind.AIRFLOW and not _left_to_autoscaler(cluster, p)]
     services += [p for p in programs if p.role.kind is Kind.SIDECAR]
     _start_and_wait(cluster, services, console, "Airflow roles and sidecars", health_timeout, watched=infra + services)
