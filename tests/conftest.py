@@ -53,7 +53,9 @@ def slow_first_in_each_block(items: list, blocks: int) -> list:
     modules that have a `slow` test at the heads of the blocks, each module whole: its module-scoped fixture (a wheel
     and a venv, a migrated Airflow database, the parsed DAGs) is then set up in one process, not in each (dealt one
     test at a time, the auth-manager modules set theirs up 4 times, and tests/dags 4 times, 2026-12-07). Modules go
-    round-robin, those with the most tests first; every other test keeps its order."""
+    round-robin, those with the most tests first; every other test keeps its order. An idle process steals the last
+    half of the longest pending queue (xdist 3.8 worksteal.py), so a module at a head is split only when its process
+    has little else left to run."""
 
     def module(item) -> str:
         return item.nodeid.split("::")[0]
