@@ -7,6 +7,7 @@ health check, this is the one place that changes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -95,14 +96,28 @@ class CommandCheck:
         return self.start_period + self.interval * self.retries
 
 
+@dataclass(frozen=True)
+class FreshFileCheck(CommandCheck):
+    """A `fresh_file_check`, which also names its file, so that a start can remove one left by an earlier run: that
+    file would pass the check before the new process's first round."""
+
+    variable: str = ""
+    default: str = ""
+
+    def file(self, env: Mapping[str, str]) -> str:
+        """The file the shell command reads in this environment (`${variable:-default}`)."""
+        return env.get(self.variable) or self.default
+
+
 HealthCheck = HttpCheck | CommandCheck
 
 
-def fresh_file_check(variable: str, default: str, max_age: int) -> CommandCheck:
+def fresh_file_check(variable: str, default: str, max_age: int) -> FreshFileCheck:
     """Healthy while the file named by `variable` (else `default`) was touched less than `max_age` seconds ago:
     a liveness check that starts no Python, imports nothing and asks no broker (GNU and busybox `stat -c %Y`)."""
     path = f'"${{{variable}:-{default}}}"'
-    return CommandCheck(f"test $(( $(date +%s) - $(stat -c %Y {path}) )) -lt {max_age}", timeout=10)
+    shell = f"test $(( $(date +%s) - $(stat -c %Y {path}) )) -lt {max_age}"
+    return FreshFileCheck(shell, timeout=10, variable=variable, default=default)
 
 
 @dataclass(frozen=True)

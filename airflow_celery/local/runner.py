@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from airflow_celery.cluster import CommandCheck, EnvSettings, SecretName
+from airflow_celery.cluster import CommandCheck, EnvSettings, FreshFileCheck, SecretName
 from airflow_celery.cluster.limits import single_host_max_connections
 from airflow_celery.cluster.roles import AUTOSCALER, MIGRATE, POSTGRES, REDIS, WATCHDOG, WORKER, Kind
 from airflow_celery.local import binaries, health, postgres, supervisor
@@ -30,7 +30,13 @@ from airflow_celery.local.metrics_receiver import read_metrics
 from airflow_celery.local.metrics_receiver import summary as metrics_summary
 from airflow_celery.local.options import UpOptions, cluster_settings, local_capacity
 from airflow_celery.local.ports import check_ports_free
-from airflow_celery.local.programs import POSTGRES_TLS_PROGRAM, Program, build_programs, metrics_file
+from airflow_celery.local.programs import (
+    METRICS_RECEIVER,
+    POSTGRES_TLS_PROGRAM,
+    Program,
+    build_programs,
+    metrics_file,
+)
 from airflow_celery.local.state import (
     ADMIN_USERNAME,
     StatePaths,
@@ -202,13 +208,30 @@ def _start(cluster: LocalCluster, console: Console) -> None:
         pg_bin, paths, cluster.options.ports["postgres.postgres"], cluster.secrets[SecretName.DATABASE_PASSWORD]
     )
     _run_migrate(cluster, console)
-    # The sidecars start with the Airflow roles, as on ECS, where they are containers of the scheduler's task: the
-    # metrics receiver is there for the roles' first metrics, and the watchdog's first round (its health) overlaps
-    # their start-up instead of following it. Neither decides on half a cluster: the autoscaler counts the workers
-    # just started (STARTING is up), and a task still `running` from before this start lost its worker either way.
+    # The sidecars start with the Airflow roles, as on ECS, where they are containers of the scheduler's task, so
+    # that the watchdog's first round (its health) overlaps the roles' start-up instead of following it. The metrics
+    # receiver starts first, to be listening for the roles' first metrics (UDP: what comes before is lost). The
+    # autoscaler and the watchdog start last, and neither decides on half a cluster: the autoscaler counts the
+    # workers just started (STARTING is up), and a task still `running` from before this start (preflight: no
+    # process of the state dir was left) lost its worker either way.
+    sidecars = [p for p in programs if p.role.kind is Kind.SIDECAR]
+    receivers = [p for p in sidecars if p.role is METRICS_RECEIVER]
     services = [p for p in programs if p.role.kind is Kind.AIRFLOW and not _left_to_autoscaler(cluster, p)]
-    services += [p for p in programs if p.role.kind is Kind.SIDECAR]
+    services = [*receivers, *services, *(p for p in sidecars if p not in receivers)]
+    remove_stale_alive_files(cluster)
     _start_and_wait(cluster, services, console, "Airflow roles and sidecars", health_timeout, watched=infra + services)
+
+
+def remove_stale_alive_files(cluster: LocalCluster) -> None:
+    """Remove the liveness files an earlier run left in the state dir (the workers', the watchdog's, the
+    autoscaler's): after a `down` and an `up` within their max age (60-120 s), one would pass its program's
+    fresh-file check before the new process's first round. No process of the state dir runs now (preflight)."""
+    for program in cluster.programs:
+        check = program.role.health
+        if isinstance(check, FreshFileCheck):
+            file = Path(check.file(program.environment(cluster.secrets, cluster.base_env)))
+            if file.is_relative_to(cluster.paths.root):
+                file.unlink(missing_ok=True)
 
 
 def _left_to_autoscaler(cluster: LocalCluster, program: Program) -> bool:

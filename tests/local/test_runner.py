@@ -3,6 +3,9 @@ each role as long as the options say."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 from rich.console import Console
 
@@ -47,3 +50,37 @@ def test_the_health_timeout_has_one_default_and_the_cli_shows_it():
     assert runner.UpOptions.__dataclass_fields__["health_timeout"].default == DEFAULT_HEALTH_TIMEOUT == 120
     help_text = CliRunner().invoke(main, ["local", "up", "--help"]).output
     assert f"[default: {DEFAULT_HEALTH_TIMEOUT}]" in help_text
+
+
+def test_a_start_removes_the_liveness_files_an_earlier_run_left_in_the_state_dir_and_nothing_else(tmp_path):
+    """The workers', the watchdog's and the autoscaler's fresh-file checks read files in the state dir: one left by
+    the last run (a `down` and an `up` within two minutes) would pass the check before the new process's first
+    round. The start removes exactly those, and nothing outside the state dir."""
+    from airflow_celery.cluster import FreshFileCheck
+    from airflow_celery.local.state import StatePaths, all_secrets, create_state_dir, save_options
+
+    options = validate_up_options("2:3", 4, tmp_path / "state", tmp_path)
+    paths = StatePaths(options.state_dir)
+    create_state_dir(paths)
+    all_secrets(paths, options.ports)
+    save_options(paths, options, "node")
+    cluster = runner.load_cluster(paths.root)
+    checked = {
+        program.name: Path(program.role.health.file(program.environment(cluster.secrets, cluster.base_env)))
+        for program in cluster.programs
+        if isinstance(program.role.health, FreshFileCheck)
+    }
+    assert {"worker-1", "worker-2", "worker-3", "watchdog", "autoscaler"} <= set(checked)
+    for file in checked.values():
+        file.touch()
+    elsewhere = tmp_path / "watchdog.alive"
+    elsewhere.touch()
+    watchdog = next(program for program in cluster.programs if program.name == "watchdog")
+    variable = watchdog.role.health.variable
+    # A program whose file is not the state dir's: kept.
+    cluster.programs.append(replace(watchdog, name="elsewhere", env={**watchdog.env, variable: str(elsewhere)}))
+
+    runner.remove_stale_alive_files(cluster)
+
+    assert [name for name, file in checked.items() if file.exists()] == []
+    assert elsewhere.exists()
