@@ -16,24 +16,19 @@ also writes the figures, with the machine's facts, to bench/runs/<UTC time>.json
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 
 import httpx
-import psutil
 from rich.console import Console
-from rich.table import Table
 
 from airflow_celery.cluster import SecretName
 from airflow_celery.local import runner, supervisor
 from airflow_celery.local.api import AirflowApi, RunResult, follow_run
 from airflow_celery.local.state import ADMIN_USERNAME
 from bench import runs
-from bench.local_cluster import HEALTH_TIMEOUT, BenchCluster, stop_group, tree_memory
+from bench.local_cluster import HEALTH_TIMEOUT, BenchCluster, results_table, stop_group, tree_memory
 
 TASKS, TASK_SECONDS, SLOTS = 40, 5, 4
 BENCH_DAG = f"bench_{TASKS}x{TASK_SECONDS}"
@@ -152,17 +147,7 @@ def _verdict(ok: bool) -> str:
 
 
 def _print(rows: list[tuple[str, str, str, str]]) -> None:
-    load = os.getloadavg()
-    table = Table(
-        title=f"airflow-celery local benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
-        f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GB RAM"
-    )
-    for column in ("measure", "result", "target", "verdict"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    table.caption = f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (the machine may be shared)"
-    console.print(table)
+    console.print(results_table("local benchmark", ("measure", "result", "target", "verdict"), rows))
 
 
 if __name__ == "__main__":

@@ -17,22 +17,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import platform
 import re
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from statistics import mean
 
 import httpx
 import psutil
 import yaml
 from rich.console import Console
-from rich.table import Table
 
 from airflow_celery.aws.args import resolve_args
 from airflow_celery.aws.config import CONFIG_KEYS
@@ -43,7 +40,7 @@ from airflow_celery.cluster.roles import DAG_PROCESSOR, TRIGGERER
 from airflow_celery.local import runner, supervisor
 from airflow_celery.local.api import AirflowApi
 from airflow_celery.local.state import ADMIN_USERNAME
-from bench.local_cluster import REPO, BenchCluster, stop_group, tree_memory
+from bench.local_cluster import REPO, BenchCluster, results_table, stop_group, tree_memory
 
 WORKERS, SLOTS = 2, 16
 TASKS, TASK_SECONDS = WORKERS * SLOTS, 45
@@ -327,17 +324,7 @@ def main() -> None:
 
 
 def _print(rows: list[tuple[str, str, str]]) -> None:
-    load = os.getloadavg()
-    table = Table(
-        title=f"airflow-celery capacity, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
-        f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GB RAM"
-    )
-    for column in ("measure", "result", "how"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    table.caption = f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (the machine may be shared)"
-    console.print(table)
+    console.print(results_table("capacity", ("measure", "result", "how"), rows))
 
 
 if __name__ == "__main__":

@@ -20,24 +20,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
 import re
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import psutil
 from rich.console import Console
-from rich.table import Table
 
 from airflow_celery.cluster import SecretName
 from airflow_celery.local import runner, supervisor
 from airflow_celery.local.api import AirflowApi, RunResult, TaskTimes, follow_run
 from airflow_celery.local.state import ADMIN_USERNAME
-from bench.local_cluster import BenchCluster
+from bench.local_cluster import BenchCluster, results_table
 
 WORKERS, SLOTS = 2, 8
 DONE = "fault-task done"
@@ -440,21 +438,15 @@ def main() -> None:
 
 
 def _print(rows: list[tuple[Case, Outcome, float]], total: float) -> None:
-    load = os.getloadavg()
-    table = Table(
-        title=f"airflow-celery fault suite, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
-        f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GB RAM, {total / 60:.1f} min",
-    )
-    for column in ("#", "fault", "expected", "tasks", "lost", "twice", "extra tries", "recover", "final", "verdict"):
-        table.add_column(column)
+    columns = ("#", "fault", "expected", "tasks", "lost", "twice", "extra tries", "recover", "final", "verdict")
+    cells = []
     for case, out, _ in rows:
         recover = f"{out.recover:.0f} s" if out.recover is not None else "-"
         missed = "; ".join(n for n in out.notes if n.startswith("NOT MET")) or "could not run: see below"
         verdict = "[green]met" if out.ok else f"[red]{missed}"
-        table.add_row(str(case.number), case.fault, case.expected, str(out.tasks), str(out.lost), str(out.twice),
-                      str(out.extra_tries), recover, out.final, verdict)  # fmt: skip
-    table.caption = f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
-    console.print(table)
+        cells.append((str(case.number), case.fault, case.expected, str(out.tasks), str(out.lost), str(out.twice),
+                      str(out.extra_tries), recover, out.final, verdict))  # fmt: skip
+    console.print(results_table("fault suite", columns, cells, f", {total / 60:.1f} min"))
     for case, out, seconds in rows:
         notes = "; ".join(n for n in out.notes if not n.startswith("NOT MET")) or "-"
         console.print(f"case {case.number} ({seconds:.0f} s): {notes}")

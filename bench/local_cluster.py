@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import re
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 from rich.console import Console
+from rich.table import Table
 
 from airflow_celery.local import runner
 from airflow_celery.local.options import BOUND_PORTS, validate_up_options
@@ -94,6 +97,22 @@ class BenchCluster:
 
     def down(self) -> None:
         self._running.close()
+
+
+def results_table(what: str, columns: Iterable[str], rows: Iterable[Iterable[str]], title_extra: str = "") -> Table:
+    """A bench script's results, titled with the time and the machine and captioned with the load average at the end
+    (the machine may be shared: a figure measured beside other work is not this machine's)."""
+    load = os.getloadavg()
+    table = Table(
+        title=f"airflow-celery {what}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+        f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GB RAM{title_extra}"
+    )
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    table.caption = f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (the machine may be shared)"
+    return table
 
 
 def tree_memory(root_pid: int) -> tuple[float, float]:
