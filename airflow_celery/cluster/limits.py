@@ -200,8 +200,9 @@ share 2 cores, and an idle one spent 40 % of a core at 0.25 s against 22 % at 1 
 
 FAST_HEARTBEAT_MAX_TASKS = 32
 """Up to this many running tasks, the task supervisor wakes every second; above it, every 5 s. Measured
-(bench/capacity.py): at 1 s a finished task frees its slot 0.3 s later on average against 1.5 s at 5 s, but each
-running task costs the api-server 5x the CPU and the database 5x the task_instance writes."""
+(bench/capacity.py): at 1 s a finished task freed its slot 0.3 s later on average against 1.5 s at 5 s, but each
+running task costs the api-server 5x the CPU and the database 5x the task_instance writes. The slot's delay was
+mostly the task supervisor's wait for the exit, which worker/task_exit.py removes (measured.SLOT_RELEASE_SECONDS)."""
 EXECUTION_API_CPU_SHARE = 0.5
 """Share of an api-server's vCPU the Task Execution API may take at max tasks; the rest serves the UI and REST."""
 

@@ -1,16 +1,17 @@
 """`[celery] celery_config_options` for the workers (env.py, WORKER_CELERY_CONFIG): Airflow's own Celery config,
 the very dict, imported through this module so that importing it hooks our worker code (the liveness file, the
-models preloaded before the pool forks) into Celery's signals
+models preloaded before the pool forks, the task supervisor woken by its task's exit) into Celery's signals
 (celery_executor_utils.get_celery_configuration imports it in every process that builds the Celery app; the signals
 fire only in a worker)."""
 
 from __future__ import annotations
 
 from airflow_celery.autoscaler import protection
-from airflow_celery.worker import liveness, preload
+from airflow_celery.worker import liveness, preload, task_exit
 
 liveness.connect()
 preload.connect()
+task_exit.connect()
 
 
 def __getattr__(name: str) -> object:
