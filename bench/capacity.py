@@ -259,13 +259,20 @@ def restart_workers_with_interval(cluster: runner.LocalCluster, interval: int) -
     return started
 
 
+STACK_PLACEHOLDERS = {"certificateArn": None, "domainName": None, "allowedCidrs": ["10.0.0.0/8"]}
+"""The stack files' placeholders, which a user must replace (tests/aws/harness.py, PLACEHOLDER_REPLACEMENTS): left
+out, or for the allowed ranges (required in prod) a private block, an internal load balancer."""
+
+
 def stack_budget(stack: str) -> tuple[str, str]:
     """The connection budget of a shipped stack with its workers at their max, and its RDS limit.
 
-    The stack file's certificate and domain are placeholders (refused on purpose); they do not affect the budget."""
+    The stack file's certificate, domain and allowed ranges are placeholders (refused on purpose); they do not affect
+    the budget."""
     values = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
     keys = {key.split(":", 1)[1]: value for key, value in values.items() if key.startswith("airflow-celery:")}
-    given = {CONFIG_KEYS[key]: value for key, value in keys.items() if key not in ("certificateArn", "domainName")}
+    keys |= {key: value for key, value in STACK_PLACEHOLDERS.items() if key in keys}
+    given = {CONFIG_KEYS[key]: value for key, value in keys.items() if value is not None}
     config = resolve_args(f"airflow-{stack}", given)
     return connection_budget(
         config.capacity
@@ -277,6 +284,7 @@ def main() -> None:
     parser.add_argument("--keep-state", action="store_true", help="keep the temporary state dir for inspection")
     args = parser.parse_args()
     rows: list[tuple[str, str, str]] = []
+    budgets = [(stack, *stack_budget(stack)) for stack in ("dev", "prod")]  # before minutes of measuring, not after
     hand_started: list[subprocess.Popen] = []
     with BenchCluster("accapacity-", console, keep_state=args.keep_state) as bench:
         bench.add_sleep_dag(BENCH_DAG)
@@ -317,8 +325,7 @@ def main() -> None:
             rows.append((f"{label}: peak DB connections", str(f.peak_connections), "pg_stat_activity"))
             release = "n/a" if f.release_mean is None else f"mean {f.release_mean:.2f} s, max {f.release_max:.2f} s"
             rows.append((f"{label}: slot-release delay", release, f"{f.matched} tasks matched in Flower"))
-        for stack in ("dev", "prod"):
-            described, limit = stack_budget(stack)
+        for stack, described, limit in budgets:
             rows.append((f"{stack} at max workers: connection budget", described, f"max_connections {limit}"))
     _print(rows)
 

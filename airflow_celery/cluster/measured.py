@@ -41,8 +41,8 @@ at 1 s against 47-50/s at 5 s, the rest being the scheduler's and the other role
 SLOT_RELEASE_SECONDS = {1: 0.39, 5: 3.50}
 """Mean delay from a task's end (its end_date) to its Celery task's end (the slot takes the next task), by
 heartbeat interval: 0.30-0.39 s at 1 s and 1.5-3.5 s at 5 s; the largest seen were 1.3 s and 5.4 s. Measured
-before worker/task_exit.py, which removes the supervisor's wait for the exit that made most of it (11-60 ms for 40
-of 40 tasks at 1 s afterwards, 2026-12-07; not measured again at 5 s)."""
+before worker/task_exit.py, which removes the supervisor's wait for the exit that made most of it: with it, mean
+0.15 s at both intervals, max 0.25 s at 1 s and 0.34 s at 5 s (bench/capacity.py, 2026-12-07)."""
 
 ROLE_BOOT_SECONDS = 90
 """PROVISIONAL (not measured on Fargate). Seconds from the entrypoint's `exec` to a role's first passing health

@@ -10,8 +10,8 @@ from airflow_celery.autoscaler import protection
 from airflow_celery.worker import liveness, preload, task_exit
 
 liveness.connect()
+task_exit.connect()  # before the preload: it imports the supervisor, which the preload's gc.freeze() then covers
 preload.connect()
-task_exit.connect()
 
 
 def __getattr__(name: str) -> object:
