@@ -10,13 +10,13 @@ from airflow_celery.aws.resolved_args import ResolvedArgs
 from airflow_celery.aws.value_types import ConfigError, require
 from airflow_celery.cluster.limits import (
     MEMORY_USABLE_SHARE,
+    MIN_HEARTBEAT_INTERVAL_SECONDS,
     SLOT_MEMORY_MIB,
     connection_budget,
     execution_api_cores,
     health_checked_memory_needed,
     max_worker_concurrency,
     min_api_server_vcpu,
-    min_heartbeat_interval,
     parallelism,
 )
 from airflow_celery.cluster.measured import JOBS_CHECK_MEMORY_MIB, MEASURED_ON, WORKER_MAIN_MEMORY_MIB
@@ -80,7 +80,7 @@ def _check_execution_api_cpu(config: ResolvedArgs) -> None:
         "api_server_count",
         config.api_server_count,
         f"enough api-servers for {parallelism(capacity)} running tasks' heartbeats "
-        f"(every {min_heartbeat_interval(capacity)} s): they take {execution_api_cores(capacity):.2f} cores "
+        f"(every {MIN_HEARTBEAT_INTERVAL_SECONDS} s): they take {execution_api_cores(capacity):.2f} cores "
         f"(measured {MEASURED_ON}), at most half of each api-server's {vcpu:g} vCPU with one api-server lost; "
         "add api-servers, or give "
         "them more CPU (role_sizes.api-server.cpu)",

@@ -125,7 +125,7 @@ class EnvSettings:
     """`[core] parallelism` and the default pool's slots: limits.executor_parallelism(), max workers x concurrency
     (plus limits.WAITING_TASKS_PER_SLOT waiting in the broker per slot: none)."""
     min_heartbeat_interval: int
-    """How often the task supervisor heartbeats through the execution API: limits.min_heartbeat_interval()."""
+    """How often the task supervisor heartbeats through the execution API: limits.MIN_HEARTBEAT_INTERVAL_SECONDS."""
     db_pool_size: int
     db_max_overflow: int
     public_base_url: str | None = None

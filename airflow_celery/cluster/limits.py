@@ -102,7 +102,7 @@ def capacity_settings(capacity: Capacity) -> dict[str, int]:
         "worker_concurrency": capacity.worker_concurrency,
         "api_workers": capacity.api_workers,
         "parallelism": executor_parallelism(capacity),
-        "min_heartbeat_interval": min_heartbeat_interval(capacity),
+        "min_heartbeat_interval": MIN_HEARTBEAT_INTERVAL_SECONDS,
         "db_pool_size": capacity.db_pool_size,
         "db_max_overflow": capacity.db_max_overflow,
     }
@@ -198,11 +198,13 @@ SCHEDULER_IDLE_SLEEP_RANGE = (0.1, 5.0)
 """What `local up --scheduler-idle-sleep` accepts. The integration tests' clusters use Airflow's 1 s: four of them
 share 2 cores, and an idle one spent 40 % of a core at 0.25 s against 22 % at 1 s (2026-12-07; README, Tests)."""
 
-FAST_HEARTBEAT_MAX_TASKS = 32
-"""Up to this many running tasks, the task supervisor wakes every second; above it, every 5 s. Measured
-(bench/capacity.py): at 1 s a finished task freed its slot 0.3 s later on average against 1.5 s at 5 s, but each
-running task costs the api-server 5x the CPU and the database 5x the task_instance writes. The slot's delay was
-mostly the task supervisor's wait for the exit, which worker/task_exit.py removes (measured.SLOT_RELEASE_SECONDS)."""
+MIN_HEARTBEAT_INTERVAL_SECONDS = 5
+"""`[workers] min_heartbeat_interval` of every cluster, Airflow's default: how often a running task's supervisor
+heartbeats through the execution API. Until 2026-12-07 a cluster of up to 32 running tasks used 1 s, since a
+finished task then freed its slot 0.3 s later on average against 1.5-3.5 s at 5 s. That delay was the supervisor's
+wait for its task's exit, which worker/task_exit.py removes: both intervals now free the slot 0.15 s after the
+task's end (measured.SLOT_RELEASE_SECONDS), and 1 s cost the api-server 4-6 times the CPU and the database 5 times
+the task_instance writes per running task (measured.HEARTBEAT_CPU_PER_TASK, HEARTBEAT_TI_UPDATES_PER_S)."""
 EXECUTION_API_CPU_SHARE = 0.5
 """Share of an api-server's vCPU the Task Execution API may take at max tasks; the rest serves the UI and REST."""
 
@@ -226,14 +228,9 @@ def health_checked_memory_needed(role_name: str) -> int:
     return int((ROLE_IDLE_MEMORY_MIB[role_name] + JOBS_CHECK_MEMORY_MIB) / MEMORY_USABLE_SHARE) + 1
 
 
-def min_heartbeat_interval(capacity: Capacity) -> int:
-    """`[workers] min_heartbeat_interval`: 1 s while at most FAST_HEARTBEAT_MAX_TASKS tasks run, else 5 s."""
-    return 1 if parallelism(capacity) <= FAST_HEARTBEAT_MAX_TASKS else 5
-
-
 def execution_api_cores(capacity: Capacity) -> float:
     """Cores the api-servers spend together on task heartbeats with every slot busy (measured per task)."""
-    return parallelism(capacity) * HEARTBEAT_CPU_PER_TASK[min_heartbeat_interval(capacity)]
+    return parallelism(capacity) * HEARTBEAT_CPU_PER_TASK[MIN_HEARTBEAT_INTERVAL_SECONDS]
 
 
 def min_api_server_vcpu(capacity: Capacity) -> float:

@@ -1,7 +1,8 @@
 """Figures measured on a real local cluster, which sizes and limits in the description are derived from.
 
 `bench/capacity.py` prints every figure here (2 workers x 16 slots, PythonOperator tasks sleeping 45 s); the
-README's Capacity section shows its two runs. Where they differ, the larger figure is kept. Measured on 2 cores
+README's Capacity section shows its runs (two on 2026-11-30, one on 2026-12-07). Where they differ, the larger
+figure is kept. Measured on 2 cores
 (x86_64) and 24 GB: a Fargate vCPU may be slower, which is why the limits derived from these keep margins
 (cluster/limits.py).
 """
@@ -30,19 +31,20 @@ ECS runs it every 30 s inside the dag-processor's and the triggerer's task, next
 ROLE_IDLE_MEMORY_MIB = {"dag-processor": 216, "triggerer": 312}
 """RSS of the idle dag-processor and triggerer (MiB), parsing or running nothing of the user's."""
 
-HEARTBEAT_CPU_PER_TASK = {1: 0.17 / 32, 5: 0.05 / 32}
+HEARTBEAT_CPU_PER_TASK = {1: 0.23 / 32, 5: 0.05 / 32}
 """Share of one core the api-server spends per running task on the Task Execution API, by
-`[workers] min_heartbeat_interval`: 17 % of a core for 32 running tasks at 1 s (both runs), 3-5 % at 5 s."""
+`[workers] min_heartbeat_interval`: for 32 running tasks at 1 s 17 % of a core (2026-11-30, both runs) and 23 %
+(2026-12-07), at 5 s 3-5 %. The cluster uses 5 s (limits.MIN_HEARTBEAT_INTERVAL_SECONDS)."""
 
 HEARTBEAT_TI_UPDATES_PER_S = {1: 31.5, 5: 6.2}
 """task_instance row updates per second with 32 running tasks, by heartbeat interval (database commits: 94-97/s
 at 1 s against 47-50/s at 5 s, the rest being the scheduler's and the other roles' own)."""
 
-SLOT_RELEASE_SECONDS = {1: 0.39, 5: 3.50}
+SLOT_RELEASE_SECONDS = {1: 0.15, 5: 0.15}
 """Mean delay from a task's end (its end_date) to its Celery task's end (the slot takes the next task), by
-heartbeat interval: 0.30-0.39 s at 1 s and 1.5-3.5 s at 5 s; the largest seen were 1.3 s and 5.4 s. Measured
-before worker/task_exit.py, which removes the supervisor's wait for the exit that made most of it: with it, mean
-0.15 s at both intervals, max 0.25 s at 1 s and 0.34 s at 5 s (bench/capacity.py, 2026-12-07)."""
+heartbeat interval, with the task supervisor woken by its task's exit (worker/task_exit.py): the largest seen 0.25 s
+at 1 s and 0.34 s at 5 s (2026-12-07). Before it, the supervisor's wait for the exit made 0.30-0.39 s at 1 s and
+1.5-3.5 s at 5 s, the largest seen 1.3 s and 5.4 s (2026-11-30)."""
 
 ROLE_BOOT_SECONDS = 90
 """PROVISIONAL (not measured on Fargate). Seconds from the entrypoint's `exec` to a role's first passing health

@@ -119,8 +119,9 @@ def test_too_few_api_servers_for_the_heartbeats_of_every_slot_is_refused():
     )
 
 
-@pytest.mark.parametrize(("stack", "interval"), [("dev", "1"), ("prod", "5")])
-def test_each_stack_gets_the_heartbeat_interval_of_its_max_tasks(stack, interval):
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_each_stack_heartbeats_every_5_s(stack):
     for container in assertions.airflow_containers(deploy(stack).mocks):
         env = {item["name"]: item["value"] for item in container.get("environment", [])}
-        assert env["AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL"] == interval, container["name"]
+        assert env["AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL"] == "5", container["name"]
+        assert env["AIRFLOW__WORKERS__MAX_FAILED_HEARTBEATS"] == "37", container["name"]

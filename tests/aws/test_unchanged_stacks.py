@@ -27,6 +27,12 @@ A third change is meant: every Airflow container's `AIRFLOW__CORE__AUTH_MANAGER`
 our subclass, whose token check no longer blocks the api-server's event loop when the database pool is fully in use
 (api_server/auth_manager.py). `as_recorded` puts FAB's own class path back (RECORDED_AUTH_MANAGER), and a test below
 checks that the value changed everywhere it was.
+
+A fourth change is meant: dev's Airflow containers heartbeat every 5 s instead of every 1 s (prod already did), since
+the task supervisors are woken by their task's exit and a 5 s heartbeat no longer holds a freed slot
+(cluster/limits.py, MIN_HEARTBEAT_INTERVAL_SECONDS); `[workers] max_failed_heartbeats` follows (46 -> 37, the same
+outage outlasted). `as_recorded` puts dev's recorded values back (RECORDED_HEARTBEATS), and a test below checks that
+every Airflow container of dev changed and none of prod's.
 """
 
 from __future__ import annotations
@@ -52,10 +58,18 @@ IDLE_SLEEP_ENTRY = re.compile(
 """The scheduler's idle-sleep entry as it appears in a task definition's containerDefinitions (JSON in JSON)."""
 RECORDED_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 """`[core] auth_manager` when the fingerprints were recorded: FAB's own class."""
+RECORDED_HEARTBEATS = {"dev": {"MIN_HEARTBEAT_INTERVAL": ("5", "1"), "MAX_FAILED_HEARTBEATS": ("37", "46")}}
+"""Per stack, `[workers]` entries whose value changed since the recording: (now, recorded)."""
 _CODE_FOLLOWERS = (
     (re.compile(r"/tmp/airflow-celery-build/[0-9a-f]+"), "<build context>"),
     (re.compile(r"<pulumi\.asset\.AssetArchive object at 0x[0-9a-f]+>"), "<code archive>"),
 )
+
+
+def heartbeat_entry(name: str, value: str) -> str:
+    """A `[workers]` environment entry as it appears in a task definition's containerDefinitions (JSON in JSON)."""
+    entry = json.dumps({"name": f"AIRFLOW__WORKERS__{name}", "value": value})
+    return json.dumps(entry)[1:-1]
 
 
 def fingerprint(stack: str, as_recorded: bool = False) -> dict[str, str]:
@@ -73,6 +87,8 @@ def fingerprint(stack: str, as_recorded: bool = False) -> dict[str, str]:
         text = json.dumps(inputs, sort_keys=True, default=str)
         if as_recorded:
             text = IDLE_SLEEP_ENTRY.sub("", text).replace(FAB_AUTH_MANAGER, RECORDED_AUTH_MANAGER)
+            for name, (now, recorded) in RECORDED_HEARTBEATS.get(stack, {}).items():
+                text = text.replace(heartbeat_entry(name, now), heartbeat_entry(name, recorded))
         for pattern, mask in _CODE_FOLLOWERS:
             text = pattern.sub(mask, text)
         found[record.urn] = hashlib.sha256(text.encode()).hexdigest()
@@ -123,6 +139,17 @@ def test_the_third_intended_change_is_the_auth_manager_of_every_airflow_containe
         ours = {name for name, text in texts.items() if FAB_AUTH_MANAGER in text}
         assert not any(RECORDED_AUTH_MANAGER in text for text in texts.values()), stack
         assert ours and all(name.endswith("-task") for name in ours), (stack, ours)
+
+
+def test_the_fourth_intended_change_is_devs_heartbeat_interval_in_every_airflow_container():
+    for stack in STACKS:
+        records = deploy(stack).mocks.records
+        texts = {r.name: json.dumps(r.inputs, default=str) for r in records}
+        for name, (now, recorded) in RECORDED_HEARTBEATS.get(stack, {}).items():
+            changed = {task for task, text in texts.items() if heartbeat_entry(name, now) in text}
+            assert changed and all(task.endswith("-task") for task in changed), (stack, name)
+            assert not any(heartbeat_entry(name, recorded) in text for text in texts.values()), (stack, name)
+    assert set(RECORDED_HEARTBEATS) == {"dev"}  # prod's max tasks (over 32) had 5 s already
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from airflow_celery.cluster.limits import (
     connection_budget,
     default_pool_slots,
     executor_parallelism,
-    min_heartbeat_interval,
     parallelism,
 )
 from tests.cluster_settings import settings_with
@@ -39,8 +38,6 @@ def test_the_executor_queues_no_more_tasks_than_there_are_slots(workers, concurr
     assert executor_parallelism(capacity) == default_pool_slots(capacity) == slots
     settings = capacity_settings(capacity)
     assert settings["parallelism"] == slots
-    # heartbeats come from running tasks only: their interval still follows the slots
-    assert settings["min_heartbeat_interval"] == min_heartbeat_interval(capacity)
 
 
 def test_the_env_contract_carries_parallelism_the_default_pool_and_the_db_pool():
@@ -108,15 +105,18 @@ def test_dag_processor_and_triggerer_defaults_hold_themselves_and_their_health_c
         assert r.size.memory >= needed, r.name
 
 
-@pytest.mark.parametrize(("workers", "concurrency", "interval"), [(2, 4, 1), (1, 16, 1), (2, 16, 1), (3, 16, 5),
-                                                                  (10, 16, 5)])  # fmt: skip
-def test_heartbeat_interval_is_1_s_up_to_32_running_tasks_then_5_s(workers, concurrency, interval):
-    from airflow_celery.cluster.limits import min_heartbeat_interval
+@pytest.mark.parametrize(("workers", "concurrency"), [(2, 4), (1, 16), (2, 16), (3, 16), (10, 16)])
+def test_every_cluster_heartbeats_every_5_s_now_that_a_freed_slot_does_not_wait_for_it(workers, concurrency):
+    """Airflow's default at every size: with the exit watch a 5 s heartbeat frees a slot as soon as 1 s did
+    (measured.SLOT_RELEASE_SECONDS), for a fifth of the api-server's heartbeat work."""
+    from airflow_celery.cluster.limits import MIN_HEARTBEAT_INTERVAL_SECONDS
+    from airflow_celery.cluster.measured import SLOT_RELEASE_SECONDS
 
     capacity = Capacity(max_workers=workers, worker_concurrency=concurrency)
-    assert min_heartbeat_interval(capacity) == interval
-    settings = settings_with(execution_api_url="http://a/execution/", min_heartbeat_interval=interval)
-    assert role_environment("worker", settings).plain["AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL"] == str(interval)
+    assert capacity_settings(capacity)["min_heartbeat_interval"] == MIN_HEARTBEAT_INTERVAL_SECONDS == 5
+    assert SLOT_RELEASE_SECONDS[5] <= SLOT_RELEASE_SECONDS[1]
+    settings = settings_with(execution_api_url="http://a/execution/", **capacity_settings(capacity))
+    assert role_environment("worker", settings).plain["AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL"] == "5"
 
 
 def test_execution_api_cpu_at_prod_max_by_hand():

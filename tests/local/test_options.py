@@ -110,7 +110,7 @@ def test_failover_timings_reach_the_env_contract_and_survive_the_state_dir(tmp_p
     settings = cluster_settings(loaded, paths.airflow_home, "host")
     watchdog = role_environment("watchdog", settings).plain
     assert watchdog["AIRFLOW_CELERY_WATCHDOG_INTERVAL"] == "5"
-    assert watchdog["AIRFLOW_CELERY_WATCHDOG_STALE_AFTER"] == "15"  # 3 rounds
+    assert watchdog["AIRFLOW_CELERY_WATCHDOG_STALE_AFTER"] == "30"  # 6 heartbeats of 5 s, more than 3 rounds of 5 s
     assert role_environment("scheduler", settings).plain["AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY"] == "2"
 
 
