@@ -11,7 +11,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from airflow_celery.cluster.limits import SCHEDULER_IDLE_SLEEP_SECONDS
+from airflow_celery.cluster.limits import MIN_HEARTBEAT_INTERVAL_SECONDS, SCHEDULER_IDLE_SLEEP_SECONDS
 from airflow_celery.cluster.reliability import DEFAULT_TASK_RETRY_DELAY_SECONDS, WATCHDOG_INTERVAL
 from airflow_celery.console import cli_console
 from airflow_celery.local.errors import LocalError
@@ -162,6 +162,14 @@ def local() -> None:
     help="Seconds an idle scheduler loop sleeps ([scheduler] scheduler_idle_sleep_time, 0.1-5); longer costs less "
     "CPU and refills a freed slot later.",
 )
+@click.option(
+    "--heartbeat-interval",
+    type=int,
+    default=MIN_HEARTBEAT_INTERVAL_SECONDS,
+    show_default=True,
+    help="Seconds between a running task's heartbeats ([workers] min_heartbeat_interval, 1-5); a lost worker's "
+    "tasks go stale after 6 of them, or 3 watchdog rounds if longer.",
+)
 @friendly_errors
 def up(
     workers: str,
@@ -181,6 +189,7 @@ def up(
     watchdog_interval: int,
     task_retry_delay: int,
     scheduler_idle_sleep: float,
+    heartbeat_interval: int,
     queues: tuple[str, ...] = (),
     notify_sns: str | None = None,
     notify_sns_endpoint: str | None = None,
@@ -194,6 +203,7 @@ def up(
     options = validate_up_options(
         workers, concurrency, state_dir, dags_dir, ports, health_timeout, schedulers, scale_in_cooldown,
         watchdog_interval, task_retry_delay, source, queues, notify_sns, notify_sns_endpoint, scheduler_idle_sleep,
+        heartbeat_interval,
     )  # fmt: skip
     if source.kind == "s3":
         prepare_s3(source, options.dags_dir, console.print)

@@ -203,8 +203,13 @@ MIN_HEARTBEAT_INTERVAL_SECONDS = 5
 heartbeats through the execution API. Until 2026-12-07 a cluster of up to 32 running tasks used 1 s, since a
 finished task then freed its slot 0.3 s later on average against 1.5-3.5 s at 5 s. That delay was the supervisor's
 wait for its task's exit, which worker/task_exit.py removes: both intervals now free the slot 0.15 s after the
-task's end (measured.SLOT_RELEASE_SECONDS), and 1 s cost the api-server 4-6 times the CPU and the database 5 times
+task's end (measured.SLOT_RELEASE_SECONDS), and 1 s cost the api-server 3-6 times the CPU and the database 5 times
 the task_instance writes per running task (measured.HEARTBEAT_CPU_PER_TASK, HEARTBEAT_TI_UPDATES_PER_S)."""
+HEARTBEAT_INTERVAL_RANGE = (1, MIN_HEARTBEAT_INTERVAL_SECONDS)
+"""What `local up --heartbeat-interval` accepts. The integration tests' clusters use 1 s with their 5 s watchdog
+rounds: a lost worker's task is then stale after 3 rounds, 15 s, where 5 s heartbeats would make it 6 of them, 30 s
+(reliability.watchdog_stale_after), so their failover test keeps its margin under the 90 s it asserts on a loaded
+2-core machine (it took 64-65 s there, 2026-12-06)."""
 EXECUTION_API_CPU_SHARE = 0.5
 """Share of an api-server's vCPU the Task Execution API may take at max tasks; the rest serves the UI and REST."""
 

@@ -1,10 +1,9 @@
 """Figures measured on a real local cluster, which sizes and limits in the description are derived from.
 
-`bench/capacity.py` prints every figure here (2 workers x 16 slots, PythonOperator tasks sleeping 45 s); the
-README's Capacity section shows its runs (two on 2026-11-30, one on 2026-12-07). Where they differ, the larger
-figure is kept. Measured on 2 cores
-(x86_64) and 24 GB: a Fargate vCPU may be slower, which is why the limits derived from these keep margins
-(cluster/limits.py).
+`bench/capacity.py` prints every figure here (2 workers x 16 slots, PythonOperator tasks sleeping 45 s); the README's
+Capacity section shows its runs (two on 2026-11-30, one on 2026-12-07). Where they differ, the larger figure is kept,
+except where the code changed between them (SLOT_RELEASE_SECONDS: the task exit watch). Measured on 2 cores (x86_64) and
+24 GB: a Fargate vCPU may be slower, which is why the limits derived from these keep margins (cluster/limits.py).
 """
 
 from __future__ import annotations

@@ -83,8 +83,10 @@ def watchdog_stale_after(min_heartbeat_interval: int, interval: int = WATCHDOG_I
 def lost_task_retry_within(
     min_heartbeat_interval: int, detection_interval: int = 10, interval: int = WATCHDOG_INTERVAL
 ) -> int:
-    """Worst-case seconds from a worker's death to its task going up_for_retry: the heartbeat goes stale, then
-    WATCHDOG_ROUNDS rounds (plus one in flight), then the scheduler's heartbeat check (`[scheduler]
-    task_instance_heartbeat_timeout_detection_interval`, 10 s)."""
-    detect = max(watchdog_stale_after(min_heartbeat_interval, interval), (WATCHDOG_ROUNDS + 1) * interval)
+    """Worst-case seconds from a worker's death to its task going up_for_retry: the watchdog's round that first
+    reads a stale heartbeat (up to a round after it went stale) and WATCHDOG_ROUNDS rounds without a worker holding
+    the task (plus one in flight), whichever comes later, its inspect's timeout, then the scheduler's heartbeat
+    check (`[scheduler] task_instance_heartbeat_timeout_detection_interval`, 10 s)."""
+    stale = watchdog_stale_after(min_heartbeat_interval, interval)
+    detect = max(stale + interval, (WATCHDOG_ROUNDS + 1) * interval)
     return detect + int(WATCHDOG_INSPECT_TIMEOUT) + detection_interval

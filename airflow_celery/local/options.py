@@ -12,7 +12,9 @@ from airflow_celery.cluster.dag_source import DagSource
 from airflow_celery.cluster.edges import port_of
 from airflow_celery.cluster.failure_notifications import region_of
 from airflow_celery.cluster.limits import (
+    HEARTBEAT_INTERVAL_RANGE,
     MAX_SCHEDULERS,
+    MIN_HEARTBEAT_INTERVAL_SECONDS,
     SCHEDULER_IDLE_SLEEP_RANGE,
     SCHEDULER_IDLE_SLEEP_SECONDS,
     Capacity,
@@ -52,6 +54,7 @@ DEFAULT_HEALTH_TIMEOUT = 120
 """Seconds `local up` waits for each role's health check unless `--health-timeout` says otherwise."""
 WATCHDOG_INTERVAL_OPTION_RANGE = range(WATCHDOG_INTERVAL_RANGE[0], WATCHDOG_INTERVAL_RANGE[1] + 1)
 TASK_RETRY_DELAY_OPTION_RANGE = range(TASK_RETRY_DELAY_RANGE[0], TASK_RETRY_DELAY_RANGE[1] + 1)
+HEARTBEAT_INTERVAL_OPTION_RANGE = range(HEARTBEAT_INTERVAL_RANGE[0], HEARTBEAT_INTERVAL_RANGE[1] + 1)
 # Unix socket paths are limited to 107 bytes on Linux; the longest one we create is the postgres socket.
 MAX_SOCKET_PATH = 107
 
@@ -81,6 +84,9 @@ class UpOptions:
     """`--notify-sns-endpoint`: the SNS-compatible server the dag-processor publishes to."""
     scheduler_idle_sleep: float = SCHEDULER_IDLE_SLEEP_SECONDS
     """`--scheduler-idle-sleep`: seconds an idle scheduler loop sleeps (cluster/limits.py)."""
+    heartbeat_interval: int = MIN_HEARTBEAT_INTERVAL_SECONDS
+    """`--heartbeat-interval`: `[workers] min_heartbeat_interval`; the cluster's 5 s unless a test cluster asks
+    for less (cluster/limits.py, HEARTBEAT_INTERVAL_RANGE)."""
 
     @property
     def autoscaling(self) -> bool:
@@ -232,6 +238,7 @@ def validate_up_options(
     failure_topic: str | None = None,
     sns_endpoint: str | None = None,
     scheduler_idle_sleep: float = SCHEDULER_IDLE_SLEEP_SECONDS,
+    heartbeat_interval: int = MIN_HEARTBEAT_INTERVAL_SECONDS,
 ) -> UpOptions:
     """Every argument checked, in the order given, with the first problem raised as one clear error."""
     min_workers, workers = parse_workers(workers)
@@ -243,6 +250,7 @@ def validate_up_options(
     _check_range("--watchdog-interval", watchdog_interval, WATCHDOG_INTERVAL_OPTION_RANGE)
     _check_range("--task-retry-delay", task_retry_delay, TASK_RETRY_DELAY_OPTION_RANGE)
     _check_seconds("--scheduler-idle-sleep", scheduler_idle_sleep, SCHEDULER_IDLE_SLEEP_RANGE)
+    _check_range("--heartbeat-interval", heartbeat_interval, HEARTBEAT_INTERVAL_OPTION_RANGE)
     state = Path(state_dir).expanduser().absolute()
     dags = Path(dags_dir).expanduser().absolute()
     _check_state_dir(state)
@@ -268,6 +276,7 @@ def validate_up_options(
         failure_topic,
         sns_endpoint,
         scheduler_idle_sleep,
+        heartbeat_interval,
     )
 
 
@@ -311,7 +320,7 @@ def cluster_settings(
         ports=dict(options.ports),
         serve_logs=False,
         wait_for_migrations=False,
-        **capacity_settings(local_capacity(options)),
+        **{**capacity_settings(local_capacity(options)), "min_heartbeat_interval": options.heartbeat_interval},
         node_host=node_host,
         worker_min_count=options.initial_workers,
         worker_max_count=options.workers,

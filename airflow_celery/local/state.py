@@ -24,7 +24,7 @@ from pathlib import Path
 
 from airflow_celery.cluster import BrokerEndpoint, DatabaseEndpoint, SecretName, compose_secrets, generate_secrets
 from airflow_celery.cluster.dag_source import DagSource
-from airflow_celery.cluster.limits import SCHEDULER_IDLE_SLEEP_SECONDS
+from airflow_celery.cluster.limits import MIN_HEARTBEAT_INTERVAL_SECONDS, SCHEDULER_IDLE_SLEEP_SECONDS
 from airflow_celery.cluster.queue_policy import LOCAL_SETTINGS
 from airflow_celery.cluster.queues import parse_queues_scaling
 from airflow_celery.cluster.reliability import DEFAULT_TASK_RETRY_DELAY_SECONDS, WATCHDOG_INTERVAL
@@ -209,6 +209,7 @@ def save_options(paths: StatePaths, options: UpOptions, node_host: str) -> None:
         "watchdog_interval": options.watchdog_interval,
         "task_retry_delay": options.task_retry_delay,
         "scheduler_idle_sleep": options.scheduler_idle_sleep,
+        "heartbeat_interval": options.heartbeat_interval,
         "dag_source": dataclasses.asdict(options.dag_source),
         "queues": [q.as_text() for q in options.queues],
         "failure_topic_arn": options.failure_topic_arn,
@@ -237,6 +238,7 @@ def load_options(paths: StatePaths) -> tuple[UpOptions, str]:
         watchdog_interval=data.get("watchdog_interval", WATCHDOG_INTERVAL),
         task_retry_delay=data.get("task_retry_delay", DEFAULT_TASK_RETRY_DELAY_SECONDS),
         scheduler_idle_sleep=data.get("scheduler_idle_sleep", SCHEDULER_IDLE_SLEEP_SECONDS),
+        heartbeat_interval=data.get("heartbeat_interval", MIN_HEARTBEAT_INTERVAL_SECONDS),
         dag_source=DagSource(**data.get("dag_source", {})),
         queues=parse_queues_scaling(",".join(data.get("queues", []))),
         failure_topic_arn=data.get("failure_topic_arn"),

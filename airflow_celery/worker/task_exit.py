@@ -1,15 +1,15 @@
 """Let the task supervisor see its task process exit when it exits, not up to `[workers] min_heartbeat_interval`
 later.
 
-Airflow's supervisor of a task or callback process (a Celery pool child) waits in `select` on the process's four
-sockets and, after each wake-up, checks without blocking whether the process has exited
+Airflow's supervisor of a task or callback process (a Celery pool child) waits in `select` on the process's four sockets
+and, after each wake-up, checks without blocking whether the process has exited
 (airflow/sdk/execution_time/supervisor.py, `_monitor_subprocess` and `_check_subprocess_exit`; psutil's
-`Process.wait(timeout=0)`). The process's last sockets close as it exits (`_fork_main` closes two, the kernel the
-rest), a moment before it can be reaped. When the supervisor wakes in that moment, the process is not reapable yet
-and no socket is left to wake it again: it sleeps out its `select` timeout, `[workers] min_heartbeat_interval`
-(1 s on this cluster, Airflow's default 5 s), while the Celery slot stays taken. On the local cluster, 40 tasks of
-5 s on 2 workers x 4 slots: 8 of the 40 supervisors logged "Workload finished" 1.008-1.028 s after the task's last
-log line, the other 32 after 8-55 ms (2026-12-07).
+`Process.wait(timeout=0)`). The process's last sockets close as it exits (`_fork_main` closes two, the kernel the rest),
+a moment before it can be reaped. When the supervisor wakes in that moment, the process is not reapable yet and no
+socket is left to wake it again: it sleeps out its `select` timeout, `[workers] min_heartbeat_interval` (Airflow's
+default 5 s, the cluster's since; 1 s when this was measured), while the Celery slot stays taken. On the local cluster,
+40 tasks of 5 s on 2 workers x 4 slots: 8 of the 40 supervisors logged "Workload finished" 1.008-1.028 s after the
+task's last log line, the other 32 after 8-55 ms (2026-12-07).
 
 A pidfd (Linux 5.3+, `os.pidfd_open`) becomes readable when its process has exited and can be reaped. Registered
 in the supervisor's selector beside the sockets, it wakes that `select` then. It is added where every supervised

@@ -44,6 +44,7 @@ import sys
 from pathlib import Path
 
 from airflow_celery.cluster.env import FAB_AUTH_MANAGER
+from tests.aws import assertions
 from tests.aws.test_stacks import STACKS, deploy
 
 FINGERPRINTS = Path(__file__).with_name("stacks_before_worker_queues.json")
@@ -142,14 +143,20 @@ def test_the_third_intended_change_is_the_auth_manager_of_every_airflow_containe
 
 
 def test_the_fourth_intended_change_is_devs_heartbeat_interval_in_every_airflow_container():
+    """Every Airflow container of both stacks now carries 5 s and 37 failures, none the recorded 1 s and 46; only
+    dev's entries are masked (prod's were 5 and 37 when recorded, and its fingerprints are compared unmasked)."""
+    assert set(RECORDED_HEARTBEATS) == {"dev"}
     for stack in STACKS:
-        records = deploy(stack).mocks.records
-        texts = {r.name: json.dumps(r.inputs, default=str) for r in records}
-        for name, (now, recorded) in RECORDED_HEARTBEATS.get(stack, {}).items():
-            changed = {task for task, text in texts.items() if heartbeat_entry(name, now) in text}
-            assert changed and all(task.endswith("-task") for task in changed), (stack, name)
-            assert not any(heartbeat_entry(name, recorded) in text for text in texts.values()), (stack, name)
-    assert set(RECORDED_HEARTBEATS) == {"dev"}  # prod's max tasks (over 32) had 5 s already
+        for container in assertions.airflow_containers(deploy(stack).mocks):
+            env = {item["name"]: item["value"] for item in container.get("environment", [])}
+            now = {
+                name: env[f"AIRFLOW__WORKERS__{name}"] for name in ("MIN_HEARTBEAT_INTERVAL", "MAX_FAILED_HEARTBEATS")
+            }
+            assert now == {"MIN_HEARTBEAT_INTERVAL": "5", "MAX_FAILED_HEARTBEATS": "37"}, (stack, container["name"])
+    texts = [json.dumps(r.inputs, default=str) for r in deploy("dev").mocks.records]
+    for name, (current, recorded) in RECORDED_HEARTBEATS["dev"].items():
+        assert any(heartbeat_entry(name, current) in text for text in texts), name
+        assert not any(heartbeat_entry(name, recorded) in text for text in texts), name
 
 
 if __name__ == "__main__":

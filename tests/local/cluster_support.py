@@ -102,11 +102,12 @@ def cluster_group_scheduler(config, log):
     return ClusterGroupScheduling(config, log)
 
 
-FAST_FAILOVER = ("--watchdog-interval", "5", "--task-retry-delay", "2")
-"""A lost worker's tasks are retried about 23 s sooner than with the defaults (10 s rounds, 15 s delay): 47 s after
-the loss against 70 s (reliability.lost_task_retry_within; the stale age stays 30 s, 6 heartbeats of 5 s, longer
-than 3 rounds). 5 s, not the 2 s minimum: on a loaded 2-core machine a worker may miss a reply or two, and 3 missed
-rounds in a row would count it lost during the api-server outage."""
+FAST_FAILOVER = ("--watchdog-interval", "5", "--task-retry-delay", "2", "--heartbeat-interval", "1")
+"""A lost worker's tasks are retried about 33 s sooner than with the defaults (10 s rounds, 15 s delay, 5 s
+heartbeats): 37 s after the loss against 70 s (reliability.lost_task_retry_within). The stale age is 3 rounds,
+15 s, since 1 s heartbeats make 6 of them shorter (5 s heartbeats would make it 30 s). 5 s rounds, not the 2 s
+minimum: on a loaded 2-core machine a worker may miss a reply or two, and 3 missed rounds in a row would count it
+lost during the api-server outage."""
 LESS_IDLE_CPU = ("--scheduler-idle-sleep", "1")
 """Airflow's own idle sleep instead of the cluster's 0.25 s (cluster/limits.py): the test clusters share 2 cores,
 and an idle one spent 40 % of a core at 0.25 s (its two schedulers 18 %, their database traffic 14 %) against 22 %

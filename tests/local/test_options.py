@@ -101,17 +101,33 @@ def test_failover_timings_reach_the_env_contract_and_survive_the_state_dir(tmp_p
     from airflow_celery.local.options import cluster_settings
     from airflow_celery.local.state import StatePaths, create_state_dir, load_options, save_options
 
-    options = validate_up_options(2, 4, tmp_path / "state", tmp_path, watchdog_interval=5, task_retry_delay=2)
+    options = validate_up_options(
+        2, 4, tmp_path / "state", tmp_path, watchdog_interval=5, task_retry_delay=2, heartbeat_interval=1
+    )
     paths = StatePaths(options.state_dir)
     create_state_dir(paths)
     save_options(paths, options, "host")
     loaded, _ = load_options(paths)
-    assert (loaded.watchdog_interval, loaded.task_retry_delay) == (5, 2)
+    assert (loaded.watchdog_interval, loaded.task_retry_delay, loaded.heartbeat_interval) == (5, 2, 1)
     settings = cluster_settings(loaded, paths.airflow_home, "host")
     watchdog = role_environment("watchdog", settings).plain
     assert watchdog["AIRFLOW_CELERY_WATCHDOG_INTERVAL"] == "5"
-    assert watchdog["AIRFLOW_CELERY_WATCHDOG_STALE_AFTER"] == "30"  # 6 heartbeats of 5 s, more than 3 rounds of 5 s
+    assert watchdog["AIRFLOW_CELERY_WATCHDOG_STALE_AFTER"] == "15"  # 3 rounds, more than 6 heartbeats of 1 s
     assert role_environment("scheduler", settings).plain["AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY"] == "2"
+    for role in ("worker", "scheduler"):
+        assert role_environment(role, settings).plain["AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL"] == "1"
+
+
+def test_the_heartbeat_interval_is_the_clusters_5_s_unless_asked_and_out_of_range_is_named(tmp_path):
+    from airflow_celery.cluster import role_environment
+    from airflow_celery.local.options import cluster_settings
+
+    options = validate_up_options(2, 4, tmp_path / "state", tmp_path)
+    settings = cluster_settings(options, tmp_path / "home", "host")
+    assert role_environment("worker", settings).plain["AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL"] == "5"
+    for seconds in (0, 6):
+        with pytest.raises(LocalError, match=rf"--heartbeat-interval={seconds} is out of range"):
+            validate_up_options(2, 4, tmp_path / "state", tmp_path, heartbeat_interval=seconds)
 
 
 @pytest.mark.parametrize("seconds", [0.05, 5.5])
