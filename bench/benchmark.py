@@ -7,7 +7,8 @@ In one run it measures, on this machine:
 4. after a restart with 2 workers x 4 slots: `celery_parallel_demo` trigger-to-success (ideal 30 s) and
    40 x 5 s (ideal 25 s);
 5. the same 40 x 5 s on Airflow's LocalExecutor (parallelism 4: ideal 50 s), with scheduler, api-server and
-   dag-processor started through the same entrypoint and env contract, reusing the cluster's PostgreSQL.
+   dag-processor started through the same entrypoint and env contract, reusing the cluster's PostgreSQL, at a 1 s
+   heartbeat interval (LOCAL_EXECUTOR_HEARTBEAT_INTERVAL).
 It prints a table with the targets (demo <= 31.5 s, healthy <= 45 s, idle memory <= 1.8 GB). With `--json` it
 also writes the figures, with the machine's facts, to bench/runs/<UTC time>.json (bench/runs.py), where
 `python -m bench.compare OLD NEW` compares two runs and the README's table is generated from the latest.
@@ -52,10 +53,21 @@ def run_dag(cluster: runner.LocalCluster, dag_id: str) -> RunResult:
     return result
 
 
+LOCAL_EXECUTOR_HEARTBEAT_INTERVAL = 1
+"""`[workers] min_heartbeat_interval` of the LocalExecutor baseline: its fastest. Its task supervisors run in the
+scheduler's executor processes, without the Celery worker's exit watch (airflow_celery/worker/task_exit.py), so a
+supervisor may wait a whole interval for its task's exit: at the cluster's 5 s the baseline took 75.9 s here, at
+1 s 58.6-63.1 s (2026-12-07), the figure the Celery runs are held to."""
+
+
 def start_local_executor(cluster: runner.LocalCluster) -> list[subprocess.Popen]:
     """scheduler, api-server and dag-processor with the LocalExecutor, through the same entrypoint."""
     processes = []
-    overrides = {"AIRFLOW__CORE__EXECUTOR": "LocalExecutor", "AIRFLOW__CORE__PARALLELISM": str(SLOTS)}
+    overrides = {
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": str(SLOTS),
+        "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": str(LOCAL_EXECUTOR_HEARTBEAT_INTERVAL),
+    }
     for program in cluster.programs:
         if program.name not in ("scheduler", "api-server", "dag-processor"):
             continue
