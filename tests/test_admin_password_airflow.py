@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -57,25 +58,42 @@ def _run(home, step: str, **extra: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_a_rotated_admin_secret_resets_the_password_once(tmp_path):
-    first = _run(tmp_path, "migrate", PROBE_PASSWORD="first-secret", OLD="first-secret")
-    assert first == {"outcome": "created", "accepts": {"PROBE_PASSWORD": True, "OLD": True}}
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory) -> tuple[object, dict]:
+    """One fresh database migrated with its admin created, for both tests (a migration from nothing is most of their
+    time): the folder, and what that first migrate reported."""
+    home = tmp_path_factory.mktemp("migrated")
+    first = _run(home, "migrate", PROBE_PASSWORD="first-secret", OLD="first-secret")
+    return home, first
 
-    rotated = _run(tmp_path, "migrate", PROBE_PASSWORD="rotated-secret", OLD="first-secret")
+
+def _copy_of(home, tmp_path):
+    shutil.copy(home / "airflow.db", tmp_path / "airflow.db")
+    return tmp_path
+
+
+def test_a_rotated_admin_secret_resets_the_password_once(migrated, tmp_path):
+    home, first = migrated
+    assert first == {"outcome": "created", "accepts": {"PROBE_PASSWORD": True, "OLD": True}}
+    home = _copy_of(home, tmp_path)
+
+    rotated = _run(home, "migrate", PROBE_PASSWORD="rotated-secret", OLD="first-secret")
     # Before this fix `users create` only printed "already exists": the old password kept working.
     assert rotated == {"outcome": "reset", "accepts": {"PROBE_PASSWORD": True, "OLD": False}}
 
-    again = _run(tmp_path, "migrate", PROBE_PASSWORD="rotated-secret", OLD="first-secret")
+    again = _run(home, "migrate", PROBE_PASSWORD="rotated-secret", OLD="first-secret")
     assert again["outcome"] == "unchanged"  # no reset: the user's sessions are kept
 
 
-def test_pending_migrations_are_seen_only_on_a_schema_behind_this_airflow(tmp_path):
-    assert _run(tmp_path, "pending") == {"pending": False}  # an empty database: nothing runs on it yet
-    _run(tmp_path, "migrate", PROBE_PASSWORD="pw", OLD="pw")
-    assert _run(tmp_path, "pending") == {"pending": False}
+def test_pending_migrations_are_seen_only_on_a_schema_behind_this_airflow(migrated, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert _run(empty, "pending") == {"pending": False}  # an empty database: nothing runs on it yet
+    home = _copy_of(migrated[0], tmp_path)
+    assert _run(home, "pending") == {"pending": False}
 
     import sqlite3
 
-    with sqlite3.connect(tmp_path / "airflow.db") as db:
+    with sqlite3.connect(home / "airflow.db") as db:
         db.execute("UPDATE alembic_version SET version_num = ?", (AIRFLOW_32_HEAD,))
-    assert _run(tmp_path, "pending") == {"pending": True}
+    assert _run(home, "pending") == {"pending": True}
