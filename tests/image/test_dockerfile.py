@@ -196,6 +196,7 @@ def test_the_installer_holds_airflow_and_passes_the_filtered_constraints(tmp_pat
     installer = _constrained_install()
     calls = []
     monkeypatch.setattr(installer.subprocess, "run", lambda command, check: calls.append(command) or _Done())
+    monkeypatch.setattr(installer.tempfile, "tempdir", str(tmp_path))  # its filtered copy, here and not in /tmp
     monkeypatch.setenv("AIRFLOW_VERSION", "3.3.2")
     constraints = tmp_path / "constraints.txt"
     constraints.write_text("celery==5.5.3\nkombu==5.5.4\n")
@@ -203,7 +204,8 @@ def test_the_installer_holds_airflow_and_passes_the_filtered_constraints(tmp_pat
     (command,) = calls
     assert command[1:5] == ["-m", "pip", "install", "--no-cache-dir"]
     assert command[5] == "apache-airflow==3.3.2" and command[6:8] == ["-r", str(REQUIREMENTS)]
-    assert Path(command[command.index("--constraint") + 1]).read_text() == "kombu==5.5.4\n"
+    filtered = Path(command[command.index("--constraint") + 1])
+    assert filtered.parent == tmp_path and filtered.read_text() == "kombu==5.5.4\n"
 
 
 class _Done:
