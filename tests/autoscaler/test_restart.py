@@ -29,9 +29,8 @@ def cloudwatch():
     )
 
 
-def test_a_sidecar_whose_every_count_fails_looks_unhealthy(tmp_path, monkeypatch):
-    alive = tmp_path / "autoscaler.alive"
-    monkeypatch.setenv("AIRFLOW_CELERY_AUTOSCALER_HEARTBEAT", str(alive))
+def test_a_sidecar_whose_every_count_fails_looks_unhealthy(health_file):
+    alive = health_file
 
     def count():
         raise OSError("could not connect to server")
@@ -49,9 +48,8 @@ def test_a_sidecar_whose_every_count_fails_looks_unhealthy(tmp_path, monkeypatch
     assert subprocess.run(["sh", "-c", AUTOSCALER.health.shell], env=env, capture_output=True).returncode != 0
 
 
-def test_a_round_that_counted_touches_the_health_file(tmp_path, monkeypatch):
-    alive = tmp_path / "autoscaler.alive"
-    monkeypatch.setenv("AIRFLOW_CELERY_AUTOSCALER_HEARTBEAT", str(alive))
+def test_a_round_that_counted_touches_the_health_file(health_file):
+    alive = health_file
 
     class Sink:
         def current_workers(self):

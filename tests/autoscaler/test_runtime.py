@@ -44,8 +44,7 @@ class ListSink:
         self.applied.append((load, desired))
 
 
-def test_the_loop_survives_a_failing_count_and_keeps_deciding(tmp_path, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CELERY_AUTOSCALER_HEARTBEAT", str(tmp_path / "alive"))
+def test_the_loop_survives_a_failing_count_and_keeps_deciding(health_file):
     loads = iter([Load(0, 0), RuntimeError("database restarting"), Load(5, 0)])
 
     def count():
@@ -58,7 +57,7 @@ def test_the_loop_survives_a_failing_count_and_keeps_deciding(tmp_path, monkeypa
     clock = iter(range(100))
     run(ScalingRule(0, 3, 2), count, sink, interval=1, rounds=3, clock=lambda: next(clock), sleep=lambda _: None)
     assert [desired for _, desired in sink.applied] == [0, 3]
-    assert (tmp_path / "alive").exists()
+    assert health_file.exists()
 
 
 def test_cloudwatch_gets_the_counts_and_the_decision_in_one_call():
