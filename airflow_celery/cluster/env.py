@@ -322,7 +322,8 @@ def _role_specific(
     if role_name == WORKER.name:
         # The official image's dumb-init kills the whole process group on SIGTERM unless SETSID=0;
         # with it, Celery gets the signal alone and shuts down warm.
-        env = {"DUMB_INIT_SETSID": "0", CELERY_CONFIG_VAR: WORKER_CELERY_CONFIG}
+        env = {"DUMB_INIT_SETSID": "0", CELERY_CONFIG_VAR: WORKER_CELERY_CONFIG,
+               **settings.dag_source.worker_environment()}  # fmt: skip
         extra = settings.worker_queue(queue)
         if extra is not None:
             # `airflow celery worker --queues <name>` (entrypoint.py), with the queue's own slots.

@@ -33,6 +33,12 @@ the task supervisors are woken by their task's exit and a 5 s heartbeat no longe
 (cluster/limits.py, MIN_HEARTBEAT_INTERVAL_SECONDS); `[workers] max_failed_heartbeats` follows (46 -> 37, the same
 outage outlasted). `as_recorded` puts dev's recorded values back (RECORDED_HEARTBEATS), and a test below checks that
 every Airflow container of dev changed and none of prod's.
+
+A fifth change is meant: with DAGs baked into the image (both stacks), the workers' containers get
+`AIRFLOW__DAG_PROCESSOR__STALE_BUNDLE_CLEANUP_INTERVAL=0`, so `airflow celery worker` no longer forks a sweeper
+process that finds no versioned bundle to sweep (cluster/dag_source.py, NO_CLEANUP: 43 MiB per worker).
+`as_recorded` takes that one entry out (NO_CLEANUP_ENTRY), and a test below checks that the workers' task
+definitions are the only resources that carry it, once per worker container.
 """
 
 from __future__ import annotations
@@ -57,6 +63,10 @@ IDLE_SLEEP_ENTRY = re.compile(
     r'\{\\"name\\": \\"AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME\\", \\"value\\": \\"[0-9.]+\\"\}, '
 )
 """The scheduler's idle-sleep entry as it appears in a task definition's containerDefinitions (JSON in JSON)."""
+NO_CLEANUP_ENTRY = re.compile(
+    r'\{\\"name\\": \\"AIRFLOW__DAG_PROCESSOR__STALE_BUNDLE_CLEANUP_INTERVAL\\", \\"value\\": \\"0\\"\}, '
+)
+"""The workers' entry that turns the stale-version cleanup off, as in a task definition's containerDefinitions."""
 RECORDED_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 """`[core] auth_manager` when the fingerprints were recorded: FAB's own class."""
 RECORDED_HEARTBEATS = {"dev": {"MIN_HEARTBEAT_INTERVAL": ("5", "1"), "MAX_FAILED_HEARTBEATS": ("37", "46")}}
@@ -88,6 +98,7 @@ def fingerprint(stack: str, as_recorded: bool = False) -> dict[str, str]:
         text = json.dumps(inputs, sort_keys=True, default=str)
         if as_recorded:
             text = IDLE_SLEEP_ENTRY.sub("", text).replace(FAB_AUTH_MANAGER, RECORDED_AUTH_MANAGER)
+            text = NO_CLEANUP_ENTRY.sub("", text)
             for name, (now, recorded) in RECORDED_HEARTBEATS.get(stack, {}).items():
                 text = text.replace(heartbeat_entry(name, now), heartbeat_entry(name, recorded))
         for pattern, mask in _CODE_FOLLOWERS:
@@ -157,6 +168,15 @@ def test_the_fourth_intended_change_is_devs_heartbeat_interval_in_every_airflow_
     for name, (current, recorded) in RECORDED_HEARTBEATS["dev"].items():
         assert any(heartbeat_entry(name, current) in text for text in texts), name
         assert not any(heartbeat_entry(name, recorded) in text for text in texts), name
+
+
+def test_the_fifth_intended_change_is_the_workers_cleanup_turned_off_with_the_image_source():
+    for stack in STACKS:
+        records = deploy(stack).mocks.records
+        entries = {r.name: len(NO_CLEANUP_ENTRY.findall(json.dumps(r.inputs, default=str))) for r in records}
+        with_entry = {name: count for name, count in entries.items() if count}
+        assert with_entry and all(name.endswith("-worker-task") for name in with_entry), (stack, with_entry)
+        assert set(with_entry.values()) == {1}, (stack, with_entry)
 
 
 if __name__ == "__main__":

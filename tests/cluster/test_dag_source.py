@@ -6,6 +6,8 @@ from airflow_celery.cluster import role_environment
 from airflow_celery.cluster.dag_source import (
     BUNDLE_CONFIG_VAR,
     BUNDLE_STORAGE_VAR,
+    CLEANUP_INTERVAL,
+    CLEANUP_INTERVAL_VAR,
     FARGATE_BUNDLE_STORAGE,
     FETCHING_ROLES,
     GIT_BUNDLE_CLASS,
@@ -23,10 +25,23 @@ from tests.cluster_settings import settings_with
 GIT = dag_source("git", "https://github.com/example/dags.git", "main", "dags", 30, has_credential=True)
 
 
-def test_image_is_the_default_and_changes_nothing_in_the_env_contract():
+def test_image_is_the_default_and_only_turns_the_workers_stale_version_cleanup_off():
     settings = settings_with(execution_api_url="http://x/execution/")
     assert settings.dag_source == DagSource()
-    assert not any(key.startswith("AIRFLOW__DAG_PROCESSOR__") for key in role_environment("worker", settings).plain)
+    worker = role_environment("worker", settings).plain
+    assert {key: value for key, value in worker.items() if key.startswith("AIRFLOW__DAG_PROCESSOR__")} == {
+        CLEANUP_INTERVAL_VAR: "0"
+    }
+    for other in AIRFLOW_SERVICES:
+        if other.name != "worker":
+            plain = role_environment(other.name, settings).plain
+            assert not any(key.startswith("AIRFLOW__DAG_PROCESSOR__") for key in plain), other.name
+
+
+@pytest.mark.parametrize("source", [GIT, dag_source("s3", bucket="dags-bucket")], ids=["git", "s3"])
+def test_a_versioned_source_keeps_the_workers_stale_version_cleanup(source):
+    settings = settings_with(execution_api_url="http://x/execution/", dag_source=source)
+    assert role_environment("worker", settings).plain[CLEANUP_INTERVAL_VAR] == str(CLEANUP_INTERVAL)
 
 
 def test_git_gives_every_airflow_role_the_same_bundle_list():

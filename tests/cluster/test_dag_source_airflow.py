@@ -5,7 +5,8 @@
 - Only the dag-processor and the task runner (workers) build bundles to read files; the triggerer never does:
   the basis for giving the git credential to those two only.
 - The amazon provider's S3DagBundle is not versioned (the issue's claim, checked).
-- Airflow's stale-version cleanup, at our settings, keeps a worker's checkouts to `max_checkouts`.
+- Airflow's stale-version cleanup, at our settings, keeps a worker's checkouts to `max_checkouts`; with the
+  `image` source the workers start no cleanup process, whose sweep would skip the only, unversioned bundle.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from pathlib import Path
 import pytest
 
 from airflow_celery.cluster.dag_source import (
+    BUNDLE_CONFIG_VAR,
     CLEANUP_AGE_THRESHOLD,
+    CLEANUP_INTERVAL_VAR,
     CLEANUP_MIN_VERSIONS,
     dag_source,
     max_checkouts,
@@ -111,6 +114,58 @@ def test_the_pinned_s3_bundle_is_not_versioned():
     from airflow.providers.amazon.aws.bundles.s3 import S3DagBundle
 
     assert S3DagBundle.supports_versioning is False
+
+
+def _cleanup_processes_started(monkeypatch, env: dict[str, str]) -> int:
+    """How many processes `airflow celery worker`'s stale-version cleanup starts beside Celery with `env` (the
+    provider's `_run_stale_bundle_cleanup`, with multiprocessing's Process recorded instead of started)."""
+    from airflow.providers.celery.cli import celery_command
+
+    started = []
+
+    class RecordedProcess:
+        def __init__(self, target, args):
+            self.target = target
+
+        def start(self):
+            started.append(self.target)
+
+        def terminate(self):
+            pass
+
+    monkeypatch.setattr(celery_command, "Process", RecordedProcess)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with celery_command._run_stale_bundle_cleanup():
+        pass
+    return len(started)
+
+
+def test_an_image_sources_workers_start_no_stale_version_cleanup_process_airflows_default_does(monkeypatch):
+    monkeypatch.delenv(CLEANUP_INTERVAL_VAR, raising=False)
+    assert _cleanup_processes_started(monkeypatch, {}) == 1  # Airflow's default, 1800 s
+    assert _cleanup_processes_started(monkeypatch, dag_source("image").worker_environment()) == 0
+
+
+def test_the_cleanup_sweep_skips_an_unversioned_bundle_so_turning_it_off_loses_nothing(monkeypatch, tmp_path):
+    """With the `image` source the only bundle is Airflow's own `dags-folder` (LocalDagBundle, not versioned):
+    the sweep the process would run every 30 minutes looks at no bundle at all."""
+    from airflow.dag_processing.bundles.base import BundleUsageTrackingManager
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+
+    monkeypatch.delenv(BUNDLE_CONFIG_VAR, raising=False)
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(tmp_path))
+    monkeypatch.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")  # as role_environment sets it
+    bundles = list(DagBundlesManager().get_all_dag_bundles())
+    assert [(bundle.name, bundle.supports_versioning) for bundle in bundles] == [("dags-folder", False)]
+    swept = []
+    monkeypatch.setattr(
+        BundleUsageTrackingManager,
+        "_remove_stale_bundle_versions_for_bundle",
+        lambda self, bundle_name: swept.append(bundle_name),
+    )
+    BundleUsageTrackingManager().remove_stale_bundle_versions()
+    assert swept == []
 
 
 def test_our_settings_are_airflow_options():
