@@ -129,6 +129,23 @@ def tree_memory(root_pid: int) -> tuple[float, float]:
     return rss / 2**20, pss / 2**20
 
 
+def program_memory(cluster: runner.LocalCluster) -> dict[str, float]:
+    """PSS in MiB of each supervisord program's process tree, largest first, and of supervisord itself: where
+    `tree_memory`'s total goes. A program's forked children count with it (pages they share with it are split
+    between them, so the parts add up to the total)."""
+    from airflow_celery.local import supervisor
+
+    memory = {
+        name: tree_memory(int(info["pid"]))[1]
+        for name, info in supervisor.process_infos(cluster.paths).items()
+        if info.get("pid")
+    }
+    pid = supervisor.supervisord_pid(cluster.paths)
+    if pid:
+        memory["supervisord"] = psutil.Process(pid).memory_full_info().pss / 2**20
+    return dict(sorted(memory.items(), key=lambda item: -item[1]))
+
+
 def stop_group(processes: list[subprocess.Popen]) -> None:
     """SIGTERM each process's group, SIGKILL what is left after 60 s."""
     for process in processes:

@@ -75,11 +75,19 @@ def _version(distribution: str) -> str | None:
         return None
 
 
-def write_run(figures: dict[str, float], directory: Path = RUNS_DIR, when: datetime | None = None) -> Path:
+def write_run(
+    figures: dict[str, float],
+    directory: Path = RUNS_DIR,
+    when: datetime | None = None,
+    idle_pss_by_program: dict[str, float] | None = None,
+) -> Path:
+    """`idle_pss_by_program`: the idle PSS's parts in MiB (bench/local_cluster.py, `program_memory`)."""
     when = when or datetime.now(UTC)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{when:%Y-%m-%dT%H%M%SZ}.json"
     data = {"date": f"{when:%Y-%m-%dT%H:%M:%SZ}", "machine": machine_facts(), "figures": figures}
+    if idle_pss_by_program:
+        data["idle_pss_mib_by_program"] = {name: round(mib, 1) for name, mib in idle_pss_by_program.items()}
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
 
@@ -119,6 +127,15 @@ def readme_table(run: dict) -> str:
             ideal = f"{figure.ideal:g} {figure.unit}" if figure.ideal else ""
             value = _value(figure, run["figures"][figure.key])
             lines.append(f"| {figure.label} | {value} | {ideal} | {figure.target} |")
+    return "\n".join(lines)
+
+
+def memory_table(run: dict) -> str:
+    """The idle PSS's parts, largest first, from one run that recorded them."""
+    parts = run["idle_pss_mib_by_program"]
+    lines = ["| program (its process tree) | PSS |", "|---|---|"]
+    lines += [f"| {name} | {mib:.0f} MiB |" for name, mib in parts.items()]
+    lines.append(f"| **total** | **{sum(parts.values()):.0f} MiB** |")
     return "\n".join(lines)
 
 

@@ -49,6 +49,19 @@ def test_write_run_names_the_file_by_time_and_records_the_machine(tmp_path: Path
     assert runs.latest(tmp_path) == path
 
 
+def test_a_run_keeps_the_idle_memorys_parts_and_the_table_adds_them_up(tmp_path: Path):
+    parts = {"api-server": 277.71, "worker-1": 231.0, "supervisord": 14.9}
+    path = runs.write_run({"idle_pss_gb": 0.51}, tmp_path, idle_pss_by_program=parts)
+    run = runs.load_run(path)
+    assert run["idle_pss_mib_by_program"] == {"api-server": 277.7, "worker-1": 231.0, "supervisord": 14.9}
+    assert runs.memory_table(run).splitlines()[2:] == [
+        "| api-server | 278 MiB |",
+        "| worker-1 | 231 MiB |",
+        "| supervisord | 15 MiB |",
+        "| **total** | **524 MiB** |",
+    ]
+
+
 def test_compare_prints_new_over_old_and_flags_a_regression(tmp_path: Path, capsys: pytest.CaptureFixture):
     old = runs.write_run({"celery_2x4_40x5_s": 31.3, "demo_5x30_s": 33.0}, tmp_path, datetime(2026, 11, 22, tzinfo=UTC))
     new = runs.write_run({"celery_2x4_40x5_s": 35.3, "demo_5x30_s": 33.0}, tmp_path, datetime(2026, 12, 6, tzinfo=UTC))
