@@ -114,7 +114,7 @@ def test_execs_the_role_command_after_waiting(monkeypatch, listening_port):
         "AIRFLOW_CELERY_WAIT_TIMEOUT": "5",
     }
     assert main(["flower", "--debug"], env) == 0
-    assert calls == [["airflow", "celery", "flower", "--debug"]]
+    assert calls == [["python", "-m", "airflow_celery.flower", "--debug"]]
 
 
 def test_migrate_runs_migration_then_admin_in_process_and_never_logs_the_password(

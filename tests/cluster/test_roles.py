@@ -36,7 +36,7 @@ def test_airflow_3_roles_and_commands():
         "dag-processor": ("airflow", "dag-processor"),
         "triggerer": ("airflow", "triggerer"),
         "worker": ("airflow", "celery", "worker"),
-        "flower": ("airflow", "celery", "flower"),
+        "flower": ("python", "-m", "airflow_celery.flower"),  # `airflow celery flower` without Airflow
     }
     assert role("migrate").command == ("airflow", "db", "migrate")
     assert {r.name for r in ENTRYPOINT_ROLES} == {*commands, "migrate", "autoscaler", "watchdog"}

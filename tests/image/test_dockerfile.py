@@ -246,6 +246,7 @@ def test_copies_only_the_entrypoint_subset_of_the_package():
         "airflow_celery/bundles/",  # the versioned S3 DAG bundle
         "airflow_celery/cluster/",
         "airflow_celery/entrypoint/",
+        "airflow_celery/flower.py",  # Flower without Airflow
         "airflow_celery/watchdog/",  # the watchdog sidecar (lost workers)
         "airflow_celery/worker/",  # the worker's liveness file and Celery config hook
     ]
