@@ -177,6 +177,24 @@ def test_postgres_is_started_with_room_for_every_slot(tmp_path):
     assert int(setting.split("=")[1]) > connection_budget(local_capacity(options)).steady
 
 
+def test_postgres_does_its_own_io_like_rds_postgresql_16_and_the_wheels_postgres_has_the_setting(tmp_path):
+    import subprocess
+
+    from airflow_celery.local.binaries import postgres_bin_dir
+    from airflow_celery.local.options import validate_up_options
+    from airflow_celery.local.programs import POSTGRES_IO_METHOD
+    from airflow_celery.local.runner import _programs
+
+    options = validate_up_options(1, 4, tmp_path / "state", tmp_path)
+    postgres = next(p for p in _programs(StatePaths(options.state_dir), options, "testhost") if p.name == "postgres")
+    assert "io_method=sync" in postgres.argv and POSTGRES_IO_METHOD == "sync"
+    described = subprocess.run(
+        [str(postgres_bin_dir() / "postgres"), "--describe-config"], capture_output=True, text=True, check=True
+    ).stdout
+    (io_method,) = [line.split("\t") for line in described.splitlines() if line.startswith("io_method\t")]
+    assert io_method[1:5] == ["postmaster", "Resource Usage / I/O", "ENUM", "worker"]  # set at start; default worker
+
+
 def test_down_terminates_each_worker_process_group_not_only_its_main_process(monkeypatch):
     """A worker's stop signal reaches its main process only (a warm shutdown, for scale-in); `down` stops the
     cluster now, so it signals each worker's whole group first, as supervisord did with stopasgroup=true."""
