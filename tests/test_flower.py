@@ -42,9 +42,12 @@ def test_the_env_contract_gives_flower_its_address_port_prefix_and_basic_auth():
 
 def test_the_app_has_the_broker_the_default_queue_and_the_visibility_timeout_of_the_env_contract():
     env = contract_env()
+    queue = env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"]
     assert flower.celery_config(env) == {
         "broker_url": BROKER_URL,
-        "task_default_queue": env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"],
+        "broker_connection_retry_on_startup": True,
+        "task_default_queue": queue,
+        "task_default_exchange": queue,
         "accept_content": ["json"],
         "event_serializer": "json",
         "broker_transport_options": {"visibility_timeout": int(env[flower.VISIBILITY_TIMEOUT_VAR])},
@@ -74,6 +77,12 @@ def test_an_option_not_carried_over_is_refused_by_name(variable, value):
         flower.celery_config({**contract_env(), variable: value})
 
 
+def test_what_airflow_would_not_read_either_is_accepted():
+    """TLS turned off, and `_CMD` of an option that is not sensitive (Airflow reads `_CMD` only for those)."""
+    env = {**contract_env(), "AIRFLOW__CELERY__SSL_ACTIVE": "False", "AIRFLOW__CELERY__FLOWER_PORT_CMD": "echo 1"}
+    assert flower.celery_config(env) == flower.celery_config(contract_env())
+
+
 def test_a_missing_broker_url_or_a_bad_timeout_is_one_line_and_exit_78_before_celery_starts(capsys):
     assert flower.main([], {}) == 78
     assert capsys.readouterr().err == (
@@ -86,13 +95,22 @@ def test_a_missing_broker_url_or_a_bad_timeout_is_one_line_and_exit_78_before_ce
     )
 
 
+STARTED_WITHOUT_SERVING = """
+import sys
+from flower.app import Flower
+from airflow_celery import flower
+
+Flower.start = lambda self: print("flower built, not served")
+assert flower.main([], {"AIRFLOW__CELERY__BROKER_URL": "redis://127.0.0.1:1/0"}) == 0
+print(sorted(m for m in sys.modules if m == "airflow" or m.startswith("airflow.")))
+"""
+
+
 def test_starting_flower_imports_no_airflow():
-    code = (
-        "import sys, airflow_celery.flower, celery, flower.command\n"
-        "print(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
-    assert out.strip() == "[]"
+    """Through Celery's command line and Flower's command, up to the server's start."""
+    result = subprocess.run([sys.executable, "-c", STARTED_WITHOUT_SERVING], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-2:] == ["flower built, not served", "[]"]
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """What airflow_celery/flower.py reproduces, read from the pinned Airflow and celery provider: for the env contract's
 Flower environment, `airflow celery flower` (its own CLI parser and command, with only `app.start` recorded instead
-of run) starts Flower with our options and an app whose values for every setting Flower reads equal ours."""
+of run) starts Flower with our options, the same broker TLS, and an app whose settings equal ours but for those only
+workers and the result backend read."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -28,8 +28,21 @@ APP_SETTINGS_FLOWER_READS = (
     "task_queues",
     "timezone",
 )
-"""Every `capp.conf.<setting>` in Flower's source (checked below), beside the broker and the event serializers."""
-COMPARED = ("broker_url", "accept_content", "event_serializer", *APP_SETTINGS_FLOWER_READS)
+"""Every `capp.conf.<setting>` in Flower's source (checked below)."""
+ONLY_FOR_WORKERS_AND_RESULTS = {
+    "result_backend",
+    "database_engine_options",
+    "task_acks_late",
+    "task_track_started",
+    "worker_concurrency",
+    "worker_hijack_root_logger",
+    "worker_prefetch_multiplier",
+    "worker_redirect_stdouts",
+}
+"""The settings in which Airflow's app differs from ours, which leaves them at Celery's defaults: each read by a worker
+(how it takes, acknowledges and reports a task) or by the result backend, and Flower is neither."""
+TLS_BROKER_URL = "rediss://:broker-secret@redis.example:6379/0?ssl_cert_reqs=CERT_REQUIRED"
+"""The broker URL an ElastiCache broker with TLS gets (cluster/secrets.py)."""
 
 AIRFLOWS_FLOWER = """
 import json
@@ -42,9 +55,31 @@ recorded = []
 with mock.patch.object(celery_executor.app, "start", recorded.append):
     args = cli_parser.get_parser().parse_args(["celery", "flower"])
     args.func(args)
-settings = {{key: celery_executor.app.conf.get(key) for key in {keys!r}}}
-print(json.dumps({{"options": recorded[0], "settings": settings}}, default=str))
+app = celery_executor.app
+print(json.dumps({"options": recorded[0], "settings": dict(app.conf), "ssl": app.connection().ssl}, default=repr))
 """
+
+
+def airflows_flower(env: dict[str, str], home: Path) -> dict:
+    """What `airflow celery flower` starts Flower with for `env`: its options, its app's settings and broker TLS."""
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
+    result = subprocess.run(
+        [sys.executable, "-c", AIRFLOWS_FLOWER],
+        env={**clean, **env, "AIRFLOW_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def ours(env: dict[str, str]) -> dict:
+    app = Celery(flower.APP_NAME, set_as_current=False)
+    app.conf.update(flower.celery_config(env))
+    settings = json.loads(json.dumps(dict(app.conf), default=repr))
+    return {"options": flower.flower_argv(env), "settings": settings, "ssl": app.connection().ssl}
 
 
 def test_flower_reads_no_other_setting_of_its_app():
@@ -53,25 +88,16 @@ def test_flower_reads_no_other_setting_of_its_app():
 
 
 @pytest.mark.slow
-def test_airflows_flower_command_starts_flower_as_ours_does(tmp_path):
-    env = contract_env()
-    code = textwrap.dedent(AIRFLOWS_FLOWER.format(keys=COMPARED))
-    clean = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**clean, **env, "AIRFLOW_HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    airflows = json.loads(result.stdout.strip().splitlines()[-1])
-
-    ours = flower.flower_argv(env)
-    # Airflow also passes the broker URL as a bare argument, which Flower hands to tornado's option parser, where a
-    # bare argument ends the options: the broker is the app's.
-    assert airflows["options"] == [ours[0], BROKER_URL, *ours[1:]]
-    app = Celery(flower.APP_NAME, set_as_current=False)
-    app.conf.update(flower.celery_config(env))
-    assert {key: json.loads(json.dumps(app.conf.get(key), default=str)) for key in COMPARED} == airflows["settings"]
+@pytest.mark.parametrize("broker_url", [BROKER_URL, TLS_BROKER_URL], ids=["redis", "rediss"])
+def test_airflows_flower_command_starts_flower_as_ours_does(tmp_path, broker_url):
+    env = {**contract_env(), "AIRFLOW__CELERY__BROKER_URL": broker_url}
+    airflows, mine = airflows_flower(env, tmp_path), ours(env)
+    # Airflow also passes the broker URL as a bare argument: Flower's command drops every argument that is not one
+    # of its options (flower/command.py, apply_options and is_flower_option), so the broker is the app's.
+    assert airflows["options"] == [mine["options"][0], broker_url, *mine["options"][1:]]
+    assert airflows["ssl"] == mine["ssl"]
+    differing = {key for key in airflows["settings"].keys() | mine["settings"].keys()
+                 if airflows["settings"].get(key) != mine["settings"].get(key)}  # fmt: skip
+    assert differing == ONLY_FOR_WORKERS_AND_RESULTS, {
+        key: (airflows["settings"].get(key), mine["settings"].get(key)) for key in differing
+    }

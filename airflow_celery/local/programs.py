@@ -96,7 +96,8 @@ def _contract_program(
 POSTGRES_IO_METHOD = "sync"
 """The wheel's PostgreSQL 18 reads and writes through 3 I/O worker processes by default (`io_method = worker`, 7 MiB
 of the idle cluster's memory, PSS, 2026-12-07); RDS runs 16 (`dbEngineVersion`), whose backends do their own I/O,
-which `sync` is (PostgreSQL 18's docs, "Asynchronous Behavior")."""
+which `sync` is ("execute asynchronous-eligible I/O synchronously": PostgreSQL 18's `io_method`, under "Resource
+Usage / I/O" in `postgres --describe-config`)."""
 
 
 def postgres_program(
