@@ -107,7 +107,7 @@ def latest(directory: Path = RUNS_DIR) -> Path | None:
 
 
 def _value(figure: Figure, value: float) -> str:
-    text = f"{value:.2f} {figure.unit}" if figure.unit == "GB" else f"{value:.1f} {figure.unit}"
+    text = f"{value:.3f} {figure.unit}" if figure.unit == "GB" else f"{value:.1f} {figure.unit}"
     return f"{text} ({value / figure.ideal:.2f}x)" if figure.ideal else text
 
 

@@ -14,6 +14,7 @@ README = BENCH.parent / "README.md"
 
 TABLE_START, TABLE_END = "<!-- benchmark-table:start -->", "<!-- benchmark-table:end -->"
 LATENCY_START, LATENCY_END = "<!-- latency-table:start -->", "<!-- latency-table:end -->"
+MEMORY_START, MEMORY_END = "<!-- memory-table:start -->", "<!-- memory-table:end -->"
 
 
 def _between(text: str, start: str, end: str) -> str:
@@ -26,6 +27,15 @@ def test_readme_benchmark_table_is_the_latest_run():
     assert latest is not None, "bench/runs/ holds no run: `python -m bench.benchmark --json`"
     expected = runs.readme_table(runs.load_run(latest))
     assert _between(README.read_text(), TABLE_START, TABLE_END) == expected
+
+
+def test_readme_memory_table_is_the_latest_run_that_recorded_one():
+    recorded = [
+        path for path in sorted(runs.RUNS_DIR.glob("*.json")) if "idle_pss_mib_by_program" in runs.load_run(path)
+    ]
+    assert recorded, "no kept run records the idle memory by program: `python -m bench.benchmark --json`"
+    expected = runs.memory_table(runs.load_run(recorded[-1]))
+    assert _between(README.read_text(), MEMORY_START, MEMORY_END) == expected
 
 
 def test_readme_shows_every_kept_latency_breakdown():
