@@ -21,10 +21,20 @@ import airflow_celery
 PACKAGE_DIR = Path(airflow_celery.__file__).resolve().parent
 PACKAGE_PROJECT = PACKAGE_DIR.parent
 """The project the package was loaded from: a checkout's root, holding image/ and dags/ beside the package."""
-PACKAGE_FILES = ("__init__.py", "entrypoint", "cluster", "autoscaler", "watchdog", "worker", "bundles", "api_server")
+PACKAGE_FILES = (
+    "__init__.py",
+    "entrypoint",
+    "cluster",
+    "autoscaler",
+    "watchdog",
+    "worker",
+    "flower.py",
+    "bundles",
+    "api_server",
+)
 """What image/Dockerfile copies of the package: the entrypoint, the standard-library cluster description, the
-sidecars and worker hooks that roles run, and the api-server's auth manager (tests/image/test_dockerfile.py checks
-every module a role runs is there)."""
+sidecars, worker hooks and Flower that roles run, and the api-server's auth manager (tests/image/test_dockerfile.py
+checks every module a role runs is there)."""
 PROJECT_DIRS = ("image", "dags")
 STAGING_ROOT = Path(tempfile.gettempdir()) / "airflow-celery-build"
 _SKIPPED = shutil.ignore_patterns("__pycache__", "*.pyc")
