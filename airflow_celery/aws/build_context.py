@@ -28,13 +28,14 @@ PACKAGE_FILES = (
     "autoscaler",
     "watchdog",
     "worker",
+    "scheduler",
     "flower.py",
     "bundles",
     "api_server",
 )
 """What image/Dockerfile copies of the package: the entrypoint, the standard-library cluster description, the
-sidecars, worker hooks and Flower that roles run, and the api-server's auth manager (tests/image/test_dockerfile.py
-checks every module a role runs is there)."""
+sidecars, worker and scheduler hooks and Flower that roles run, and the api-server's auth manager
+(tests/image/test_dockerfile.py checks every module a role runs is there)."""
 PROJECT_DIRS = ("image", "dags")
 STAGING_ROOT = Path(tempfile.gettempdir()) / "airflow-celery-build"
 _SKIPPED = shutil.ignore_patterns("__pycache__", "*.pyc")

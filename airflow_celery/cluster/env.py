@@ -9,6 +9,7 @@ Redis never sees the broker URL.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -83,6 +84,12 @@ METRIC_NAMESPACE_VAR = "AIRFLOW_CELERY_METRIC_NAMESPACE"
 CONCURRENCY_VAR = "AIRFLOW__CELERY__WORKER_CONCURRENCY"
 CELERY_CONFIG_VAR = "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"
 WORKER_CELERY_CONFIG = "airflow_celery.worker.config.CELERY_CONFIG"
+SCHEDULER_CELERY_CONFIG = "airflow_celery.scheduler.config.CELERY_CONFIG"
+RESULT_ENGINE_OPTIONS_VAR = "AIRFLOW__CELERY__RESULT_BACKEND_SQLALCHEMY_ENGINE_OPTIONS"
+SCHEDULER_RESULT_ENGINE_OPTIONS = {"pool_size": 1, "max_overflow": 0, "pool_pre_ping": True, "pool_recycle": 1800}
+"""The scheduler's one kept result-backend engine (airflow_celery/scheduler/result_sessions.py): it reads states
+from one thread, so one connection (the connection budget's line, cluster/limits.py), checked before use and
+renewed every 30 minutes, so that a database failover or an idle timeout costs one failed ping, not a failed read."""
 """Airflow's own Celery config, imported through our module so that importing it hooks the liveness file and the
 scale-in protection into the worker (celery_executor_utils.get_celery_configuration reads [celery]
 celery_config_options; airflow_celery/worker/config.py)."""
@@ -311,6 +318,9 @@ def _role_specific(
         }
     if role_name == SCHEDULER.name:
         return {
+            # One kept result-backend engine instead of a new engine and connection per state read.
+            CELERY_CONFIG_VAR: SCHEDULER_CELERY_CONFIG,
+            RESULT_ENGINE_OPTIONS_VAR: json.dumps(SCHEDULER_RESULT_ENGINE_OPTIONS, separators=(",", ":")),
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
             # A freed slot is refilled one loop later: the idle loop's sleep bounds short tasks' throughput.
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": str(settings.scheduler_idle_sleep),

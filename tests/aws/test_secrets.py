@@ -19,7 +19,11 @@ from tests.cluster_settings import settings_with
 
 SECRET = "aws:secretsmanager/secret:Secret"
 VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
-SECRET_LOOKING = re.compile(r"PASSWORD|SECRET|FERNET|SQL_ALCHEMY_CONN|BROKER_URL|RESULT_BACKEND|BASIC_AUTH|TOKEN")
+SECRET_LOOKING = re.compile(
+    r"PASSWORD|SECRET|FERNET|SQL_ALCHEMY_CONN|BROKER_URL|RESULT_BACKEND(?!_SQLALCHEMY_ENGINE_OPTIONS$)|BASIC_AUTH|TOKEN"
+)
+"""Names that would hold a credential. The result backend's engine options (the scheduler's pool size, pre-ping and
+recycle: cluster/env.py, SCHEDULER_RESULT_ENGINE_OPTIONS) hold none; their value is checked like every other."""
 
 
 def _secret_variables() -> set[str]:

@@ -39,6 +39,12 @@ A fifth change is meant: with DAGs baked into the image (both stacks), the worke
 process that finds no versioned bundle to sweep (cluster/dag_source.py, NO_CLEANUP: 43 MiB per worker).
 `as_recorded` takes that one entry out (NO_CLEANUP_ENTRY), and a test below checks that the workers' task
 definitions are the only resources that carry it, once per worker container.
+
+A sixth change is meant: the schedulers' containers get `AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS` (our scheduler
+config module) and `AIRFLOW__CELERY__RESULT_BACKEND_SQLALCHEMY_ENGINE_OPTIONS`, which keep one pooled result-backend
+engine instead of a new engine and database connection for every read of the tasks' states
+(airflow_celery/scheduler/result_sessions.py). `as_recorded` takes those two entries out (SCHEDULER_RESULT_ENTRIES),
+and a test below checks that the schedulers' task definitions are the only resources that carry them.
 """
 
 from __future__ import annotations
@@ -67,6 +73,11 @@ NO_CLEANUP_ENTRY = re.compile(
     r'\{\\"name\\": \\"AIRFLOW__DAG_PROCESSOR__STALE_BUNDLE_CLEANUP_INTERVAL\\", \\"value\\": \\"0\\"\}, '
 )
 """The workers' entry that turns the stale-version cleanup off, as in a task definition's containerDefinitions."""
+SCHEDULER_RESULT_ENTRIES = re.compile(
+    r'\{\\"name\\": \\"AIRFLOW__CELERY__(?:CELERY_CONFIG_OPTIONS|RESULT_BACKEND_SQLALCHEMY_ENGINE_OPTIONS)\\", '
+    r'\\"value\\": \\"(?:airflow_celery\.scheduler\.config\.CELERY_CONFIG|\{[^}]*\})\\"\}, '
+)
+"""The schedulers' two result-session entries, as they appear in a task definition's containerDefinitions."""
 RECORDED_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 """`[core] auth_manager` when the fingerprints were recorded: FAB's own class."""
 RECORDED_HEARTBEATS = {"dev": {"MIN_HEARTBEAT_INTERVAL": ("5", "1"), "MAX_FAILED_HEARTBEATS": ("37", "46")}}
@@ -99,6 +110,7 @@ def fingerprint(stack: str, as_recorded: bool = False) -> dict[str, str]:
         if as_recorded:
             text = IDLE_SLEEP_ENTRY.sub("", text).replace(FAB_AUTH_MANAGER, RECORDED_AUTH_MANAGER)
             text = NO_CLEANUP_ENTRY.sub("", text)
+            text = SCHEDULER_RESULT_ENTRIES.sub("", text)
             for name, (now, recorded) in RECORDED_HEARTBEATS.get(stack, {}).items():
                 text = text.replace(heartbeat_entry(name, now), heartbeat_entry(name, recorded))
         for pattern, mask in _CODE_FOLLOWERS:
@@ -177,6 +189,15 @@ def test_the_fifth_intended_change_is_the_workers_cleanup_turned_off_with_the_im
         with_entry = {name: count for name, count in entries.items() if count}
         assert with_entry and all(name.endswith("-worker-task") for name in with_entry), (stack, with_entry)
         assert set(with_entry.values()) == {1}, (stack, with_entry)
+
+
+def test_the_sixth_intended_change_is_the_schedulers_pooled_result_sessions():
+    for stack in STACKS:
+        records = deploy(stack).mocks.records
+        entries = {r.name: len(SCHEDULER_RESULT_ENTRIES.findall(json.dumps(r.inputs, default=str))) for r in records}
+        with_entries = {name: count for name, count in entries.items() if count}
+        assert with_entries and all(name.endswith("-scheduler-task") for name in with_entries), (stack, with_entries)
+        assert set(with_entries.values()) == {2}, (stack, with_entries)  # both entries, in the scheduler container
 
 
 if __name__ == "__main__":

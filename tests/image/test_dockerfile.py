@@ -247,6 +247,7 @@ def test_copies_only_the_entrypoint_subset_of_the_package():
         "airflow_celery/cluster/",
         "airflow_celery/entrypoint/",
         "airflow_celery/flower.py",  # Flower without Airflow
+        "airflow_celery/scheduler/",  # the scheduler's pooled result-backend sessions
         "airflow_celery/watchdog/",  # the watchdog sidecar (lost workers)
         "airflow_celery/worker/",  # the worker's liveness file and Celery config hook
     ]
@@ -348,10 +349,10 @@ def modules_roles_run() -> list[str]:
     `[celery] celery_config_options` module and the `[core] auth_manager` class (the env contract), so a new package
     cannot be left out of the image."""
     from airflow_celery.cluster.dag_source import S3_BUNDLE_CLASS
-    from airflow_celery.cluster.env import FAB_AUTH_MANAGER, WORKER_CELERY_CONFIG
+    from airflow_celery.cluster.env import FAB_AUTH_MANAGER, SCHEDULER_CELERY_CONFIG, WORKER_CELERY_CONFIG
 
     # Airflow imports the S3 bundle by its classpath from the bundle list (env contract) in every Airflow role.
-    classpaths = (WORKER_CELERY_CONFIG, S3_BUNDLE_CLASS, FAB_AUTH_MANAGER)
+    classpaths = (WORKER_CELERY_CONFIG, SCHEDULER_CELERY_CONFIG, S3_BUNDLE_CLASS, FAB_AUTH_MANAGER)
     modules = {"airflow_celery.entrypoint", *(path.rsplit(".", 1)[0] for path in classpaths)}
     for r in ENTRYPOINT_ROLES:
         if r.command[:2] == ("python", "-m"):
@@ -363,6 +364,7 @@ def test_every_module_a_role_runs_is_in_the_image(tmp_path):
     modules = modules_roles_run()
     assert "airflow_celery.watchdog" in modules and "airflow_celery.worker.config" in modules
     assert "airflow_celery.bundles.s3" in modules and "airflow_celery.api_server.auth_manager" in modules
+    assert "airflow_celery.scheduler.config" in modules
     found = probe_copied_image(tmp_path, MODULES_PROBE, *modules)
     # from the copied tree, not from this checkout (the editable install is on sys.path too)
     pythonpath = copied_pythonpath(tmp_path)

@@ -1,0 +1,92 @@
+"""airflow_celery/scheduler/result_sessions.py on Celery's real database result backend (SQLite files, no Airflow):
+reads share one engine and one connection, the engine options apply, a forked child gets pools of its own (the
+scheduler forks its health-check server, and a ProcessPoolExecutor to send many tasks at once when `[celery]
+sync_parallelism` is above 1: celery_executor.py, `_send_workloads_to_celery`)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from celery import Celery
+from celery.backends import database
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
+
+from airflow_celery.scheduler import result_sessions
+
+
+@pytest.fixture
+def connects():
+    """Every new DBAPI connection any pool of this process opens, counted."""
+    opened: list[object] = []
+
+    def count(dbapi_connection, record):
+        opened.append(dbapi_connection)
+
+    event.listen(Pool, "connect", count)
+    yield opened
+    event.remove(Pool, "connect", count)
+
+
+@pytest.fixture
+def installed(monkeypatch):
+    monkeypatch.setattr(database, "SessionManager", database.SessionManager)  # put back after the test
+    assert result_sessions.install() is True
+    assert result_sessions.install() is False  # once
+
+
+def backend(tmp_path, **engine_options):
+    app = Celery("results-test", backend=f"db+sqlite:///{tmp_path / 'results.db'}", set_as_current=False)
+    app.conf.database_engine_options = engine_options
+    return app.backend
+
+
+def read_three_times(result_backend) -> None:
+    for _ in range(3):
+        session = result_backend.ResultSession()
+        try:
+            session.query(database.Task).all()
+        finally:
+            session.close()
+
+
+def test_celerys_own_manager_opens_a_connection_for_every_read(tmp_path, connects):
+    result_backend = backend(tmp_path)  # Celery creates its tables here, over an engine of its own
+    connects.clear()
+    read_three_times(result_backend)
+    assert len(connects) == 3
+
+
+def test_pooled_reads_share_one_engine_and_one_connection_with_the_configured_pool(tmp_path, connects, installed):
+    result_backend = backend(tmp_path, pool_size=1, max_overflow=0)  # its tables created over the kept engine
+    assert isinstance(result_backend.session_manager, result_sessions.PooledSessionManager)
+    read_three_times(result_backend)
+    assert len(connects) == 1
+    (engine,) = result_backend.session_manager._engines.values()
+    assert (engine.pool.size(), engine.pool._max_overflow) == (1, 0)
+
+
+def test_a_forked_child_opens_its_own_connection_and_leaves_the_parents(tmp_path, connects, installed):
+    result_backend = backend(tmp_path)
+    read_three_times(result_backend)
+    (engine,) = result_backend.session_manager._engines.values()
+    parents_pool = engine.pool
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report whether its pool is new and whether it opened a connection of its own
+        try:
+            before = len(connects)
+            new_pool = engine.pool is not parents_pool
+            read_three_times(result_backend)
+            os.write(write_end, f"{int(new_pool)}{len(connects) - before}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    _, status = os.waitpid(pid, 0)
+    reported = os.read(read_end, 16).decode()
+    os.close(read_end)
+    assert os.waitstatus_to_exitcode(status) == 0 and reported == "11"
+    assert engine.pool is parents_pool  # the parent's pool and its connection are untouched
+    read_three_times(result_backend)
+    assert len(connects) == 1
