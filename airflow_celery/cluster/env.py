@@ -84,15 +84,18 @@ METRIC_NAMESPACE_VAR = "AIRFLOW_CELERY_METRIC_NAMESPACE"
 CONCURRENCY_VAR = "AIRFLOW__CELERY__WORKER_CONCURRENCY"
 CELERY_CONFIG_VAR = "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"
 WORKER_CELERY_CONFIG = "airflow_celery.worker.config.CELERY_CONFIG"
-SCHEDULER_CELERY_CONFIG = "airflow_celery.scheduler.config.CELERY_CONFIG"
-RESULT_ENGINE_OPTIONS_VAR = "AIRFLOW__CELERY__RESULT_BACKEND_SQLALCHEMY_ENGINE_OPTIONS"
-SCHEDULER_RESULT_ENGINE_OPTIONS = {"pool_size": 1, "max_overflow": 0, "pool_pre_ping": True, "pool_recycle": 1800}
-"""The scheduler's one kept result-backend engine (airflow_celery/scheduler/result_sessions.py): it reads states
-from one thread, so one connection (the connection budget's line, cluster/limits.py), checked before use and
-renewed every 30 minutes, so that a database failover or an idle timeout costs one failed ping, not a failed read."""
 """Airflow's own Celery config, imported through our module so that importing it hooks the liveness file and the
 scale-in protection into the worker (celery_executor_utils.get_celery_configuration reads [celery]
 celery_config_options; airflow_celery/worker/config.py)."""
+SCHEDULER_CELERY_CONFIG = "airflow_celery.scheduler.config.CELERY_CONFIG"
+"""The schedulers' Celery config: Airflow's, imported through our module so that importing it keeps one pooled
+result-backend engine (airflow_celery/scheduler/config.py)."""
+RESULT_ENGINE_OPTIONS_VAR = "AIRFLOW__CELERY__RESULT_BACKEND_SQLALCHEMY_ENGINE_OPTIONS"
+SCHEDULER_RESULT_ENGINE_OPTIONS = {"pool_size": 1, "max_overflow": 0, "pool_pre_ping": True, "pool_recycle": 1800}
+"""The scheduler's kept result-backend engine (airflow_celery/scheduler/result_sessions.py): one thread reads the
+states, so one connection (the connection budget's line, cluster/limits.py), checked before each use (one more round
+trip per read) and renewed every 30 minutes, so that a database failover or an idle timeout costs a failed ping,
+not a failed read."""
 
 VISIBILITY_TIMEOUT_VAR = "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT"
 VISIBILITY_TIMEOUT = 86400

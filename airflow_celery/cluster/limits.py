@@ -160,8 +160,9 @@ def connection_budget(capacity: Capacity) -> ConnectionBudget:
     - The api-server's master process keeps the connection its CLI start-up opened (`@action_cli` checks the
       database and logs the command: utils/cli.py), next to its uvicorn workers' engines.
     - The scheduler also reads task states from the result backend (celery_executor_utils.py,
-      BulkStateFetcher): one kept connection (airflow_celery/scheduler/result_sessions.py, a pool of one without
-      overflow; Celery's own NullPool engine opened one per read, one at a time).
+      BulkStateFetcher): one kept connection, shared by every Celery app of the process
+      (airflow_celery/scheduler/result_sessions.py, a pool of one without overflow; Celery's own NullPool engine
+      opened one per read, one at a time).
     - The dag-processor's and the triggerer's health check (`airflow jobs check`, every 30 s) opens one.
     - The autoscaler sidecar in each scheduler task counts task instances over one NullPool connection.
     - Flower talks only to Redis. The migrate job runs in a scheduler task before its scheduler starts, with

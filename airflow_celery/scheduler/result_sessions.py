@@ -24,35 +24,36 @@ from __future__ import annotations
 
 import logging
 import os
-import weakref
 
 from celery.backends import database
 from celery.backends.database.session import SessionManager
+from sqlalchemy.engine import Engine
 
 log = logging.getLogger("airflow_celery.scheduler")
 
 
 class PooledSessionManager(SessionManager):
-    """Celery's SessionManager in its `forked` mode from the start: engines (and their pools) are kept per URL."""
+    """Celery's SessionManager in its `forked` mode from the start, its engine cache shared by the whole process.
+
+    Shared, because the scheduler builds more than one Celery app, each with its own backend and manager: the
+    executor's, which reads the states, and the one it sends tasks with (celery_executor_utils.py,
+    `_get_celery_app_for_workload`), which reads results when the scheduler adopts a gone scheduler's tasks
+    (`AsyncResult.result`); and Celery gives each thread a backend of its own. With one cache, they all use the one
+    connection the connection budget counts (cluster/limits.py)."""
+
+    engines: dict[str, Engine] = {}
+    """URL -> the process's engine. Celery's `get_engine` fills it (in `forked` mode) and `invalidate` empties it."""
 
     def __init__(self) -> None:
         super().__init__()
         self.forked = True
-        os.register_at_fork(after_in_child=_in_the_child(weakref.ref(self)))
-
-    def drop_inherited_pools(self) -> None:
-        """In a forked child: new pools, the parent's connections left open for the parent."""
-        for engine in self._engines.values():
-            engine.dispose(close=False)
+        self._engines = PooledSessionManager.engines
 
 
-def _in_the_child(manager: weakref.ref[PooledSessionManager]):
-    def drop() -> None:
-        alive = manager()
-        if alive is not None:
-            alive.drop_inherited_pools()
-
-    return drop
+def drop_inherited_pools() -> None:
+    """In a forked child: new pools, the parent's connections left open for the parent."""
+    for engine in PooledSessionManager.engines.values():
+        engine.dispose(close=False)
 
 
 def install() -> bool:
@@ -61,5 +62,12 @@ def install() -> bool:
     if database.SessionManager is PooledSessionManager:
         return False
     database.SessionManager = PooledSessionManager
+    if not _at_fork_registered:
+        os.register_at_fork(after_in_child=drop_inherited_pools)
+        _at_fork_registered.append(True)
     log.info("result backend: one pooled engine in this process, not one engine and connection per read")
     return True
+
+
+_at_fork_registered: list[bool] = []
+"""`os.register_at_fork` cannot be undone: registered once per process, whatever install/uninstall a test does."""

@@ -55,7 +55,13 @@ import re
 import sys
 from pathlib import Path
 
-from airflow_celery.cluster.env import FAB_AUTH_MANAGER
+from airflow_celery.cluster.env import (
+    CELERY_CONFIG_VAR,
+    FAB_AUTH_MANAGER,
+    RESULT_ENGINE_OPTIONS_VAR,
+    SCHEDULER_CELERY_CONFIG,
+    SCHEDULER_RESULT_ENGINE_OPTIONS,
+)
 from tests.aws import assertions
 from tests.aws.test_stacks import STACKS, deploy
 
@@ -74,8 +80,13 @@ NO_CLEANUP_ENTRY = re.compile(
 )
 """The workers' entry that turns the stale-version cleanup off, as in a task definition's containerDefinitions."""
 SCHEDULER_RESULT_ENTRIES = re.compile(
-    r'\{\\"name\\": \\"AIRFLOW__CELERY__(?:CELERY_CONFIG_OPTIONS|RESULT_BACKEND_SQLALCHEMY_ENGINE_OPTIONS)\\", '
-    r'\\"value\\": \\"(?:airflow_celery\.scheduler\.config\.CELERY_CONFIG|\{[^}]*\})\\"\}, '
+    "|".join(
+        re.escape(json.dumps(json.dumps({"name": name, "value": value}))[1:-1] + ", ")
+        for name, value in (
+            (CELERY_CONFIG_VAR, SCHEDULER_CELERY_CONFIG),
+            (RESULT_ENGINE_OPTIONS_VAR, json.dumps(SCHEDULER_RESULT_ENGINE_OPTIONS, separators=(",", ":"))),
+        )
+    )
 )
 """The schedulers' two result-session entries, as they appear in a task definition's containerDefinitions."""
 RECORDED_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"

@@ -6,6 +6,7 @@ sync_parallelism` is above 1: celery_executor.py, `_send_workloads_to_celery`)."
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 from celery import Celery
@@ -32,6 +33,7 @@ def connects():
 @pytest.fixture
 def installed(monkeypatch):
     monkeypatch.setattr(database, "SessionManager", database.SessionManager)  # put back after the test
+    monkeypatch.setattr(result_sessions.PooledSessionManager, "engines", {})  # this test's own process cache
     assert result_sessions.install() is True
     assert result_sessions.install() is False  # once
 
@@ -67,26 +69,42 @@ def test_pooled_reads_share_one_engine_and_one_connection_with_the_configured_po
     assert (engine.pool.size(), engine.pool._max_overflow) == (1, 0)
 
 
+def test_every_app_and_thread_of_the_process_shares_the_one_connection(tmp_path, connects, installed):
+    """The scheduler's executor app reads the states, the app it sends with reads adopted tasks' results, and Celery
+    gives each thread its own backend: one engine, one connection for all of them."""
+    executors, senders = backend(tmp_path), backend(tmp_path)
+    assert executors is not senders and executors.session_manager is not senders.session_manager
+    read_three_times(executors)
+    read_three_times(senders)
+    thread = threading.Thread(target=read_three_times, args=(backend(tmp_path),))
+    thread.start()
+    thread.join()
+    assert len(connects) == 1
+    assert len(result_sessions.PooledSessionManager.engines) == 1
+
+
 def test_a_forked_child_opens_its_own_connection_and_leaves_the_parents(tmp_path, connects, installed):
     result_backend = backend(tmp_path)
     read_three_times(result_backend)
     (engine,) = result_backend.session_manager._engines.values()
     parents_pool = engine.pool
+    closed: list[object] = []
+    event.listen(Pool, "close", lambda dbapi_connection, record: closed.append(dbapi_connection))
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: report whether its pool is new and whether it opened a connection of its own
+    if pid == 0:  # the child: is its pool new, did it close the parent's connection, did it open its own
         try:
-            before = len(connects)
             new_pool = engine.pool is not parents_pool
+            closed_at_fork, before = len(closed), len(connects)
             read_three_times(result_backend)
-            os.write(write_end, f"{int(new_pool)}{len(connects) - before}".encode())
+            os.write(write_end, f"{int(new_pool)}{closed_at_fork}{len(connects) - before}".encode())
         finally:
             os._exit(0)
     os.close(write_end)
     _, status = os.waitpid(pid, 0)
     reported = os.read(read_end, 16).decode()
     os.close(read_end)
-    assert os.waitstatus_to_exitcode(status) == 0 and reported == "11"
+    assert os.waitstatus_to_exitcode(status) == 0 and reported == "101"  # new pool, nothing closed, one opened
     assert engine.pool is parents_pool  # the parent's pool and its connection are untouched
     read_three_times(result_backend)
     assert len(connects) == 1

@@ -4,6 +4,8 @@ Celery's backend, and the CeleryExecutor's state reads (`BulkStateFetcher`) then
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from celery.backends import database
 from celery.result import AsyncResult
@@ -20,36 +22,43 @@ pytestmark = pytest.mark.airflow
 @pytest.fixture
 def scheduler_app(monkeypatch, tmp_path):
     """A Celery app as the scheduler's CeleryExecutor builds it, with the scheduler's two Celery settings of the env
-    contract (the broker and the result backend stand in: memory and a SQLite file)."""
+    contract (the broker and the result backend stand in: memory and a SQLite file). The config module is imported
+    afresh by Airflow's own `create_celery_app`, which is what installs the pooled sessions."""
     from airflow.configuration import conf
+    from airflow.providers.celery.executors import default_celery
     from airflow.providers.celery.executors.celery_executor_utils import create_celery_app
 
     plain = role_environment("scheduler", settings_with(execution_api_url="http://x/execution/")).plain
     monkeypatch.setattr(database, "SessionManager", database.SessionManager)  # put back after the test
+    monkeypatch.setattr(result_sessions.PooledSessionManager, "engines", {})
+    monkeypatch.delitem(sys.modules, "airflow_celery.scheduler.config", raising=False)
     for variable in (CELERY_CONFIG_VAR, RESULT_ENGINE_OPTIONS_VAR):
         monkeypatch.setenv(variable, plain[variable])
     monkeypatch.setenv("AIRFLOW__CELERY__BROKER_URL", "memory://")
     monkeypatch.setenv("AIRFLOW__CELERY__RESULT_BACKEND", f"db+sqlite:///{tmp_path / 'results.db'}")
-    import airflow_celery.scheduler.config as scheduler_config
-
-    result_sessions.install()  # what importing the config module did, in case an earlier test imported it
-    app = create_celery_app(conf)
-    assert conf.get("celery", "celery_config_options").startswith(scheduler_config.__name__)
-    return app
+    # Airflow computes its default config once, at import, in the scheduler's environment: here, in this one.
+    fresh = default_celery.get_default_celery_config(conf)
+    monkeypatch.setattr(default_celery, "DEFAULT_CELERY_CONFIG", fresh)
+    assert database.SessionManager is not result_sessions.PooledSessionManager
+    return create_celery_app(conf)
 
 
 def test_the_scheduler_reads_every_state_over_one_kept_connection(scheduler_app, connects):  # noqa: F811
-    from airflow.providers.celery.executors.celery_executor_utils import BulkStateFetcher
+    from airflow.providers.celery.executors.celery_executor_utils import BulkStateFetcher, create_celery_app
 
     backend = scheduler_app.backend
     assert isinstance(backend.session_manager, result_sessions.PooledSessionManager)
     assert backend.engine_options == SCHEDULER_RESULT_ENGINE_OPTIONS
+    assert scheduler_app.conf.database_create_tables_at_setup is False  # no connection at set-up
     fetcher = BulkStateFetcher(1, scheduler_app)
     results = [AsyncResult(f"task-{i}", app=scheduler_app) for i in range(3)]
-    connects.clear()
     for _ in range(4):  # four scheduler loops with tasks in flight
         states = fetcher._get_many_from_db_backend(results)  # none stored yet: each still PENDING
         assert {task_id: state for task_id, (state, _) in states.items()} == {r.id: "PENDING" for r in results}
-    assert len(connects) <= 1  # the first read may open it (or Celery's table set-up already did)
-    (engine,) = backend.session_manager._engines.values()
+    from airflow.configuration import conf
+
+    sender = create_celery_app(conf)  # as _get_celery_app_for_workload builds it, to send tasks with
+    assert AsyncResult("task-0", app=sender).result is None  # adoption reads a result through it
+    assert len(connects) == 1
+    (engine,) = result_sessions.PooledSessionManager.engines.values()
     assert (engine.pool.size(), engine.pool._max_overflow, engine.pool._pre_ping) == (1, 0, True)
