@@ -247,7 +247,7 @@ FLOWER = Role(
     name="flower",
     kind=Kind.AIRFLOW,
     # Flower reads the broker only: `airflow celery flower`'s options and app values without importing Airflow,
-    # 80 MiB and about 3 CPU seconds a start less (airflow_celery/flower.py).
+    # 80 MiB and about 2 CPU seconds a start less (airflow_celery/flower.py).
     command=("python", "-m", "airflow_celery.flower"),
     summary="Celery monitoring UI, behind basic auth at /flower",
     ports=(Port("http", 5555, "Flower UI"),),

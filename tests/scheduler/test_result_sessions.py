@@ -89,7 +89,11 @@ def test_a_forked_child_opens_its_own_connection_and_leaves_the_parents(tmp_path
     (engine,) = result_backend.session_manager._engines.values()
     parents_pool = engine.pool
     closed: list[object] = []
-    event.listen(Pool, "close", lambda dbapi_connection, record: closed.append(dbapi_connection))
+
+    def count_close(dbapi_connection, record):
+        closed.append(dbapi_connection)
+
+    event.listen(Pool, "close", count_close)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: is its pool new, did it close the parent's connection, did it open its own
@@ -100,6 +104,7 @@ def test_a_forked_child_opens_its_own_connection_and_leaves_the_parents(tmp_path
             os.write(write_end, f"{int(new_pool)}{closed_at_fork}{len(connects) - before}".encode())
         finally:
             os._exit(0)
+    event.remove(Pool, "close", count_close)  # the parent's: the child has exited through os._exit above
     os.close(write_end)
     _, status = os.waitpid(pid, 0)
     reported = os.read(read_end, 16).decode()
