@@ -6,16 +6,14 @@ workers and the result backend read."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from celery import Celery
 
 from airflow_celery import flower
+from tests.airflow_probe import run_probe
 from tests.test_flower import BROKER_URL, contract_env
 
 pytestmark = pytest.mark.airflow
@@ -62,17 +60,7 @@ print(json.dumps({"options": recorded[0], "settings": dict(app.conf), "ssl": app
 
 def airflows_flower(env: dict[str, str], home: Path) -> dict:
     """What `airflow celery flower` starts Flower with for `env`: its options, its app's settings and broker TLS."""
-    clean = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
-    result = subprocess.run(
-        [sys.executable, "-c", AIRFLOWS_FLOWER],
-        env={**clean, **env, "AIRFLOW_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_probe(home, AIRFLOWS_FLOWER, timeout=120, **env)
 
 
 def ours(env: dict[str, str]) -> dict:

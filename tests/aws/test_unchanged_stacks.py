@@ -158,13 +158,19 @@ def test_the_one_intended_change_is_the_alarms_topic_key_on_the_monitored_stack(
         assert fingerprint(stack)[topic.urn] != before[stack][topic.urn]  # the change is real, and only masked above
 
 
-def test_the_second_intended_change_is_the_schedulers_idle_sleep_in_its_task_definitions():
+def assert_only_task_definitions_carry(pattern: re.Pattern, task_suffix: str, times: int) -> None:
+    """In both stacks, the resources whose inputs contain `pattern` are task definitions named `*<task_suffix>`,
+    at least one, and each contains it `times` times."""
     for stack in STACKS:
         records = deploy(stack).mocks.records
-        entries = {r.name: len(IDLE_SLEEP_ENTRY.findall(json.dumps(r.inputs, default=str))) for r in records}
-        with_entry = {name: count for name, count in entries.items() if count}
-        assert with_entry and all(name.endswith("-scheduler-task") for name in with_entry), (stack, with_entry)
-        assert set(with_entry.values()) == {1}, (stack, with_entry)  # one container each: the scheduler
+        found = {r.name: len(pattern.findall(json.dumps(r.inputs, default=str))) for r in records}
+        found = {name: count for name, count in found.items() if count}
+        assert found and all(name.endswith(task_suffix) for name in found), (stack, found)
+        assert set(found.values()) == {times}, (stack, found)
+
+
+def test_the_second_intended_change_is_the_schedulers_idle_sleep_in_its_task_definitions():
+    assert_only_task_definitions_carry(IDLE_SLEEP_ENTRY, "-scheduler-task", 1)  # one container each: the scheduler
 
 
 def test_the_third_intended_change_is_the_auth_manager_of_every_airflow_container():
@@ -194,21 +200,11 @@ def test_the_fourth_intended_change_is_devs_heartbeat_interval_in_every_airflow_
 
 
 def test_the_fifth_intended_change_is_the_workers_cleanup_turned_off_with_the_image_source():
-    for stack in STACKS:
-        records = deploy(stack).mocks.records
-        entries = {r.name: len(NO_CLEANUP_ENTRY.findall(json.dumps(r.inputs, default=str))) for r in records}
-        with_entry = {name: count for name, count in entries.items() if count}
-        assert with_entry and all(name.endswith("-worker-task") for name in with_entry), (stack, with_entry)
-        assert set(with_entry.values()) == {1}, (stack, with_entry)
+    assert_only_task_definitions_carry(NO_CLEANUP_ENTRY, "-worker-task", 1)
 
 
 def test_the_sixth_intended_change_is_the_schedulers_pooled_result_sessions():
-    for stack in STACKS:
-        records = deploy(stack).mocks.records
-        entries = {r.name: len(SCHEDULER_RESULT_ENTRIES.findall(json.dumps(r.inputs, default=str))) for r in records}
-        with_entries = {name: count for name, count in entries.items() if count}
-        assert with_entries and all(name.endswith("-scheduler-task") for name in with_entries), (stack, with_entries)
-        assert set(with_entries.values()) == {2}, (stack, with_entries)  # both entries, in the scheduler container
+    assert_only_task_definitions_carry(SCHEDULER_RESULT_ENTRIES, "-scheduler-task", 2)  # both, in the scheduler
 
 
 if __name__ == "__main__":
