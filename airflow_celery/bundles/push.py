@@ -4,9 +4,9 @@ Validation parses the folder with the same pinned Airflow the image runs (image/
 `local` extra, tests/image/test_dockerfile.py) in a fresh process, the way the dag-processor does (DagBag), and
 refuses any import error, naming the file and the line. Nothing is uploaded unless every file imports.
 
-Publishing is two writes (airflow_celery/bundles/s3.py): the archive under its content hash, which is never
-overwritten, then the `current` pointer. New runs use the pushed version once the dag-processor's next refresh
-has parsed it; runs already started keep theirs.
+Publishing is two writes (their keys: airflow_celery/bundles/layout.py): the archive under its content hash,
+which is never overwritten, then the `current` pointer. New runs use the pushed version once the dag-processor's
+next refresh has parsed it; runs already started keep theirs. This module imports no Airflow itself.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from airflow_celery.bundles.s3 import archive_key, pointer_key
+from airflow_celery.bundles.layout import archive_key, pointer_key
 
 SKIPPED_PARTS = ("__pycache__", ".git", ".venv")
 VALIDATE_TIMEOUT = 300

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import re
 import shutil
 import tarfile
 import time
@@ -28,16 +27,7 @@ from pathlib import Path
 
 from airflow.dag_processing.bundles.base import BaseDagBundle
 
-VERSION = re.compile(r"[0-9a-f]{64}")
-POINTER = "current"
-
-
-def archive_key(prefix: str, version: str) -> str:
-    return f"{prefix}versions/{version}.tar.gz"
-
-
-def pointer_key(prefix: str) -> str:
-    return f"{prefix}{POINTER}"
+from airflow_celery.bundles.layout import VERSION, archive_key, pointer_key
 
 
 def stamp_changed_files(new: Path, old: Path) -> list[Path]:

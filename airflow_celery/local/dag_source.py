@@ -136,8 +136,8 @@ def prepare_s3(source: DagSource, dags_dir: Path, say) -> str:
     """Make sure the bucket exists and holds a version (pushing `dags_dir` as the first); the current version."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from airflow_celery.bundles.layout import pointer_key
     from airflow_celery.bundles.push import PushError, push
-    from airflow_celery.bundles.s3 import pointer_key
 
     assert source.bucket is not None and source.endpoint_url is not None
     client = s3_client(source)

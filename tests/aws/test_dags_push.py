@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from airflow_celery.aws.dags_push import stack_dags
-from airflow_celery.bundles.s3 import pointer_key
+from airflow_celery.bundles.layout import pointer_key
 from airflow_celery.local.errors import LocalError
 from tests.aws.harness import PROJECT_DIR
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from airflow_celery.bundles.layout import archive_key, pointer_key
 from airflow_celery.bundles.push import PushError, build_archive, push
-from airflow_celery.bundles.s3 import archive_key, pointer_key
 from airflow_celery.cluster.dag_source import dag_source
 from tests.moto_support import moto_server
 
