@@ -51,6 +51,8 @@ CLUSTER_GROUPS: tuple[tuple[str, str], ...] = (
     ("tests/local/test_dag_bundles.py::", "git"),
     ("tests/local/test_fail_fast.py::", "s3"),
     ("tests/local/test_dag_bundles_s3.py::", "s3"),
+    ("tests/local/test_failure_notifications.py::", "faults"),
+    ("tests/local/test_clean.py::", "faults"),
     ("tests/local/test_cluster.py::test_api_server_down_", "faults"),
     ("tests/local/test_cluster.py::test_sigkill_of_a_scheduler_", "faults"),
     ("tests/local/test_cluster.py::test_two_concurrent_migrates_", "faults"),
@@ -64,7 +66,9 @@ CLUSTER_GROUPS: tuple[tuple[str, str], ...] = (
   no real cluster (test_fail_fast.py), while it waits for its turn to start one;
 - `faults`: the api-server stopped 90 s then a worker killed, a scheduler killed, two concurrent migrates, and the
   api-server's database pool held full, on a second cluster of the shared one's shape (the session fixture of its
-  own process);
+  own process); before them, on the fresh cluster, two files that need nothing the shared cluster has beyond its
+  shape (a failed run announced on SNS, `local clean`), about 15 s: in a run on 2026-12-07 the shared cluster's
+  tests ended 35 s after this group's, the phase's last;
 - `cluster`: the shared cluster (the session fixture) and every other test file in tests/local.
 
 Measured 2026-12-06 with the git and s3 tests in one group (7 min 12 s in all): after its start-up, `cluster` ran

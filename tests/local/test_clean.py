@@ -1,5 +1,5 @@
-"""`airflow-celery local clean` on the shared real cluster: rows older than the retention go, recent ones stay,
-in Airflow's own tables and in Celery's result tables."""
+"""`airflow-celery local clean` on a real cluster of the shared one's shape (the `faults` group's, before its
+faults): rows older than the retention go, recent ones stay, in Airflow's own tables and in Celery's result tables."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""A failed DAG run on the shared local cluster reaches SNS from the real dag-processor.
+"""A failed DAG run on a real local cluster (the `faults` group's, before its faults) reaches SNS from the real
+dag-processor.
 
 The cluster runs with `--notify-sns` (tests/local/cluster_support.py): the dag-processor's environment names a topic
 in moto's server, the cluster policy attaches the notifier to every DAG without a callback of its own, the scheduler
