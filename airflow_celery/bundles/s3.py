@@ -22,40 +22,27 @@ import io
 import os
 import shutil
 import tarfile
-import time
 from pathlib import Path
 
 from airflow.dag_processing.bundles.base import BaseDagBundle
 
+from airflow_celery.bundles.freshness import STALE_PARSE_MARGIN, stamp_ahead
 from airflow_celery.bundles.layout import VERSION, archive_key, pointer_key
-
-STALE_PARSE_MARGIN = 10.0
-"""Seconds ahead of the swap that a changed file's mtime is set. A parse of the old file still running when a
-version is swapped in ends after the swap, and Airflow records that end as the file's last parse (and labels the
-result with the new version: dag_processing/manager.py, `persist_parsing_result(bundle_version=
-self._bundle_versions[...])`). With the mtime at the swap, the file then counted as parsed and the new code waited
-for the file's next periodic parse (`min_file_process_interval`, 30 s), new runs meanwhile getting the old
-serialized DAG with the new code. With the mtime ahead of any parse that was running, the manager's next pass
-parses the file again (`prepare_file_queue`: mtime newer than the last parse). The cost: it parses a changed file
-once a pass until the clock reaches that mtime, at most this long after each push (a parse took 0.1-1.1 s here)."""
 
 
 def stamp_changed_files(new: Path, old: Path, margin: float = STALE_PARSE_MARGIN) -> list[Path]:
-    """Give each file of `new` that is not in `old` byte for byte the mtime `margin` seconds from now; those files.
+    """Stamp each file of `new` that is not in `old` byte for byte `margin` seconds ahead (bundles/freshness.py);
+    those files.
 
-    An archive's files all carry mtime 0 (reproducible archives, push.py), and the dag-processor parses a file
-    again before `[dag_processor] min_file_process_interval` only when its mtime is newer than its last parse
-    (`prepare_file_queue` in dag_processing/manager.py, file_parsing_sort_mode modified_time): so the files a
-    version changes are parsed at once, the others at their usual interval, as a git refresh does; `margin`
-    (STALE_PARSE_MARGIN) keeps that true when a parse of the old file ends after the swap."""
-    stamp = time.time() + margin
-    stamped = []
+    An archive's files all carry mtime 0 (reproducible archives, push.py), so without a stamp the files a version
+    changes would wait for their periodic parse; the unchanged ones keep 0 and their usual interval, as after a
+    git refresh."""
+    changed = []
     for path in sorted(p for p in new.rglob("*") if p.is_file()):
         before = old / path.relative_to(new)
         if not before.is_file() or before.read_bytes() != path.read_bytes():
-            os.utime(path, (stamp, stamp))
-            stamped.append(path)
-    return stamped
+            changed.append(path)
+    return stamp_ahead(changed, margin)
 
 
 class BundleError(RuntimeError):

@@ -5,7 +5,8 @@ config, the env contract and the access each role needs from here.
 
 - `image` (the default, today's behaviour): the DAGs folder of the image (or, locally, `--dags-dir`), Airflow's
   own unversioned `dags-folder` bundle. A DAG change is an image build and a rollout.
-- `git`: `airflow.providers.git.bundles.git.GitDagBundle` (apache-airflow-providers-git), `supports_versioning =
+- `git`: `airflow.providers.git.bundles.git.GitDagBundle` (apache-airflow-providers-git), through our subclass
+  that stamps the files a new commit changes ahead (bundles/git.py, bundles/freshness.py), `supports_versioning =
   True`: the dag-processor refreshes a tracking clone every `refresh_interval` seconds and records each commit's
   hash as the DAG version; a run keeps the version it was created with, and a worker checks out exactly that
   commit (`task_runner.parse`: `DagBundlesManager().get_bundle(name, version).initialize()`) before it runs a task.
@@ -35,7 +36,9 @@ DAG_SOURCES = (IMAGE, GIT, S3)
 
 BUNDLE_NAME = "dags"
 """The bundle's name, shown in the UI and stored with every DAG version and import error."""
-GIT_BUNDLE_CLASS = "airflow.providers.git.bundles.git.GitDagBundle"
+GIT_BUNDLE_CLASS = "airflow_celery.bundles.git.StampingGitDagBundle"
+"""Airflow's GitDagBundle with one addition: a refresh to a new commit stamps the files it changed ahead, so a
+parse of the old file that ends after the refresh does not make the new code wait 30 s (bundles/freshness.py)."""
 GIT_CONN_ID = "dags_git"
 S3_BUNDLE_CLASS = "airflow_celery.bundles.s3.VersionedS3DagBundle"
 """Our versioned S3 bundle (archives named by content hash and a `current` pointer: bundles/s3.py)."""
@@ -95,8 +98,8 @@ never served stale) and keep Airflow's default."""
 PARSING_SORT_MODE = "modified_time"
 """Airflow's default, set explicitly because prompt reparsing relies on it: `prepare_file_queue`
 (dag_processing/manager.py) parses a file again before min_file_process_interval only in this mode, when its
-mtime is newer than its last parse. A git refresh rewrites the changed files (`git reset --hard`); our S3 bundle
-stamps the files a version changes (bundles/s3.py)."""
+mtime is newer than its last parse. Both our bundles stamp the files a new version changes, ahead of the refresh
+(bundles/freshness.py): the git checkout alone gives them the time of the refresh, an archive's files carry 0."""
 
 # A branch or tag name as git allows it (git check-ref-format, simplified): no spaces, no "..", no leading "-".
 _REF = re.compile(r"(?!-)(?!.*\.\.)[A-Za-z0-9._/+-]{1,200}")

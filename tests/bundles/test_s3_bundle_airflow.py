@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from airflow_celery.bundles.freshness import STALE_PARSE_MARGIN
 from airflow_celery.bundles.layout import archive_key, pointer_key
 from airflow_celery.bundles.push import PushError, build_archive, push
-from airflow_celery.bundles.s3 import STALE_PARSE_MARGIN
 from airflow_celery.cluster.dag_source import dag_source
 from tests.moto_support import moto_server
 

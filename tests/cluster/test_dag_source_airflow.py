@@ -79,10 +79,12 @@ def test_airflow_builds_a_versioned_git_bundle_from_our_bundle_list(tmp_path):
         """
         import json
         from airflow.dag_processing.bundles.manager import DagBundlesManager
+        from airflow.providers.git.bundles.git import GitDagBundle
         bundle = DagBundlesManager().get_bundle("dags")
         bundle.initialize()
         current = bundle.get_current_version()
-        print(json.dumps({"class": type(bundle).__name__, "versioned": bundle.supports_versioning,
+        print(json.dumps({"class": type(bundle).__name__, "airflows": isinstance(bundle, GitDagBundle),
+                          "versioned": bundle.supports_versioning,
                           "interval": bundle.refresh_interval, "path": str(bundle.path),
                           "version": str(getattr(current, "version", current)),
                           "files": sorted(p.name for p in bundle.path.iterdir())}))
@@ -90,7 +92,8 @@ def test_airflow_builds_a_versioned_git_bundle_from_our_bundle_list(tmp_path):
         env,
     )
     built = json.loads(out)
-    assert built["class"] == "GitDagBundle" and built["versioned"] is True and built["interval"] == 7
+    assert built["class"] == "StampingGitDagBundle" and built["airflows"] is True
+    assert built["versioned"] is True and built["interval"] == 7
     assert built["path"].startswith(str(tmp_path / "bundles")) and built["path"].endswith("/dags")
     assert built["version"] == commit
     assert "probe.py" in built["files"]
@@ -314,7 +317,8 @@ def test_airflow_drops_a_dag_written_again_within_its_update_interval_and_our_da
 def test_a_git_refresh_queues_the_changed_file_at_once_and_leaves_the_others(tmp_path):
     """After a refresh that finds a new commit, the dag-processor's queue (`prepare_file_queue`, in the
     file_parsing_sort_mode our dag-processor sets) takes the file the commit changed, though it was parsed a moment
-    ago, and not the unchanged one: the commit does not wait for min_file_process_interval."""
+    ago, and not the unchanged one: the commit does not wait for min_file_process_interval. It still does after a
+    parse of the old file that ends after the refresh (bundles/freshness.py)."""
     bare, _ = _repository(tmp_path, 1, 10)
     work = tmp_path / "work"
     (work / "dags" / "other.py").write_text("# airflow dag\n")
@@ -328,6 +332,7 @@ def test_a_git_refresh_queues_the_changed_file_at_once_and_leaves_the_others(tmp
     out = _python(
         f"""
         import json, subprocess, time
+        from datetime import timedelta
         from airflow import settings
         from airflow.models import import_all_models
         import_all_models()
@@ -352,10 +357,18 @@ def test_a_git_refresh_queues_the_changed_file_at_once_and_leaves_the_others(tmp
         subprocess.run(git + ["commit", "-q", "-am", "v2"], cwd=work, check=True)
         subprocess.run(["git", "push", "-q", {str(bare)!r}, "main"], cwd=work, check=True)
         manager.request_bundle_refresh("dags")
+        refreshed = timezone.utcnow()
         manager._refresh_dag_bundles(known_files=known)
         queued_by_refresh = [str(f.rel_path) for f in manager._file_queue]
         manager.prepare_file_queue(known_files=known)
-        print(json.dumps({{"by_refresh": queued_by_refresh, "queued": [str(f.rel_path) for f in manager._file_queue],
+        queued = [str(f.rel_path) for f in manager._file_queue]
+        # A parse of the old probe.py that was running during the refresh ends a second after it.
+        manager._file_queue.clear()
+        probe = next(f for f in known["dags"] if f.rel_path.name == "probe.py")
+        manager._file_stats[probe] = DagFileStat(last_finish_time=refreshed + timedelta(seconds=1), run_count=2)
+        manager.prepare_file_queue(known_files=known)
+        print(json.dumps({{"by_refresh": queued_by_refresh, "queued": queued,
+                          "after_a_stale_parse": [str(f.rel_path) for f in manager._file_queue],
                           "files": sorted(str(f.rel_path) for f in known["dags"])}}))
         """,
         env,
@@ -364,6 +377,9 @@ def test_a_git_refresh_queues_the_changed_file_at_once_and_leaves_the_others(tmp
     assert result["files"] == ["other.py", "probe.py"]
     assert result["by_refresh"] == []  # the refresh itself queues only new files (_add_new_files_to_queue)
     assert result["queued"] == ["probe.py"]
+    # The checkout gave probe.py the time of the refresh; StampingGitDagBundle set it STALE_PARSE_MARGIN ahead, so
+    # a parse of the old file ending after the refresh does not make the new commit wait for the periodic parse.
+    assert result["after_a_stale_parse"] == ["probe.py"]
 
 
 STALE_PARSE_STORED_UNDER_A_NEWER_VERSION = """
