@@ -107,7 +107,9 @@ class VersionedS3DagBundle(BaseDagBundle):
         if version == self.get_current_version() and self._tracking.is_dir():
             return
         staged = self._unpack(client, version, self.base_dir / f".staging-{version}")
-        stamp_changed_files(staged, self._tracking)
+        # No parse of an old file can be running before the first version is unpacked: no stamp ahead then, or
+        # every file of the bundle would be parsed once a pass for STALE_PARSE_MARGIN at each start.
+        stamp_changed_files(staged, self._tracking, STALE_PARSE_MARGIN if self._tracking.is_dir() else 0.0)
         retired = self.base_dir / ".tracking-retired"
         shutil.rmtree(retired, ignore_errors=True)
         if self._tracking.exists():

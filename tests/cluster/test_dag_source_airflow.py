@@ -323,6 +323,7 @@ def test_a_git_refresh_queues_the_changed_file_at_once_and_leaves_the_others(tmp
     work = tmp_path / "work"
     (work / "dags" / "other.py").write_text("# airflow dag\n")
     (work / "dags" / "probe.py").write_text("# airflow dag\nVERSION = 1\n")
+    (work / "dags" / "café.py").write_text("# airflow dag\nVERSION = 1\n")  # git quotes this name by default
     _git("add", "-A", cwd=work)
     _git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "dag files", cwd=work)
     _git("push", "-q", str(bare), "main", cwd=work)
@@ -351,41 +352,51 @@ def test_a_git_refresh_queues_the_changed_file_at_once_and_leaves_the_others(tmp
             manager._file_stats[file] = DagFileStat(last_finish_time=timezone.utcnow(), run_count=1)
         time.sleep(1.1)
         work = {str(work)!r}
-        with open(work + "/dags/probe.py", "w") as f:
-            f.write("# airflow dag\\nVERSION = 2\\n")
+        for name in ("probe.py", "café.py"):
+            with open(work + "/dags/" + name, "w") as f:
+                f.write("# airflow dag\\nVERSION = 2\\n")
         git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
         subprocess.run(git + ["commit", "-q", "-am", "v2"], cwd=work, check=True)
         subprocess.run(["git", "push", "-q", {str(bare)!r}, "main"], cwd=work, check=True)
         manager.request_bundle_refresh("dags")
-        refreshed = timezone.utcnow()
         manager._refresh_dag_bundles(known_files=known)
+        refreshed = timezone.utcnow()
         queued_by_refresh = [str(f.rel_path) for f in manager._file_queue]
         manager.prepare_file_queue(known_files=known)
-        queued = [str(f.rel_path) for f in manager._file_queue]
+        queued = sorted(str(f.rel_path) for f in manager._file_queue)
         # A parse of the old probe.py that was running during the refresh ends a second after it.
         manager._file_queue.clear()
         probe = next(f for f in known["dags"] if f.rel_path.name == "probe.py")
         manager._file_stats[probe] = DagFileStat(last_finish_time=refreshed + timedelta(seconds=1), run_count=2)
         manager.prepare_file_queue(known_files=known)
-        print(json.dumps({{"by_refresh": queued_by_refresh, "queued": queued,
-                          "after_a_stale_parse": [str(f.rel_path) for f in manager._file_queue],
+        after_a_stale_parse = sorted(str(f.rel_path) for f in manager._file_queue)
+        # The provider's next refresh resets the checkout even without a new commit: the stamps must survive it.
+        mtimes = {{f.rel_path.name: f.absolute_path.stat().st_mtime for f in known["dags"]}}
+        manager.request_bundle_refresh("dags")
+        manager._refresh_dag_bundles(known_files=known)
+        kept = mtimes == {{f.rel_path.name: f.absolute_path.stat().st_mtime for f in known["dags"]}}
+        ahead = sorted(name for name, mtime in mtimes.items() if mtime > refreshed.timestamp() + 5)
+        print(json.dumps({{"by_refresh": queued_by_refresh, "queued": queued, "stamped_ahead": ahead,
+                          "after_a_stale_parse": after_a_stale_parse, "kept_by_the_next_refresh": kept,
                           "files": sorted(str(f.rel_path) for f in known["dags"])}}))
         """,
         env,
     )
     result = json.loads(out)
-    assert result["files"] == ["other.py", "probe.py"]
+    changed = ["café.py", "probe.py"]
+    assert result["files"] == ["café.py", "other.py", "probe.py"]
     assert result["by_refresh"] == []  # the refresh itself queues only new files (_add_new_files_to_queue)
-    assert result["queued"] == ["probe.py"]
-    # The checkout gave probe.py the time of the refresh; StampingGitDagBundle set it STALE_PARSE_MARGIN ahead, so
-    # a parse of the old file ending after the refresh does not make the new commit wait for the periodic parse.
-    assert result["after_a_stale_parse"] == ["probe.py"]
+    assert result["queued"] == changed
+    # The checkout gave the changed files the time of the refresh; StampingGitDagBundle set them STALE_PARSE_MARGIN
+    # ahead, so a parse of the old file ending after the refresh does not make the commit wait for the periodic
+    # parse, and the provider's next refresh (`reset --hard`) keeps the stamps.
+    assert result["after_a_stale_parse"] == changed
+    assert result["stamped_ahead"] == changed
+    assert result["kept_by_the_next_refresh"] is True
 
 
 STALE_PARSE_STORED_UNDER_A_NEWER_VERSION = """
 import json
-import os
-import time
 from pathlib import Path
 from sqlalchemy import select
 from airflow import settings
@@ -394,6 +405,7 @@ from airflow.models import import_all_models
 import_all_models()
 from airflow.models.base import Base
 from airflow.models.dagbundle import DagBundleModel
+from airflow.models.dagcode import DagCode
 from airflow.models.dagrun import DagRun
 from airflow.models.serialized_dag import SerializedDagModel
 from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
@@ -411,10 +423,9 @@ PROBE = ('from airflow.sdk import dag, task\\n@dag(dag_id="probe", schedule=None
          'def probe():\\n    @task\\n    def first():\\n        pass\\n    first()\\nprobe()\\n')
 
 
-def store(code, commit, age):
+def parse(code):
     (folder / "probe.py").write_text(PROBE.format(code=code))
-    os.utime(folder / "probe.py", (time.time() - age, time.time() - age))
-    sync_bag_to_db(BundleDagBag(dag_folder=folder, bundle_path=folder), "dags", commit)
+    return BundleDagBag(dag_folder=folder, bundle_path=folder)
 
 
 def trigger(run_id, session):
@@ -428,15 +439,18 @@ def trigger(run_id, session):
 def seen(run, session):
     version = run.created_dag_version
     serialized = session.scalar(select(SerializedDagModel).where(SerializedDagModel.dag_version_id == version.id))
+    code = session.scalar(select(DagCode.source_code).where(DagCode.dag_version_id == version.id))
     return {{"run": run.bundle_version, "version": [version.version_number, version.bundle_version],
-             "doc_md": serialized.data["dag"]["doc_md"],
+             "doc_md": serialized.data["dag"]["doc_md"], "code_shown": "v2" if 'doc_md="v2"' in code else "v1",
              "tis_on_it": sorted({{ti.dag_version_id == version.id for ti in run.task_instances}})}}
 
 
-store("v1", "c1", 10)
+sync_bag_to_db(parse("v1"), "dags", "c1")
 with settings.Session() as session:
     trigger("in-flight", session)
-store("v1", "c2", 5)  # the parse of c1's file that was in flight when the refresh fetched c2, stored under c2
+stale = parse("v1")  # a parse of c1's file, in flight when the refresh fetched c2
+(folder / "probe.py").write_text(PROBE.format(code="v2"))  # the refresh checks out c2
+sync_bag_to_db(stale, "dags", "c2")  # the manager stores the stale parse under the version it holds now
 with settings.Session() as session:
     trigger("new", session)
     runs = {{r.run_id: r for r in session.scalars(select(DagRun))}}
@@ -459,8 +473,9 @@ def test_a_stale_parse_stored_under_a_newer_version_moves_the_version_runs_in_fl
     ours = dag_source("git", "https://github.com/example/dags.git").dag_processor_environment()
     runs = json.loads(_python(code, {**_sqlite_env(tmp_path), **ours}))
     assert runs == {
-        # The run in flight still executes c1 (its own bundle_version), but its DAG version now names c2.
-        "in-flight": {"run": "c1", "version": [1, "c2"], "doc_md": "v1", "tis_on_it": [True]},
+        # The run in flight still executes c1 (its own bundle_version), but its DAG version now names c2 and shows
+        # c2's code (write_dag's in-place branch reads the file on disk again: DagCode.update_source_code).
+        "in-flight": {"run": "c1", "version": [1, "c2"], "doc_md": "v1", "code_shown": "v2", "tis_on_it": [True]},
         # A run created now: c2's code with the serialized DAG (task list, doc_md) of c1's file.
-        "new": {"run": "c2", "version": [1, "c2"], "doc_md": "v1", "tis_on_it": [True]},
+        "new": {"run": "c2", "version": [1, "c2"], "doc_md": "v1", "code_shown": "v2", "tis_on_it": [True]},
     }

@@ -27,6 +27,7 @@ from tests.local.test_dag_bundles import (
     _tis,
     _versions,
     _wait,
+    _wait_for_new_version,
     _wait_run,
 )
 from tests.moto_support import moto_server
@@ -83,11 +84,12 @@ def test_a_push_reaches_new_runs_while_a_running_run_finishes_on_its_own_version
         running_id, _ = api.trigger(DAG_ID, conf={"sleep": 25})
         _wait(lambda: any(t["state"] == "running" for t in _tis(api, DAG_ID, running_id)), 90, "first task to run")
 
+        before = _versions(api, DAG_ID)[0]["version_number"]
         pushed_at = time.time()
         code, output = s3_cluster.push("v2")
         assert code == 0, output
         new = _version_of(output)
-        _wait(lambda: _versions(api, DAG_ID)[0]["bundle_version"] == new, 60, f"a DAG version for {new[:8]}")
+        _wait_for_new_version(api, DAG_ID, new, before)
         new_id, _ = api.trigger(DAG_ID, conf={"sleep": 0})
         first_start = _wait(
             lambda: next((t["start_date"] for t in _tis(api, DAG_ID, new_id) if t["start_date"]), None),
