@@ -34,6 +34,9 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
+# The variable names below are the env contract's (cluster/env.py), written here again on purpose: importing
+# airflow_celery.cluster would load the whole description into Flower's process for four names.
+# tests/test_flower.py checks they are the contract's.
 BROKER_URL_VAR = "AIRFLOW__CELERY__BROKER_URL"
 BASIC_AUTH_VAR = "AIRFLOW__CELERY__FLOWER_BASIC_AUTH"
 DEFAULT_QUEUE_VAR = "AIRFLOW__OPERATORS__DEFAULT_QUEUE"

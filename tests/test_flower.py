@@ -28,6 +28,16 @@ def contract_env() -> dict[str, str]:
     return {**env.plain, **values}
 
 
+def test_the_variable_names_are_the_env_contracts():
+    """flower.py spells them out instead of importing cluster/env.py (its module comment): they must not drift."""
+    from airflow_celery.cluster import env as contract
+
+    assert flower.VISIBILITY_TIMEOUT_VAR == contract.VISIBILITY_TIMEOUT_VAR
+    assert flower.DEFAULT_QUEUE_VAR == contract.DEFAULT_QUEUE_VAR
+    secrets = role_environment("flower", settings_with(execution_api_url="http://x/execution/")).secrets
+    assert set(secrets) == {flower.BROKER_URL_VAR, flower.BASIC_AUTH_VAR}
+
+
 def test_the_env_contract_gives_flower_its_address_port_prefix_and_basic_auth():
     env = contract_env()
     host, port = env["AIRFLOW__CELERY__FLOWER_HOST"], env["AIRFLOW__CELERY__FLOWER_PORT"]
