@@ -22,7 +22,8 @@ Flower's task API is not used: it sees tasks only when workers send task events 
 task a broker message; the Celery result table (celery_taskmeta) keeps only the end.
 
 For each run it prints each stage's median offset from the trigger and the median step from the previous
-stage, the start rate (tasks that reached `running` per second, first to last), and the CPU seconds the whole
+stage, the start rate (tasks that reached `running` per second, first to last), how long a freed parallelism slot
+waits for its next task (from the scheduler reading an end to the next task queued), and the CPU seconds the whole
 cluster (supervisord's process tree, exited children included) spent per task.
 """
 
@@ -106,6 +107,8 @@ class RunBreakdown:
     wall: float
     cpu_seconds: float
     retried: int
+    slots: int
+    """The cluster's parallelism: workers x slots."""
 
     def offsets(self, stage: str) -> list[float]:
         return [(t.stamps[stage] - t.stamps["trigger"]).total_seconds() for t in self.tasks if stage in t.stamps]
@@ -116,6 +119,15 @@ class RunBreakdown:
             for t in self.tasks
             if stage in t.stamps and previous in t.stamps
         ]
+
+    def handovers(self) -> list[float]:
+        """How long each freed parallelism slot waited for its next task: from the scheduler reading the (i - slots)-th
+        end to the i-th task queued, for every task after the first `slots` (parallelism = slots: cluster/limits.py)."""
+        slots = self.slots
+        ends = sorted(t.stamps["scheduler saw end"] for t in self.tasks if "scheduler saw end" in t.stamps)
+        queued = sorted(t.stamps["queued"] for t in self.tasks if "queued" in t.stamps)
+        last = min(len(queued), len(ends) + slots)
+        return [(queued[i] - ends[i - slots]).total_seconds() for i in range(slots, last)]
 
     def start_rate(self) -> float | None:
         """Tasks that reached `running` per second, from the first to the last."""
@@ -145,6 +157,8 @@ class RunBreakdown:
             "trigger_to_success_s": round(self.wall, 2),
             "start_rate_per_s": _round(self.start_rate()),
             "slot_held_s": _median(self.steps("scheduler saw end", "queued")),
+            "slot_handover_s": _median(self.handovers()),
+            "slot_handover_p90_s": _quantile(self.handovers(), 0.9),
             "cpu_seconds": round(self.cpu_seconds, 1),
             "cpu_seconds_per_task": round(self.cpu_seconds / max(1, len(self.tasks)), 2),
             "stages": rows,
@@ -306,7 +320,7 @@ def connection_cost(cluster: runner.LocalCluster, rounds: int = 20) -> dict[str,
     return {"new_connection_ms": round(fresh, 1), "kept_connection_ms": round(kept, 1)}
 
 
-def measure(cluster: runner.LocalCluster, dag_id: str, label: str) -> RunBreakdown:
+def measure(cluster: runner.LocalCluster, dag_id: str, label: str, slots: int) -> RunBreakdown:
     api = AirflowApi(cluster.url("api-server.http"), ADMIN_USERNAME, cluster.secrets[SecretName.ADMIN_PASSWORD])
     root_pid = supervisor.supervisord_pid(cluster.paths)
     try:
@@ -329,7 +343,7 @@ def measure(cluster: runner.LocalCluster, dag_id: str, label: str) -> RunBreakdo
     read_logs(cluster, tasks, triggered)
     read_task_logs(cluster, dag_id, run_id, tasks)
     wall = (run_stamps["run success"] - triggered).total_seconds()
-    return RunBreakdown(label, tasks, wall, cpu, retried)
+    return RunBreakdown(label, tasks, wall, cpu, retried, slots)
 
 
 def print_breakdown(breakdown: RunBreakdown) -> None:
@@ -342,11 +356,17 @@ def print_breakdown(breakdown: RunBreakdown) -> None:
                       _seconds(row["p90_step_s"]))  # fmt: skip
     rate = summary["start_rate_per_s"]
     held = summary["slot_held_s"]
-    table.caption = f"a parallelism slot is held {held:.2f} s per task (queued to scheduler saw end); " + (
-        (f"start rate {rate:.2f} tasks/s; " if rate else "")
-        + f"cluster CPU {summary['cpu_seconds']:.0f} s ({summary['cpu_seconds_per_task']:.2f} s per task); "
-        + (f"{summary['retried']} tries retried" if summary["retried"] else "no retries")
-    )
+    parts = [f"a parallelism slot is held {held:.2f} s per task (queued to scheduler saw end)"]
+    if summary["slot_handover_s"] is not None:
+        parts.append(
+            f"a freed one waits {summary['slot_handover_s']:.2f} s for its next task "
+            f"(p90 {summary['slot_handover_p90_s']:.2f} s)"
+        )
+    if rate:
+        parts.append(f"start rate {rate:.2f} tasks/s")
+    parts.append(f"cluster CPU {summary['cpu_seconds']:.0f} s ({summary['cpu_seconds_per_task']:.2f} s per task)")
+    parts.append(f"{summary['retried']} tries retried" if summary["retried"] else "no retries")
+    table.caption = "; ".join(parts)
     console.print(table)
 
 
@@ -392,7 +412,8 @@ def main() -> None:
         probe = connection_cost(cluster)
         console.print(f"result backend, ms per query: {probe}")
         for n, dag_id in dag_ids.items():
-            breakdown = measure(cluster, dag_id, f"{n} x {args.task_seconds} s on {args.workers} x {args.slots}")
+            label = f"{n} x {args.task_seconds} s on {args.workers} x {args.slots}"
+            breakdown = measure(cluster, dag_id, label, args.workers * args.slots)
             print_breakdown(breakdown)
             results.append(breakdown.summary())
     if args.json:

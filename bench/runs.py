@@ -155,6 +155,10 @@ def latency_table(latency: dict) -> str:
     lines.append("| **trigger to success** | " + " | ".join(walls) + " |")
     held = ["" if r.get("slot_held_s") is None else f"{r['slot_held_s']:.2f}" for r in runs]
     lines.append("| slot held per task (queued to scheduler saw end) | " + " | ".join(held) + " |")
+    waits = ["" if r.get("slot_handover_s") is None else f"{r['slot_handover_s']:.2f}" for r in runs]
+    if any(waits):
+        label = "a freed slot's wait for its next task (scheduler saw end to queued)"
+        lines.append(f"| {label} | " + " | ".join(waits) + " |")
     rates = ["" if r["start_rate_per_s"] is None else f"{r['start_rate_per_s']:.2f}" for r in runs]
     lines.append("| start rate (tasks/s) | " + " | ".join(rates) + " |")
     lines.append("| cluster CPU s per task | " + " | ".join(f"{r['cpu_seconds_per_task']:.2f}" for r in runs) + " |")

@@ -1,14 +1,17 @@
 """`[celery] celery_config_options` for the schedulers (env.py, SCHEDULER_CELERY_CONFIG): Airflow's own Celery config
 with one setting changed, imported through this module so that importing it, in the scheduler's process before any
-Celery app creates its result backend, installs the pooled result sessions (result_sessions.py)."""
+Celery app creates its result backend (the CeleryExecutor's constructor, before the scheduler's first loop),
+installs the pooled result sessions (result_sessions.py) and the loop's count of executor events
+(executor_events.py)."""
 
 from __future__ import annotations
 
 from functools import cache
 
-from airflow_celery.scheduler import result_sessions
+from airflow_celery.scheduler import executor_events, result_sessions
 
 result_sessions.install()
+executor_events.install()
 
 SCHEDULER_SETTINGS = {"database_create_tables_at_setup": False}
 """Celery's result tables exist before any scheduler starts: `migrate` creates them (entrypoint/migrate.py,

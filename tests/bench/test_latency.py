@@ -109,7 +109,7 @@ def test_medians_steps_start_rate_and_slot_time():
             "scheduler saw end": queued + timedelta(seconds=2.5),
         }
         tasks.append(task)
-    breakdown = latency.RunBreakdown("3 x 1 s", tasks, wall=5.0, cpu_seconds=1.5, retried=0)
+    breakdown = latency.RunBreakdown("3 x 1 s", tasks, wall=5.0, cpu_seconds=1.5, retried=0, slots=3)
 
     summary = breakdown.summary()
 
@@ -119,3 +119,23 @@ def test_medians_steps_start_rate_and_slot_time():
     assert summary["start_rate_per_s"] == 1.0  # 3 starts, 1 s apart: 2 intervals in 2 s
     assert summary["slot_held_s"] == 2.5
     assert summary["cpu_seconds_per_task"] == 0.5
+    assert summary["slot_handover_s"] is None  # every task had a slot from the start
+
+
+def test_a_freed_slots_wait_is_from_an_end_the_scheduler_read_to_the_next_task_queued():
+    """With parallelism 2, the third task waits for the first end the scheduler reads, the fourth for the second."""
+    trigger = at("2026-12-06T04:00:00")
+    queued_and_end = [(0.0, 5.1), (0.0, 5.2), (5.3, 10.4), (5.5, 10.6)]
+    tasks = []
+    for i, (queued, end) in enumerate(queued_and_end):
+        task = latency.TaskPath(f"ti{i}", f"t{i}", 1, f"c{i}")
+        task.stamps = {
+            "trigger": trigger,
+            "queued": trigger + timedelta(seconds=queued),
+            "scheduler saw end": trigger + timedelta(seconds=end),
+        }
+        tasks.append(task)
+    breakdown = latency.RunBreakdown("4 x 5 s", tasks, wall=11.0, cpu_seconds=2.0, retried=0, slots=2)
+
+    assert [round(h, 3) for h in breakdown.handovers()] == [0.2, 0.3]
+    assert breakdown.summary()["slot_handover_s"] == 0.25

@@ -1,6 +1,7 @@
 """The scheduler's result sessions through the pinned celery provider: the env contract's
 `[celery] celery_config_options` makes Airflow's own `create_celery_app` install them, the engine options reach
-Celery's backend, and the CeleryExecutor's state reads (`BulkStateFetcher`) then share one connection."""
+Celery's backend, and the CeleryExecutor's state reads (`BulkStateFetcher`) then share one connection. The same
+import makes the scheduler loop count the executor events it processed (executor_events.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from celery.result import AsyncResult
 
 from airflow_celery.cluster import role_environment
 from airflow_celery.cluster.env import CELERY_CONFIG_VAR, RESULT_ENGINE_OPTIONS_VAR, SCHEDULER_RESULT_ENGINE_OPTIONS
-from airflow_celery.scheduler import result_sessions
+from airflow_celery.scheduler import executor_events, result_sessions
 from tests.cluster_settings import settings_with
 from tests.scheduler.test_result_sessions import connects  # noqa: F401 - the fixture
 
@@ -25,9 +26,12 @@ def scheduler_app(monkeypatch, tmp_path):
     contract (the broker and the result backend stand in: memory and a SQLite file). The config module is imported
     afresh by Airflow's own `create_celery_app`, which is what installs the pooled sessions."""
     from airflow.configuration import conf
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
     from airflow.providers.celery.executors import default_celery
     from airflow.providers.celery.executors.celery_executor_utils import create_celery_app
 
+    executor_events.uninstall()
+    monkeypatch.setattr(SchedulerJobRunner, "_process_executor_events", SchedulerJobRunner._process_executor_events)
     plain = role_environment("scheduler", settings_with(execution_api_url="http://x/execution/")).plain
     monkeypatch.setattr(database, "SessionManager", database.SessionManager)  # put back after the test
     monkeypatch.setattr(result_sessions.PooledSessionManager, "engines", {})
@@ -41,6 +45,12 @@ def scheduler_app(monkeypatch, tmp_path):
     monkeypatch.setattr(default_celery, "DEFAULT_CELERY_CONFIG", fresh)
     assert database.SessionManager is not result_sessions.PooledSessionManager
     return create_celery_app(conf)
+
+
+def test_the_scheduler_config_makes_the_loop_count_processed_executor_events(scheduler_app):
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+
+    assert getattr(SchedulerJobRunner._process_executor_events, executor_events.WRAPPED, False)
 
 
 def test_the_scheduler_reads_every_state_over_one_kept_connection(scheduler_app, connects):  # noqa: F811
