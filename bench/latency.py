@@ -109,6 +109,8 @@ class RunBreakdown:
     retried: int
     slots: int
     """The cluster's parallelism: workers x slots."""
+    cpu_per_task_by_program: dict[str, float] = field(default_factory=dict)
+    """CPU seconds per task of each supervisord program's process tree over the run, largest first."""
 
     def offsets(self, stage: str) -> list[float]:
         return [(t.stamps[stage] - t.stamps["trigger"]).total_seconds() for t in self.tasks if stage in t.stamps]
@@ -161,6 +163,7 @@ class RunBreakdown:
             "slot_handover_p90_s": _quantile(self.handovers(), 0.9),
             "cpu_seconds": round(self.cpu_seconds, 1),
             "cpu_seconds_per_task": round(self.cpu_seconds / max(1, len(self.tasks)), 2),
+            "cpu_seconds_per_task_by_program": self.cpu_per_task_by_program,
             "stages": rows,
         }
 
@@ -186,15 +189,38 @@ def _parse(value: str) -> datetime:
 
 def cluster_cpu_seconds(root_pid: int) -> float:
     """CPU seconds of supervisord's process tree, with every exited child its parent has reaped."""
+    return _tree_cpu_seconds(root_pid)
+
+
+def _tree_cpu_seconds(root_pid: int) -> float:
     total = 0.0
-    root = psutil.Process(root_pid)
-    for process in [root, *root.children(recursive=True)]:
+    try:
+        root = psutil.Process(root_pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return total
+    for process in processes:
         try:
             times = process.cpu_times()
         except psutil.Error:
             continue
         total += times.user + times.system + times.children_user + times.children_system
     return total
+
+
+def program_cpu_seconds(cluster: runner.LocalCluster) -> dict[str, float]:
+    """CPU seconds of each supervisord program's process tree (a program restarted in between starts from 0)."""
+    return {
+        name: _tree_cpu_seconds(int(info["pid"]))
+        for name, info in supervisor.process_infos(cluster.paths).items()
+        if info.get("pid")
+    }
+
+
+def cpu_by_program(before: dict[str, float], after: dict[str, float], tasks: int) -> dict[str, float]:
+    """CPU seconds per task of each program over a run, largest first."""
+    spent = {name: (after[name] - before.get(name, 0.0)) / max(1, tasks) for name in after}
+    return {name: round(value, 3) for name, value in sorted(spent.items(), key=lambda item: -item[1]) if value > 0}
 
 
 def log_matches(paths: Iterable[Path], pattern: re.Pattern, since: datetime) -> Iterable[re.Match]:
@@ -327,6 +353,7 @@ def measure(cluster: runner.LocalCluster, dag_id: str, label: str, slots: int) -
         api.wait_for_dag(dag_id, timeout=300)
         api._call("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
         cpu_before = cluster_cpu_seconds(root_pid)
+        programs_before = program_cpu_seconds(cluster)
         triggered = datetime.now(UTC)
         run_id = api._call("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})["dag_run_id"]
     finally:
@@ -334,6 +361,7 @@ def measure(cluster: runner.LocalCluster, dag_id: str, label: str, slots: int) -
     state = wait_for_run(cluster, dag_id, run_id)
     time.sleep(SETTLE_SECONDS)
     cpu = cluster_cpu_seconds(root_pid) - cpu_before
+    programs_after = program_cpu_seconds(cluster)
     if state != "success":
         raise SystemExit(f"{dag_id}: the run ended {state}")
     run_stamps, tasks, retried = read_database(cluster, dag_id, run_id)
@@ -343,7 +371,9 @@ def measure(cluster: runner.LocalCluster, dag_id: str, label: str, slots: int) -
     read_logs(cluster, tasks, triggered)
     read_task_logs(cluster, dag_id, run_id, tasks)
     wall = (run_stamps["run success"] - triggered).total_seconds()
-    return RunBreakdown(label, tasks, wall, cpu, retried, slots)
+    breakdown = RunBreakdown(label, tasks, wall, cpu, retried, slots)
+    breakdown.cpu_per_task_by_program = cpu_by_program(programs_before, programs_after, len(tasks))
+    return breakdown
 
 
 def print_breakdown(breakdown: RunBreakdown) -> None:
@@ -368,6 +398,11 @@ def print_breakdown(breakdown: RunBreakdown) -> None:
     parts.append(f"{summary['retried']} tries retried" if summary["retried"] else "no retries")
     table.caption = "; ".join(parts)
     console.print(table)
+    by_program = summary["cpu_seconds_per_task_by_program"]
+    if by_program:
+        console.print(
+            "CPU s per task by program: " + ", ".join(f"{name} {value:.3f}" for name, value in by_program.items())
+        )
 
 
 def _seconds(value: float | None) -> str:

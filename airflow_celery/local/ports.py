@@ -3,26 +3,59 @@
 from __future__ import annotations
 
 import errno
+import random
 import socket
 from collections.abc import Mapping
+from pathlib import Path
 
 import psutil
 
 from airflow_celery.cluster.metrics import METRICS_PORT_KEY
 from airflow_celery.local.errors import LocalError
 
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+"""Where Linux keeps the range it picks a port from by itself: for a client's connection, or a server bound to 0."""
+DEFAULT_EPHEMERAL_LOW = 32768
+LOWEST_PICK = 10000
+
+
+def ephemeral_low() -> int:
+    """The first port of the kernel's own picks (32768 by default on Linux)."""
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return DEFAULT_EPHEMERAL_LOW
+
 
 def free_ports(count: int) -> list[int]:
-    """`count` distinct TCP ports free on 127.0.0.1 right now (the kernel's picks, all held at once so none
-    repeats): for the test and bench clusters, which must not collide with a cluster already running."""
-    sockets = [socket.socket() for _ in range(count)]
+    """`count` distinct ports free on 127.0.0.1 for both TCP and UDP right now (all held at once, so none repeats),
+    for the test and bench clusters. They come from below the kernel's ephemeral range, which it never hands out by
+    itself: a port picked here cannot be taken, before the cluster binds it, by any process's outgoing connection or
+    by a server bound to port 0 (moto's, in the same test process, took a cluster's api-server port that way once on
+    2026-12-07, when the picks were the kernel's). Only another pick can take it: the test clusters pick theirs
+    under their start lock (tests/local/cluster_support.py, `local_up`)."""
+    candidates = list(range(LOWEST_PICK, ephemeral_low()))
+    random.shuffle(candidates)
+    held: list[socket.socket] = []
+    picked: list[int] = []
     try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
+        for port in candidates:
+            if len(picked) == count:
+                break
+            pair = [socket.socket(socket.AF_INET, socket.SOCK_STREAM), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)]
+            held += pair
+            try:
+                for s in pair:
+                    s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            picked.append(port)
     finally:
-        for s in sockets:
+        for s in held:
             s.close()
+    if len(picked) < count:
+        raise LocalError(f"only {len(picked)} of {count} free ports between {LOWEST_PICK} and {ephemeral_low() - 1}")
+    return picked
 
 
 def port_is_free(port: int, host: str = "127.0.0.1", udp: bool = False) -> bool:

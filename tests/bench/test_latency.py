@@ -139,3 +139,10 @@ def test_a_freed_slots_wait_is_from_an_end_the_scheduler_read_to_the_next_task_q
 
     assert [round(h, 3) for h in breakdown.handovers()] == [0.2, 0.3]
     assert breakdown.summary()["slot_handover_s"] == 0.25
+
+
+def test_cpu_by_program_is_per_task_largest_first_and_leaves_out_idle_programs():
+    before = {"scheduler": 10.0, "worker-1": 5.0, "redis": 1.0}
+    after = {"scheduler": 12.0, "worker-1": 13.0, "redis": 1.0, "worker-2": 4.0}  # worker-2 started during the run
+
+    assert latency.cpu_by_program(before, after, tasks=4) == {"worker-1": 2.0, "worker-2": 1.0, "scheduler": 0.5}

@@ -167,12 +167,16 @@ def one_start_at_a_time(tmp_path_factory) -> Iterator[None]:
             (shared / f"started-{current_group}").touch()
 
 
-def local_up(tmp_path_factory, up_args: list[str]) -> subprocess.CompletedProcess:
-    """`airflow-celery local up` with these arguments, one start-up at a time; fails the fixture if it fails."""
+def local_up(tmp_path_factory, up_args: list[str]) -> tuple[subprocess.CompletedProcess, dict[str, int]]:
+    """`airflow-celery local up` with these arguments and free ports (PORT_KEYS), one start-up at a time; fails the
+    fixture if it fails. The ports are picked under the start lock, right before the cluster binds them: picked
+    earlier, while a group waits its turn for minutes, another group's cluster could pick them too."""
     with one_start_at_a_time(tmp_path_factory):
-        result = cli(*up_args, timeout=UP_TIMEOUT)
+        ports = dict(zip(PORT_KEYS, free_ports(len(PORT_KEYS)), strict=True))
+        port_args = [arg for key, number in ports.items() for arg in ("--port", f"{key}={number}")]
+        result = cli(*up_args, *port_args, timeout=UP_TIMEOUT)
     assert result.returncode == 0, f"local up failed:\n{result.stdout}\n{result.stderr}"
-    return result
+    return result, ports
 
 
 class Cluster:
@@ -204,19 +208,16 @@ def running_cluster(tmp_path_factory):
     shutil.copytree(DAGS, dags, ignore=shutil.ignore_patterns("__pycache__"))
     for dag_file in TEST_DAGS.glob("*.py"):
         shutil.copy(dag_file, dags)
-    ports = dict(zip(PORT_KEYS, free_ports(len(PORT_KEYS)), strict=True))
-    port_args = [arg for key, number in ports.items() for arg in ("--port", f"{key}={number}")]
     # Two workers, and a third the autoscaler starts for a burst (test_autoscaler_...); a short cool-down keeps
     # the test quick. The demo's five tasks fit the two minimum workers, so it runs on exactly those.
     up_args = ["local", "up", "--workers", f"{MIN_WORKERS}:{MAX_WORKERS}", "--concurrency", "4", "--schedulers", "2"]
     up_args += ["--scale-in-cooldown", str(SCALE_IN_COOLDOWN), "--state-dir", str(state_dir), "--queue", QUEUE]
     up_args += ["--dags-dir", str(dags), "--health-timeout", str(HEALTH_TIMEOUT), *FAST_FAILOVER, *LESS_IDLE_CPU]
-    up_args += port_args
     with sns_stand_in() as notifications:
         # Failed DAG runs are announced on a topic in moto, as dagFailureNotifications does on AWS.
         up_args += ["--notify-sns", notifications.topic_arn, "--notify-sns-endpoint", notifications.endpoint]
         try:
-            local_up(tmp_path_factory, up_args)
+            _, ports = local_up(tmp_path_factory, up_args)
             yield Cluster(state_dir, ports, dags, notifications)
         finally:
             down = cli("local", "down", "--purge", "--state-dir", str(state_dir), timeout=300)

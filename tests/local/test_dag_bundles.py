@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.local.cluster_support import HEALTH_TIMEOUT, LESS_IDLE_CPU, PORT_KEYS, Cluster, cli, free_ports, local_up
+from tests.local.cluster_support import HEALTH_TIMEOUT, LESS_IDLE_CPU, Cluster, cli, local_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -107,15 +107,13 @@ def bundle_cluster(tmp_path_factory):
     repository = Repository(root)
     first = repository.commit({"bundle_probe.py": PROBE.format(code="v1"), "bundle_steady.py": STEADY}, "v1")
     state_dir = root / "state"
-    ports = dict(zip(PORT_KEYS, free_ports(len(PORT_KEYS)), strict=True))
-    port_args = [arg for key, number in ports.items() for arg in ("--port", f"{key}={number}")]
     up_args = ["local", "up", "--workers", "1", "--concurrency", "4", "--state-dir", str(state_dir)]
     up_args += ["--dags-git", str(repository.bare), "--dags-ref", "main", "--dags-subdir", "dags"]
-    up_args += ["--dags-refresh-interval", str(REFRESH_INTERVAL), "--health-timeout", str(HEALTH_TIMEOUT), *port_args]
+    up_args += ["--dags-refresh-interval", str(REFRESH_INTERVAL), "--health-timeout", str(HEALTH_TIMEOUT)]
     # The watchdog's round is how late a broken DAG's in-flight run may be resumed (watchdog/broken_dags.py).
     up_args += ["--watchdog-interval", str(WATCHDOG_INTERVAL), *LESS_IDLE_CPU]
     try:
-        local_up(tmp_path_factory, up_args)
+        _, ports = local_up(tmp_path_factory, up_args)
         cluster = BundleCluster(state_dir, ports, repository.bare)
         cluster.repository, cluster.commits = repository, [first]
         yield cluster

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.local.cluster_support import HEALTH_TIMEOUT, LESS_IDLE_CPU, PORT_KEYS, Cluster, cli, free_ports, local_up
+from tests.local.cluster_support import HEALTH_TIMEOUT, LESS_IDLE_CPU, Cluster, cli, local_up
 from tests.local.test_dag_bundles import (
     BROKEN,
     DAG_ID,
@@ -57,15 +57,13 @@ def s3_cluster(tmp_path_factory):
     folder.mkdir()
     (folder / "bundle_probe.py").write_text(PROBE.format(code="v1"))
     state_dir = root / "state"
-    ports = dict(zip(PORT_KEYS, free_ports(len(PORT_KEYS)), strict=True))
-    port_args = [arg for key, number in ports.items() for arg in ("--port", f"{key}={number}")]
     with moto_server() as moto:
         up_args = ["local", "up", "--workers", "1", "--concurrency", "4", "--state-dir", str(state_dir)]
         up_args += ["--dags-s3", f"{BUCKET}/team", "--dags-s3-endpoint", moto.endpoint, "--dags-dir", str(folder)]
         up_args += ["--dags-refresh-interval", str(REFRESH_INTERVAL), "--health-timeout", str(HEALTH_TIMEOUT)]
         up_args += LESS_IDLE_CPU
         try:
-            result = local_up(tmp_path_factory, [*up_args, *port_args])
+            result, ports = local_up(tmp_path_factory, up_args)
             assert "pushed" in result.stdout
             cluster = S3Cluster(state_dir, ports, folder)
             cluster.folder = folder
