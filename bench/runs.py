@@ -162,6 +162,11 @@ def latency_table(latency: dict) -> str:
     rates = ["" if r["start_rate_per_s"] is None else f"{r['start_rate_per_s']:.2f}" for r in runs]
     lines.append("| start rate (tasks/s) | " + " | ".join(rates) + " |")
     lines.append("| cluster CPU s per task | " + " | ".join(f"{r['cpu_seconds_per_task']:.2f}" for r in runs) + " |")
+    programs = list(dict.fromkeys(name for r in runs for name in r.get("cpu_seconds_per_task_by_program", {})))
+    for name in programs:
+        cells = [r.get("cpu_seconds_per_task_by_program", {}).get(name) for r in runs]
+        cells_text = " | ".join("" if value is None else f"{value:.3f}" for value in cells)
+        lines.append(f"| of which {name} | {cells_text} |")
     return "\n".join(lines)
 
 

@@ -87,3 +87,17 @@ def test_an_unknown_figure_is_refused(tmp_path: Path):
     path = runs.write_run({"made_up": 1.0}, tmp_path)
     with pytest.raises(SystemExit, match="made_up"):
         runs.load_run(path)
+
+
+def test_the_latency_table_shows_each_programs_cpu_per_task_where_a_run_recorded_it():
+    stages = {"trigger": {"median_offset_s": 0.0}}
+    old = {
+        "label": "old",
+        "stages": stages,
+        "trigger_to_success_s": 3.0,
+        "start_rate_per_s": None,
+        "cpu_seconds_per_task": 0.5,
+    }
+    new = {**old, "label": "new", "cpu_seconds_per_task_by_program": {"scheduler": 0.12, "api-server": 0.054}}
+    table = runs.latency_table({"runs": [old, new]}).splitlines()
+    assert table[-2:] == ["| of which scheduler |  | 0.120 |", "| of which api-server |  | 0.054 |"]
