@@ -32,7 +32,7 @@ from pathlib import Path
 from airflow_celery.local.api import AirflowApi
 from airflow_celery.local.ports import free_ports
 
-PORT_KEYS = ("postgres.postgres", "redis.redis", "api-server.http", "scheduler.health", "flower.http")
+PORT_KEYS = ("postgres.postgres", "redis.redis", "api-server.http", "scheduler.health", "flower.http", "metrics.statsd")
 DAG_ID = "bundle_bench"
 DAG = """
 from airflow.sdk import dag, task

@@ -108,7 +108,7 @@ class RunBreakdown:
     cpu_seconds: float
     retried: int
     slots: int
-    """The cluster's parallelism: workers x slots."""
+    """The cluster's parallelism: workers x slots, or `--setting parallelism=N`."""
     cpu_per_task_by_program: dict[str, float] = field(default_factory=dict)
     """CPU seconds per task of each supervisord program's process tree over the run, largest first."""
 
@@ -128,8 +128,10 @@ class RunBreakdown:
         slots = self.slots
         ends = sorted(t.stamps["scheduler saw end"] for t in self.tasks if "scheduler saw end" in t.stamps)
         queued = sorted(t.stamps["queued"] for t in self.tasks if "queued" in t.stamps)
-        last = min(len(queued), len(ends) + slots)
-        return [(queued[i] - ends[i - slots]).total_seconds() for i in range(slots, last)]
+        if len(ends) != len(self.tasks) or len(queued) != len(self.tasks):
+            return []  # a missing stamp would pair every later end with the wrong task
+        waits = [(queued[i] - ends[i - slots]).total_seconds() for i in range(slots, len(queued))]
+        return [] if any(wait < 0 for wait in waits) else waits  # negative: more could be queued than `slots`
 
     def start_rate(self) -> float | None:
         """Tasks that reached `running` per second, from the first to the last."""
@@ -218,8 +220,12 @@ def program_cpu_seconds(cluster: runner.LocalCluster) -> dict[str, float]:
 
 
 def cpu_by_program(before: dict[str, float], after: dict[str, float], tasks: int) -> dict[str, float]:
-    """CPU seconds per task of each program over a run, largest first."""
-    spent = {name: (after[name] - before.get(name, 0.0)) / max(1, tasks) for name in after}
+    """CPU seconds per task of each program over a run, largest first; a program restarted during the run (its
+    count went back) is named `<program> (restarted)`, with what it spent since."""
+    spent = {}
+    for name, now in after.items():
+        then = before.get(name, 0.0)
+        spent[name if now >= then else f"{name} (restarted)"] = (now - then if now >= then else now) / max(1, tasks)
     return {name: round(value, 3) for name, value in sorted(spent.items(), key=lambda item: -item[1]) if value > 0}
 
 
@@ -448,7 +454,7 @@ def main() -> None:
         console.print(f"result backend, ms per query: {probe}")
         for n, dag_id in dag_ids.items():
             label = f"{n} x {args.task_seconds} s on {args.workers} x {args.slots}"
-            breakdown = measure(cluster, dag_id, label, args.workers * args.slots)
+            breakdown = measure(cluster, dag_id, label, int(overrides.get("parallelism", args.workers * args.slots)))
             print_breakdown(breakdown)
             results.append(breakdown.summary())
     if args.json:

@@ -30,17 +30,21 @@ WRAPPED = "_airflow_celery_counts_processed_events"
 
 
 def install() -> bool:
-    """Make the scheduler's loop see processed executor events as work; False when already installed."""
+    """Make the scheduler's loop see processed executor events as work; False when already installed, or when this
+    Airflow has no such method (the scheduler then runs as Airflow ships it, with a warning in its log)."""
     from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
 
-    original = SchedulerJobRunner._process_executor_events
+    original = getattr(SchedulerJobRunner, "_process_executor_events", None)
+    if original is None:
+        log.warning("scheduler loop: SchedulerJobRunner._process_executor_events is gone; its event count is Airflow's")
+        return False
     if getattr(original, WRAPPED, False):
         return False
 
     @functools.wraps(original)
-    def counting_processed_events(self, executor, session) -> int:
+    def counting_processed_events(self, executor, *args, **kwargs) -> int:
         pending = len(executor.event_buffer)
-        return max(pending, original(self, executor, session))
+        return max(pending, original(self, executor, *args, **kwargs))
 
     setattr(counting_processed_events, WRAPPED, True)
     SchedulerJobRunner._process_executor_events = counting_processed_events

@@ -139,6 +139,11 @@ def test_a_freed_slots_wait_is_from_an_end_the_scheduler_read_to_the_next_task_q
 
     assert [round(h, 3) for h in breakdown.handovers()] == [0.2, 0.3]
     assert breakdown.summary()["slot_handover_s"] == 0.25
+    del tasks[3].stamps["scheduler saw end"]  # a line the log did not have: no pairing at all, not a wrong one
+    assert breakdown.handovers() == []
+    tasks[3].stamps["scheduler saw end"] = trigger + timedelta(seconds=10.6)
+    breakdown.slots = 1  # more tasks were queued at once than the slots said: no figure
+    assert breakdown.handovers() == []
 
 
 def test_cpu_by_program_is_per_task_largest_first_and_leaves_out_idle_programs():
@@ -146,3 +151,5 @@ def test_cpu_by_program_is_per_task_largest_first_and_leaves_out_idle_programs()
     after = {"scheduler": 12.0, "worker-1": 13.0, "redis": 1.0, "worker-2": 4.0}  # worker-2 started during the run
 
     assert latency.cpu_by_program(before, after, tasks=4) == {"worker-1": 2.0, "worker-2": 1.0, "scheduler": 0.5}
+    restarted = latency.cpu_by_program({"scheduler": 10.0}, {"scheduler": 2.0}, tasks=4)
+    assert restarted == {"scheduler (restarted)": 0.5}

@@ -32,7 +32,7 @@ import psutil
 import pytest
 
 from airflow_celery.local.api import AirflowApi
-from airflow_celery.local.ports import free_ports
+from airflow_celery.local.ports import free_port_blocks
 from airflow_celery.local.state import StatePaths
 from tests.moto_support import Notifications, moto_server, topic_into_queue
 
@@ -40,6 +40,9 @@ REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
 TEST_DAGS = Path(__file__).resolve().parent / "dags"
 PORT_KEYS = ("postgres.postgres", "redis.redis", "api-server.http", "scheduler.health", "flower.http", "metrics.statsd")
+PORT_SPANS = {"scheduler.health": 2}
+"""Consecutive ports to keep free from a key's pick: the shared cluster's second scheduler takes the health port after
+the first's (local/options.py, `resolve_ports`)."""
 UP_TIMEOUT = 600
 MIN_WORKERS, MAX_WORKERS, SCALE_IN_COOLDOWN = 2, 3, 15
 QUEUE = "heavy=0:1:2"
@@ -170,9 +173,10 @@ def one_start_at_a_time(tmp_path_factory) -> Iterator[None]:
 def local_up(tmp_path_factory, up_args: list[str]) -> tuple[subprocess.CompletedProcess, dict[str, int]]:
     """`airflow-celery local up` with these arguments and free ports (PORT_KEYS), one start-up at a time; fails the
     fixture if it fails. The ports are picked under the start lock, right before the cluster binds them: picked
-    earlier, while a group waits its turn for minutes, another group's cluster could pick them too."""
+    earlier, while a group waits its turn for minutes, another group's cluster could pick them too. (test_fail_fast.py
+    picks two outside it, for programs that bind nothing.)"""
     with one_start_at_a_time(tmp_path_factory):
-        ports = dict(zip(PORT_KEYS, free_ports(len(PORT_KEYS)), strict=True))
+        ports = dict(zip(PORT_KEYS, free_port_blocks([PORT_SPANS.get(key, 1) for key in PORT_KEYS]), strict=True))
         port_args = [arg for key, number in ports.items() for arg in ("--port", f"{key}={number}")]
         result = cli(*up_args, *port_args, timeout=UP_TIMEOUT)
     assert result.returncode == 0, f"local up failed:\n{result.stdout}\n{result.stderr}"

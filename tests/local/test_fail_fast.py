@@ -29,7 +29,7 @@ HEALTH_TIMEOUT = 240
 
 @pytest.fixture
 def cluster(tmp_path):
-    from tests.local.cluster_support import free_ports
+    from airflow_celery.local.ports import free_ports
 
     dags = tmp_path / "dags"
     dags.mkdir()

@@ -65,7 +65,7 @@ with settings.Session() as session:
         executor.event_buffer[ti.key] = (TaskInstanceState.SUCCESS, None)  # the executor read the task's end
         counts[name] = runner._process_executor_events(executor, session)
         counts[name + "_left_in_buffer"] = len(executor.event_buffer)
-    counts["ours_without_events"] = runner._process_executor_events(executor, session)
+        counts[name + "_without_events"] = runner._process_executor_events(executor, session)
     executor_events.uninstall()
     counts["wrapped_after_uninstall"] = hasattr(SchedulerJobRunner._process_executor_events, executor_events.WRAPPED)
 print(json.dumps(counts))
@@ -97,6 +97,7 @@ def test_a_processed_task_end_counts_as_work_with_ours_and_as_none_with_airflows
     assert counts == {
         "airflow": 0,
         "airflow_left_in_buffer": 0,
+        "airflow_without_events": 0,
         "installed": True,
         "installed_again": False,
         "ours": 1,
