@@ -1,8 +1,10 @@
-"""Where a task's time goes: `python -m bench.latency [--tasks 1 5 200] [--workers 2] [--slots 8] [--json FILE]`.
+"""Where a task's time goes: `python -m bench.latency [--tasks 1 5 200 | --demo] [--workers 2] [--slots 8]`.
 
 Starts a local cluster, triggers one DAG per count (N independent PythonOperator tasks sleeping
 `--task-seconds` each, all allowed at once) and, once each run has ended, reads when every task passed each
-stage of its path. Nothing is added to the cluster: every stamp is one that the cluster writes anyway.
+stage of its path. With `--demo`, the project's demo instead, twice: right after the cluster is healthy (what
+each process does once, at its first task, shows there), then again. `--json FILE` writes the runs' summaries.
+Nothing is added to the cluster: every stamp is one that the cluster writes anyway.
 
 - the database: dag_run (queued_at, start_date, end_date) and task_instance (scheduled_dttm, queued_dttm,
   start_date, end_date, external_executor_id = the Celery task id), task_instance_history for tasks retried;
@@ -430,31 +432,44 @@ def override_settings(assignments: list[str]) -> dict[str, int | float]:
     return overrides
 
 
+DEMO = "celery_parallel_demo"
+"""The project's demo (dags/), which `--demo` runs twice: right after `local up`, as `make local` and
+bench/benchmark.py do, then again on the warm cluster."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, nargs="+", default=[1, 5, 200], help="tasks per run, one run each")
     parser.add_argument("--task-seconds", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--slots", type=int, default=8)
+    parser.add_argument("--demo", action="store_true", help=f"instead: {DEMO} right after start-up, then again")
     parser.add_argument("--json", type=Path, help="write every run's summary here")
     parser.add_argument("--keep-state", action="store_true")
     parser.add_argument("--setting", action="append", default=[], help="experiment: NAME=VALUE of EnvSettings")
     args = parser.parse_args()
     overrides = override_settings(args.setting)
-    dag_ids = {n: f"latency_{n}x{args.task_seconds}" for n in args.tasks}
+    parallelism = int(overrides.get("parallelism", args.workers * args.slots))
+    shape = f"{args.workers} x {args.slots}"
+    if args.demo:
+        runs = [(DEMO, f"demo on {shape}, right after up"), (DEMO, f"demo on {shape}, run again")]
+    else:
+        runs = [(f"latency_{n}x{args.task_seconds}", f"{n} x {args.task_seconds} s on {shape}") for n in args.tasks]
     results = []
     probe: dict[str, float] = {}
     with BenchCluster("aclatency-", console, keep_state=args.keep_state) as bench:
-        for dag_id in dag_ids.values():
+        if args.demo:
+            bench.add_project_dag(DEMO)
+        for dag_id in {dag_id for dag_id, _ in runs} - {DEMO}:
             bench.add_sleep_dag(dag_id)
         cluster, started = bench.up(args.workers, args.slots)
-        console.print(f"{args.workers} workers x {args.slots} slots healthy after {started:.1f} s")
-        time.sleep(10)  # start-up settles: the breakdown is of a warm, idle cluster
-        probe = connection_cost(cluster)
-        console.print(f"result backend, ms per query: {probe}")
-        for n, dag_id in dag_ids.items():
-            label = f"{n} x {args.task_seconds} s on {args.workers} x {args.slots}"
-            breakdown = measure(cluster, dag_id, label, int(overrides.get("parallelism", args.workers * args.slots)))
+        console.print(f"{shape} healthy after {started:.1f} s")
+        if not args.demo:
+            time.sleep(10)  # start-up settles: the breakdown is of a warm, idle cluster
+            probe = connection_cost(cluster)
+            console.print(f"result backend, ms per query: {probe}")
+        for dag_id, label in runs:
+            breakdown = measure(cluster, dag_id, label, parallelism)
             print_breakdown(breakdown)
             results.append(breakdown.summary())
     if args.json:
