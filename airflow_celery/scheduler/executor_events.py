@@ -8,8 +8,8 @@ processed from the executor event buffer", pops each task's event from the buffe
 `len(event_buffer)`: what is left, 0 once every event was handled. So the loop that reads a task's end counts as
 idle and sleeps, and only the loop after the sleep queues the next task for the slot that freed. Measured on a local
 cluster (bench/latency.py, 40 x 5 s on 2 workers x 4 slots, 2026-12-07): a freed parallelism slot waited 0.30 s
-for its next task, median and p90 alike, the 0.25 s idle sleep plus a loop; the test clusters' 1 s idle sleep makes
-it 1 s.
+for its next task, median and p90 alike, the 0.25 s idle sleep plus a loop; at the test clusters' 1 s idle sleep it
+is up to 1 s (the loop sleeps the shorter of the idle sleep and the time to its next timed job).
 
 `install()` wraps `SchedulerJobRunner._process_executor_events` to return the number of events the executor's
 buffer held when it was called (the method takes them all: `get_event_buffer()` without dag ids), or Airflow's own
