@@ -191,12 +191,9 @@ def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value.rstrip("Z")).replace(tzinfo=UTC)
 
 
-def cluster_cpu_seconds(root_pid: int) -> float:
-    """CPU seconds of supervisord's process tree, with every exited child its parent has reaped."""
-    return _tree_cpu_seconds(root_pid)
-
-
-def _tree_cpu_seconds(root_pid: int) -> float:
+def tree_cpu_seconds(root_pid: int) -> float:
+    """CPU seconds of a process tree (supervisord's: the whole cluster; a program's), with every exited child its
+    parent has reaped."""
     total = 0.0
     try:
         root = psutil.Process(root_pid)
@@ -215,7 +212,7 @@ def _tree_cpu_seconds(root_pid: int) -> float:
 def program_cpu_seconds(cluster: runner.LocalCluster) -> dict[str, float]:
     """CPU seconds of each supervisord program's process tree (a program restarted in between starts from 0)."""
     return {
-        name: _tree_cpu_seconds(int(info["pid"]))
+        name: tree_cpu_seconds(int(info["pid"]))
         for name, info in supervisor.process_infos(cluster.paths).items()
         if info.get("pid")
     }
@@ -360,7 +357,7 @@ def measure(cluster: runner.LocalCluster, dag_id: str, label: str, slots: int) -
     try:
         api.wait_for_dag(dag_id, timeout=300)
         api._call("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
-        cpu_before = cluster_cpu_seconds(root_pid)
+        cpu_before = tree_cpu_seconds(root_pid)
         programs_before = program_cpu_seconds(cluster)
         triggered = datetime.now(UTC)
         run_id = api._call("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})["dag_run_id"]
@@ -368,7 +365,7 @@ def measure(cluster: runner.LocalCluster, dag_id: str, label: str, slots: int) -
         api.close()
     state = wait_for_run(cluster, dag_id, run_id)
     time.sleep(SETTLE_SECONDS)
-    cpu = cluster_cpu_seconds(root_pid) - cpu_before
+    cpu = tree_cpu_seconds(root_pid) - cpu_before
     programs_after = program_cpu_seconds(cluster)
     if state != "success":
         raise SystemExit(f"{dag_id}: the run ended {state}")
