@@ -203,7 +203,7 @@ SCHEDULER = Role(
     kind=Kind.AIRFLOW,
     command=("airflow", "scheduler"),
     summary="Schedules DAG runs, signs task tokens and sends tasks to Celery",
-    ports=(Port("health", 8974, "scheduler health server (AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK)"),),
+    ports=(Port("health", 8974, "scheduler health server (ENABLE_HEALTH_CHECK), a thread of the scheduler"),),
     health=HttpCheck(port="health", path="/health"),
     size=Size(512, 2048),
 )

@@ -1,17 +1,18 @@
 """`[celery] celery_config_options` for the schedulers (env.py, SCHEDULER_CELERY_CONFIG): Airflow's own Celery config
 with one setting changed, imported through this module so that importing it, in the scheduler's process before any
 Celery app creates its result backend (the CeleryExecutor's constructor, before the scheduler's first loop),
-installs the pooled result sessions (result_sessions.py) and the loop's count of executor events
-(executor_events.py)."""
+installs the pooled result sessions (result_sessions.py), the loop's count of executor events (executor_events.py)
+and the health endpoint served from a thread of the scheduler instead of a fork of it (health_server.py)."""
 
 from __future__ import annotations
 
 from functools import cache
 
-from airflow_celery.scheduler import executor_events, result_sessions
+from airflow_celery.scheduler import executor_events, health_server, result_sessions
 
 result_sessions.install()
 executor_events.install()
+health_server.install()
 
 SCHEDULER_SETTINGS = {"database_create_tables_at_setup": False}
 """Celery's result tables exist before any scheduler starts: `migrate` creates them (entrypoint/migrate.py,

@@ -281,10 +281,17 @@ def _db_connect_to(cluster: Cluster, database: str):
 
 
 def test_two_schedulers_run_side_by_side_each_healthy(cluster):
-    """`--schedulers 2`: two scheduler programs, each with its own health server, both heartbeating as running
-    SchedulerJobs in the database (Airflow's HA scheduler on PostgreSQL); the demo above ran under them."""
-    for port in (cluster.ports["scheduler.health"], cluster.ports["scheduler.health"] + 1):
+    """`--schedulers 2`: two scheduler programs, each with its own health server, served from a thread of the
+    scheduler's own process (scheduler/health_server.py: no forked copy holds the port), both heartbeating as
+    running SchedulerJobs in the database (Airflow's HA scheduler on PostgreSQL); the demo above ran under them."""
+    ports = {cluster.ports["scheduler.health"], cluster.ports["scheduler.health"] + 1}
+    for port in ports:
         assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).status_code == 200
+    schedulers = [info["pid"] for name, info in process_infos(cluster.state_dir_paths).items()
+                  if name.startswith("scheduler")]  # fmt: skip
+    listening = {c.laddr.port for pid in schedulers for c in psutil.Process(pid).net_connections("tcp")
+                 if c.status == psutil.CONN_LISTEN}  # fmt: skip
+    assert len(schedulers) == 2 and ports <= listening, (schedulers, listening)
     deadline = time.monotonic() + 60
     while True:
         ((alive,),) = _sql(
