@@ -13,8 +13,9 @@ samples were spent connecting (py-spy, the same load).
 `install()` makes the result backends of this process use `PooledSessionManager`, which takes Celery's `forked`
 branch from the start: the engine is created on the first read and kept, with `[celery]
 result_backend_sqlalchemy_engine_options` (the env contract gives the scheduler one connection, no overflow,
-pre-ping and a recycle: cluster/env.py). Fork safety: the scheduler forks its health-check server at start, and a
-ProcessPoolExecutor to send many tasks at once when `[celery] sync_parallelism` is above 1
+pre-ping and a recycle: cluster/env.py). Fork safety: a scheduler forks a ProcessPoolExecutor to send many tasks at
+once when `[celery] sync_parallelism` is above 1 (and, as Airflow ships it, its health-check server at start, which
+health_server.py serves from a thread instead)
 (celery_executor.py, `_send_workloads_to_celery`); a child forked once the engine exists drops the inherited pool
 without closing the parent's connections (`Engine.dispose(close=False)`, SQLAlchemy's way for forks), at any fork
 (`os.register_at_fork`), and opens its own if it reads.

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from airflow_celery.cluster.env import SCHEDULER_CELERY_CONFIG
-from airflow_celery.local.ports import free_ports, port_is_free
+from airflow_celery.local.ports import free_ports
 from tests.airflow_probe import run_probe
 
 pytestmark = pytest.mark.airflow
@@ -35,7 +35,7 @@ import_all_models()
 from airflow.models.base import Base
 from airflow.utils.session import create_session
 
-port = int(sys.argv[1])
+port, mode = int(sys.argv[1]), sys.argv[2]
 Base.metadata.create_all(settings.engine)
 seen = {}
 
@@ -73,16 +73,35 @@ def stand_in_for_the_loop(job, execute_callable):
     listeners = [c.laddr.port for c in psutil.Process().net_connections("tcp") if c.status == psutil.CONN_LISTEN]
     seen["served_by_the_scheduler"] = port in listeners
     seen["child_processes"] = len(multiprocessing.active_children())
+    if mode == "exit":
+        raise SystemExit(1)  # as the scheduler's SIGTERM handler ends its job
+
+
+def port_is_free():
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a restarted server binds: no listener left
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 scheduler_command.run_job = stand_in_for_the_loop
-scheduler_command._run_scheduler_job(Namespace(num_runs=1, only_idle=False, skip_serve_logs=True))
+try:
+    scheduler_command._run_scheduler_job(Namespace(num_runs=1, only_idle=False, skip_serve_logs=True))
+except SystemExit:
+    seen["exited"] = True
 seen["health_check_function"] = scheduler_command._serve_health_check.__module__
+seen["port_free_after_the_job"] = port_is_free()
+seen["threads_after_the_job"] = sorted(t.name for t in __import__("threading").enumerate())
 print(json.dumps(seen))
 """
 
 
-def _run_scheduler_job(tmp_path: Path, config_module: str | None) -> dict:
+def _run_scheduler_job(tmp_path: Path, config_module: str | None, mode: str = "return") -> dict:
     (port,) = free_ports(1)
     env = {
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
@@ -95,9 +114,7 @@ def _run_scheduler_job(tmp_path: Path, config_module: str | None) -> dict:
     }
     if config_module:
         env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] = config_module
-    seen = run_probe(tmp_path, PROBE, str(port), **env)
-    seen["port_free_after_the_job"] = port_is_free(port)
-    return seen
+    return run_probe(tmp_path, PROBE, str(port), mode, **env)
 
 
 @pytest.mark.slow
@@ -108,6 +125,17 @@ def test_with_the_contracts_config_the_scheduler_serves_airflows_check_itself_an
     assert seen["served_by_the_scheduler"] is True
     assert seen["child_processes"] == 0
     assert seen["port_free_after_the_job"] is True
+    assert "scheduler-health" not in seen["threads_after_the_job"]
+
+
+@pytest.mark.slow
+def test_when_the_scheduler_exits_its_job_the_thread_stops_and_the_port_is_freed(tmp_path):
+    """SIGTERM ends the scheduler's job with SystemExit (`_exit_gracefully`): the block's exit stops the server."""
+    seen = _run_scheduler_job(tmp_path, SCHEDULER_CELERY_CONFIG, mode="exit")
+    assert seen["exited"] is True
+    assert seen["fresh"] == 200
+    assert seen["port_free_after_the_job"] is True
+    assert "scheduler-health" not in seen["threads_after_the_job"]
 
 
 @pytest.mark.slow
