@@ -7,7 +7,6 @@ then ends the job with SystemExit, as the scheduler's SIGTERM handler does.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 from pathlib import Path
 
@@ -18,8 +17,6 @@ from airflow_celery.local.ports import free_ports
 from tests.airflow_probe import run_probe
 
 pytestmark = pytest.mark.airflow
-
-AIRFLOW = Path(importlib.util.find_spec("airflow").submodule_search_locations[0])
 
 PROBE = """
 import json, multiprocessing, os, sys, time, urllib.error, urllib.request
