@@ -1,6 +1,7 @@
-"""Shared builds for the resource tests: a dev-like and a prod-like cluster, each built once per session.
+"""Shared builds for the resource tests: a dev-like and a prod-like cluster, each built once per run.
 
-Builds take about 2 s each under mocks, so tests read these recorded results instead of building again.
+Tests read these recorded results instead of building again; under xdist one process of the run builds each
+(tests/once_per_run.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import pytest
 from pulumi.runtime import set_all_config
 
 from tests.aws import harness
+from tests.once_per_run import once_per_run
 
 DEV_NAME = "airflow-dev"
 PROD_NAME = "airflow-prod"
@@ -50,18 +52,18 @@ VARIANT_ARGS: dict = {
 
 
 @pytest.fixture(scope="session")
-def variant() -> harness.RecordingMocks:
-    return harness.build_component(VARIANT_NAME, VARIANT_ARGS)
+def variant(tmp_path_factory) -> harness.RecordingMocks:
+    return once_per_run(tmp_path_factory, "variant", lambda: harness.build_component(VARIANT_NAME, VARIANT_ARGS))
 
 
 @pytest.fixture(scope="session")
-def dev() -> harness.RecordingMocks:
-    return harness.build_component(DEV_NAME, DEV_ARGS)
+def dev(tmp_path_factory) -> harness.RecordingMocks:
+    return once_per_run(tmp_path_factory, "dev", lambda: harness.build_component(DEV_NAME, DEV_ARGS))
 
 
 @pytest.fixture(scope="session")
-def prod() -> harness.RecordingMocks:
-    return harness.build_component(PROD_NAME, PROD_ARGS, stack="prod")
+def prod(tmp_path_factory) -> harness.RecordingMocks:
+    return once_per_run(tmp_path_factory, "prod", lambda: harness.build_component(PROD_NAME, PROD_ARGS, stack="prod"))
 
 
 @pytest.fixture(scope="session", params=["dev", "prod"])

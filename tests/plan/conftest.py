@@ -1,4 +1,5 @@
-"""The dev and prod stack files planned once per session (each plan builds the component under mocks, ~2 s)."""
+"""The dev and prod stack files planned once per run (each plan builds the component under mocks; under xdist one
+process of the run plans each: tests/once_per_run.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from airflow_celery.plan import Plan, make_plan
 from tests.aws.harness import PLACEHOLDER_REPLACEMENTS
+from tests.once_per_run import once_per_run
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PROD_OVERRIDES = tuple(f"{key}={value}" for key, value in PLACEHOLDER_REPLACEMENTS["prod"].items())
@@ -15,10 +17,10 @@ PROD_OVERRIDES = tuple(f"{key}={value}" for key, value in PLACEHOLDER_REPLACEMEN
 
 
 @pytest.fixture(scope="session")
-def dev_plan() -> Plan:
-    return make_plan(PROJECT_DIR, "dev")
+def dev_plan(tmp_path_factory) -> Plan:
+    return once_per_run(tmp_path_factory, "dev-plan", lambda: make_plan(PROJECT_DIR, "dev"))
 
 
 @pytest.fixture(scope="session")
-def prod_plan() -> Plan:
-    return make_plan(PROJECT_DIR, "prod", PROD_OVERRIDES)
+def prod_plan(tmp_path_factory) -> Plan:
+    return once_per_run(tmp_path_factory, "prod-plan", lambda: make_plan(PROJECT_DIR, "prod", PROD_OVERRIDES))
