@@ -42,11 +42,15 @@ def test_four_processes_of_a_run_get_one_value_computed_once(tmp_path):
     context = multiprocessing.get_context("fork")
     results = context.Queue()
     processes = [context.Process(target=_in_process, args=(tmp_path, f"gw{n}", calls, results)) for n in range(4)]
-    for process in processes:
-        process.start()
-    values = [results.get(timeout=30) for _ in processes]
-    for process in processes:
-        process.join(timeout=30)
+    try:
+        for process in processes:
+            process.start()
+        values = [results.get(timeout=30) for _ in processes]
+    finally:
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
     assert len(calls.read_text().split()) == 1
     assert len({value["built-by"] for value in values}) == 1
 
