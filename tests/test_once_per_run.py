@@ -47,7 +47,7 @@ def test_four_processes_of_a_run_get_one_value_computed_once(tmp_path):
             process.start()
         values = [results.get(timeout=30) for _ in processes]
     finally:
-        for process in processes:
+        for process in (process for process in processes if process.pid is not None):  # the started ones
             process.join(timeout=30)
             if process.is_alive():
                 process.kill()
