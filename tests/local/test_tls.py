@@ -121,3 +121,27 @@ def test_relay_says_so_when_postgres_is_not_there(relay, tmp_path):
         with _client_tls(sock) as tls:
             answer = tls.recv(4096)
     assert answer[:1] == b"E" and b"C57P03\0" in answer and b"PostgreSQL is not running" in answer
+
+
+def test_relay_carries_megabytes_both_ways_at_once(relay):
+    """A large result and a large COPY in flight together, 2 MiB each way with up to 192 KiB on the way at a
+    time: every byte comes back, in order (the relay's flow control, on its uvloop transports)."""
+    payload = bytes(range(256)) * 8192
+    chunk, ahead = 65536, 3 * 65536
+    echoed = bytearray()
+    with socket.create_connection(("127.0.0.1", relay), timeout=30) as sock:
+        sock.sendall(_request(pg_tls.SSL_REQUEST))
+        assert sock.recv(1) == b"S"
+        with _client_tls(sock) as tls:
+            for start in range(0, len(payload), chunk):
+                tls.sendall(payload[start : start + chunk])
+                _read_until(tls, echoed, start + chunk - ahead)
+            _read_until(tls, echoed, len(payload))
+    assert bytes(echoed) == payload
+
+
+def _read_until(tls: ssl.SSLSocket, echoed: bytearray, size: int) -> None:
+    while len(echoed) < size:
+        received = tls.recv(65536)
+        assert received, f"closed after {len(echoed)} bytes"
+        echoed += received
