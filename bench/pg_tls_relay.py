@@ -59,10 +59,15 @@ class _Echo(socketserver.BaseRequestHandler):
             self.request.sendall(data)
 
 
+class _EchoServer(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+    request_queue_size = 128  # PostgreSQL's listen backlog is larger still; socketserver's 5 refuses a burst
+
+
 @contextmanager
 def echo_server(folder: Path) -> Iterator[Path]:
     path = folder / ".s.PGSQL.5432"
-    server = socketserver.ThreadingUnixStreamServer(str(path), _Echo)
+    server = _EchoServer(str(path), _Echo)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield path

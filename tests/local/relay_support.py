@@ -15,6 +15,13 @@ from pathlib import Path
 from airflow_celery.local.tls import ensure_server_tls
 
 
+class _UpstreamServer(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+    request_queue_size = 128
+    """socketserver's backlog of 5 makes a burst of connections fail on a unix socket (asyncio reads EAGAIN from a
+    full backlog as "in progress", and the socket's first read then fails with EINVAL); PostgreSQL's is larger."""
+
+
 @contextlib.contextmanager
 def running_relay(pg_conf_dir: Path, upstream: Path, handler: type[socketserver.BaseRequestHandler]) -> Iterator[int]:
     """`python -m airflow_celery.local.pg_tls` on a free port with the certificate made into `pg_conf_dir`, in front
@@ -23,7 +30,7 @@ def running_relay(pg_conf_dir: Path, upstream: Path, handler: type[socketserver.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = socketserver.ThreadingUnixStreamServer(str(upstream), handler)
+    server = _UpstreamServer(str(upstream), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     argv = [sys.executable, "-m", "airflow_celery.local.pg_tls", f"127.0.0.1:{port}", str(upstream)]
     process = subprocess.Popen([*argv, str(tls.cert_file), str(tls.key_file)])

@@ -8,6 +8,7 @@ import socketserver
 import ssl
 import stat
 import struct
+import threading
 
 import pytest
 from cryptography import x509
@@ -138,6 +139,32 @@ def test_relay_carries_megabytes_both_ways_at_once(relay):
                 _read_until(tls, echoed, start + chunk - ahead)
             _read_until(tls, echoed, len(payload))
     assert bytes(echoed) == payload
+
+
+def test_relay_completes_every_handshake_of_a_burst_of_connections(relay):
+    """300 connections, 20 at a time, as the roles' pools open theirs at start-up: every TLS handshake ends at once.
+    When the relay awaited anything between its `S` and the handshake, the client's hello could be read as plain
+    data and lost, and the handshake waited out its timeout (19 of 300 on uvloop, 2026-12-08)."""
+    failures: list[str] = []
+
+    def connect_15_times() -> None:
+        for _ in range(15):
+            try:
+                with socket.create_connection(("127.0.0.1", relay), timeout=5) as sock:
+                    sock.sendall(_request(pg_tls.SSL_REQUEST))
+                    assert sock.recv(1) == b"S"
+                    with _client_tls(sock) as tls:
+                        tls.sendall(b"ping")
+                        assert tls.recv(16) == b"ping"
+            except (OSError, AssertionError) as error:
+                failures.append(repr(error))
+
+    threads = [threading.Thread(target=connect_15_times) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
 
 
 def _read_until(tls: ssl.SSLSocket, echoed: bytearray, size: int) -> None:
