@@ -16,6 +16,7 @@ their date.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import socketserver
@@ -34,6 +35,7 @@ from pathlib import Path
 import psutil
 
 from airflow_celery.local.pg_tls import SSL_REQUEST
+from airflow_celery.local.ports import free_ports
 from airflow_celery.local.tls import ensure_server_tls
 
 SMALL = b"Q" + struct.pack("!I", 13) + b"SELECT 1;\0"
@@ -46,8 +48,9 @@ ON_ASYNCIO = (
     "context = pg_tls.server_context(Path(sys.argv[3]), Path(sys.argv[4]))\n"
     "asyncio.run(pg_tls.serve(host, int(port), sys.argv[2], context))\n"
 )
+SHIPPED = "uvloop (shipped)"
 LOOPS = {
-    "uvloop (shipped)": ["-m", "airflow_celery.local.pg_tls"],
+    SHIPPED: ["-m", "airflow_celery.local.pg_tls"],
     "asyncio": ["-c", ON_ASYNCIO],
 }
 START_TIMEOUT = 20.0
@@ -59,15 +62,17 @@ class _Echo(socketserver.BaseRequestHandler):
             self.request.sendall(data)
 
 
-class _EchoServer(socketserver.ThreadingUnixStreamServer):
+class _UnixStandIn(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
-    request_queue_size = 128  # PostgreSQL's listen backlog is larger still; socketserver's 5 refuses a burst
+    request_queue_size = 128
+    """socketserver's backlog of 5 makes a burst of connections fail on a unix socket (asyncio reads EAGAIN from a
+    full backlog as "in progress", and the socket's first read then fails with EINVAL); PostgreSQL's is larger."""
 
 
 @contextmanager
-def echo_server(folder: Path) -> Iterator[Path]:
-    path = folder / ".s.PGSQL.5432"
-    server = _EchoServer(str(path), _Echo)
+def stand_in(path: Path, handler: type[socketserver.BaseRequestHandler]) -> Iterator[Path]:
+    """`handler` serving the unix socket `path`, where the relay expects PostgreSQL, in a thread: yields `path`."""
+    server = _UnixStandIn(str(path), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield path
@@ -76,17 +81,16 @@ def echo_server(folder: Path) -> Iterator[Path]:
         server.server_close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def echo_server(folder: Path) -> contextlib.AbstractContextManager[Path]:
+    return stand_in(folder / ".s.PGSQL.5432", _Echo)
 
 
 @contextmanager
-def running_relay(loop: str, folder: Path, upstream: Path) -> Iterator[tuple[int, psutil.Process]]:
-    """The relay on `loop` on a free port of 127.0.0.1, in front of `upstream`: (port, its process)."""
-    tls = ensure_server_tls(folder / "pgconf", "127.0.0.1")
-    port = _free_port()
+def running_relay(loop: str, pg_conf_dir: Path, upstream: Path) -> Iterator[tuple[int, psutil.Process]]:
+    """The relay on `loop`, with the certificate made into `pg_conf_dir`, on a free port of 127.0.0.1 in front of
+    `upstream`: (port, its process). tests/local/relay_support.py runs the shipped one this way too."""
+    tls = ensure_server_tls(pg_conf_dir, "127.0.0.1")
+    (port,) = free_ports(1)
     argv = [f"127.0.0.1:{port}", str(upstream), str(tls.cert_file), str(tls.key_file)]
     process = subprocess.Popen([sys.executable, *LOOPS[loop], *argv], start_new_session=True)
     try:
@@ -97,7 +101,7 @@ def running_relay(loop: str, folder: Path, upstream: Path) -> Iterator[tuple[int
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the relay on {loop} did not start in {START_TIMEOUT:.0f} s") from None
+                    raise RuntimeError(f"the relay on {loop} did not start in {START_TIMEOUT:.0f} s") from None
                 time.sleep(0.05)
         yield port, psutil.Process(process.pid)
     finally:
@@ -141,7 +145,7 @@ def _cpu(process: psutil.Process) -> float:
 def measure(loop: str, folder: Path, upstream: Path, count: int) -> dict[str, float]:
     """One relay on `loop`: microseconds per round trip, wall and the relay's CPU, for each message size."""
     figures: dict[str, float] = {}
-    with running_relay(loop, folder, upstream) as (port, process), tls_client(port) as client:
+    with running_relay(loop, folder / "pgconf", upstream) as (port, process), tls_client(port) as client:
         round_trips(client, SMALL, 100)  # warm: the first round trips import and allocate
         for name, message, times in (("small", SMALL, count), ("8k", PAGE, max(1, count // 4))):
             cpu_before = _cpu(process)
