@@ -17,14 +17,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from airflow_celery.local.binaries import redis_bin_dir
+from airflow_celery.local.ports import free_ports
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port outside the kernel's ephemeral range, which no outgoing connection of another test can take before
+    the server binds it (airflow_celery/local/ports.py)."""
+    (port,) = free_ports(1)
+    return port
 
 
 def wait_until(condition, timeout: float, what: str, every: float = 0.2):

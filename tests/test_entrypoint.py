@@ -10,15 +10,10 @@ from airflow_celery.cluster import role
 from airflow_celery.entrypoint import EntrypointError, main, migrate, waits
 from airflow_celery.entrypoint.start import role_argv
 from airflow_celery.entrypoint.waits import dependencies_of, parse_dependency, wait_for
+from airflow_celery.local.ports import free_ports
 
 DB = "postgresql+psycopg2://airflow:pw@db.internal:5433/airflow"
 BROKER = "redis://:pw@redis:6379/0"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +55,7 @@ def test_missing_variable_names_it():
 
 
 def test_refused_broker_names_variable_host_and_the_service_name_rule():
-    port = free_port()
+    (port,) = free_ports(1)
     dependency = parse_dependency(
         "AIRFLOW__CELERY__BROKER_URL", {"AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{port}/0"}
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 
@@ -20,14 +19,9 @@ import redis
 
 from airflow_celery.cluster.roles import REDIS
 from airflow_celery.local.binaries import redis_bin_dir
+from airflow_celery.local.ports import free_ports
 
 PASSWORD = "testpassword123"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(workdir, port: int) -> tuple[subprocess.Popen, redis.Redis]:
@@ -59,7 +53,7 @@ def _kill(process: subprocess.Popen) -> None:
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
 def test_a_waiting_task_message_survives_a_restart_of_the_broker(tmp_path, stop):
-    port = _free_port()
+    (port,) = free_ports(1)
     process, client = _start(tmp_path, port)
     try:
         client.lpush("default", b'{"body": "a task message waiting for a worker"}')
