@@ -4,12 +4,14 @@ Runs `make test` itself (the Makefile's own commands and environment, nothing co
 command make is running, from its child processes. For each command it prints the wall time and the CPU time the
 whole machine spent meanwhile (the kernel's counters in /proc/stat: every process, the local clusters' daemonized
 ones too, which `time` does not count), and how many cores that kept busy. Then the floor: all that CPU divided by
-the cores, which is as fast as `make test` can be on this machine with these tests, if nothing ever waited.
+the cores, how long the run's work takes on these cores kept busy throughout. Not a strict bound: part of the CPU
+(the test clusters' idle loops) grows with the run's length, so a shorter run would need a little less; the
+start-ups, migrations, imports and parses would not.
 
 Where the kernel lets this process switch on process accounting (acct(2): root, or CAP_SYS_PACCT), it also splits
 the CPU by program name, for every process that ended during the run (Linux's acct_v3 records; the local clusters
 are down by the end, so theirs are in). Run it on an otherwise idle machine: /proc/stat and the accounting see
-every process on it.
+every process on it, and the load average at the start is kept with the figures.
 
 It needs only the standard library, so a fresh clone's `python3 -m bench.suite` measures the venv's creation too.
 With `--json` the figures and the machine's facts (read by the venv's Python once `make` has made it: the Airflow
@@ -42,8 +44,13 @@ REPO = Path(__file__).resolve().parents[1]
 SUITE_DIR = runs.RUNS_DIR / "suite"
 TARGET_S = 240.0
 """Issue 19: `make test` from a fresh clone in at most 4 minutes on the 2-core machine."""
-POLL_S = 0.2
-"""How often make's child process is looked at: a command's wall time is known to about this much."""
+POLL_S = 0.05
+"""How often make's child process is looked at: a command's start and end are known to about this much, and a
+command shorter than that may go unseen, its time counted in its neighbour's step. Each look reads three small
+/proc files: well under 1 % of a core."""
+STOP_GRACE_S = 300.0
+"""After a timeout or Ctrl-C, how long make's processes get after SIGINT to end as on Ctrl-C (pytest then runs its
+teardown: `local down` of every test cluster), and after SIGTERM, before SIGKILL."""
 TIMEOUT_S = 3600.0
 
 ACCT_RECORD = struct.Struct("<BBHIIIIIIf8H16s")
@@ -74,12 +81,13 @@ class Ended:
 
 
 def busy_cpu_seconds(stat: str | None = None) -> float:
-    """CPU seconds the machine has spent busy since boot, all cores: /proc/stat's first line less idle and iowait."""
+    """CPU seconds this machine's cores have run its own work since boot: /proc/stat's user, nice, system, irq and
+    softirq (guest and guest_nice are already in user and nice). Not idle or iowait, and not steal: time a virtual
+    machine's cores waited while the host ran something else."""
     fields = (stat if stat is not None else Path("/proc/stat").read_text()).splitlines()[0].split()
     assert fields[0] == "cpu", fields
-    # user nice system idle iowait irq softirq steal (guest and guest_nice are already counted in user and nice)
-    ticks = [int(value) for value in fields[1:9]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    user, nice, system, _idle, _iowait, irq, softirq = (int(value) for value in fields[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------------------------------------- process accounting
@@ -118,11 +126,15 @@ def process_accounting() -> Iterator[list[Ended] | None]:
             yield ended
         finally:
             libc.acct(None)
-            ended += read_records(Path(file.name).read_bytes())
+            try:
+                ended += read_records(Path(file.name).read_bytes())
+            except ValueError as error:  # the run's own figures still count; only the split by program is lost
+                print(f"the accounting records are not read: {error}", file=sys.stderr)
 
 
 def by_program(ended: list[Ended], top: int = 12) -> list[tuple[str, float, int]]:
-    """(name, CPU seconds, processes), the most CPU first; the rest summed as `other`."""
+    """(name, CPU seconds, processes), the most CPU first; the rest summed as `other`. A record carries the name of
+    the process's last thread to end, so a threaded program may be named after one of its threads."""
     cpu: dict[str, float] = collections.defaultdict(float)
     count: collections.Counter[str] = collections.Counter()
     for record in ended:
@@ -182,34 +194,36 @@ def _is_script(path: Path) -> bool:
 @dataclass(frozen=True)
 class MakeRun:
     steps: list[Step]
-    """The commands make ran that lasted at least a poll (POLL_S), in order."""
+    """The commands make ran, in order, each from the first poll that saw it to the first that saw it gone."""
     whole: Step
     """`make <target>` from its start to its end."""
 
     @property
-    def unseen(self) -> Step:
-        """What no step holds: make itself, and commands too short to be seen between two polls."""
+    def between(self) -> Step:
+        """What no step holds: the polls that saw make with no command running (before the first, between two)."""
         wall = self.whole.wall_s - sum(step.wall_s for step in self.steps)
         cpu = self.whole.cpu_s - sum(step.cpu_s for step in self.steps)
-        return Step(UNSEEN, max(wall, 0.0), max(cpu, 0.0))
+        return Step(BETWEEN, max(wall, 0.0), max(cpu, 0.0))
 
 
-UNSEEN = "(make itself, and commands shorter than a poll)"
+BETWEEN = "(make with no command running)"
 
 
-def run_make(target: str, repo: Path = REPO, log: Path | None = None, timeout: float = TIMEOUT_S) -> MakeRun:
-    """`make <target>` in `repo`, its output to `log`, followed command by command. Raises if make fails or runs
-    past `timeout` (then its whole process group is killed)."""
+def run_make(
+    target: str, repo: Path = REPO, log: Path | None = None, timeout: float = TIMEOUT_S, grace: float = STOP_GRACE_S
+) -> MakeRun:
+    """`make <target>` in `repo`, one command at a time, its output to `log`, followed command by command. Raises
+    if make fails, or runs past `timeout` (or this process is interrupted): make's processes are then stopped as on
+    Ctrl-C, so the tests take their clusters down, and killed only if they outlast `grace` (stop())."""
+    env = {key: value for key, value in os.environ.items() if key not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     with open(log or os.devnull, "w") as out:
         started, busy_before = time.monotonic(), busy_cpu_seconds()
         argv = ["make", target]
-        make = subprocess.Popen(argv, cwd=repo, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        make = subprocess.Popen(argv, cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             steps = _follow(make, started + timeout)
         finally:
-            if make.poll() is None:
-                os.killpg(make.pid, signal.SIGKILL)
-                make.wait()
+            stop(make, grace)
         whole = Step(f"make {target}", time.monotonic() - started, busy_cpu_seconds() - busy_before)
     if make.returncode != 0:
         where = f"; its output: {log}" if log else "; `--log FILE` keeps its output"
@@ -217,10 +231,27 @@ def run_make(target: str, repo: Path = REPO, log: Path | None = None, timeout: f
     return MakeRun(steps, whole)
 
 
+def stop(make: subprocess.Popen, grace: float) -> None:
+    """Nothing if make has ended. Else SIGINT to its process group (make is in a session of its own, so a Ctrl-C
+    here never reached it), then SIGTERM, then SIGKILL, each after `grace` seconds."""
+    for sent in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        if make.poll() is not None:
+            return
+        try:
+            os.killpg(make.pid, sent)
+        except ProcessLookupError:
+            return
+        try:
+            make.wait(timeout=grace if sent != signal.SIGKILL else None)
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def _follow(make: subprocess.Popen, deadline: float) -> list[Step]:
-    """Poll make's child every POLL_S until make exits: each new child is a new step. Its command is read again at
-    each poll, and the last read kept: a child seen between its fork and its exec shows make's command line, or none.
-    """
+    """Poll make's child every POLL_S until make exits: each new child is a new step. Its command is the first read
+    that is not make's own command line or empty (a child seen between its fork and its exec). A shell that execs
+    its script's last command (bash does; Debian's /bin/sh, dash, does not) is usually gone by the first poll, and
+    its command then shows without the Makefile's quotes."""
     steps: list[Step] = []
     current: list | None = None  # [pid, command, start, busy CPU at start]
     makes_own = command_of(make.pid)
@@ -237,7 +268,7 @@ def _follow(make: subprocess.Popen, deadline: float) -> list[Step]:
         if pid != (current[0] if current else None):
             close(now, busy)
             current = [pid, None, now, busy] if pid is not None else None
-        if current is not None and (command := command_of(pid)) and command != makes_own:
+        if current is not None and current[1] is None and (command := command_of(pid)) and command != makes_own:
             current[1] = command
         time.sleep(POLL_S)
     close(time.monotonic(), busy_cpu_seconds())
@@ -252,15 +283,15 @@ def summary(run: MakeRun, cores: int) -> dict[str, float]:
     return {"wall_s": wall, "cpu_s": cpu, "cores": cores, "floor_s": cpu / cores, "target_s": TARGET_S}
 
 
-def _rows(steps: list[Step], unseen: Step, whole: Step) -> list[tuple[str, float, float, float]]:
-    """(command, wall, CPU, cores busy) per step, then the unseen rest, then all."""
-    return [(s.command, s.wall_s, s.cpu_s, s.cpu_s / s.wall_s if s.wall_s else 0.0) for s in (*steps, unseen, whole)]
+def _rows(steps: list[Step], between: Step, whole: Step) -> list[tuple[str, float, float, float]]:
+    """(command, wall, CPU, cores busy) per step, then the time between them, then all."""
+    return [(s.command, s.wall_s, s.cpu_s, s.cpu_s / s.wall_s if s.wall_s else 0.0) for s in (*steps, between, whole)]
 
 
 def report(run: MakeRun, cores: int, programs: list[tuple[str, float, int]] | None) -> str:
     totals = summary(run, cores)
     lines = [f"{'command':<72} {'wall':>8} {'CPU':>8} {'cores busy':>10}"]
-    for command, wall, cpu, busy in _rows(run.steps, run.unseen, run.whole):
+    for command, wall, cpu, busy in _rows(run.steps, run.between, run.whole):
         lines.append(f"{_short(command):<72} {wall:>7.1f}s {cpu:>7.1f}s {busy:>10.2f}")
     lines.append(
         f"floor on {cores} cores (CPU / cores): {totals['floor_s']:.0f} s; issue 19's target: {TARGET_S:.0f} s"
@@ -279,14 +310,18 @@ def readme_table(run: dict) -> str:
     """The README's table of the suite's time, from one kept run."""
     facts, totals = run["machine"], run["summary"]
     steps = [Step(**step) for step in run["steps"]]
+    # The first kept run (2026-12-08T020626Z) recorded no load average at its start, and named `between` `unseen`.
+    load = " ".join(str(value) for value in facts.get("load_average_at_start", ["not recorded"]))
+    between = Step(**{**run.get("between", run.get("unseen")), "command": BETWEEN})
     rows = [
-        f"Run {run['time']} ({facts['cores']} cores, {facts['cpu_model']}; `make {run['target']}` at {run['commit']}):",
+        f"Run {run['time']} ({facts['cores']} cores, {facts['cpu_model']}; load average at the start {load}; "
+        f"`make {run['target']}` at {run['commit']}):",
         "",
         "| command | wall | CPU | cores busy |",
         "|---|---|---|---|",
     ]
-    for command, wall, cpu, busy in _rows(steps, Step(**run["unseen"]), Step(**run["whole"])):
-        shown = (f"`{command}`" if command != UNSEEN else command).replace("|", "\\|")
+    for command, wall, cpu, busy in _rows(steps, between, Step(**run["whole"])):
+        shown = (f"`{command}`" if command != BETWEEN else command).replace("|", "\\|")
         rows.append(f"| {shown} | {wall:.1f} s | {cpu:.1f} s | {busy:.2f} |")
     rows += [
         "",
@@ -324,8 +359,9 @@ def venv_machine_facts(repo: Path = REPO) -> dict:
 
 
 def _commit(repo: Path) -> str:
-    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True)
-    return result.stdout.strip() or "unknown"
+    """The measured commit, `-dirty` when a tracked file differs from it."""
+    argv = ["git", "describe", "--always", "--dirty", "--abbrev=7"]
+    return subprocess.run(argv, cwd=repo, capture_output=True, text=True).stdout.strip() or "unknown"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -334,8 +370,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help=f"keep the figures in {SUITE_DIR}/<UTC time>.json")
     parser.add_argument("--log", type=Path, help="where make's output goes (default: discarded)")
     args = parser.parse_args(argv)
-    cores = os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0))
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    load_at_start = [round(load, 2) for load in os.getloadavg()]
     with process_accounting() as ended:
         run = run_make(args.target, log=args.log)
     programs = by_program(ended) if ended is not None else None
@@ -345,9 +382,9 @@ def main(argv: list[str] | None = None) -> None:
             "time": started,
             "target": args.target,
             "commit": _commit(REPO),
-            "machine": venv_machine_facts(),
+            "machine": {**venv_machine_facts(), "load_average_at_start": load_at_start},
             "steps": [asdict(step) for step in run.steps],
-            "unseen": asdict(run.unseen),
+            "between": asdict(run.between),
             "whole": asdict(run.whole),
             "summary": summary(run, cores),
             "cpu_by_program": [{"name": n, "cpu_s": c, "processes": k} for n, c, k in programs or []],
