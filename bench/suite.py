@@ -219,7 +219,17 @@ def run_make(
     with open(log or os.devnull, "w") as out:
         started, busy_before = time.monotonic(), busy_cpu_seconds()
         argv = ["make", target]
-        make = subprocess.Popen(argv, cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        make = subprocess.Popen(
+            argv,
+            cwd=repo,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            # SIGINT handled by default in make, so in what it runs, even when this script was started in the
+            # background or by a pytest-xdist worker, where it is ignored and children inherit that: stop() relies on it
+            preexec_fn=_interruptible,
+        )
         try:
             steps = _follow(make, started + timeout)
         finally:
@@ -229,6 +239,10 @@ def run_make(
         where = f"; its output: {log}" if log else "; `--log FILE` keeps its output"
         raise RuntimeError(f"make {target} failed with exit code {make.returncode}{where}")
     return MakeRun(steps, whole)
+
+
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stop(make: subprocess.Popen, grace: float) -> None:
