@@ -71,10 +71,11 @@ class Step:
 
 @dataclass(frozen=True)
 class Ended:
-    """One process's accounting record: the name it ended with and its CPU seconds."""
+    """One process's accounting record: the name it ended with, its CPU seconds and when it began (epoch s)."""
 
     name: str
     cpu_s: float
+    began: float
 
 
 # ---------------------------------------------------------------------------------------------- the machine's CPU
@@ -106,15 +107,17 @@ def read_records(data: bytes) -> list[Ended]:
             raise ValueError(f"an accounting record of version {fields[1]}, not {ACCT_V3} (acct_v3)")
         cpu = (comp_t(fields[10]) + comp_t(fields[11])) / AHZ
         name = fields[18].split(b"\0", 1)[0].decode(errors="replace")
-        ended.append(Ended(name, cpu))
+        ended.append(Ended(name, cpu, float(fields[8])))
     return ended
 
 
 @contextmanager
 def process_accounting() -> Iterator[list[Ended] | None]:
-    """Process accounting on for the block; afterwards the list holds what ended meanwhile. None when the kernel
-    refuses (not root, no CAP_SYS_PACCT, or a kernel without BSD accounting). Accounting is the machine's: one that
-    was already on is moved to this file, and is off after the block."""
+    """Process accounting on for the block; afterwards the list holds the processes that began and ended
+    meanwhile (one that began before, a kernel worker thread that ends after hours for example, would bring CPU
+    that is not the block's). None when the kernel refuses (not root, no CAP_SYS_PACCT, or a kernel without BSD
+    accounting). Accounting is the machine's: one that was already on is moved to this file, and is off after the
+    block."""
     libc = ctypes.CDLL(None, use_errno=True)
     with tempfile.NamedTemporaryFile(prefix="suite-acct-") as file:
         if libc.acct(file.name.encode()) != 0:
@@ -122,14 +125,25 @@ def process_accounting() -> Iterator[list[Ended] | None]:
             yield None
             return
         ended: list[Ended] = []
+        began = int(time.time())  # the records' start times are whole seconds
         try:
             yield ended
         finally:
             libc.acct(None)
             try:
-                ended += read_records(Path(file.name).read_bytes())
+                ended += began_since(read_records(Path(file.name).read_bytes()), began)
             except ValueError as error:  # the run's own figures still count; only the split by program is lost
                 print(f"the accounting records are not read: {error}", file=sys.stderr)
+
+
+def began_since(ended: list[Ended], began: float) -> list[Ended]:
+    """The records of processes that began at `began` or later; prints what the others held, if anything."""
+    kept = [record for record in ended if record.began >= began]
+    older = [record for record in ended if record.began < began]
+    if older:
+        cpu = sum(record.cpu_s for record in older)
+        print(f"left out: {len(older)} processes that began before the run ({cpu:.1f} CPU s)", file=sys.stderr)
+    return kept
 
 
 def by_program(ended: list[Ended], top: int = 12) -> list[tuple[str, float, int]]:

@@ -55,11 +55,18 @@ def test_the_record_layout_is_the_kernels_acct_v3():
     assert ctypes.sizeof(AcctV3) == suite.ACCT_RECORD.size == 64
 
 
-def test_records_give_each_process_its_name_and_cpu():
+def test_records_give_each_process_its_name_cpu_and_start():
     # comp_t: 13 bits of mantissa, 3 of base-8 exponent: (1 << 13) | 300 is 300 * 8 ticks
     data = _record(b"airflow", 250, 50, 1_700_000_000) + _record(b"postgres", (1 << 13) | 300, 0, 1_700_000_001)
     ended = suite.read_records(data)
-    assert ended == [suite.Ended("airflow", 3.0), suite.Ended("postgres", 24.0)]
+    assert ended == [suite.Ended("airflow", 3.0, 1_700_000_000.0), suite.Ended("postgres", 24.0, 1_700_000_001.0)]
+
+
+def test_only_the_processes_that_began_during_the_run_count(capsys):
+    """A kernel worker thread that ends during the run brings the CPU of its hours before it."""
+    ended = [suite.Ended("kworker/1:1H", 19.4, 999.0), suite.Ended("airflow", 2.0, 1000.0)]
+    assert suite.began_since(ended, 1000) == [suite.Ended("airflow", 2.0, 1000.0)]
+    assert "left out: 1 processes that began before the run (19.4 CPU s)" in capsys.readouterr().err
 
 
 def test_a_record_of_another_version_is_refused():
@@ -68,7 +75,7 @@ def test_a_record_of_another_version_is_refused():
 
 
 def test_by_program_sums_each_name_the_most_cpu_first_and_the_rest_as_other():
-    ended = [suite.Ended(name, cpu) for name, cpu in (("a", 1.0), ("b", 5.0), ("a", 2.0), ("c", 0.5))]
+    ended = [suite.Ended(name, cpu, 0.0) for name, cpu in (("a", 1.0), ("b", 5.0), ("a", 2.0), ("c", 0.5))]
     assert suite.by_program(ended, top=2) == [("b", 5.0, 1), ("a", 3.0, 2), ("other", 0.5, 1)]
 
 
