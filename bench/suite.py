@@ -9,8 +9,8 @@ the cores, how long the run's work takes on these cores kept busy throughout. No
 start-ups, migrations, imports and parses would not.
 
 Where the kernel lets this process switch on process accounting (acct(2): root, or CAP_SYS_PACCT), it also splits
-the CPU by program name, for every process that ended during the run (Linux's acct_v3 records; the local clusters
-are down by the end, so theirs are in). Run it on an otherwise idle machine: /proc/stat and the accounting see
+the CPU by program name, for every process that began and ended during the run (Linux's acct_v3 records; the local
+clusters are down by the end, so theirs are in). Run it on an otherwise idle machine: /proc/stat and the accounting see
 every process on it, and the load average at the start is kept with the figures.
 
 It needs only the standard library, so a fresh clone's `python3 -m bench.suite` measures the venv's creation too.
@@ -325,7 +325,7 @@ def report(run: MakeRun, cores: int, programs: list[tuple[str, float, int]] | No
         f"floor on {cores} cores (CPU / cores): {totals['floor_s']:.0f} s; issue 19's target: {TARGET_S:.0f} s"
     )
     if programs:
-        lines.append("CPU by program, every process that ended during the run (process accounting):")
+        lines.append("CPU by program, every process that began and ended during the run (process accounting):")
         lines += [f"  {cpu:>7.1f}s {count:>6} processes  {name}" for name, cpu, count in programs]
     return "\n".join(lines)
 
